@@ -1,0 +1,121 @@
+"""The one place that wires a ledger together from a URL, a key and settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import uuid4
+
+from thread.errors import ConfigurationError, EncryptionKeyError
+from thread.ledger import Ledger
+from thread.storage.encryption import cipher_for, key_check, load_key
+
+#: Environment variable with the ledger URL, used when none is given.
+DB_VARIABLE = "THREAD_DB"
+#: The ledger file in the working directory when nothing else is said.
+DEFAULT_FILE = "thread.db"
+
+
+def open(  # noqa: A001 - the natural name for opening a ledger
+    url: str | None = None,
+    *,
+    encryption_key: str | None = None,
+    encryption_key_file: str | Path | None = None,
+    actor: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Ledger:
+    """Open (creating if needed) the ledger at ``url``.
+
+    ``url`` is a SQLite file path or ``sqlite:///path``, or a
+    ``postgresql://user@host:port/db`` URL; by default ``$THREAD_DB`` or
+    ``thread.db`` in the working directory. An encryption key (base64 AES,
+    or ``$THREAD_ENCRYPTION_KEY`` / ``$THREAD_ENCRYPTION_KEY_FILE``) encrypts
+    stored events at rest; hashes stay over the plaintext.
+    """
+    env = persistence_env(url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE)
+    raw_key = load_key(encryption_key, encryption_key_file)
+    cipher = cipher_for(raw_key) if raw_key is not None else None
+    try:
+        ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock)
+    except ConfigurationError:
+        raise
+    except Exception as error:  # the drivers' errors differ; say what could not be opened
+        raise ConfigurationError(f"cannot open ledger at {_redact(url)}: {error}") from error
+    _check_encryption(ledger, raw_key)
+    return ledger
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing settings for a ledger URL."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "thread.storage.postgres:Factory",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+        return env
+    if parts.scheme == "sqlite":
+        if not url.startswith("sqlite:///"):
+            raise ConfigurationError(f"ledger URL {url!r}: expected sqlite:///PATH")
+        path = unquote(url[len("sqlite:///") :])
+    elif parts.scheme in ("", "file") or len(parts.scheme) == 1:  # a path (or C:\\)
+        path = url
+    else:
+        raise ConfigurationError(
+            f"ledger URL {_redact(url)!r}: expected a file path, sqlite:///PATH or "
+            f"postgresql://USER@HOST:PORT/DB"
+        )
+    if path != ":memory:":
+        directory = Path(path).resolve().parent
+        if not directory.is_dir():
+            raise ConfigurationError(f"ledger file {path}: directory {directory} does not exist")
+    return {
+        "PERSISTENCE_MODULE": "thread.storage.sqlite:Factory",
+        "SQLITE_DBNAME": path if path != ":memory:" else f"file:{uuid4().hex}?mode=memory&cache=shared",
+        "SQLITE_LOCK_TIMEOUT": "60",
+    }
+
+
+def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
+    store = ledger.store
+    empty = store.count_events() == 0
+    wanted = key_check(raw_key) if raw_key is not None else "none"
+    stored = store.get_meta("encryption")
+    if stored is None:
+        if not empty:
+            stored = "none"  # written before the setting existed
+        else:
+            stored = store.put_meta("encryption", wanted)
+    if stored == wanted:
+        return
+    ledger.close()
+    if stored == "none":
+        raise EncryptionKeyError(
+            "this ledger stores events unencrypted; open it without an encryption key"
+        )
+    if raw_key is None:
+        raise EncryptionKeyError(
+            "this ledger's events are encrypted; give the key (THREAD_ENCRYPTION_KEY or "
+            "THREAD_ENCRYPTION_KEY_FILE)"
+        )
+    raise EncryptionKeyError("the encryption key given is not the key this ledger was written with")
+
+
+def _redact(url: str | None) -> str:
+    if url is None:
+        return "(default)"
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

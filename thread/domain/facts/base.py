@@ -1,0 +1,231 @@
+"""What every fact is: a frozen pydantic model with a stable topic and a class version.
+
+Each kind of fact names its subject (a part by serial or lot, a machine, a
+design item by part number) in its own fields, so one call records it
+against the right aggregate. Old stored facts are brought up to the current
+class version by ``upcast_vN_vN+1`` class methods before validation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from thread.errors import InvalidFact, LedgerError
+
+#: Aggregate kinds a fact can be about.
+SubjectKind = Literal["part", "lot", "machine", "design"]
+
+#: An identifier from the floor or a business system: no surrounding blanks.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(?:.*\S)?$")
+]
+#: Free text, bounded so a runaway export cannot bloat the ledger.
+Text = Annotated[str, StringConstraints(max_length=4000)]
+#: A SHA-256 digest of a document, written ``sha256:`` and 64 lowercase hex digits.
+Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: A time with a zone, stored in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class UnknownTopic(LedgerError):  # noqa: N818
+    """A stored event names a topic no fact class is registered for."""
+
+
+class DuplicateTopic(LedgerError):  # noqa: N818
+    """Two fact classes claim the same topic at the same class version."""
+
+
+_REGISTRY: dict[str, type[Fact]] = {}
+
+
+def fact_class(topic: str) -> type[Fact]:
+    """The current fact class for ``topic``."""
+    try:
+        return _REGISTRY[topic]
+    except KeyError:
+        raise UnknownTopic(f"no fact class is registered for topic {topic!r}") from None
+
+
+def fact_classes() -> dict[str, type[Fact]]:
+    """Every registered topic and its current class."""
+    return dict(_REGISTRY)
+
+
+class Fact(BaseModel):
+    """A typed fact in a part's life. Subclasses set ``topic`` and the subject fields."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        validate_default=False,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
+
+    topic: ClassVar[str]
+    class_version: ClassVar[int] = 1
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _invalid(type(self), data, error) from None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        topic = cls.__dict__.get("topic")
+        if topic is None:
+            return
+        existing = _REGISTRY.get(topic)
+        if existing is not None and existing.class_version >= cls.class_version:
+            if existing.__qualname__ == cls.__qualname__ and existing.__module__ == cls.__module__:
+                _REGISTRY[topic] = cls  # module reloaded
+                return
+            raise DuplicateTopic(
+                f"topic {topic!r} is already {existing.__module__}.{existing.__qualname__} "
+                f"at class version {existing.class_version}; a new class for it needs a "
+                f"higher class_version and upcasters"
+            )
+        _REGISTRY[topic] = cls
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Self:
+        """Validate ``data`` into this fact, raising :class:`InvalidFact` on bad input."""
+        return cls(**data)
+
+    @classmethod
+    def upcast(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Bring a stored payload from ``from_version`` up to ``class_version``."""
+        if from_version > cls.class_version:
+            raise UnknownTopic(
+                f"stored {cls.topic!r} is class version {from_version}, newer than this "
+                f"library's {cls.class_version}; upgrade the library to read it"
+            )
+        while from_version < cls.class_version:
+            step = getattr(cls, f"upcast_v{from_version}_v{from_version + 1}", None)
+            if step is None:
+                raise UnknownTopic(
+                    f"{cls.__qualname__} has no upcast_v{from_version}_v{from_version + 1}"
+                )
+            step(state)
+            from_version += 1
+        return state
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        """The aggregate this fact is recorded against: (kind, natural key)."""
+        raise NotImplementedError
+
+    def references(self) -> list[tuple[SubjectKind, str]]:
+        """Other subjects this fact names, which must already exist."""
+        return []
+
+
+class PartFact(Fact):
+    """A fact about one serialised part or one lot: exactly one of ``serial``, ``lot``."""
+
+    serial: Identifier | None = None
+    lot: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.serial is None) == (self.lot is None):
+            raise ValueError("exactly one of 'serial' or 'lot'")
+        return self
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        if self.serial is not None:
+            return ("part", self.serial)
+        assert self.lot is not None
+        return ("lot", self.lot)
+
+
+class LotFact(Fact):
+    """A fact that only a lot can have, such as a material receipt."""
+
+    lot: Identifier
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        return ("lot", self.lot)
+
+
+class SubjectFact(Fact):
+    """A fact that may be about any kind of subject (signatures, corrections)."""
+
+    kind: SubjectKind
+    key: Identifier
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        return (self.kind, self.key)
+
+
+class MachineFact(Fact):
+    """A fact in a machine's own stream."""
+
+    machine: Identifier
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        return ("machine", self.machine)
+
+
+class DesignFact(Fact):
+    """A fact about a design item, keyed by part number."""
+
+    part_number: Identifier
+
+    @property
+    def subject(self) -> tuple[SubjectKind, str]:
+        return ("design", self.part_number)
+
+
+def describe_subject(data: dict[str, Any]) -> str:
+    """How an error message names the subject of raw fact data."""
+    for key, label in (("serial", "part"), ("lot", "lot"), ("machine", "machine"),
+                       ("part_number", "design item")):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return f"{label} {value}"
+    return "unknown subject"
+
+
+def _invalid(cls: type[Fact], data: dict[str, Any], error: ValidationError) -> InvalidFact:
+    problems: list[tuple[str, Any, str]] = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "(fact)"
+        value = item.get("input")
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = "expected " + message[len("Value error, ") :]
+        elif message.startswith("Input should be "):
+            message = "expected " + message[len("Input should be ") :]
+        else:
+            message = "expected a valid value: " + message
+        if item["type"] == "missing":
+            value, message = None, "expected a value (the field is required)"
+        elif item["type"] == "extra_forbidden":
+            message = f"expected no such field: {cls.__name__} does not have it"
+        problems.append((field, value, message))
+    return InvalidFact(cls.__name__, describe_subject(data), problems)

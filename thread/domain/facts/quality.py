@@ -1,0 +1,78 @@
+"""Quality facts: inspections, tests, non-conformances, dispositions, certifications."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from thread.domain.facts.base import Digest, Identifier, PartFact, Text
+from thread.domain.facts.measures import Reading
+from thread.domain.units import Unit
+
+Verdict = Literal["pass", "fail"]
+Decision = Literal["accept", "use-as-is", "rework", "repair", "scrap", "return-to-vendor"]
+
+
+class InspectionRecorded(PartFact):
+    """One characteristic measured, with its requirement and verdict.
+
+    An out-of-tolerance result is a fact like any other: it is recorded with
+    verdict ``fail``, not refused.
+    """
+
+    topic = "quality.inspection-recorded"
+    characteristic: Identifier
+    name: Text | None = None
+    method: Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
+    gauge: Identifier | None = None
+    program: Identifier | None = None
+    measured: float | None = None
+    unit: Unit | None = None
+    nominal: float | None = None
+    lower_tolerance: float | None = None
+    upper_tolerance: float | None = None
+    verdict: Verdict
+    report: Identifier | None = None
+    non_conformance: Identifier | None = None
+
+
+class TestRecorded(PartFact):
+    """A functional test run against a procedure, with its values and verdict."""
+
+    __test__ = False  # not a pytest test class
+    topic = "quality.test-recorded"
+    procedure: Identifier
+    procedure_revision: Identifier | None = None
+    values: tuple[Reading, ...] = ()
+    verdict: Verdict
+    report: Identifier | None = None
+
+
+class NonConformanceOpened(PartFact):
+    """A non-conformance is raised against this part or lot."""
+
+    topic = "quality.non-conformance-opened"
+    non_conformance: Identifier
+    description: Text
+    characteristic: Identifier | None = None
+    severity: Literal["minor", "major", "critical"] = "major"
+
+
+class DispositionRecorded(PartFact):
+    """The material review decision that closes an open non-conformance."""
+
+    topic = "quality.disposition-recorded"
+    non_conformance: Identifier
+    decision: Decision
+    rationale: Text
+    reference: Identifier | None = None
+
+
+class CertificationAttached(PartFact):
+    """A certificate (of conformance, material, test) is attached by its digest."""
+
+    topic = "quality.certification-attached"
+    document: Literal["conformance", "material", "test", "calibration", "other"]
+    number: Identifier
+    digest: Digest
+    issuer: Text | None = None
+

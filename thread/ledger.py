@@ -1,0 +1,517 @@
+"""The write side: an eventsourcing application with one hash-chained aggregate per subject."""
+
+from __future__ import annotations
+
+import getpass
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Literal, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
+
+from thread.domain import facts as f
+from thread.domain.chain import Aggregate, Recorded, aggregate_id
+from thread.domain.design import DesignItem
+from thread.domain.facts.base import Fact, SubjectKind
+from thread.domain.facts.records import Meaning
+from thread.domain.machine import Machine
+from thread.domain.part import Lot, Part
+from thread.domain.signature import Signer
+from thread.errors import (
+    ConcurrencyConflict,
+    GenealogyViolation,
+    LedgerError,
+    RuleViolation,
+    UnknownSubject,
+    UnreleasedRevision,
+)
+from thread.storage.mapper import FactMapper
+from thread.storage.recorder import LedgerRecorder, SourceRecord
+
+A = TypeVar("A", bound=Aggregate)
+TimeAxis = Literal["recorded", "occurred"]
+
+#: Attempts at a batch that keeps colliding with other writers before giving up.
+MAX_ATTEMPTS = 12
+#: Aggregates kept in memory between batches.
+CACHE_SIZE = 20_000
+#: Notifications fetched per page when reading the log in bulk.
+PAGE = 5_000
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where a fact landed: its subject, version and hash, or that it was a re-delivery."""
+
+    kind: SubjectKind
+    key: str
+    version: int
+    hash: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class _Command:
+    fact: Fact
+    occurred_at: datetime | None
+    actor: str
+    source: str
+    source_record_id: str | None
+    signer: Signer | None
+    meaning: Meaning
+    corrects: int | None
+    reason: str | None
+
+
+@dataclass
+class _Unit:
+    """The aggregates one batch attempt reads and writes."""
+
+    ledger: Ledger
+    touched: dict[UUID, Aggregate] = field(default_factory=dict)
+    reads: dict[UUID, int] = field(default_factory=dict)
+    events: list[Recorded] = field(default_factory=list)
+    from_cache: bool = False
+
+    def get(self, kind: SubjectKind, key: str) -> Aggregate:
+        ident = aggregate_id(kind, key)
+        aggregate = self.touched.get(ident)
+        if aggregate is None:
+            aggregate, cached = self.ledger._load(kind, key, ident)
+            self.from_cache |= cached
+            self.touched[ident] = aggregate
+        return aggregate
+
+    def read(self, aggregate: Aggregate) -> None:
+        """Remember a version this attempt relied on without writing to it."""
+        self.reads.setdefault(aggregate.id, aggregate.version)
+
+    def record(self, aggregate: Aggregate, fact: Fact, command: _Command, at: datetime) -> Recorded:
+        event = aggregate.record(
+            fact,
+            occurred_at=command.occurred_at or at,
+            recorded_at=at,
+            actor=command.actor,
+            source=command.source,
+            source_record_id=command.source_record_id,
+        )
+        self.events.append(event)
+        return event
+
+
+class Batch:
+    """Facts that land together, in one transaction, or not at all.
+
+    Facts are checked and written when the ``with`` block ends; a rule violation
+    or a conflict that retries cannot resolve raises there and writes nothing.
+    """
+
+    def __init__(self, ledger: Ledger, actor: str | None, source: str | None) -> None:
+        self._ledger = ledger
+        self._actor = actor
+        self._source = source
+        self._commands: list[_Command] = []
+        self.receipts: list[Receipt] = []
+
+    def record(
+        self,
+        fact: Fact,
+        *,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+        source: str | None = None,
+        source_record_id: str | None = None,
+        sign: Signer | None = None,
+        meaning: Meaning = "approval",
+    ) -> None:
+        """Add a fact to the batch (see :meth:`Ledger.record`)."""
+        self._commands.append(self._ledger._command(
+            fact, occurred_at, actor or self._actor, source or self._source,
+            source_record_id, sign, meaning, None, None,
+        ))
+
+    def correct(self, fact: Fact, *, corrects: int, reason: str, occurred_at: datetime | None = None,
+                actor: str | None = None) -> None:
+        """Add a correction (see :meth:`Ledger.correct`)."""
+        self._commands.append(self._ledger._command(
+            fact, occurred_at, actor or self._actor, self._source, None, None, "approval",
+            corrects, reason,
+        ))
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._commands:
+            self.receipts = self._ledger._commit(self._commands)
+
+
+class Ledger(Application[UUID]):
+    """The digital-thread ledger. Open one with :func:`thread.open`."""
+
+    name = "Ledger"
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        cipher: Cipher | None = None,
+        actor: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._cipher = cipher
+        super().__init__(env)
+        self.actor = actor or _login()
+        self.clock = clock or _now
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return FactMapper(self._cipher)
+
+    @property
+    def store(self) -> LedgerRecorder:
+        """The recorder, with the ledger's own operations."""
+        return cast(LedgerRecorder, self.recorder)
+
+    # Writing
+
+    def record(
+        self,
+        fact: Fact,
+        *,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+        source: str | None = None,
+        source_record_id: str | None = None,
+        sign: Signer | None = None,
+        meaning: Meaning = "approval",
+    ) -> Receipt:
+        """Record one fact against the subject it names.
+
+        ``occurred_at`` is when it happened on the floor (default: now).
+        ``source`` and ``source_record_id`` name the record it came from; the
+        same pair again is a no-op that returns the first receipt with
+        ``duplicate=True``. ``sign`` adds the signer's electronic signature.
+        """
+        with self.batch() as batch:
+            batch.record(fact, occurred_at=occurred_at, actor=actor, source=source,
+                         source_record_id=source_record_id, sign=sign, meaning=meaning)
+        return batch.receipts[0]
+
+    def correct(
+        self,
+        fact: Fact,
+        *,
+        corrects: int,
+        reason: str,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> Receipt:
+        """Record ``fact`` as the correction of version ``corrects`` of the same subject.
+
+        Both stay in the record: the new fact, then a correction naming the old
+        event by hash and saying why (Part 11: never obscure the prior entry).
+        """
+        with self.batch() as batch:
+            batch.correct(fact, corrects=corrects, reason=reason, occurred_at=occurred_at,
+                          actor=actor)
+        return batch.receipts[0]
+
+    def batch(self, *, actor: str | None = None, source: str | None = None) -> Batch:
+        """A context in which many facts, across many subjects, land in one transaction."""
+        return Batch(self, actor, source)
+
+    # Reading
+
+    def history(self, serial: str) -> list[Recorded]:
+        """The chain-verified events of a serialised part, oldest first."""
+        return self.history_of("part", serial)
+
+    def history_of(self, kind: SubjectKind, key: str) -> list[Recorded]:
+        """The chain-verified events of any subject, oldest first."""
+        ident = aggregate_id(kind, key)
+        stored = self.recorder.select_events(ident)
+        if not stored:
+            raise UnknownSubject(f"{kind} {key} is not in this ledger")
+        mapper = cast(FactMapper, self.mapper)
+        events = [mapper.decode(row) for row in stored]
+        aggregate: Aggregate | None = None
+        for event in events:
+            aggregate = event.mutate(aggregate)  # checks every link
+        return events
+
+    def part(self, serial: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded") -> Part:
+        """A part's state, now or as of a past moment (by recorded or occurred time)."""
+        return self._state(Part, serial, as_of, by)
+
+    def lot(self, lot: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded") -> Lot:
+        """A lot's state, now or as of a past moment."""
+        return self._state(Lot, lot, as_of, by)
+
+    def machine(self, machine: str, *, as_of: datetime | None = None,
+                by: TimeAxis = "recorded") -> Machine:
+        """A machine's state, now or as of a past moment."""
+        return self._state(Machine, machine, as_of, by)
+
+    def design(self, part_number: str, *, as_of: datetime | None = None,
+               by: TimeAxis = "recorded") -> DesignItem:
+        """A design item's state, now or as of a past moment."""
+        return self._state(DesignItem, part_number, as_of, by)
+
+    def _state(self, cls: type[A], key: str, as_of: datetime | None, by: TimeAxis) -> A:
+        events = self.history_of(cls.kind, key)
+        if as_of is not None:
+            if as_of.tzinfo is None:
+                raise LedgerError(f"as_of {as_of.isoformat()} needs a time zone")
+            events = [
+                event for event in events
+                if (event.recorded_at if by == "recorded" else event.occurred_at) <= as_of
+            ]
+            if not events:
+                raise UnknownSubject(
+                    f"{cls.kind} {key} was not yet in the ledger as of {as_of.isoformat()} "
+                    f"(by {by} time)"
+                )
+        return cast(A, cls.replay(key, events))
+
+    def notifications(self, *, start: int = 1, topics: Sequence[str] = ()) -> Iterator[Notification]:
+        """Every stored row in commit order, paged in bulk."""
+        while True:
+            page = self.recorder.select_notifications(start, PAGE, topics=topics)
+            yield from page
+            if len(page) < PAGE:
+                return
+            start = page[-1].id + 1
+
+    def scan(self, *, start: int = 1, topics: Sequence[str] = ()) -> Iterator[tuple[int, Recorded]]:
+        """Every event in commit order with its position in the log."""
+        mapper = cast(FactMapper, self.mapper)
+        for row in self.notifications(start=start, topics=topics):
+            yield row.id, mapper.decode(row)
+
+    def parts(self) -> list[str]:
+        """Serial numbers of every registered part, in registration order."""
+        return [
+            serial
+            for _, event in self.scan(topics=[f.PartRegistered.topic])
+            if (serial := cast(f.PartRegistered, event.fact).serial) is not None
+        ]
+
+    def count(self) -> int:
+        """How many events the ledger holds."""
+        return self.store.count_events()
+
+    # The batch machinery
+
+    def _command(
+        self, fact: Fact, occurred_at: datetime | None, actor: str | None, source: str | None,
+        source_record_id: str | None, signer: Signer | None, meaning: Meaning,
+        corrects: int | None, reason: str | None,
+    ) -> _Command:
+        if not isinstance(fact, Fact):
+            raise LedgerError(f"record() takes a fact such as PartRegistered, not {fact!r}")
+        if occurred_at is not None and occurred_at.tzinfo is None:
+            raise LedgerError(
+                f"{type(fact).__name__} for {fact.subject[0]} {fact.subject[1]}: occurred_at "
+                f"{occurred_at.isoformat()} needs a time zone"
+            )
+        return _Command(fact, occurred_at, actor or self.actor, source or "api",
+                        source_record_id, signer, meaning, corrects, reason)
+
+    def _commit(self, commands: list[_Command]) -> list[Receipt]:
+        with self._lock:
+            retried_stale = False
+            for attempt in range(MAX_ATTEMPTS):
+                unit = _Unit(self)
+                try:
+                    return self._commit_once(unit, commands)
+                except IntegrityError:
+                    self._evict(unit)
+                    time.sleep(random.uniform(0.001, 0.005) * (attempt + 1))
+                except RuleViolation:
+                    self._evict(unit)
+                    if unit.from_cache and not retried_stale:
+                        retried_stale = True  # decide again on fresh state, once
+                        continue
+                    raise
+                except BaseException:
+                    self._evict(unit)
+                    raise
+            raise ConcurrencyConflict(
+                f"a batch of {len(commands)} facts collided with other writers "
+                f"{MAX_ATTEMPTS} times; nothing was written"
+            )
+
+    def _commit_once(self, unit: _Unit, commands: list[_Command]) -> list[Receipt]:
+        at = self.clock()
+        keys = list(dict.fromkeys(
+            (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
+        ))
+        known = self.store.select_sources(keys) if keys else {}
+        seen: dict[tuple[str, str], Receipt] = {}
+        receipts: list[Receipt] = []
+        sources: list[SourceRecord] = []
+        for index, command in enumerate(commands):
+            key = (command.source, command.source_record_id or "")
+            if command.source_record_id is not None and (key in known or key in seen):
+                receipts.append(self._duplicate(command, known.get(key), seen.get(key)))
+                continue
+            try:
+                event = self._apply(unit, command, at)
+            except LedgerError as error:
+                if len(commands) > 1:
+                    error.add_note(f"fact {index + 1} of a batch of {len(commands)}; "
+                                   "nothing in the batch was written")
+                raise
+            kind, subject = command.fact.subject
+            receipt = Receipt(kind, subject, event.originator_version, event.hash.hex())
+            receipts.append(receipt)
+            if command.source_record_id is not None:
+                seen[key] = receipt
+                sources.append(SourceRecord(command.source, command.source_record_id,
+                                            event.originator_id, event.originator_version))
+        if unit.events:
+            mapper = self.mapper
+            stored = [mapper.to_stored_event(event) for event in unit.events]
+            written = {event.originator_id for event in unit.events}
+            reads = [(ident, v) for ident, v in unit.reads.items() if ident not in written]
+            self.store.insert_ledger_events(stored, sources, reads)
+        for aggregate in unit.touched.values():
+            aggregate.collect_events()
+            if aggregate.exists:
+                self._remember(aggregate)
+        return receipts
+
+    def _apply(self, unit: _Unit, command: _Command, at: datetime) -> Recorded:
+        fact = command.fact
+        kind, key = fact.subject
+        aggregate = unit.get(kind, key)
+        self._check_links(unit, aggregate, fact)
+        event = unit.record(aggregate, fact, command, at)
+        if isinstance(fact, f.ComponentInstalled):
+            unit.record(unit.get("part", fact.component),
+                        f.InstalledInto(serial=fact.component, assembly=key,
+                                        position=fact.position), command, at)
+        elif isinstance(fact, f.ComponentRemoved):
+            unit.record(unit.get("part", fact.component),
+                        f.RemovedFrom(serial=fact.component, assembly=key, reason=fact.reason),
+                        command, at)
+        if command.signer is not None:
+            unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning, at),
+                        command, at)
+        if command.corrects is not None:
+            unit.record(aggregate, f.CorrectionRecorded(
+                kind=kind, key=key, corrects_version=command.corrects,
+                corrects_hash=_hash_of(aggregate, command.corrects, event),
+                replaced_by_version=event.originator_version, reason=command.reason or "",
+            ), command, at)
+        return event
+
+    def _check_links(self, unit: _Unit, aggregate: Aggregate, fact: Fact) -> None:
+        """Rules that need other subjects: references exist, revisions released, no cycles."""
+        for kind, key in fact.references():
+            if not unit.get(kind, key).exists:
+                raise UnknownSubject(
+                    f"{type(fact).__name__} for {aggregate.label} names {kind} {key}, "
+                    f"which is not registered"
+                )
+        if isinstance(fact, f.PartRegistered) and not fact.undocumented:
+            design = cast(DesignItem, unit.get("design", fact.part_number))
+            if not design.is_released(fact.revision):
+                released = ", ".join(design.revisions) or "none"
+                raise UnreleasedRevision(
+                    f"{aggregate.label} names part number {fact.part_number} revision "
+                    f"{fact.revision}, which was never released (released: {released}); "
+                    f"release it first, or register the part with undocumented=True"
+                )
+        if isinstance(fact, f.ComponentInstalled):
+            if fact.component == aggregate.key:
+                raise GenealogyViolation(f"{aggregate.label} cannot be installed into itself")
+            path = [aggregate.key]
+            node = cast(Part, aggregate)
+            while node.installed_in is not None:
+                path.append(node.installed_in)
+                if node.installed_in == fact.component:
+                    raise GenealogyViolation(
+                        f"installing part {fact.component} into {aggregate.label} would put it "
+                        f"inside itself: {' in '.join(path)}"
+                    )
+                node = cast(Part, unit.get("part", node.installed_in))
+                unit.read(node)
+
+    def _duplicate(self, command: _Command, known: SourceRecord | None,
+                   seen: Receipt | None) -> Receipt:
+        if seen is not None:
+            return Receipt(seen.kind, seen.key, seen.version, seen.hash, duplicate=True)
+        assert known is not None
+        kind, key = command.fact.subject
+        rows = self.recorder.select_events(
+            known.originator_id, gt=known.originator_version - 1, lte=known.originator_version
+        )
+        digest = cast(FactMapper, self.mapper).decode(rows[0]).hash.hex() if rows else ""
+        return Receipt(kind, key, known.originator_version, digest, duplicate=True)
+
+    # The aggregate cache
+
+    def _load(self, kind: SubjectKind, key: str, ident: UUID) -> tuple[Aggregate, bool]:
+        cached = self._cache.get(ident)
+        if cached is not None:
+            self._cache.move_to_end(ident)
+            return cached, True
+        try:
+            aggregate = cast(Aggregate, self.repository.get(ident))
+        except AggregateNotFoundError:
+            aggregate = Aggregate.of_kind(kind)(kind_key=key, id=ident)
+        return aggregate, False
+
+    def _remember(self, aggregate: Aggregate) -> None:
+        self._cache[aggregate.id] = aggregate
+        self._cache.move_to_end(aggregate.id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def _evict(self, unit: _Unit) -> None:
+        for ident in unit.touched:
+            self._cache.pop(ident, None)
+
+    def forget(self) -> None:
+        """Drop every cached aggregate (after another process wrote, for example)."""
+        with self._lock:
+            self._cache.clear()
+
+
+def _hash_of(aggregate: Aggregate, version: int, replacement: Recorded) -> str:
+    if not 1 <= version < replacement.originator_version:
+        raise RuleViolation(
+            f"a correction on {aggregate.label} must name an earlier version, not {version}"
+        )
+    return aggregate.hash_of(version).hex()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+

@@ -1,0 +1,1 @@
+"""Infrastructure: event stores on SQLite and PostgreSQL, the mapper, encryption at rest."""

@@ -1,0 +1,80 @@
+"""Maps ledger events to stored rows and back: canonical bytes, optionally encrypted."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import Cipher, Mapper, StoredEvent, Transcoder
+
+from thread.domain.chain import Recorded
+from thread.errors import IntegrityFailure
+
+
+class _NoTranscoder(Transcoder):
+    """Canonical bytes are already the wire form; nothing is transcoded."""
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+
+class FactMapper(Mapper[UUID]):
+    """Stores an event's canonical bytes (encrypted when a cipher is set) under its topic.
+
+    The stock mapper rebuilds events through ``__dict__``, which pydantic facts
+    do not survive; this one decodes canonical bytes and keeps class-version upcasting.
+    """
+
+    def __init__(self, cipher: Cipher | None = None) -> None:
+        super().__init__(transcoder=_NoTranscoder(), cipher=cipher)
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        event = cast(Recorded, domain_event)
+        state = event.canonical
+        if self.cipher is not None:
+            state = self.cipher.encrypt(state)
+        return StoredEvent(
+            originator_id=event.originator_id,
+            originator_version=event.originator_version,
+            topic=event.fact.topic,
+            state=state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return self.decode(stored_event)
+
+    def decode(self, stored: StoredEvent) -> Recorded:
+        """The event in ``stored``, checked against the row's id, version and topic."""
+        state = stored.state
+        if self.cipher is not None:
+            try:
+                state = self.cipher.decrypt(state)
+            except ValueError as error:
+                raise IntegrityFailure(
+                    f"event {stored.originator_id} version {stored.originator_version} "
+                    f"does not decrypt (changed ciphertext or wrong key): {error}",
+                    version=stored.originator_version,
+                ) from None
+        event = Recorded.decode(state)
+        row_id = stored.originator_id
+        if isinstance(row_id, str):
+            row_id = UUID(row_id)
+        if (
+            event.originator_id != row_id
+            or event.originator_version != stored.originator_version
+            or event.fact.topic != stored.topic
+        ):
+            raise IntegrityFailure(
+                f"row ({row_id}, version {stored.originator_version}, {stored.topic}) holds "
+                f"the bytes of ({event.originator_id}, version {event.originator_version}, "
+                f"{event.fact.topic}); the row was moved or relabelled",
+                version=stored.originator_version,
+            )
+        return event
+
+    def plaintext(self, stored: StoredEvent) -> bytes:
+        """The canonical bytes of a stored row."""
+        return self.cipher.decrypt(stored.state) if self.cipher is not None else stored.state

@@ -1,0 +1,158 @@
+"""The PostgreSQL event store: eventsourcing's recorder plus append-only triggers,
+source keys and read checks, written under the table lock that orders commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from psycopg.sql import SQL, Identifier
+
+from thread.storage.recorder import (
+    APPEND_ONLY_MESSAGE,
+    EVENTS_TABLE,
+    LedgerRecorder,
+    META_TABLE,
+    SOURCES_TABLE,
+    SourceRecord,
+)
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
+    """Events, source keys and metadata in one PostgreSQL schema."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+                "source text NOT NULL, record_id text NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+                "PRIMARY KEY (source, record_id))"
+            ).format(schema=schema, table=Identifier(SOURCES_TABLE)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+                "name text PRIMARY KEY, value text NOT NULL)"
+            ).format(schema=schema, table=Identifier(META_TABLE)),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.ledger_refuse_change() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}: % on % refused', "
+                "TG_OP, TG_TABLE_NAME; END $$"
+            ).format(schema=schema, message=SQL(APPEND_ONLY_MESSAGE)),
+        ]
+        for table in (self.events_table_name, SOURCES_TABLE, META_TABLE):
+            for name, when in (("refuse_change", "UPDATE OR DELETE"), ("refuse_truncate", "TRUNCATE")):
+                level = "ROW" if when != "TRUNCATE" else "STATEMENT"
+                self.sql_create_statements.append(
+                    SQL(
+                        "CREATE OR REPLACE TRIGGER {trigger} BEFORE {when} ON {schema}.{table} "
+                        "FOR EACH {level} EXECUTE FUNCTION {schema}.ledger_refuse_change()"
+                    ).format(
+                        trigger=Identifier(f"{table}_{name}"), when=SQL(when),
+                        schema=schema, table=Identifier(table), level=SQL(level),
+                    )
+                )
+        self.sql_sources = SQL(
+            "INSERT INTO {schema}.{table} SELECT * FROM "
+            "unnest(%s::text[], %s::text[], %s::uuid[], %s::bigint[])"
+        ).format(schema=schema, table=Identifier(SOURCES_TABLE))
+        self.sql_version = SQL(
+            "SELECT MAX(originator_version) AS v FROM {schema}.{table} WHERE originator_id=%s"
+        ).format(schema=schema, table=Identifier(self.events_table_name))
+
+    def insert_ledger_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        sources: Sequence[SourceRecord],
+        reads: Sequence[tuple[UUID, int]],
+    ) -> Sequence[int]:
+        with (
+            self.datastore.get_connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            self._lock_table(cursor)
+            for originator_id, version in reads:
+                cursor.execute(self.sql_version, (originator_id,), prepare=True)
+                row = cursor.fetchone()
+                current = (row["v"] if row else None) or 0
+                if current != version:
+                    raise IntegrityError(
+                        f"aggregate {originator_id} is at version {current}, not {version}"
+                    )
+            self._notify_channel(cursor)
+            PostgresAggregateRecorder._insert_stored_events(self, cursor, stored_events)
+            ids = self._fetch_ids_after_insert_events(cursor, stored_events) or []
+            if sources:
+                cursor.execute(
+                    self.sql_sources,
+                    (
+                        [s.source for s in sources],
+                        [s.record_id for s in sources],
+                        [s.originator_id for s in sources],
+                        [s.originator_version for s in sources],
+                    ),
+                )
+        return ids
+
+    def select_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceRecord]:
+        if not keys:
+            return {}
+        statement = SQL(
+            "SELECT s.* FROM {schema}.{table} s JOIN unnest(%s::text[], %s::text[]) "
+            "AS k(source, record_id) USING (source, record_id)"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(SOURCES_TABLE))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, ([k[0] for k in keys], [k[1] for k in keys]))
+            rows: list[dict[str, Any]] = cursor.fetchall()
+        return {
+            (row["source"], row["record_id"]): SourceRecord(
+                row["source"], row["record_id"], row["originator_id"], row["originator_version"]
+            )
+            for row in rows
+        }
+
+    def get_meta(self, name: str) -> str | None:
+        statement = SQL("SELECT value FROM {schema}.{table} WHERE name=%s").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(META_TABLE)
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (name,))
+            row = cursor.fetchone()
+        return None if row is None else str(row["value"])
+
+    def put_meta(self, name: str, value: str) -> str:
+        statement = SQL(
+            "INSERT INTO {schema}.{table} VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(META_TABLE))
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement, (name, value))
+        stored = self.get_meta(name)
+        assert stored is not None
+        return stored
+
+    def count_events(self) -> int:
+        statement = SQL("SELECT COUNT(*) AS n FROM {schema}.{table}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement)
+            row = cursor.fetchone()
+        return int(row["n"]) if row else 0
+
+
+class Factory(PostgresFactory):
+    """Selected by ``PERSISTENCE_MODULE=thread.storage.postgres``."""
+
+    application_recorder_class = LedgerPostgresRecorder

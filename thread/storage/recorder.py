@@ -1,0 +1,57 @@
+"""What the ledger needs from a store beyond eventsourcing's application recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+
+#: Table names, the same on every backend.
+EVENTS_TABLE = "ledger_events"
+SOURCES_TABLE = "ledger_sources"
+META_TABLE = "ledger_meta"
+
+APPEND_ONLY_MESSAGE = "ledger rows are append-only"
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Which event a source record became: the key of idempotent ingest."""
+
+    source: str
+    record_id: str
+    originator_id: UUID
+    originator_version: int
+
+
+class LedgerRecorder(ApplicationRecorder, ABC):
+    """An application recorder that also keeps source keys, read checks and ledger metadata."""
+
+    @abstractmethod
+    def insert_ledger_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        sources: Sequence[SourceRecord],
+        reads: Sequence[tuple[UUID, int]],
+    ) -> Sequence[int]:
+        """Insert events and source keys in one transaction, after checking that every
+        aggregate in ``reads`` is still at the version the caller saw (else IntegrityError)."""
+
+    @abstractmethod
+    def select_sources(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], SourceRecord]:
+        """The source keys among ``keys`` that are already recorded."""
+
+    @abstractmethod
+    def get_meta(self, name: str) -> str | None:
+        """A ledger setting written when the ledger was created."""
+
+    @abstractmethod
+    def put_meta(self, name: str, value: str) -> str:
+        """Write a setting unless present; return the value that is stored."""
+
+    @abstractmethod
+    def count_events(self) -> int:
+        """How many events the store holds."""

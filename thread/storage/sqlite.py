@@ -1,0 +1,142 @@
+"""The SQLite event store (WAL file): eventsourcing's recorder plus append-only triggers,
+source keys and read checks, written under BEGIN IMMEDIATE so concurrent writers queue."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
+
+from thread.storage.recorder import (
+    APPEND_ONLY_MESSAGE,
+    EVENTS_TABLE,
+    LedgerRecorder,
+    META_TABLE,
+    SOURCES_TABLE,
+    SourceRecord,
+)
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
+    """Events, source keys and metadata in one SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements += [
+            f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} ("
+            "source TEXT NOT NULL, record_id TEXT NOT NULL, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "PRIMARY KEY (source, record_id)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
+            "name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        ]
+        for table in (self.events_table_name, SOURCES_TABLE, META_TABLE):
+            for operation in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_refuse_{operation.lower()} "
+                    f"BEFORE {operation} ON {table} BEGIN "
+                    f"SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {operation} on {table} "
+                    f"refused'); END"
+                )
+        return statements
+
+    def insert_ledger_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        sources: Sequence[SourceRecord],
+        reads: Sequence[tuple[UUID, int]],
+    ) -> Sequence[int]:
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                self._check_reads(cursor, reads)
+                cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+                first = (cursor.fetchone()[0] or 0) + 1
+                cursor.executemany(
+                    self.insert_events_statement,
+                    [
+                        (s.originator_id.hex if isinstance(s.originator_id, UUID)
+                         else s.originator_id, s.originator_version, s.topic, s.state)
+                        for s in stored_events
+                    ],
+                )
+                cursor.executemany(
+                    f"INSERT INTO {SOURCES_TABLE} VALUES (?,?,?,?)",
+                    [(s.source, s.record_id, s.originator_id.hex, s.originator_version)
+                     for s in sources],
+                )
+                connection.commit()
+            except sqlite3.IntegrityError as error:
+                connection.rollback()
+                raise IntegrityError(error) from error
+            except sqlite3.OperationalError as error:
+                connection.rollback()
+                raise OperationalError(error) from error
+            except BaseException:
+                connection.rollback()
+                raise
+        # Under BEGIN IMMEDIATE no one else writes, so rowids follow MAX(rowid) in order.
+        return list(range(first, first + len(stored_events)))
+
+    def _check_reads(self, cursor: Any, reads: Sequence[tuple[UUID, int]]) -> None:
+        for originator_id, version in reads:
+            cursor.execute(
+                f"SELECT MAX(originator_version) FROM {self.events_table_name} "
+                "WHERE originator_id=?",
+                (originator_id.hex,),
+            )
+            current = cursor.fetchone()[0] or 0
+            if current != version:
+                raise sqlite3.IntegrityError(
+                    f"aggregate {originator_id} is at version {current}, not {version}"
+                )
+
+    def select_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceRecord]:
+        found: dict[tuple[str, str], SourceRecord] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(keys), 400):
+                chunk = keys[start : start + 400]
+                condition = " OR ".join(["(source=? AND record_id=?)"] * len(chunk))
+                params = [part for key in chunk for part in key]
+                cursor.execute(f"SELECT * FROM {SOURCES_TABLE} WHERE {condition}", params)
+                for row in cursor.fetchall():
+                    record = SourceRecord(
+                        row["source"], row["record_id"],
+                        UUID(row["originator_id"]), row["originator_version"],
+                    )
+                    found[(record.source, record.record_id)] = record
+        return found
+
+    def get_meta(self, name: str) -> str | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT value FROM {META_TABLE} WHERE name=?", (name,))
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    def put_meta(self, name: str, value: str) -> str:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"INSERT OR IGNORE INTO {META_TABLE} VALUES (?,?)", (name, value))
+        stored = self.get_meta(name)
+        assert stored is not None
+        return stored
+
+    def count_events(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.events_table_name}")
+            return int(cursor.fetchone()[0])
+
+
+class Factory(SQLiteFactory):
+    """Selected by ``PERSISTENCE_MODULE=thread.storage.sqlite``."""
+
+    application_recorder_class = LedgerSQLiteRecorder

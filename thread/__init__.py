@@ -20,6 +20,7 @@ from thread.errors import (
     UnreleasedRevision,
 )
 from thread.ledger import Batch, Ledger, Receipt
+from thread.storage.encryption import new_key as new_encryption_key
 
 __all__ = [
     "AlreadyRegistered",
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownSubject",
     "UnreleasedRevision",
     "facts",
+    "new_encryption_key",
     "open",
     "verify_signature",
 ]

@@ -127,7 +127,8 @@ class Recorded:
             fact = fact_type.parse(state)
         except (ValueError, TypeError, LedgerError) as error:
             raise IntegrityFailure(
-                f"stored event {topic!r} version {version} does not decode: {error}"
+                f"stored event {topic!r} version {version} does not decode: {error}",
+                version=version if isinstance(version, int) else None,
             ) from None
         return cls(
             originator_id=originator_id,

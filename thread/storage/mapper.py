@@ -58,7 +58,13 @@ class FactMapper(Mapper[UUID]):
                     f"does not decrypt (changed ciphertext or wrong key): {error}",
                     version=stored.originator_version,
                 ) from None
-        event = Recorded.decode(state)
+        try:
+            event = Recorded.decode(state)
+        except IntegrityFailure as error:
+            raise IntegrityFailure(
+                f"aggregate {stored.originator_id} version {stored.originator_version}: {error}",
+                version=stored.originator_version,
+            ) from None
         row_id = stored.originator_id
         if isinstance(row_id, str):
             row_id = UUID(row_id)

@@ -87,7 +87,7 @@ class Fact(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise _invalid(type(self), data, error) from None
+            raise invalid(type(self), describe_subject(data), error) from None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -211,7 +211,8 @@ def describe_subject(data: dict[str, Any]) -> str:
     return "unknown subject"
 
 
-def _invalid(cls: type[Fact], data: dict[str, Any], error: ValidationError) -> InvalidFact:
+def invalid(cls: type[BaseModel], subject: str, error: ValidationError) -> InvalidFact:
+    """Our error for a pydantic validation error: subject, fields, values, expectations."""
     problems: list[tuple[str, Any, str]] = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "(fact)"
@@ -228,4 +229,4 @@ def _invalid(cls: type[Fact], data: dict[str, Any], error: ValidationError) -> I
         elif item["type"] == "extra_forbidden":
             message = f"expected no such field: {cls.__name__} does not have it"
         problems.append((field, value, message))
-    return InvalidFact(cls.__name__, describe_subject(data), problems)
+    return InvalidFact(cls.__name__, subject, problems)

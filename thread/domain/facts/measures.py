@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from thread.domain.facts.base import Identifier, Text
+from thread.domain.facts.base import Identifier, Text, invalid
 from thread.domain.units import Unit
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Value(BaseModel):
+    """A value object inside a fact; bad input raises :class:`~thread.errors.InvalidFact`."""
+
+    model_config = _FROZEN
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            name = data.get("name") or data.get("balloon") or ""
+            raise invalid(type(self), f"{type(self).__name__} {name}".strip(), error) from None
 
 #: How critical a design characteristic is (AS9102 Form 3, field 7).
 Designator = Literal["none", "key", "critical", "flight-safety"]
 
 
-class Reading(BaseModel):
+class Reading(Value):
     """One named value with its unit."""
 
-    model_config = _FROZEN
     name: Identifier
     value: float
     unit: Unit
 
 
-class ParameterSummary(BaseModel):
+class ParameterSummary(Value):
     """A process parameter over one operation: n, min, max, mean, sd, optional raw samples."""
 
-    model_config = _FROZEN
     name: Identifier
     unit: Unit
     n: Annotated[int, Field(ge=1)]
@@ -50,10 +61,9 @@ class ParameterSummary(BaseModel):
         return self
 
 
-class ConditionMetric(BaseModel):
+class ConditionMetric(Value):
     """A machine condition signal over a window, with its alarm threshold."""
 
-    model_config = _FROZEN
     name: Identifier
     unit: Unit
     n: Annotated[int, Field(ge=1)]
@@ -77,10 +87,9 @@ class ConditionMetric(BaseModel):
         return self
 
 
-class Characteristic(BaseModel):
+class Characteristic(Value):
     """A design characteristic with its balloon number, requirement and designator."""
 
-    model_config = _FROZEN
     balloon: Identifier
     name: Text
     nominal: float | None = None

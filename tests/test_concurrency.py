@@ -1,0 +1,99 @@
+"""Several writers on one part: the chain never forks, losers retry or get a clear error."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+from conftest import bearing, inspection, released_bearing
+
+import thread
+from thread import facts as f
+from thread import ledger as ledger_module
+
+PER_WORKER = 40
+
+
+def _append(url: str, worker: int, barrier: Any) -> None:
+    ledger = thread.open(url, actor=f"worker-{worker}")
+    ledger.history("SN-1")  # warm up the connection before the race starts
+    barrier.wait()
+    for index in range(PER_WORKER):
+        ledger.record(inspection("SN-1", measured=20 - worker - index / 1000),
+                      source=f"worker-{worker}", source_record_id=str(index))
+    ledger.close()
+
+
+def test_two_processes_appending_to_one_part_never_fork_the_chain(ledger_url: str) -> None:
+    """Two OS processes append to the same part at once; every fact lands once, in one chain."""
+    setup = thread.open(ledger_url)
+    setup.record(released_bearing())
+    setup.record(bearing("SN-1"))
+    setup.close()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [context.Process(target=_append, args=(ledger_url, n, barrier)) for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+        assert worker.exitcode == 0
+    check = thread.open(ledger_url)
+    history = check.history("SN-1")  # verifies every link
+    assert [event.originator_version for event in history] == list(range(1, 2 * PER_WORKER + 2))
+    by_worker = {source: sorted(int(e.source_record_id or -1) for e in history if e.source == source)
+                 for source in ("worker-1", "worker-2")}
+    assert by_worker == {"worker-1": list(range(PER_WORKER)), "worker-2": list(range(PER_WORKER))}
+    assert len({event.prev_hash for event in history}) == len(history)
+    check.close()
+
+
+def test_stale_writer_retries_transparently(ledger_url: str) -> None:
+    """A writer whose cached view is stale reloads and appends after the other's events."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    first.record(released_bearing())
+    first.record(bearing("SN-1"))
+    second.record(inspection("SN-1"))  # second now caches SN-1 at version 2
+    first.record(inspection("SN-1"))  # first's cache is at version 3 now, second's is stale
+    receipt = second.record(inspection("SN-1"))
+    assert receipt.version == 4
+    assert len(first.history("SN-1")) == 4
+    first.close()
+    second.close()
+
+
+def test_loser_gets_a_clear_conflict_error_when_retries_run_out(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no retries left, a conflicting write raises ConcurrencyConflict and writes nothing."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    first.record(released_bearing())
+    first.record(bearing("SN-1"))
+    second.history("SN-1")
+    second.record(inspection("SN-1"))
+    first.record(inspection("SN-1"))
+    monkeypatch.setattr(ledger_module, "MAX_ATTEMPTS", 1)
+    before = second.count()
+    with pytest.raises(thread.ConcurrencyConflict, match="collided with other writers"):
+        second.record(inspection("SN-1"))
+    assert second.count() == before
+    first.close()
+    second.close()
+
+
+def test_concurrent_moves_cannot_build_a_loop_through_a_stale_ancestor(ledger_url: str) -> None:
+    """An install checks that the ancestors it read are unchanged when it commits."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    for serial in ("X", "A", "B", "Y"):
+        first.record(f.PartRegistered(serial=serial, part_number="ASM", revision="A",
+                                      undocumented=True))
+    first.record(f.ComponentInstalled(serial="B", component="Y"))  # Y in B
+    first.record(f.ComponentInstalled(serial="X", component="A"))  # A in X
+    # second puts B into A, so X > A > B > Y; first still sees B as top level.
+    second.record(f.ComponentInstalled(serial="A", component="B"))
+    # first writes only X and Y, which second did not touch; only the read of B can tell.
+    with pytest.raises(thread.GenealogyViolation, match="Y in B in A in X"):
+        first.record(f.ComponentInstalled(serial="Y", component="X"))
+    first.close()
+    second.close()

@@ -30,7 +30,8 @@ def postgres_url() -> str | None:
             pass
     except Exception as error:
         if mandatory:
-            raise RuntimeError(f"{POSTGRES_VARIABLE}={url} is set but unreachable: {error}") from None
+            message = f"{POSTGRES_VARIABLE}={url} is set but unreachable: {error}"
+            raise RuntimeError(message) from None
         return None
     return url
 
@@ -113,7 +114,9 @@ def bearing(serial: str, revision: str = "A") -> f.PartRegistered:
                             work_order="WO-1")
 
 
-def inspection(serial: str, measured: float = 19.995, verdict: str = "pass") -> f.InspectionRecorded:
+def inspection(
+    serial: str, measured: float = 19.995, verdict: str = "pass"
+) -> f.InspectionRecorded:
     """A bore inspection of a bearing."""
     return f.InspectionRecorded(serial=serial, characteristic="1", method="cmm",
                                 measured=measured, unit="mm", nominal=20.0,

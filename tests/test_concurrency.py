@@ -42,8 +42,10 @@ def test_two_processes_appending_to_one_part_never_fork_the_chain(ledger_url: st
     check = thread.open(ledger_url)
     history = check.history("SN-1")  # verifies every link
     assert [event.originator_version for event in history] == list(range(1, 2 * PER_WORKER + 2))
-    by_worker = {source: sorted(int(e.source_record_id or -1) for e in history if e.source == source)
-                 for source in ("worker-1", "worker-2")}
+    by_worker = {
+        source: sorted(int(e.source_record_id or -1) for e in history if e.source == source)
+        for source in ("worker-1", "worker-2")
+    }
     assert by_worker == {"worker-1": list(range(PER_WORKER)), "worker-2": list(range(PER_WORKER))}
     assert len({event.prev_hash for event in history}) == len(history)
     check.close()

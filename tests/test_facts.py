@@ -70,7 +70,7 @@ def test_value_rules_inside_facts() -> None:
     with pytest.raises(thread.InvalidFact, match="lower_tolerance <= upper_tolerance"):
         f.Characteristic(balloon="1", name="bore", nominal=20, unit="mm",
                          lower_tolerance=0.1, upper_tolerance=-0.1)
-    with pytest.raises(thread.InvalidFact, match="finite|valid number"):
+    with pytest.raises(thread.InvalidFact, match=r"finite|valid number"):
         f.InspectionRecorded(serial="S", characteristic="1", method="cmm",
                              measured=float("nan"), verdict="pass")
 

@@ -19,7 +19,7 @@ DB_VARIABLE = "THREAD_DB"
 DEFAULT_FILE = "thread.db"
 
 
-def open(  # noqa: A001 - the natural name for opening a ledger
+def open(
     url: str | None = None,
     *,
     encryption_key: str | None = None,
@@ -53,7 +53,7 @@ def persistence_env(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
-        env = {
+        return {
             "PERSISTENCE_MODULE": "thread.storage.postgres:Factory",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
@@ -64,7 +64,6 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_LOCK_TIMEOUT": "30",
         }
-        return env
     if parts.scheme == "sqlite":
         if not url.startswith("sqlite:///"):
             raise ConfigurationError(f"ledger URL {url!r}: expected sqlite:///PATH")
@@ -82,7 +81,9 @@ def persistence_env(url: str) -> dict[str, str]:
             raise ConfigurationError(f"ledger file {path}: directory {directory} does not exist")
     return {
         "PERSISTENCE_MODULE": "thread.storage.sqlite:Factory",
-        "SQLITE_DBNAME": path if path != ":memory:" else f"file:{uuid4().hex}?mode=memory&cache=shared",
+        "SQLITE_DBNAME": (
+            path if path != ":memory:" else f"file:{uuid4().hex}?mode=memory&cache=shared"
+        ),
         "SQLITE_LOCK_TIMEOUT": "60",
     }
 
@@ -93,10 +94,8 @@ def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
     wanted = key_check(raw_key) if raw_key is not None else "none"
     stored = store.get_meta("encryption")
     if stored is None:
-        if not empty:
-            stored = "none"  # written before the setting existed
-        else:
-            stored = store.put_meta("encryption", wanted)
+        # A ledger with events but no setting was written unencrypted by an earlier version.
+        stored = "none" if not empty else store.put_meta("encryption", wanted)
     if stored == wanted:
         return
     ledger.close()

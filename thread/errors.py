@@ -42,23 +42,23 @@ class RuleViolation(LedgerError):  # noqa: N818 - a refused fact is a domain out
     """A well-formed fact that the ledger refuses because of what it already knows."""
 
 
-class UnknownSubject(RuleViolation):  # noqa: N818
+class UnknownSubject(RuleViolation):
     """A fact names a part, lot, machine or design item that was never registered."""
 
 
-class AlreadyRegistered(RuleViolation):  # noqa: N818
+class AlreadyRegistered(RuleViolation):
     """A registration names a subject that already exists."""
 
 
-class UnreleasedRevision(RuleViolation):  # noqa: N818
+class UnreleasedRevision(RuleViolation):
     """A part was registered against a design revision that was never released."""
 
 
-class GenealogyViolation(RuleViolation):  # noqa: N818
+class GenealogyViolation(RuleViolation):
     """An installation or removal that the assembly tree does not allow."""
 
 
-class QualityRuleViolation(RuleViolation):  # noqa: N818
+class QualityRuleViolation(RuleViolation):
     """A quality fact out of sequence, such as a disposition without an open non-conformance."""
 
 
@@ -75,7 +75,7 @@ class IntegrityFailure(LedgerError):  # noqa: N818
         super().__init__(message)
 
 
-class SignatureInvalid(IntegrityFailure):  # noqa: N818
+class SignatureInvalid(IntegrityFailure):
     """An electronic signature does not verify against its signer's public key."""
 
 

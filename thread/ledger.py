@@ -138,8 +138,15 @@ class Batch:
             source_record_id, sign, meaning, None, None,
         ))
 
-    def correct(self, fact: Fact, *, corrects: int, reason: str, occurred_at: datetime | None = None,
-                actor: str | None = None) -> None:
+    def correct(
+        self,
+        fact: Fact,
+        *,
+        corrects: int,
+        reason: str,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> None:
         """Add a correction (see :meth:`Ledger.correct`)."""
         self._commands.append(self._ledger._command(
             fact, occurred_at, actor or self._actor, self._source, None, None, "approval",
@@ -257,7 +264,9 @@ class Ledger(Application[UUID]):
             aggregate = event.mutate(aggregate)  # checks every link
         return events
 
-    def part(self, serial: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded") -> Part:
+    def part(
+        self, serial: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded"
+    ) -> Part:
         """A part's state, now or as of a past moment (by recorded or occurred time)."""
         return self._state(Part, serial, as_of, by)
 
@@ -291,7 +300,9 @@ class Ledger(Application[UUID]):
                 )
         return cast(A, cls.replay(key, events))
 
-    def notifications(self, *, start: int = 1, topics: Sequence[str] = ()) -> Iterator[Notification]:
+    def notifications(
+        self, *, start: int = 1, topics: Sequence[str] = ()
+    ) -> Iterator[Notification]:
         """Every stored row in commit order, paged in bulk."""
         while True:
             page = self.recorder.select_notifications(start, PAGE, topics=topics)

@@ -169,7 +169,7 @@ class Aggregate:
         """The aggregate class for a subject kind."""
         return Aggregate._kinds[kind]
 
-    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:
         self.key = kind_key
         self.id = id if id is not None else aggregate_id(self.kind, kind_key)
         self.version = 0

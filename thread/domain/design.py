@@ -17,7 +17,7 @@ class DesignItem(Aggregate):
 
     kind: ClassVar[SubjectKind] = "design"
 
-    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:
         super().__init__(kind_key=kind_key, id=id)
         self.revisions: dict[str, f.RevisionReleased] = {}
         self.current_revision: str | None = None

@@ -18,7 +18,7 @@ class Machine(Aggregate):
 
     kind: ClassVar[SubjectKind] = "machine"
 
-    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:
         super().__init__(kind_key=kind_key, id=id)
         self.name: str | None = None
         self.machine_kind: str | None = None

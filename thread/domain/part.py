@@ -39,7 +39,7 @@ class Consumption:
 class Item(Aggregate):
     """What parts and lots share: registration, quality, genealogy, service, actions."""
 
-    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, *, kind_key: str, id: UUID | None = None) -> None:
         super().__init__(kind_key=kind_key, id=id)
         self.part_number: str | None = None
         self.revision: str | None = None
@@ -70,7 +70,7 @@ class Item(Aggregate):
     def creators(cls) -> tuple[type[Fact], ...]:
         return (f.PartRegistered,)
 
-    def check(self, fact: Fact) -> None:  # noqa: C901 - one rule per fact kind reads best flat
+    def check(self, fact: Fact) -> None:
         if isinstance(fact, self.creators()) and self.exists:
             raise AlreadyRegistered(
                 f"{self.label} is already registered (part number {self.part_number}, "
@@ -95,7 +95,9 @@ class Item(Aggregate):
                 raise RuleViolation(f"{self.label} is not quarantined, so it cannot be released")
         elif isinstance(fact, f.CorrectiveActionClosed):
             if fact.capa not in self.open_capas:
-                raise QualityRuleViolation(f"{self.label} has no open corrective action {fact.capa}")
+                raise QualityRuleViolation(
+                    f"{self.label} has no open corrective action {fact.capa}"
+                )
         elif isinstance(fact, f.CorrectiveActionOpened):
             if fact.capa in self.open_capas:
                 raise QualityRuleViolation(f"{self.label} already has open CAPA {fact.capa}")
@@ -132,7 +134,7 @@ class Item(Aggregate):
                 f"{self.label} is quarantined; release it from quarantine before {action}"
             )
 
-    def apply(self, event: Recorded) -> None:  # noqa: C901 - a flat table of state changes
+    def apply(self, event: Recorded) -> None:
         fact = event.fact
         if isinstance(fact, f.PartRegistered):
             self.part_number, self.revision = fact.part_number, fact.revision

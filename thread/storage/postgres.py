@@ -19,9 +19,9 @@ from psycopg.sql import SQL, Identifier
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
-    LedgerRecorder,
     META_TABLE,
     SOURCES_TABLE,
+    LedgerRecorder,
     SourceRecord,
 )
 
@@ -50,8 +50,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             ).format(schema=schema, message=SQL(APPEND_ONLY_MESSAGE)),
         ]
         for table in (self.events_table_name, SOURCES_TABLE, META_TABLE):
-            for name, when in (("refuse_change", "UPDATE OR DELETE"), ("refuse_truncate", "TRUNCATE")):
-                level = "ROW" if when != "TRUNCATE" else "STATEMENT"
+            for name, when, level in (
+                ("refuse_change", "UPDATE OR DELETE", "ROW"),
+                ("refuse_truncate", "TRUNCATE", "STATEMENT"),
+            ):
                 self.sql_create_statements.append(
                     SQL(
                         "CREATE OR REPLACE TRIGGER {trigger} BEFORE {when} ON {schema}.{table} "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from abc import ABC, abstractmethod
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
@@ -41,7 +41,9 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         aggregate in ``reads`` is still at the version the caller saw (else IntegrityError)."""
 
     @abstractmethod
-    def select_sources(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], SourceRecord]:
+    def select_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceRecord]:
         """The source keys among ``keys`` that are already recorded."""
 
     @abstractmethod

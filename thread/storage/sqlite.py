@@ -14,9 +14,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQL
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
-    LedgerRecorder,
     META_TABLE,
     SOURCES_TABLE,
+    LedgerRecorder,
     SourceRecord,
 )
 

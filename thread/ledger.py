@@ -80,13 +80,30 @@ class _Unit:
     reads: dict[UUID, int] = field(default_factory=dict)
     events: list[Recorded] = field(default_factory=list)
     from_cache: bool = False
+    absent: set[UUID] = field(default_factory=set)
+
+    def prefetch(self, commands: list[_Command]) -> None:
+        """Find out in one query which subjects do not exist yet, so they need no load."""
+        wanted: set[UUID] = set()
+        for command in commands:
+            fact = command.fact
+            for kind, key in (fact.subject, *fact.references()):
+                ident = aggregate_id(kind, key)
+                if ident not in self.ledger._cache:
+                    wanted.add(ident)
+        if wanted:
+            existing = self.ledger.store.select_versions(list(wanted))
+            self.absent = wanted - existing.keys()
 
     def get(self, kind: SubjectKind, key: str) -> Aggregate:
         ident = aggregate_id(kind, key)
         aggregate = self.touched.get(ident)
         if aggregate is None:
-            aggregate, cached = self.ledger._load(kind, key, ident)
-            self.from_cache |= cached
+            if ident in self.absent:
+                aggregate = Aggregate.of_kind(kind)(kind_key=key, id=ident)
+            else:
+                aggregate, cached = self.ledger._load(kind, key, ident)
+                self.from_cache |= cached
             self.touched[ident] = aggregate
         return aggregate
 
@@ -376,6 +393,7 @@ class Ledger(Application[UUID]):
             (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
         ))
         known = self.store.select_sources(keys) if keys else {}
+        unit.prefetch(commands)
         seen: dict[tuple[str, str], Receipt] = {}
         receipts: list[Receipt] = []
         sources: list[SourceRecord] = []

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
+from pydantic import BaseModel
 
 from thread.errors import LedgerError
 
@@ -56,6 +57,55 @@ def normalise(value: Any, path: str = "$") -> Any:
     if isinstance(value, Sequence):
         return [normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
     raise CanonicalError(f"{path}: {type(value).__name__} has no canonical encoding")
+
+
+def model_payload(model: BaseModel) -> dict[str, Any]:
+    """The canonical map of a validated pydantic model: what ``normalise(model.model_dump())``
+    gives, computed straight from the fields.
+
+    Facts are validated on construction (finite floats, UTC times), so only the
+    key order, negative zero and nested models need handling here.
+    """
+    names = _FIELD_ORDER.get(type(model))
+    if names is None:
+        names = _FIELD_ORDER[type(model)] = tuple(sorted(type(model).model_fields))
+    values = model.__dict__
+    payload: dict[str, Any] = {}
+    for name in names:
+        value = values[name]
+        kind = type(value)
+        if kind in _PLAIN:
+            pass
+        elif kind is float:
+            value = value + 0.0
+        elif kind is int:
+            if not _INT_MIN <= value <= _INT_MAX:
+                value = normalise(value, name)
+        elif kind is tuple or kind is list:
+            value = [_item(item, name) for item in value]
+        elif isinstance(value, BaseModel):
+            value = model_payload(value)
+        else:
+            value = normalise(value, name)
+        payload[name] = value
+    return payload
+
+
+def _item(value: Any, path: str) -> Any:
+    if isinstance(value, BaseModel):
+        return model_payload(value)
+    return normalise(value, path)
+
+
+_FIELD_ORDER: dict[type[BaseModel], tuple[str, ...]] = {}
+_PLAIN = frozenset({str, bool, bytes, type(None)})
+
+
+def utc(value: datetime, path: str) -> datetime:
+    """``value`` in UTC; a naive time is refused."""
+    if value.tzinfo is UTC:
+        return value
+    return normalise(value, path)  # type: ignore[no-any-return]
 
 
 def pack(value: Any) -> bytes:

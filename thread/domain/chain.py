@@ -12,10 +12,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
-from thread.domain.canonical import CanonicalError, normalise, pack_normalised, unpack
+from thread.domain.canonical import (
+    CanonicalError,
+    model_payload,
+    pack_normalised,
+    unpack,
+    utc,
+)
 from thread.domain.facts.base import Fact, SubjectKind, fact_class
 from thread.errors import IntegrityFailure, InvalidFact, LedgerError, UnknownSubject
 
@@ -28,6 +35,7 @@ NAMESPACE = UUID("6f1c2f4e-3a57-5e0b-9a4e-0c5d1b2a7e10")
 _BODY_FIELDS = 11
 
 
+@lru_cache(maxsize=65_536)
 def aggregate_id(kind: SubjectKind, key: str) -> UUID:
     """The deterministic id of the aggregate for a natural key (serial, lot, machine, part no.)."""
     return uuid5(NAMESPACE, f"{kind}:{key}")
@@ -81,12 +89,12 @@ class Recorded:
                 fact.topic,
                 fact.class_version,
                 prev_hash,
-                normalise(occurred_at, "occurred_at"),
-                normalise(recorded_at, "recorded_at"),
+                utc(occurred_at, "occurred_at"),
+                utc(recorded_at, "recorded_at"),
                 actor,
                 source,
                 source_record_id,
-                normalise(fact.model_dump(), "fact"),
+                model_payload(fact),
             ]
         except CanonicalError as error:
             path, _, problem = str(error).partition(": ")
@@ -200,13 +208,13 @@ class Aggregate:
         source_record_id: str | None = None,
     ) -> Recorded:
         """Check ``fact`` against what this subject already knows, then append it."""
-        if fact.subject != (self.kind, self.key):
-            raise LedgerError(f"{type(fact).__name__} is about {fact.subject}, not {self.label}")
         if not self.exists and not isinstance(fact, self.creators()):
             names = " or ".join(cls.__name__ for cls in self.creators())
             raise UnknownSubject(
                 f"{self.label} is not registered: record {names} before {type(fact).__name__}"
             )
+        if fact.subject != (self.kind, self.key):
+            raise LedgerError(f"{type(fact).__name__} is about {fact.subject}, not {self.label}")
         self.check(fact)
         event = Recorded.create(
             originator_id=self.id,

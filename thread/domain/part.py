@@ -71,6 +71,8 @@ class Item(Aggregate):
         return (f.PartRegistered,)
 
     def check(self, fact: Fact) -> None:
+        if type(fact) not in _CHECKED:
+            return
         if isinstance(fact, self.creators()) and self.exists:
             raise AlreadyRegistered(
                 f"{self.label} is already registered (part number {self.part_number}, "
@@ -136,6 +138,8 @@ class Item(Aggregate):
 
     def apply(self, event: Recorded) -> None:
         fact = event.fact
+        if type(fact) not in _APPLIED:
+            return
         if isinstance(fact, f.PartRegistered):
             self.part_number, self.revision = fact.part_number, fact.revision
             self.work_order, self.quantity = fact.work_order, fact.quantity
@@ -187,6 +191,22 @@ class Item(Aggregate):
             self.open_capas.add(fact.capa)
         elif isinstance(fact, f.CorrectiveActionClosed):
             self.open_capas.discard(fact.capa)
+
+
+# Fact kinds that have a rule or change state here; the rest pass straight through.
+_CHECKED = frozenset({
+    f.PartRegistered, f.MaterialLotReceived, f.DispositionRecorded, f.NonConformanceOpened,
+    f.ReleasedFromQuarantine, f.CorrectiveActionClosed, f.CorrectiveActionOpened, f.Shipped,
+    f.InstalledInto, f.InstalledAtSite, f.RemovedFrom, f.ComponentInstalled, f.ComponentRemoved,
+    f.SignatureApplied, f.CorrectionRecorded,
+})
+_APPLIED = frozenset({
+    f.PartRegistered, f.MaterialLotReceived, f.MaterialConsumed, f.ComponentInstalled,
+    f.ComponentRemoved, f.InstalledInto, f.RemovedFrom, f.OperationPerformed,
+    f.InspectionRecorded, f.NonConformanceOpened, f.DispositionRecorded, f.Shipped,
+    f.InstalledAtSite, f.FailureReported, f.Quarantined, f.ReleasedFromQuarantine, f.Recalled,
+    f.CorrectiveActionOpened, f.CorrectiveActionClosed,
+})
 
 
 class Part(Item):

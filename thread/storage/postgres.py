@@ -125,6 +125,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             for row in rows
         }
 
+    def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        if not originator_ids:
+            return {}
+        statement = SQL(
+            "SELECT originator_id, MAX(originator_version) AS v FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (list(originator_ids),))
+            rows: list[dict[str, Any]] = cursor.fetchall()
+        return {row["originator_id"]: row["v"] for row in rows}
+
     def get_meta(self, name: str) -> str | None:
         statement = SQL("SELECT value FROM {schema}.{table} WHERE name=%s").format(
             schema=Identifier(self.datastore.schema), table=Identifier(META_TABLE)

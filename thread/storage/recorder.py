@@ -47,6 +47,10 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """The source keys among ``keys`` that are already recorded."""
 
     @abstractmethod
+    def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current version of each aggregate among ``originator_ids`` that exists."""
+
+    @abstractmethod
     def get_meta(self, name: str) -> str | None:
         """A ledger setting written when the ledger was created."""
 

@@ -117,6 +117,20 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     found[(record.source, record.record_id)] = record
         return found
 
+    def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        versions: dict[UUID, int] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(originator_ids), 500):
+                chunk = [ident.hex for ident in originator_ids[start : start + 500]]
+                cursor.execute(
+                    f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
+                    "GROUP BY originator_id",
+                    chunk,
+                )
+                versions.update((UUID(row[0]), row[1]) for row in cursor.fetchall())
+        return versions
+
     def get_meta(self, name: str) -> str | None:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT value FROM {META_TABLE} WHERE name=?", (name,))

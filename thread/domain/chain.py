@@ -83,31 +83,24 @@ class Recorded:
     ) -> Recorded:
         """Build the next event of an aggregate and its canonical bytes and hash."""
         try:
-            body = [
-                originator_id.bytes,
-                version,
-                fact.topic,
-                fact.class_version,
-                prev_hash,
-                utc(occurred_at, "occurred_at"),
-                utc(recorded_at, "recorded_at"),
-                actor,
-                source,
-                source_record_id,
-                model_payload(fact),
-            ]
+            occurred_at = utc(occurred_at, "occurred_at")
+            recorded_at = utc(recorded_at, "recorded_at")
+            payload = model_payload(fact)
         except CanonicalError as error:
             path, _, problem = str(error).partition(": ")
             kind, key = fact.subject
             raise InvalidFact(
                 type(fact).__name__, f"{kind} {key}", [(path, None, problem)]
             ) from None
-        canonical = pack_normalised(body)
+        canonical = pack_normalised([
+            originator_id.bytes, version, fact.topic, fact.class_version, prev_hash,
+            occurred_at, recorded_at, actor, source, source_record_id, payload,
+        ])
         return cls(
             originator_id=originator_id,
             originator_version=version,
-            timestamp=body[6],
-            occurred_at=body[5],
+            timestamp=recorded_at,
+            occurred_at=occurred_at,
             fact=fact,
             actor=actor,
             source=source,

@@ -9,12 +9,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
@@ -67,6 +66,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             "INSERT INTO {schema}.{table} SELECT * FROM "
             "unnest(%s::text[], %s::text[], %s::uuid[], %s::bigint[])"
         ).format(schema=schema, table=Identifier(SOURCES_TABLE))
+        self.sql_copy = SQL(
+            "COPY {schema}.{table} (originator_id, originator_version, topic, state) FROM STDIN"
+        ).format(schema=schema, table=Identifier(self.events_table_name))
+        self.sql_last_id = SQL(
+            "SELECT currval(pg_get_serial_sequence({name}, 'notification_id')) AS last"
+        ).format(name=Literal(f"{self.datastore.schema}.{self.events_table_name}"))
         self.sql_version = SQL(
             "SELECT MAX(originator_version) AS v FROM {schema}.{table} WHERE originator_id=%s"
         ).format(schema=schema, table=Identifier(self.events_table_name))
@@ -92,8 +97,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                         f"aggregate {originator_id} is at version {current}, not {version}"
                     )
             self._notify_channel(cursor)
-            PostgresAggregateRecorder._insert_stored_events(self, cursor, stored_events)
-            ids = self._fetch_ids_after_insert_events(cursor, stored_events) or []
+            # COPY is several times faster than INSERT ... unnest(composite[]) here, and
+            # under the table lock the sequence hands out consecutive ids to this copy.
+            with cursor.copy(self.sql_copy) as copy:
+                for event in stored_events:
+                    copy.write_row(
+                        (event.originator_id, event.originator_version, event.topic, event.state)
+                    )
+            cursor.execute(self.sql_last_id)
+            row = cursor.fetchone()
+            last = int(row["last"]) if row else 0
+            ids = list(range(last - len(stored_events) + 1, last + 1))
             if sources:
                 cursor.execute(
                     self.sql_sources,
@@ -112,8 +126,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         if not keys:
             return {}
         statement = SQL(
-            "SELECT s.* FROM {schema}.{table} s JOIN unnest(%s::text[], %s::text[]) "
-            "AS k(source, record_id) USING (source, record_id)"
+            "SELECT s.* FROM unnest(%s::text[], %s::text[]) AS k(source, record_id) "
+            "CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} t WHERE t.source = k.source "
+            "AND t.record_id = k.record_id) AS s"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(SOURCES_TABLE))
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, ([k[0] for k in keys], [k[1] for k in keys]))
@@ -128,9 +143,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         if not originator_ids:
             return {}
+        # One index probe per id: "= ANY(...) GROUP BY" makes the planner scan a young table.
         statement = SQL(
-            "SELECT originator_id, MAX(originator_version) AS v FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+            "SELECT k.id AS originator_id, v.v FROM unnest(%s::uuid[]) AS k(id) "
+            "CROSS JOIN LATERAL (SELECT MAX(originator_version) AS v FROM {schema}.{table} "
+            "WHERE originator_id = k.id) AS v WHERE v.v IS NOT NULL"
         ).format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )

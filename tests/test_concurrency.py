@@ -18,7 +18,7 @@ PER_WORKER = 40
 def _append(url: str, worker: int, barrier: Any) -> None:
     ledger = thread.open(url, actor=f"worker-{worker}")
     ledger.history("SN-1")  # warm up the connection before the race starts
-    barrier.wait()
+    barrier.wait(timeout=60)
     for index in range(PER_WORKER):
         ledger.record(inspection("SN-1", measured=20 - worker - index / 1000),
                       source=f"worker-{worker}", source_record_id=str(index))
@@ -33,12 +33,18 @@ def test_two_processes_appending_to_one_part_never_fork_the_chain(ledger_url: st
     setup.close()
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
-    workers = [context.Process(target=_append, args=(ledger_url, n, barrier)) for n in (1, 2)]
+    workers = [context.Process(target=_append, args=(ledger_url, n, barrier), daemon=True)
+               for n in (1, 2)]
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join(timeout=240)
-        assert worker.exitcode == 0
+    try:
+        for worker in workers:
+            worker.join(timeout=240)
+            assert worker.exitcode == 0, f"writer process ended with {worker.exitcode}"
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
     check = thread.open(ledger_url)
     history = check.history("SN-1")  # verifies every link
     assert [event.originator_version for event in history] == list(range(1, 2 * PER_WORKER + 2))

@@ -26,8 +26,9 @@ def open(
     encryption_key_file: str | Path | None = None,
     actor: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    create: bool = True,
 ) -> Ledger:
-    """Open (creating if needed) the ledger at ``url``.
+    """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
     ``url`` is a SQLite file path or ``sqlite:///path``, or a
     ``postgresql://user@host:port/db`` URL; by default ``$THREAD_DB`` or
@@ -35,7 +36,11 @@ def open(
     or ``$THREAD_ENCRYPTION_KEY`` / ``$THREAD_ENCRYPTION_KEY_FILE``) encrypts
     stored events at rest; hashes stay over the plaintext.
     """
-    env = persistence_env(url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE)
+    url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
+    env = persistence_env(url)
+    database = env.get("SQLITE_DBNAME", ":memory:")
+    if not create and not database.startswith("file:") and not Path(database).exists():
+        raise ConfigurationError(f"there is no ledger at {database}")
     raw_key = load_key(encryption_key, encryption_key_file)
     cipher = cipher_for(raw_key) if raw_key is not None else None
     try:
@@ -63,6 +68,7 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
         }
     if parts.scheme == "sqlite":
         if not url.startswith("sqlite:///"):

@@ -83,8 +83,8 @@ class DemoSummary:
     alarms: int
     field_reports: int
     failures: int
-    facts: int
-    written: int
+    facts: int  # facts the simulation produced
+    written: int  # of which this fill recorded (the rest were already in the ledger)
     example: str  # a serial with a story worth reading
 
 
@@ -279,6 +279,9 @@ class _Plant:
         self.windows: dict[tuple[str, int], _Window] = {}
         self.emitted = dict.fromkeys(GRINDERS, -1)
         self.waiting: list[_Ready] = []
+        self.certificates = {
+            lot.lot: _digest(_certificate(lot, self.rng("lot", lot.lot))) for lot in LOTS
+        }
         self.non_conformances = 0
         self.hubs = 0
         self.example = ""
@@ -314,7 +317,7 @@ class _Plant:
             non_conformances=self.non_conformances, hubs=self.hubs, shipped=c["shipped"],
             condition_windows=c["windows"], alarms=c["alarms"],
             field_reports=c["field reports"], failures=c["failures"], facts=c["facts"],
-            written=written, example=self.example or "SN-00001",
+            written=written, example=self.example or "BRG-000001",
         )
 
     # The plant before production: designs, machines, material
@@ -347,12 +350,11 @@ class _Plant:
                 kind="internal-grinder", site=SITE, line="LINE-BRG",
             ), START - timedelta(days=10), "maintenance")
         for number, lot in enumerate(LOTS):
-            certificate = _certificate(lot, self.rng("lot", lot.lot))
             self.add(f.MaterialLotReceived(
                 lot=lot.lot, material="100Cr6 bearing steel tube 52x38 mm",
                 specification="EN ISO 683-17", supplier=lot.supplier, heat=lot.heat,
                 quantity=lot.quantity, unit="kg", certificate_number=f"3.1-{lot.heat}",
-                certificate_digest=_digest(certificate),
+                certificate_digest=self.certificates[lot.lot],
             ), START - timedelta(days=7 - number), "receiving")
         return self.take()
 
@@ -365,8 +367,8 @@ class _Plant:
             until = max(until, self.bearing(index))
         while len(self.waiting) >= 2:
             self.hub(self.waiting.pop(0), self.waiting.pop(0))
+        last = _window_index(until)
         for machine in GRINDERS:
-            last = _window_index(until)
             for index in range(self.emitted[machine] + 1, last + 1):
                 self.condition(self.window(machine, index))
             self.emitted[machine] = max(self.emitted[machine], last)
@@ -383,7 +385,7 @@ class _Plant:
 
     def bearing(self, index: int) -> datetime:
         """Make, gauge and disposition one bearing; return when it ended grinding."""
-        serial = f"SN-{index + 1:05d}"
+        serial = f"BRG-{index + 1:06d}"
         rng = self.rng("bearing", serial)
         machine = GRINDERS[index % len(GRINDERS)]
         start = START + (index // len(GRINDERS)) * SLOT + timedelta(
@@ -391,8 +393,7 @@ class _Plant:
         cycle = round(rng.gauss(96.0, 3.0), 1)
         end = start + timedelta(seconds=cycle)
         window = self.window(machine, _window_index(start))
-        shift = ((start.hour - 6) % 24) // 8
-        operator = OPERATORS[machine][shift]
+        operator = _operator(machine, start)
         lot = LOTS[(index // BEARINGS_PER_LOT) % len(LOTS)]
 
         self.add(f.PartRegistered(serial=serial, part_number=BEARING, revision=REVISION,
@@ -400,7 +401,7 @@ class _Plant:
                  start - timedelta(minutes=20), "mes")
         self.add(f.MaterialConsumed(
             serial=serial, material_lot=lot.lot, quantity=STEEL_PER_BEARING, unit="kg",
-            certificate_digest=_digest(_certificate(lot, self.rng("lot", lot.lot))),
+            certificate_digest=self.certificates[lot.lot],
         ), start - timedelta(minutes=15), operator)
         self.add(f.OperationPerformed(
             serial=serial, operation="OP30-grind-bore-raceway", station="GRIND-CELL-1",
@@ -412,7 +413,6 @@ class _Plant:
             started_at=start, ended_at=end,
             parameters=_process(rng, machine, window.exceeded, n=int(cycle // 2)),
         ), end, machine)
-        self.counts["bearings"] += 1
 
         if window.exceeded:
             self.counts["quarantined"] += 1
@@ -422,28 +422,29 @@ class _Plant:
                        f"{VIBRATION_LIMIT} mm/s ({window.start:%H:%M}-{window.end:%H:%M} UTC)",
             ), window.end + timedelta(minutes=5), "quality")
         at = end + timedelta(minutes=15)
-        failures = self.gauge(serial, rng, window.exceeded, at, "first")
+        failures = self.gauge(serial, rng, at, "first", vibrated=window.exceeded)
         scrapped, at = self.review(serial, rng, machine, failures, at)
         if window.exceeded and not scrapped:
             at = max(at, window.end) + timedelta(hours=4)
             self.add(f.ReleasedFromQuarantine(
                 serial=serial, reference=window.hold,
-                reason="raceway roughness and clearance within limits; vibration event "
-                       "reviewed by quality engineering",
+                reason="inspection results reviewed against the vibration event; "
+                       "fit for use",
             ), at, "quality")
         if not scrapped:
             self.waiting.append(_Ready(serial, at + timedelta(minutes=30), window.exceeded))
         return end
 
-    def gauge(self, serial: str, rng: random.Random, vibrated: bool, at: datetime, tag: str,
-              only: tuple[_Gauging, ...] = GAUGINGS) -> list[tuple[_Gauging, float]]:
-        """Measure the characteristics; return the ones out of tolerance with their values."""
+    def gauge(self, serial: str, rng: random.Random, at: datetime, tag: str, *,
+              vibrated: bool = False, reground: tuple[_Gauging, ...] = ()
+              ) -> list[tuple[_Gauging, float]]:
+        """Measure the characteristics (only the reground ones after a rework); return the
+        ones out of tolerance with their values."""
         failures: list[tuple[_Gauging, float]] = []
-        rework = tag != "first"
-        for gauging in only:
+        for gauging in reground or GAUGINGS:
             char = gauging.characteristic
             mean, sd = gauging.mean, gauging.sd
-            if rework:  # regrinding aims at the middle of the limits
+            if reground:  # regrinding aims at the middle of the limits
                 mean, sd = (gauging.low + gauging.high) / 2, sd / 2
             elif vibrated and char.balloon == "4":  # chatter roughens the raceway
                 mean += 0.06
@@ -497,15 +498,16 @@ class _Plant:
                 return False, at
             at += timedelta(hours=1)
             cycle = round(rng.gauss(58.0, 3.0), 1)
+            operator = _operator(machine, at)
             self.add(f.OperationPerformed(
                 serial=serial, operation="OP35-rework-grind", station="GRIND-CELL-1",
-                machine=machine, operator=OPERATORS[machine][0], program="BRG6204-RW",
+                machine=machine, operator=operator, program="BRG6204-RW",
                 program_revision="3", started_at=at, ended_at=at + timedelta(seconds=cycle),
                 cycle_time_s=cycle,
-            ), at + timedelta(seconds=cycle), OPERATORS[machine][0], tag=nc)
+            ), at + timedelta(seconds=cycle), operator, tag=nc)
             at += timedelta(minutes=20)
-            failures = self.gauge(serial, rng, False, at, f"recheck-{rounds}",
-                                  only=tuple(g for g, _ in failures))
+            failures = self.gauge(serial, rng, at, f"recheck-{rounds}",
+                                  reground=tuple(g for g, _ in failures))
         return False, at
 
     # Assembly and the field
@@ -513,7 +515,7 @@ class _Plant:
     def hub(self, inboard: _Ready, outboard: _Ready) -> None:
         """Assemble, test, ship and install one wheel hub; let it report from the field."""
         self.hubs += 1
-        serial = f"HUB-{self.hubs:04d}"
+        serial = f"HUB-{self.hubs:06d}"
         rng = self.rng("hub", serial)
         at = max(inboard.at, outboard.at) + timedelta(minutes=45)
         self.add(f.PartRegistered(serial=serial, part_number=HUB, revision=REVISION,
@@ -655,6 +657,11 @@ def _window_index(at: datetime) -> int:
     return int((at - START) / WINDOW)
 
 
+def _operator(machine: str, at: datetime) -> str:
+    """Who runs ``machine`` in the shift of ``at`` (shifts start at 06, 14 and 22)."""
+    return OPERATORS[machine][((at.hour - 6) % 24) // 8]
+
+
 def _signer(seed: int, signer: str, printed_name: str) -> Signer:
     secret = hashlib.sha256(f"thread demo plant {seed} {signer}".encode()).digest()
     return Signer(signer, printed_name, Ed25519PrivateKey.from_private_bytes(secret))
@@ -719,7 +726,7 @@ def _severity(failures: list[tuple[_Gauging, float]]) -> Literal["minor", "major
 
 
 def _rationale(decision: Decision, failures: list[tuple[_Gauging, float]]) -> str:
-    names = ", ".join(g.characteristic.name.lower() for g, _ in failures)
+    names = ", ".join(g.characteristic.name for g, _ in failures)
     if decision == "rework":
         return f"{names}: material left on the ground surface; regrind to mid-tolerance"
     if decision == "use-as-is":

@@ -415,7 +415,8 @@ class Ledger(Application[UUID]):
             if command.source_record_id is not None:
                 seen[key] = receipt
                 sources.append(SourceRecord(command.source, command.source_record_id,
-                                            event.originator_id, event.originator_version))
+                                            event.originator_id, event.originator_version,
+                                            event.hash))
         if unit.events:
             mapper = self.mapper
             stored = [mapper.to_stored_event(event) for event in unit.events]
@@ -443,8 +444,9 @@ class Ledger(Application[UUID]):
                         f.RemovedFrom(serial=fact.component, assembly=key, reason=fact.reason),
                         command, at)
         if command.signer is not None:
-            unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning, at),
-                        command, at)
+            signed_at = command.occurred_at or at  # the approval is signed when it is made
+            unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning,
+                                                       signed_at), command, at)
         if command.corrects is not None:
             unit.record(aggregate, f.CorrectionRecorded(
                 kind=kind, key=key, corrects_version=command.corrects,
@@ -491,11 +493,8 @@ class Ledger(Application[UUID]):
             return Receipt(seen.kind, seen.key, seen.version, seen.hash, duplicate=True)
         assert known is not None
         kind, key = command.fact.subject
-        rows = self.recorder.select_events(
-            known.originator_id, gt=known.originator_version - 1, lte=known.originator_version
-        )
-        digest = cast(FactMapper, self.mapper).decode(rows[0]).hash.hex() if rows else ""
-        return Receipt(kind, key, known.originator_version, digest, duplicate=True)
+        return Receipt(kind, key, known.originator_version, known.event_hash.hex(),
+                       duplicate=True)
 
     # The aggregate cache
 

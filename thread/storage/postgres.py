@@ -24,6 +24,11 @@ from thread.storage.recorder import (
     SourceRecord,
 )
 
+#: Advisory lock key that serialises schema creation ("thread" in ASCII).
+_SCHEMA_LOCK = 0x746872656164
+#: Append-only triggers a complete schema has (events, sources, meta; change and truncate).
+_TRIGGERS = 6
+
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
     """Events, source keys and metadata in one PostgreSQL schema."""
@@ -36,7 +41,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
                 "source text NOT NULL, record_id text NOT NULL, "
                 "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
-                "PRIMARY KEY (source, record_id))"
+                "event_hash bytea NOT NULL, PRIMARY KEY (source, record_id))"
             ).format(schema=schema, table=Identifier(SOURCES_TABLE)),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
@@ -64,7 +69,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 )
         self.sql_sources = SQL(
             "INSERT INTO {schema}.{table} SELECT * FROM "
-            "unnest(%s::text[], %s::text[], %s::uuid[], %s::bigint[])"
+            "unnest(%s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bytea[])"
         ).format(schema=schema, table=Identifier(SOURCES_TABLE))
         self.sql_copy = SQL(
             "COPY {schema}.{table} (originator_id, originator_version, topic, state) FROM STDIN"
@@ -75,6 +80,30 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         self.sql_version = SQL(
             "SELECT MAX(originator_version) AS v FROM {schema}.{table} WHERE originator_id=%s"
         ).format(schema=schema, table=Identifier(self.events_table_name))
+
+    def create_table(self) -> None:
+        """Create what is missing, one process at a time: concurrent DDL deadlocks."""
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cursor.execute(
+                "SELECT count(*) AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace s ON s.oid = c.relnamespace "
+                "WHERE s.nspname = %s AND t.tgname LIKE %s",
+                (schema, "%\\_refuse\\_%"),
+            )
+            row = cursor.fetchone()
+            if not row or row["n"] < _TRIGGERS:
+                for statement in self.sql_create_statements:
+                    text = statement.as_string()
+                    if "CREATE TYPE" in text:
+                        cursor.execute("SELECT to_regtype(%s) AS t",
+                                       (f"{schema}.{self.stored_event_type_name}",))
+                        found = cursor.fetchone()
+                        if found and found["t"] is not None:
+                            continue
+                    cursor.execute(statement, prepare=False)
+        self.datastore.register_type_adapters()
 
     def insert_ledger_events(
         self,
@@ -116,6 +145,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                         [s.record_id for s in sources],
                         [s.originator_id for s in sources],
                         [s.originator_version for s in sources],
+                        [s.event_hash for s in sources],
                     ),
                 )
         return ids
@@ -135,7 +165,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             rows: list[dict[str, Any]] = cursor.fetchall()
         return {
             (row["source"], row["record_id"]): SourceRecord(
-                row["source"], row["record_id"], row["originator_id"], row["originator_version"]
+                row["source"], row["record_id"], row["originator_id"], row["originator_version"],
+                bytes(row["event_hash"]),
             )
             for row in rows
         }

@@ -25,6 +25,7 @@ class SourceRecord:
     record_id: str
     originator_id: UUID
     originator_version: int
+    event_hash: bytes
 
 
 class LedgerRecorder(ApplicationRecorder, ABC):

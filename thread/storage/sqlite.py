@@ -33,7 +33,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} ("
             "source TEXT NOT NULL, record_id TEXT NOT NULL, "
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
-            "PRIMARY KEY (source, record_id)) WITHOUT ROWID",
+            "event_hash BLOB NOT NULL, PRIMARY KEY (source, record_id)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
             "name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         ]
@@ -69,9 +69,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     ],
                 )
                 cursor.executemany(
-                    f"INSERT INTO {SOURCES_TABLE} VALUES (?,?,?,?)",
-                    [(s.source, s.record_id, s.originator_id.hex, s.originator_version)
-                     for s in sources],
+                    f"INSERT INTO {SOURCES_TABLE} VALUES (?,?,?,?,?)",
+                    [(s.source, s.record_id, s.originator_id.hex, s.originator_version,
+                      s.event_hash) for s in sources],
                 )
                 connection.commit()
             except sqlite3.IntegrityError as error:
@@ -113,6 +113,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     record = SourceRecord(
                         row["source"], row["record_id"],
                         UUID(row["originator_id"]), row["originator_version"],
+                        bytes(row["event_hash"]),
                     )
                     found[(record.source, record.record_id)] = record
         return found

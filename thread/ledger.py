@@ -42,7 +42,7 @@ TimeAxis = Literal["recorded", "occurred"]
 #: Attempts at a batch that keeps colliding with other writers before giving up.
 MAX_ATTEMPTS = 12
 #: Aggregates kept in memory between batches.
-CACHE_SIZE = 20_000
+CACHE_SIZE = 2_000
 #: Notifications fetched per page when reading the log in bulk.
 PAGE = 5_000
 

@@ -1,0 +1,227 @@
+"""Bearings on the grinding line: ground, gauged, held after a vibration event, and reviewed."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from thread.demo.catalogue import (
+    BEARING,
+    BEARINGS_PER_LOT,
+    GAUGINGS,
+    GRINDERS,
+    LOTS,
+    REVISION,
+    SITE,
+    SLOT,
+    START,
+    STEEL_PER_BEARING,
+    VIBRATION_LIMIT,
+    Gauging,
+    operator,
+)
+from thread.demo.journal import Journal
+from thread.demo.machines import Grinders, window_index
+from thread.domain import facts as f
+from thread.domain.facts.quality import Decision, Verdict
+from thread.domain.signature import Signer
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A bearing that passed (or was dispositioned fit for use), waiting for a hub."""
+
+    serial: str
+    at: datetime
+    vibrated: bool  # ground while its grinder exceeded the vibration limit
+
+
+class GrindingLine:
+    """Makes bearings one by one; those fit for use wait in ``ready`` for a hub."""
+
+    def __init__(self, journal: Journal, grinders: Grinders, certificates: dict[str, str],
+                 mrb: Signer) -> None:
+        self.journal = journal
+        self.grinders = grinders
+        self.certificates = certificates  # digest of each material lot's mill certificate
+        self.mrb = mrb
+        self.ready: list[Ready] = []
+        self.non_conformances = 0
+
+    def bearing(self, index: int) -> datetime:
+        """Make, gauge and disposition one bearing; return when it ended grinding."""
+        journal = self.journal
+        serial = f"BRG-{index + 1:06d}"
+        rng = journal.rng("bearing", serial)
+        machine = GRINDERS[index % len(GRINDERS)]
+        start = START + (index // len(GRINDERS)) * SLOT + timedelta(
+            seconds=40 * (index % len(GRINDERS)) + rng.randint(0, 20))
+        cycle = round(rng.gauss(96.0, 3.0), 1)
+        end = start + timedelta(seconds=cycle)
+        window = self.grinders.window(machine, window_index(start))
+        person = operator(machine, start)
+        lot = LOTS[(index // BEARINGS_PER_LOT) % len(LOTS)]
+
+        journal.add(f.PartRegistered(serial=serial, part_number=BEARING, revision=REVISION,
+                                     work_order=f"WO-{start:%y%m%d}-BRG", site=SITE),
+                    start - timedelta(minutes=20), "mes")
+        journal.add(f.MaterialConsumed(
+            serial=serial, material_lot=lot.lot, quantity=STEEL_PER_BEARING, unit="kg",
+            certificate_digest=self.certificates[lot.lot],
+        ), start - timedelta(minutes=15), person)
+        journal.add(f.OperationPerformed(
+            serial=serial, operation="OP30-grind-bore-raceway", station="GRIND-CELL-1",
+            machine=machine, operator=person, program="BRG6204-IG", program_revision="7",
+            started_at=start, ended_at=end, cycle_time_s=cycle,
+        ), end, person)
+        journal.add(f.ProcessRecorded(
+            serial=serial, operation="OP30-grind-bore-raceway", machine=machine,
+            started_at=start, ended_at=end,
+            parameters=_process(rng, machine, window.exceeded, n=int(cycle // 2)),
+        ), end, machine)
+
+        if window.exceeded:
+            journal.counts["quarantined"] += 1
+            journal.add(f.Quarantined(
+                serial=serial, reference=window.hold,
+                reason=f"ground on {machine} while spindle vibration exceeded "
+                       f"{VIBRATION_LIMIT} mm/s ({window.start:%H:%M}-{window.end:%H:%M} UTC)",
+            ), window.end + timedelta(minutes=5), "quality")
+        at = end + timedelta(minutes=15)
+        failures = self.gauge(serial, rng, at, "first", vibrated=window.exceeded)
+        scrapped, at = self.review(serial, rng, machine, failures, at)
+        if window.exceeded and not scrapped:
+            at = max(at, window.end) + timedelta(hours=4)
+            journal.add(f.ReleasedFromQuarantine(
+                serial=serial, reference=window.hold,
+                reason="inspection results reviewed against the vibration event; "
+                       "fit for use",
+            ), at, "quality")
+        if not scrapped:
+            self.ready.append(Ready(serial, at + timedelta(minutes=30), window.exceeded))
+        return end
+
+    def gauge(self, serial: str, rng: random.Random, at: datetime, tag: str, *,
+              vibrated: bool = False, reground: tuple[Gauging, ...] = ()
+              ) -> list[tuple[Gauging, float]]:
+        """Measure the characteristics (only the reground ones after a rework); return the
+        ones out of tolerance with their values."""
+        failures: list[tuple[Gauging, float]] = []
+        for gauging in reground or GAUGINGS:
+            char = gauging.characteristic
+            mean, sd = gauging.mean, gauging.sd
+            if reground:  # regrinding aims at the middle of the limits
+                mean, sd = (gauging.low + gauging.high) / 2, sd / 2
+            elif vibrated and char.balloon == "4":  # chatter roughens the raceway
+                mean += 0.06
+            measured = round(max(rng.gauss(mean, sd), 10.0 ** -gauging.digits), gauging.digits)
+            verdict: Verdict = "pass" if char.conforms(measured) else "fail"
+            if verdict == "fail":
+                failures.append((gauging, measured))
+            self.journal.counts["inspections"] += 1
+            self.journal.counts["failed inspections"] += verdict == "fail"
+            self.journal.add(f.InspectionRecorded(
+                serial=serial, characteristic=char.balloon, name=char.name,
+                method=gauging.method, gauge=gauging.gauge, measured=measured, unit=char.unit,
+                nominal=char.nominal, lower_tolerance=char.lower_tolerance,
+                upper_tolerance=char.upper_tolerance, verdict=verdict,
+                report=f"IR-{serial}-{tag}",
+                non_conformance=self.next_nc() if verdict == "fail" else None,
+            ), at, "inspector", tag=f"{tag}/{char.balloon}")
+            at += timedelta(minutes=1)
+        return failures
+
+    def next_nc(self) -> str:
+        """The number the next non-conformance will get."""
+        return f"NC-26-{self.non_conformances + 1:04d}"
+
+    def review(self, serial: str, rng: random.Random, machine: str,
+               failures: list[tuple[Gauging, float]], at: datetime) -> tuple[bool, datetime]:
+        """Open a non-conformance for failed gauging and disposition it; True if scrapped."""
+        journal = self.journal
+        rounds = 0
+        while failures:
+            rounds += 1
+            nc = self.next_nc()
+            self.non_conformances += 1
+            decision = _decide(failures) if rounds == 1 else "scrap"
+            gauging, _ = failures[0]
+            at += timedelta(minutes=10)
+            journal.add(f.NonConformanceOpened(
+                serial=serial, non_conformance=nc, characteristic=gauging.characteristic.balloon,
+                description="; ".join(g.deviation(value) for g, value in failures),
+                severity=_severity(failures),
+            ), at, "inspector")
+            at += timedelta(hours=4)
+            journal.add(f.DispositionRecorded(
+                serial=serial, non_conformance=nc, decision=decision,
+                rationale=_rationale(decision, failures), reference=f"MRB-{at:%y%m%d}",
+            ), at, self.mrb.signer, sign=self.mrb)
+            journal.example = journal.example or serial
+            if decision == "scrap":
+                journal.counts["scrapped"] += 1
+                return True, at
+            if decision != "rework":
+                return False, at
+            at += timedelta(hours=1)
+            cycle = round(rng.gauss(58.0, 3.0), 1)
+            person = operator(machine, at)
+            journal.add(f.OperationPerformed(
+                serial=serial, operation="OP35-rework-grind", station="GRIND-CELL-1",
+                machine=machine, operator=person, program="BRG6204-RW",
+                program_revision="3", started_at=at, ended_at=at + timedelta(seconds=cycle),
+                cycle_time_s=cycle,
+            ), at + timedelta(seconds=cycle), person, tag=nc)
+            at += timedelta(minutes=20)
+            failures = self.gauge(serial, rng, at, f"recheck-{rounds}",
+                                  reground=tuple(g for g, _ in failures))
+        return False, at
+
+
+def _process(rng: random.Random, machine: str, vibrated: bool, n: int) -> tuple[
+        f.ParameterSummary, ...]:
+    """Grinding parameters sampled every two seconds of one cycle."""
+    offset = GRINDERS.index(machine) * 0.2
+    series: tuple[tuple[str, str, float, float, int], ...] = (
+        ("spindle_speed", "rpm", 24000.0, 35.0, 1),
+        ("infeed_rate", "mm/min", 0.8, 0.01, 4),
+        ("coolant_temperature", "Cel", 20.4 + offset, 0.15, 2),
+        ("vibration", "mm/s", 3.2 if vibrated else 1.5 + offset, 0.5 if vibrated else 0.2, 3),
+    )
+    summaries = []
+    for name, unit, mean, sd, digits in series:
+        values = [abs(rng.gauss(mean, sd)) for _ in range(n)]
+        summaries.append(f.ParameterSummary(
+            name=name, unit=unit, n=n, min=round(min(values), digits),
+            max=round(max(values), digits), mean=round(statistics.fmean(values), digits),
+            sd=round(statistics.stdev(values), digits + 1),
+        ))
+    return tuple(summaries)
+
+
+def _decide(failures: list[tuple[Gauging, float]]) -> Decision:
+    if all(g.rework == g.side(value) for g, value in failures):
+        return "rework"
+    if all(g.characteristic.designator == "none" and g.slightly_out(value)
+           for g, value in failures):
+        return "use-as-is"
+    return "scrap"
+
+
+def _severity(failures: list[tuple[Gauging, float]]) -> Literal["minor", "major", "critical"]:
+    designators = {g.characteristic.designator for g, _ in failures}
+    if "critical" in designators:
+        return "critical"
+    return "major" if "key" in designators else "minor"
+
+
+def _rationale(decision: Decision, failures: list[tuple[Gauging, float]]) -> str:
+    names = ", ".join(g.characteristic.name for g, _ in failures)
+    if decision == "rework":
+        return f"{names}: material left on the ground surface; regrind to mid-tolerance"
+    if decision == "use-as-is":
+        return f"{names}: deviation within a quarter of the tolerance band on a minor feature"
+    return f"{names}: cannot be recovered by regrinding"

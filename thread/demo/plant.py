@@ -1,0 +1,87 @@
+"""The demo plant: its designs, grinders and steel first, then bearings and what they complete."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from thread.demo.catalogue import (
+    BEARING,
+    GAUGINGS,
+    GRINDERS,
+    HUB,
+    LOTS,
+    REVISION,
+    SITE,
+    START,
+    certificate,
+    digest,
+)
+from thread.demo.field import HubLine
+from thread.demo.grinding import GrindingLine
+from thread.demo.journal import Entry, Journal
+from thread.demo.machines import Grinders
+from thread.domain import facts as f
+
+
+class Plant:
+    """The simulation: turns bearing indexes into facts, in an order the ledger accepts."""
+
+    def __init__(self, seed: int) -> None:
+        self.journal = Journal(seed)
+        self.engineer = self.journal.signer("r.okafor", "Ruth Okafor")
+        mrb = self.journal.signer("d.lindqvist", "Dana Lindqvist")
+        self.certificates = {
+            lot.lot: digest(certificate(lot, self.journal.rng("lot", lot.lot))) for lot in LOTS
+        }
+        self.grinders = Grinders(self.journal)
+        self.grinding = GrindingLine(self.journal, self.grinders, self.certificates, mrb)
+        self.hubs = HubLine(self.journal)
+
+    def setup(self) -> list[Entry]:
+        """Released designs, registered grinders and received material lots."""
+        journal = self.journal
+        released = START - timedelta(days=14)
+        journal.add(f.RevisionReleased(
+            part_number=BEARING, revision=REVISION, part_name="Deep groove ball bearing 6204",
+            drawing="DWG-6204", drawing_revision="C",
+            cad_digest=digest(f"CAD model {BEARING} revision {REVISION}"),
+            material_spec="100Cr6 (EN ISO 683-17), through-hardened 60-64 HRC",
+            characteristics=tuple(gauging.characteristic for gauging in GAUGINGS),
+        ), released, self.engineer.signer, sign=self.engineer)
+        journal.add(f.RevisionReleased(
+            part_number=HUB, revision=REVISION, part_name="Wheel-hub assembly",
+            drawing="DWG-3100", drawing_revision="A",
+            cad_digest=digest(f"CAD model {HUB} revision {REVISION}"),
+            characteristics=(
+                f.Characteristic(balloon="1", name="Rolling torque", nominal=1.2, unit="N.m",
+                                 lower_tolerance=-0.4, upper_tolerance=0.4, designator="key"),
+                f.Characteristic(balloon="2", name="Bearing complement",
+                                 requirement=f"two {BEARING} rev {REVISION}, inboard and "
+                                             "outboard"),
+            ),
+        ), released + timedelta(hours=2), self.engineer.signer, sign=self.engineer)
+        for number, machine in enumerate(GRINDERS, start=1):
+            journal.add(f.MachineRegistered(
+                machine=machine, name=f"Internal grinder {number} (Studer S121)",
+                kind="internal-grinder", site=SITE, line="LINE-BRG",
+            ), START - timedelta(days=10), "maintenance")
+        for number, lot in enumerate(LOTS):
+            journal.add(f.MaterialLotReceived(
+                lot=lot.lot, material="100Cr6 bearing steel tube 52x38 mm",
+                specification="EN ISO 683-17", supplier=lot.supplier, heat=lot.heat,
+                quantity=lot.quantity, unit="kg", certificate_number=f"3.1-{lot.heat}",
+                certificate_digest=self.certificates[lot.lot],
+            ), START - timedelta(days=7 - number), "receiving")
+        return journal.take()
+
+    def produce(self, first: int, count: int) -> list[Entry]:
+        """The facts of bearings ``first`` to ``first + count - 1`` and what they complete:
+        the hubs they pair into, then the machine windows they span."""
+        until = START
+        for index in range(first, first + count):
+            until = max(until, self.grinding.bearing(index))
+        ready = self.grinding.ready
+        while len(ready) >= 2:
+            self.hubs.hub(ready.pop(0), ready.pop(0))
+        self.grinders.record_until(until)
+        return self.journal.take()

@@ -1,9 +1,10 @@
 """The digital-thread ledger: one verifiable record of every part, from design to field."""
 
-from thread import facts
-from thread.bootstrap import open
-from thread.domain import DesignItem, Lot, Machine, Part, Recorded
-from thread.domain.signature import Signer, verify_signature
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from thread.errors import (
     AlreadyRegistered,
     ConcurrencyConflict,
@@ -19,8 +20,44 @@ from thread.errors import (
     UnknownSubject,
     UnreleasedRevision,
 )
-from thread.ledger import Batch, Ledger, Receipt
-from thread.storage.encryption import new_key as new_encryption_key
+
+if TYPE_CHECKING:
+    from thread import facts
+    from thread.bootstrap import open
+    from thread.domain import DesignItem, Lot, Machine, Part, Recorded
+    from thread.domain.signature import Signer, verify_signature
+    from thread.ledger import Batch, InclusionProof, Ledger, Receipt
+    from thread.storage.encryption import new_key as new_encryption_key
+
+# The ledger, its storage and drivers load on first use, so that an auditor's
+# ``import thread.verify`` loads the verifier and nothing of the storage layer.
+_LAZY = {
+    "facts": ("thread.facts", None),
+    "open": ("thread.bootstrap", "open"),
+    "DesignItem": ("thread.domain", "DesignItem"),
+    "Lot": ("thread.domain", "Lot"),
+    "Machine": ("thread.domain", "Machine"),
+    "Part": ("thread.domain", "Part"),
+    "Recorded": ("thread.domain", "Recorded"),
+    "Signer": ("thread.domain.signature", "Signer"),
+    "verify_signature": ("thread.domain.signature", "verify_signature"),
+    "Batch": ("thread.ledger", "Batch"),
+    "InclusionProof": ("thread.ledger", "InclusionProof"),
+    "Ledger": ("thread.ledger", "Ledger"),
+    "Receipt": ("thread.ledger", "Receipt"),
+    "new_encryption_key": ("thread.storage.encryption", "new_key"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'thread' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "AlreadyRegistered",
@@ -30,6 +67,7 @@ __all__ = [
     "DesignItem",
     "EncryptionKeyError",
     "GenealogyViolation",
+    "InclusionProof",
     "IntegrityFailure",
     "InvalidFact",
     "Ledger",

@@ -33,6 +33,7 @@ from thread.errors import (
     UnknownSubject,
     UnreleasedRevision,
 )
+from thread.merkle import consistency_proof, inclusion_proof, leaf_hash, tree_root
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceRecord
 
@@ -56,6 +57,17 @@ class Receipt:
     version: int
     hash: str
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Where an event sits in the global log and the path that proves it."""
+
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    path: list[bytes]
+    root: bytes
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,38 @@ class Ledger(Application[UUID]):
             if (serial := cast(f.PartRegistered, event.fact).serial) is not None
         ]
 
+    # The global log
+
+    def tree_head(self) -> tuple[int, bytes]:
+        """The size and RFC 6962 root of the global log, from its stored subtrees."""
+        size = self.store.tree_size()
+        return size, tree_root(size, self.store.subtree_hash)
+
+    def inclusion_proof(self, kind: SubjectKind, key: str, version: int,
+                        size: int | None = None) -> InclusionProof:
+        """Proof that a subject's event at ``version`` is leaf ``index`` of the tree of
+        ``size`` leaves (default: the current tree)."""
+        position = self.store.leaf_position(aggregate_id(kind, key), version)
+        if position is None:
+            raise UnknownSubject(f"{kind} {key} has no version {version} in the log")
+        tree_size = self.store.tree_size() if size is None else size
+        if not position < tree_size:
+            raise LedgerError(f"{kind} {key} version {version} is leaf {position}, "
+                              f"not inside a tree of {tree_size} leaves")
+        subtree = self.store.subtree_hash
+        return InclusionProof(
+            index=position, tree_size=tree_size, leaf_hash=subtree(0, position),
+            path=inclusion_proof(position, tree_size, subtree),
+            root=tree_root(tree_size, subtree),
+        )
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Proof that the tree of ``size1`` leaves is a prefix of the tree of ``size2``."""
+        current = self.store.tree_size()
+        if not 0 <= size1 <= size2 <= current:
+            raise LedgerError(f"a consistency proof needs 0 <= {size1} <= {size2} <= {current}")
+        return consistency_proof(size1, size2, self.store.subtree_hash)
+
     def count(self) -> int:
         """How many events the ledger holds."""
         return self.store.count_events()
@@ -422,7 +466,8 @@ class Ledger(Application[UUID]):
             stored = [mapper.to_stored_event(event) for event in unit.events]
             written = {event.originator_id for event in unit.events}
             reads = [(ident, v) for ident, v in unit.reads.items() if ident not in written]
-            self.store.insert_ledger_events(stored, sources, reads)
+            leaves = [leaf_hash(event.canonical) for event in unit.events]
+            self.store.insert_ledger_events(stored, sources, reads, leaves)
         for aggregate in unit.touched.values():
             aggregate.collect_events()
             if aggregate.exists:

@@ -13,8 +13,19 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from thread.errors import IntegrityFailure
+from thread.storage.log import (
+    CHECKPOINTS_TABLE,
+    LEAVES_TABLE,
+    NODES_TABLE,
+    TreeLog,
+    leaf_rows,
+    node_rows,
+)
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
@@ -26,8 +37,9 @@ from thread.storage.recorder import (
 
 #: Advisory lock key that serialises schema creation ("thread" in ASCII).
 _SCHEMA_LOCK = 0x746872656164
-#: Append-only triggers a complete schema has (events, sources, meta; change and truncate).
-_TRIGGERS = 6
+#: Tables that refuse changes, and the triggers a complete schema has (change and truncate).
+_APPEND_ONLY = (SOURCES_TABLE, META_TABLE, LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE)
+_TRIGGERS = 2 * (len(_APPEND_ONLY) + 1)
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
@@ -35,6 +47,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name=events_table_name)
+        self.log = TreeLog()
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements += [
             SQL(
@@ -48,12 +61,24 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 "name text PRIMARY KEY, value text NOT NULL)"
             ).format(schema=schema, table=Identifier(META_TABLE)),
             SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} (position bigint PRIMARY KEY, "
+                "notification_id bigint NOT NULL UNIQUE, hash bytea NOT NULL)"
+            ).format(schema=schema, table=Identifier(LEAVES_TABLE)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} (level int NOT NULL, "
+                "idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx))"
+            ).format(schema=schema, table=Identifier(NODES_TABLE)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint PRIMARY KEY, "
+                "note text NOT NULL)"
+            ).format(schema=schema, table=Identifier(CHECKPOINTS_TABLE)),
+            SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.ledger_refuse_change() RETURNS trigger "
                 "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}: % on % refused', "
                 "TG_OP, TG_TABLE_NAME; END $$"
             ).format(schema=schema, message=SQL(APPEND_ONLY_MESSAGE)),
         ]
-        for table in (self.events_table_name, SOURCES_TABLE, META_TABLE):
+        for table in (self.events_table_name, *_APPEND_ONLY):
             for name, when, level in (
                 ("refuse_change", "UPDATE OR DELETE", "ROW"),
                 ("refuse_truncate", "TRUNCATE", "STATEMENT"),
@@ -110,6 +135,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         stored_events: Sequence[StoredEvent],
         sources: Sequence[SourceRecord],
         reads: Sequence[tuple[UUID, int]],
+        leaves: Sequence[bytes],
     ) -> Sequence[int]:
         with (
             self.datastore.get_connection() as connection,
@@ -137,6 +163,18 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             row = cursor.fetchone()
             last = int(row["last"]) if row else 0
             ids = list(range(last - len(stored_events) + 1, last + 1))
+            size = self._tree_size(cursor)
+            tree, completed = self.log.extend(
+                size, lambda level, index: self._subtree(cursor, level, index), leaves
+            )
+            for table, rows in ((LEAVES_TABLE, leaf_rows(size, ids, leaves)),
+                                (NODES_TABLE, node_rows(completed))):
+                if rows:
+                    with cursor.copy(SQL("COPY {schema}.{table} FROM STDIN").format(
+                        schema=Identifier(self.datastore.schema), table=Identifier(table),
+                    )) as copy:
+                        for values in rows:
+                            copy.write_row(values)
             if sources:
                 cursor.execute(
                     self.sql_sources,
@@ -148,7 +186,71 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                         [s.event_hash for s in sources],
                     ),
                 )
+        self.log.committed(tree)
         return ids
+
+    def _table(self, name: str) -> Composed:
+        return SQL("{schema}.{table}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(name)
+        )
+
+    def _tree_size(self, cursor: Cursor[DictRow]) -> int:
+        cursor.execute(SQL("SELECT MAX(position) AS last FROM {t}").format(
+            t=self._table(LEAVES_TABLE)))
+        row = cursor.fetchone()
+        return 0 if row is None or row["last"] is None else int(row["last"]) + 1
+
+    def _subtree(self, cursor: Cursor[DictRow], level: int, index: int) -> bytes:
+        if level == 0:
+            cursor.execute(SQL("SELECT hash FROM {t} WHERE position=%s").format(
+                t=self._table(LEAVES_TABLE)), (index,), prepare=True)
+        else:
+            cursor.execute(SQL("SELECT hash FROM {t} WHERE level=%s AND idx=%s").format(
+                t=self._table(NODES_TABLE)), (level, index), prepare=True)
+        row = cursor.fetchone()
+        if row is None:
+            raise IntegrityFailure(
+                f"the Merkle log has no stored subtree at level {level}, index {index}; "
+                f"its tables were changed"
+            )
+        return bytes(row["hash"])
+
+    def tree_size(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._tree_size(cursor)
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._subtree(cursor, level, index)
+
+    def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT position, notification_id, hash FROM {t} WHERE position >= %s "
+                "ORDER BY position LIMIT %s").format(t=self._table(LEAVES_TABLE)), (start, limit))
+            return [(int(r["position"]), int(r["notification_id"]), bytes(r["hash"]))
+                    for r in cursor.fetchall()]
+
+    def leaf_position(self, originator_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT l.position FROM {e} e JOIN {l} l ON l.notification_id = e.notification_id "
+                "WHERE e.originator_id=%s AND e.originator_version=%s").format(
+                    e=self._table(self.events_table_name), l=self._table(LEAVES_TABLE)),
+                (originator_id, version))
+            row = cursor.fetchone()
+        return None if row is None else int(row["position"])
+
+    def insert_checkpoint(self, size: int, note: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(SQL("INSERT INTO {t} VALUES (%s, %s)").format(
+                t=self._table(CHECKPOINTS_TABLE)), (size, note))
+
+    def select_checkpoints(self) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT size, note FROM {t} ORDER BY size").format(
+                t=self._table(CHECKPOINTS_TABLE)))
+            return [(int(r["size"]), str(r["note"])) for r in cursor.fetchall()]
 
     def select_sources(
         self, keys: Sequence[tuple[str, str]]

@@ -37,9 +37,11 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         stored_events: Sequence[StoredEvent],
         sources: Sequence[SourceRecord],
         reads: Sequence[tuple[UUID, int]],
+        leaves: Sequence[bytes],
     ) -> Sequence[int]:
-        """Insert events and source keys in one transaction, after checking that every
-        aggregate in ``reads`` is still at the version the caller saw (else IntegrityError)."""
+        """Insert events, their Merkle leaves (one per event, in order) and source keys in
+        one transaction, after checking that every aggregate in ``reads`` is still at the
+        version the caller saw (else IntegrityError). Returns the notification ids."""
 
     @abstractmethod
     def select_sources(
@@ -50,6 +52,30 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     @abstractmethod
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The current version of each aggregate among ``originator_ids`` that exists."""
+
+    @abstractmethod
+    def tree_size(self) -> int:
+        """How many leaves the global log holds."""
+
+    @abstractmethod
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """The stored hash of perfect subtree ``index`` at ``level`` (level 0: a leaf)."""
+
+    @abstractmethod
+    def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """Stored leaves (position, notification id, hash) from ``start``, in order."""
+
+    @abstractmethod
+    def leaf_position(self, originator_id: UUID, version: int) -> int | None:
+        """The log position of an aggregate's event, or None if it is not in the log."""
+
+    @abstractmethod
+    def insert_checkpoint(self, size: int, note: str) -> None:
+        """Store a signed checkpoint."""
+
+    @abstractmethod
+    def select_checkpoints(self) -> list[tuple[int, str]]:
+        """Every stored checkpoint (size, note), oldest first."""
 
     @abstractmethod
     def get_meta(self, name: str) -> str | None:

@@ -11,6 +11,15 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
 
+from thread.errors import IntegrityFailure
+from thread.storage.log import (
+    CHECKPOINTS_TABLE,
+    LEAVES_TABLE,
+    NODES_TABLE,
+    TreeLog,
+    leaf_rows,
+    node_rows,
+)
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
@@ -26,6 +35,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
+        self.log = TreeLog()
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -36,8 +46,15 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             "event_hash BLOB NOT NULL, PRIMARY KEY (source, record_id)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
             "name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (position INTEGER PRIMARY KEY, "
+            "notification_id INTEGER NOT NULL UNIQUE, hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {NODES_TABLE} (level INTEGER NOT NULL, "
+            "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (size INTEGER PRIMARY KEY, "
+            "note TEXT NOT NULL)",
         ]
-        for table in (self.events_table_name, SOURCES_TABLE, META_TABLE):
+        for table in (self.events_table_name, SOURCES_TABLE, META_TABLE, LEAVES_TABLE,
+                      NODES_TABLE, CHECKPOINTS_TABLE):
             for operation in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_refuse_{operation.lower()} "
@@ -52,6 +69,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         stored_events: Sequence[StoredEvent],
         sources: Sequence[SourceRecord],
         reads: Sequence[tuple[UUID, int]],
+        leaves: Sequence[bytes],
     ) -> Sequence[int]:
         with self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
@@ -73,18 +91,87 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     [(s.source, s.record_id, s.originator_id.hex, s.originator_version,
                       s.event_hash) for s in sources],
                 )
+                ids = range(first, first + len(stored_events))
+                size = self._tree_size(cursor)
+                tree, completed = self.log.extend(
+                    size, lambda level, index: self._subtree(cursor, level, index), leaves
+                )
+                cursor.executemany(f"INSERT INTO {LEAVES_TABLE} VALUES (?,?,?)",
+                                   leaf_rows(size, ids, leaves))
+                cursor.executemany(f"INSERT INTO {NODES_TABLE} VALUES (?,?,?)",
+                                   node_rows(completed))
                 connection.commit()
+                self.log.committed(tree)
             except sqlite3.IntegrityError as error:
                 connection.rollback()
+                self.log.forget()
                 raise IntegrityError(error) from error
             except sqlite3.OperationalError as error:
                 connection.rollback()
+                self.log.forget()
                 raise OperationalError(error) from error
             except BaseException:
                 connection.rollback()
+                self.log.forget()
                 raise
         # Under BEGIN IMMEDIATE no one else writes, so rowids follow MAX(rowid) in order.
-        return list(range(first, first + len(stored_events)))
+        return list(ids)
+
+    @staticmethod
+    def _tree_size(cursor: Any) -> int:
+        cursor.execute(f"SELECT MAX(position) FROM {LEAVES_TABLE}")
+        last = cursor.fetchone()[0]
+        return 0 if last is None else int(last) + 1
+
+    @staticmethod
+    def _subtree(cursor: Any, level: int, index: int) -> bytes:
+        if level == 0:
+            cursor.execute(f"SELECT hash FROM {LEAVES_TABLE} WHERE position=?", (index,))
+        else:
+            cursor.execute(f"SELECT hash FROM {NODES_TABLE} WHERE level=? AND idx=?",
+                           (level, index))
+        row = cursor.fetchone()
+        if row is None:
+            raise IntegrityFailure(
+                f"the Merkle log has no stored subtree at level {level}, index {index}; "
+                f"its tables were changed"
+            )
+        return bytes(row[0])
+
+    def tree_size(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._tree_size(cursor)
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._subtree(cursor, level, index)
+
+    def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT position, notification_id, hash FROM {LEAVES_TABLE} "
+                "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit),
+            )
+            return [(int(r[0]), int(r[1]), bytes(r[2])) for r in cursor.fetchall()]
+
+    def leaf_position(self, originator_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT l.position FROM {self.events_table_name} e JOIN {LEAVES_TABLE} l "
+                "ON l.notification_id = e.rowid WHERE e.originator_id=? AND "
+                "e.originator_version=?", (originator_id.hex, version),
+            )
+            row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def insert_checkpoint(self, size: int, note: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"INSERT INTO {CHECKPOINTS_TABLE} VALUES (?,?)", (size, note))
+
+    def select_checkpoints(self) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT size, note FROM {CHECKPOINTS_TABLE} ORDER BY size")
+            return [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
 
     def _check_reads(self, cursor: Any, reads: Sequence[tuple[UUID, int]]) -> None:
         for originator_id, version in reads:

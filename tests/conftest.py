@@ -148,14 +148,18 @@ def raw_sql(url: str, statement: str, params: tuple[object, ...] = ()) -> list[t
         connection.close()
 
 
+APPEND_ONLY_TABLES = ("ledger_events", "ledger_sources", "ledger_meta", "ledger_leaves",
+                      "ledger_nodes", "ledger_checkpoints")
+
+
 def drop_append_only_triggers(url: str) -> None:
     """What an insider does first: remove the triggers that refuse changes."""
     if url.startswith("postgresql://"):
-        for table in ("ledger_events", "ledger_sources", "ledger_meta"):
+        for table in APPEND_ONLY_TABLES:
             raw_sql(url, f"DROP TRIGGER {table}_refuse_change ON {table}")
             raw_sql(url, f"DROP TRIGGER {table}_refuse_truncate ON {table}")
         return
-    for table in ("ledger_events", "ledger_sources", "ledger_meta"):
+    for table in APPEND_ONLY_TABLES:
         for operation in ("update", "delete"):
             raw_sql(url, f"DROP TRIGGER {table}_refuse_{operation}")
 

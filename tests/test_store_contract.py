@@ -110,7 +110,8 @@ def test_store_refuses_update_and_delete_of_event_rows(ledger: thread.Ledger,
     """The database itself refuses to change or remove ledger rows."""
     ledger.record(released_bearing(), source="plm", source_record_id="ECN-1")
     for statement in ("UPDATE ledger_events SET topic = 'x'", "DELETE FROM ledger_events",
-                      "UPDATE ledger_sources SET source = 'x'", "DELETE FROM ledger_meta"):
+                      "UPDATE ledger_sources SET source = 'x'", "DELETE FROM ledger_meta",
+                      "UPDATE ledger_leaves SET hash = hash", "DELETE FROM ledger_leaves"):
         with pytest.raises(Exception, match="append-only"):
             raw_sql(ledger_url, statement)
     assert ledger.count() == 1

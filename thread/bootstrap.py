@@ -27,6 +27,9 @@ def open(
     actor: str | None = None,
     clock: Callable[[], datetime] | None = None,
     create: bool = True,
+    checkpoint_key: str | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -34,7 +37,10 @@ def open(
     ``postgresql://user@host:port/db`` URL; by default ``$THREAD_DB`` or
     ``thread.db`` in the working directory. An encryption key (base64 AES,
     or ``$THREAD_ENCRYPTION_KEY`` / ``$THREAD_ENCRYPTION_KEY_FILE``) encrypts
-    stored events at rest; hashes stay over the plaintext.
+    stored events at rest; hashes stay over the plaintext. With a
+    ``checkpoint_key`` (a C2SP signer key, see ``thread keygen``) the ledger
+    signs a checkpoint every ``checkpoint_every`` events and/or every
+    ``checkpoint_seconds`` seconds while there are new events.
     """
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
@@ -44,7 +50,9 @@ def open(
     raw_key = load_key(encryption_key, encryption_key_file)
     cipher = cipher_for(raw_key) if raw_key is not None else None
     try:
-        ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock)
+        ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock,
+                        checkpoint_key=checkpoint_key, checkpoint_every=checkpoint_every,
+                        checkpoint_seconds=checkpoint_seconds)
     except ConfigurationError:
         raise
     except Exception as error:  # the drivers' errors differ; say what could not be opened

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import random
 import threading
 import time
@@ -12,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, TypeVar, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
 
+from thread.checkpoint import Checkpoint, sign_note
 from thread.domain import facts as f
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
@@ -28,6 +30,7 @@ from thread.domain.signature import Signer
 from thread.errors import (
     ConcurrencyConflict,
     GenealogyViolation,
+    IntegrityFailure,
     LedgerError,
     RuleViolation,
     UnknownSubject,
@@ -36,8 +39,10 @@ from thread.errors import (
 from thread.merkle import consistency_proof, inclusion_proof, leaf_hash, tree_root
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceRecord
+from thread.verify import verify_consistency
 
 A = TypeVar("A", bound=Aggregate)
+_log = logging.getLogger(__name__)
 TimeAxis = Literal["recorded", "occurred"]
 
 #: Attempts at a batch that keeps colliding with other writers before giving up.
@@ -210,6 +215,9 @@ class Ledger(Application[UUID]):
         cipher: Cipher | None = None,
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        checkpoint_key: str | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_seconds: float | None = None,
     ) -> None:
         self._cipher = cipher
         super().__init__(env)
@@ -217,6 +225,15 @@ class Ledger(Application[UUID]):
         self.clock = clock or _now
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._lock = threading.RLock()
+        self._checkpoint_key = checkpoint_key
+        self._checkpoint_every = checkpoint_every
+        self._checkpoint_seconds = checkpoint_seconds
+        self._checkpointed: tuple[int, float] = (0, time.monotonic())
+        if checkpoint_key is not None and checkpoint_seconds:
+            checkpoints = self.store.select_checkpoints()
+            self._checkpointed = (checkpoints[-1][0] if checkpoints else 0, time.monotonic())
+            threading.Thread(target=self._checkpoint_loop, args=(checkpoint_seconds / 4,),
+                             name="thread-checkpoints", daemon=True).start()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return FactMapper(self._cipher)
@@ -379,6 +396,70 @@ class Ledger(Application[UUID]):
             root=tree_root(tree_size, subtree),
         )
 
+    @property
+    def origin(self) -> str:
+        """The log's name in its checkpoints, fixed when the ledger was created."""
+        stored = self.store.get_meta("origin")
+        if stored is None:
+            stored = self.store.put_meta("origin", f"thread-ledger/{uuid4()}")
+        return stored
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """Every stored signed checkpoint as (tree size, note text), oldest first."""
+        return self.store.select_checkpoints()
+
+    def checkpoint(self, signer_key: str) -> str:
+        """Sign the current tree head as a C2SP checkpoint note, store it and return it.
+
+        The ledger never signs a head that is not consistent with its latest
+        checkpoint, so a rollback or a rewrite cannot be blessed afterwards.
+        """
+        with self._lock:
+            size, head = self.tree_head()
+            stored = self.store.select_checkpoints()
+            if stored:
+                last_size, last_note = stored[-1]
+                last = Checkpoint.parse(last_note.split("\n\n", 1)[0] + "\n")
+                if last_size == size and last.root == head:
+                    return last_note
+                try:
+                    verify_consistency(last.size, size, last.root, head,
+                                       self.consistency_proof(last.size, size)
+                                       if last.size <= size else [])
+                except IntegrityFailure as error:
+                    raise IntegrityFailure(
+                        f"refusing to sign tree size {size}: it is not an extension of the "
+                        f"checkpoint at size {last.size} ({error})"
+                    ) from None
+            note = sign_note(Checkpoint(self.origin, size, head).body(), signer_key)
+            try:
+                self.store.insert_checkpoint(size, note)
+            except IntegrityError:  # another process signed this size first
+                return dict(self.store.select_checkpoints())[size]
+            self._checkpointed = (size, time.monotonic())
+            return note
+
+    def _maybe_checkpoint(self) -> None:
+        """Take an automatic checkpoint when enough events or time have passed."""
+        if self._checkpoint_key is None:
+            return
+        size, at = self._checkpointed
+        due_by_count = self._checkpoint_every and self.store.tree_size() - size >= (
+            self._checkpoint_every)
+        due_by_time = self._checkpoint_seconds and time.monotonic() - at >= (
+            self._checkpoint_seconds)
+        if due_by_count or due_by_time:
+            self.checkpoint(self._checkpoint_key)
+
+    def _checkpoint_loop(self, interval: float) -> None:
+        while not self.closing.wait(interval):
+            try:
+                size, _ = self._checkpointed
+                if self.store.tree_size() > size:
+                    self.checkpoint(cast(str, self._checkpoint_key))
+            except Exception as error:  # it retries at the next tick
+                _log.warning("automatic checkpoint failed, retrying: %s", error)
+
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """Proof that the tree of ``size1`` leaves is a prefix of the tree of ``size2``."""
         current = self.store.tree_size()
@@ -413,7 +494,9 @@ class Ledger(Application[UUID]):
             for attempt in range(MAX_ATTEMPTS):
                 unit = _Unit(self)
                 try:
-                    return self._commit_once(unit, commands)
+                    receipts = self._commit_once(unit, commands)
+                    self._maybe_checkpoint()
+                    return receipts
                 except IntegrityError:
                     self._evict(unit)
                     time.sleep(random.uniform(0.001, 0.005) * (attempt + 1))

@@ -44,8 +44,9 @@ def open(
     """
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
-    database = env.get("SQLITE_DBNAME", ":memory:")
-    if not create and not database.startswith("file:") and not Path(database).exists():
+    database = env.get("SQLITE_DBNAME")
+    if (not create and database is not None and not database.startswith("file:")
+            and not Path(database).exists()):
         raise ConfigurationError(f"there is no ledger at {database}")
     raw_key = load_key(encryption_key, encryption_key_file)
     cipher = cipher_for(raw_key) if raw_key is not None else None

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
 
 import thread
+from thread.audit import audit
 from thread.bootstrap import DB_VARIABLE, DEFAULT_FILE
+from thread.checkpoint import generate_signer
 from thread.demo import fill
 from thread.errors import LedgerError, UnknownSubject
 from thread.ledger import Ledger
 from thread.presentation import event_record, moment, shorten, summarize, table
+from thread.verify import verify_checkpoint
 
 #: Summary characters a history table shows before cutting the line.
 SUMMARY_WIDTH = 100
@@ -134,6 +138,124 @@ def history(ctx: click.Context, serial: str, as_json: bool) -> None:
           shorten(summarize(event.fact), SUMMARY_WIDTH)) for event in events],
     ))
     click.echo(f"chain of {len(events)} events verified; head {events[-1].hash.hex()[:16]}")
+
+
+@main.command()
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path),
+              default="ledger.key", show_default=True, help="Where to write the signing key.")
+@click.option("--name", help="Key name in signatures [default: this ledger's origin].")
+@json_option
+@click.pass_context
+def keygen(ctx: click.Context, path: Path, name: str | None, as_json: bool) -> None:
+    """Write an Ed25519 checkpoint signing key (mode 0600) and print its verifier key."""
+    with _opened(ctx, create=True) as ledger:
+        signer, verifier = generate_signer(name or ledger.origin)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; keys are never overwritten") from None
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(signer + "\n")
+    if as_json:
+        _echo_json({"key_file": str(path.resolve()), "verifier_key": verifier})
+        return
+    click.echo(f"signing key written to {path} (keep it secret)")
+    click.echo(f"verifier key: {verifier}")
+
+
+@main.command()
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="THREAD_SIGNING_KEY_FILE", default="ledger.key", show_default=True,
+              help="Signing key file from `thread keygen` [env THREAD_SIGNING_KEY_FILE].")
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the checkpoint note to this file.")
+@json_option
+@click.pass_context
+def checkpoint(ctx: click.Context, key_file: Path, path: Path | None, as_json: bool) -> None:
+    """Sign the log's current tree head as a C2SP checkpoint and store it."""
+    signer = key_file.read_text().strip()
+    with _opened(ctx) as ledger:
+        note = ledger.checkpoint(signer)
+    if path is not None:
+        path.write_text(note)
+    if as_json:
+        _echo_json({"note": note})
+        return
+    click.echo(note, nl=False)
+
+
+@main.command()
+@click.option("--vkey", "vkeys", multiple=True, metavar="VKEY",
+              help="Verifier key to trust for checkpoint signatures (repeatable).")
+@click.option("--checkpoint", "kept", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint note kept from earlier; catches an older copy restored.")
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...],
+           as_json: bool) -> None:
+    """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold."""
+    with _opened(ctx) as ledger:
+        show = sys.stderr.isatty() and not as_json
+        with click.progressbar(length=max(2 * ledger.count(), 1), label="Verifying",
+                               file=sys.stderr if show else cast(TextIO, _Silent())) as bar:
+            def advance(done: int, total: int) -> None:
+                bar.update(done - bar.pos)
+            report = audit(ledger, verifier_keys=vkeys,
+                           trusted_checkpoints=[p.read_text() for p in kept], progress=advance)
+    first = report.first
+    if as_json:
+        _echo_json({"ok": report.ok, "events": report.events, "aggregates": report.aggregates,
+                    "tree_size": report.tree_size, "root": report.root.hex(),
+                    "checkpoints": report.checkpoints,
+                    "signatures_checked": report.signatures_checked,
+                    "first_problem": first.describe() if first else None,
+                    "problems": [finding.describe() for finding in sorted(report.findings)]})
+    elif report.ok:
+        signatures = (f", {report.signatures_checked} signatures checked" if vkeys else
+                      " (signatures not checked: give --vkey)")
+        click.echo(f"verified: {report.events} events in {report.aggregates} chains, tree of "
+                   f"{report.tree_size} leaves, root {report.root.hex()[:16]}, "
+                   f"{report.checkpoints} checkpoints{signatures}")
+    else:
+        click.echo(f"NOT VERIFIED: {len(report.findings)} problem(s); the first:", err=True)
+        assert first is not None
+        click.echo(f"  {first.describe()}", err=True)
+        for finding in sorted(report.findings)[1:6]:
+            click.echo(f"  also: {finding.describe()}", err=True)
+    if not report.ok:
+        ctx.exit(1)
+
+
+@main.command("verify-checkpoint")
+@click.argument("note_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vkey", required=True, help="The verifier key of the log's signer.")
+@json_option
+def verify_checkpoint_command(note_file: Path, vkey: str, as_json: bool) -> None:
+    """Verify any C2SP checkpoint note (this ledger's or another log's)."""
+    try:
+        checkpoint = verify_checkpoint(note_file.read_bytes(), vkey)
+    except LedgerError as error:
+        raise click.ClickException(_message(error)) from None
+    if as_json:
+        _echo_json({"origin": checkpoint.origin, "size": checkpoint.size,
+                    "root": checkpoint.root.hex()})
+        return
+    click.echo(f"verified: {checkpoint.origin}, {checkpoint.size} leaves, root "
+               f"{checkpoint.root.hex()}")
+
+
+class _Silent:
+    """A file that swallows a progress bar when nobody is watching."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def isatty(self) -> bool:
+        return False
 
 
 @contextmanager

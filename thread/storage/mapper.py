@@ -48,7 +48,7 @@ class FactMapper(Mapper[UUID]):
 
     def decode(self, stored: StoredEvent) -> Recorded:
         """The event in ``stored``, checked against the row's id, version and topic."""
-        state = stored.state
+        state = _as_bytes(stored.state)
         if self.cipher is not None:
             try:
                 state = self.cipher.decrypt(state)
@@ -83,4 +83,10 @@ class FactMapper(Mapper[UUID]):
 
     def plaintext(self, stored: StoredEvent) -> bytes:
         """The canonical bytes of a stored row."""
-        return self.cipher.decrypt(stored.state) if self.cipher is not None else stored.state
+        state = _as_bytes(stored.state)
+        return self.cipher.decrypt(state) if self.cipher is not None else state
+
+
+def _as_bytes(state: bytes | str) -> bytes:
+    """Stored bytes, also when someone rewrote them as text (see the SQLite store)."""
+    return state.encode("utf-8", "surrogateescape") if isinstance(state, str) else state

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -240,6 +240,31 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 (originator_id, version))
             row = cursor.fetchone()
         return None if row is None else int(row["position"])
+
+    def select_by_aggregate(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[Notification, int]]:
+        where, params = SQL(""), list[object]([limit])
+        if after is not None:
+            where = SQL("WHERE (originator_id, originator_version) > (%s, %s) ")
+            params = [after[0], after[1], limit]
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT * FROM {t} {where}ORDER BY originator_id, originator_version LIMIT %s"
+            ).format(t=self._table(self.events_table_name), where=where), params)
+            return [
+                (Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                              originator_version=row["originator_version"], topic=row["topic"],
+                              state=bytes(row["state"])), int(row["notification_id"]))
+                for row in cursor.fetchall()
+            ]
+
+    def rank_of(self, notification_id: int) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT COUNT(*) AS n FROM {t} WHERE notification_id < %s").format(
+                t=self._table(self.events_table_name)), (notification_id,))
+            row = cursor.fetchone()
+            return int(row["n"]) if row else 0
 
     def insert_checkpoint(self, size: int, note: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
 #: Table names, the same on every backend.
 EVENTS_TABLE = "ledger_events"
@@ -68,6 +68,17 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     @abstractmethod
     def leaf_position(self, originator_id: UUID, version: int) -> int | None:
         """The log position of an aggregate's event, or None if it is not in the log."""
+
+    @abstractmethod
+    def select_by_aggregate(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[Notification, int]]:
+        """Rows in (aggregate id, version) order after ``after``, each with its notification
+        id, so chains can be checked one aggregate at a time in constant memory."""
+
+    @abstractmethod
+    def rank_of(self, notification_id: int) -> int:
+        """How many events were committed before the one with ``notification_id``."""
 
     @abstractmethod
     def insert_checkpoint(self, size: int, note: str) -> None:

@@ -8,8 +8,20 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 
 from thread.errors import IntegrityFailure
 from thread.storage.log import (
@@ -38,7 +50,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         self.log = TreeLog()
 
     def construct_create_table_statements(self) -> list[str]:
-        statements = super().construct_create_table_statements()
+        # A BLOB must stay a BLOB: SQL string functions would otherwise turn it into TEXT.
+        statements = [
+            statement.replace("state BLOB", "state BLOB NOT NULL CHECK (typeof(state) = 'blob')")
+            for statement in super().construct_create_table_statements()
+        ]
         statements += [
             f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} ("
             "source TEXT NOT NULL, record_id TEXT NOT NULL, "
@@ -136,7 +152,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"the Merkle log has no stored subtree at level {level}, index {index}; "
                 f"its tables were changed"
             )
-        return bytes(row[0])
+        return _blob(row[0])
 
     def tree_size(self) -> int:
         with self.datastore.transaction(commit=False) as cursor:
@@ -152,7 +168,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"SELECT position, notification_id, hash FROM {LEAVES_TABLE} "
                 "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit),
             )
-            return [(int(r[0]), int(r[1]), bytes(r[2])) for r in cursor.fetchall()]
+            return [(int(r[0]), int(r[1]), _blob(r[2])) for r in cursor.fetchall()]
 
     def leaf_position(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as cursor:
@@ -163,6 +179,31 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             )
             row = cursor.fetchone()
         return None if row is None else int(row[0])
+
+    def select_by_aggregate(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[Notification, int]]:
+        where, params = "", list[object]([limit])
+        if after is not None:
+            where = "WHERE (originator_id, originator_version) > (?, ?) "
+            params = [after[0].hex, after[1], limit]
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid, * FROM {self.events_table_name} {where}"
+                "ORDER BY originator_id, originator_version LIMIT ?", params,
+            )
+            return [
+                (Notification(id=row["rowid"], originator_id=UUID(row["originator_id"]),
+                              originator_version=row["originator_version"], topic=row["topic"],
+                              state=_blob(row["state"])), int(row["rowid"]))
+                for row in cursor.fetchall()
+            ]
+
+    def rank_of(self, notification_id: int) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid < ?",
+                           (notification_id,))
+            return int(cursor.fetchone()[0])
 
     def insert_checkpoint(self, size: int, note: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -200,7 +241,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     record = SourceRecord(
                         row["source"], row["record_id"],
                         UUID(row["originator_id"]), row["originator_version"],
-                        bytes(row["event_hash"]),
+                        _blob(row["event_hash"]),
                     )
                     found[(record.source, record.record_id)] = record
         return found
@@ -238,7 +279,35 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             return int(cursor.fetchone()[0])
 
 
+class _TolerantPool(SQLiteConnectionPool):
+    """Connections that read a TEXT value in a BLOB column back as its exact bytes.
+
+    Editing a row with SQL string functions turns its BLOB into TEXT; reading
+    that must not crash verification, it must return the edited bytes so the
+    chain and the log can say which event was changed.
+    """
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.text_factory = _text
+        return connection
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _blob(value: bytes | str) -> bytes:
+    """A BLOB column's bytes, also when it was rewritten as TEXT."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
 class Factory(SQLiteFactory):
     """Selected by ``PERSISTENCE_MODULE=thread.storage.sqlite``."""
 
     application_recorder_class = LedgerSQLiteRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        pool.__class__ = _TolerantPool

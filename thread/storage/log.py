@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from thread.errors import IntegrityFailure
 from thread.merkle import CompactRange, Subtree, SubtreeHash
 
 LEAVES_TABLE = "ledger_leaves"
@@ -54,3 +55,11 @@ def leaf_rows(
 def node_rows(completed: Sequence[Subtree]) -> list[tuple[int, int, bytes]]:
     """Rows of the nodes table: level, index, hash of every completed subtree above the leaves."""
     return [(node.level, node.index, node.hash) for node in completed if node.level > 0]
+
+
+def missing_subtree(level: int, index: int) -> IntegrityFailure:
+    """The error for a subtree the log should hold and does not."""
+    return IntegrityFailure(
+        f"the Merkle log has no stored subtree at level {level}, index {index}; "
+        f"its tables were changed"
+    )

@@ -17,13 +17,13 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from thread.errors import IntegrityFailure
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
     NODES_TABLE,
     TreeLog,
     leaf_rows,
+    missing_subtree,
     node_rows,
 )
 from thread.storage.recorder import (
@@ -209,10 +209,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 t=self._table(NODES_TABLE)), (level, index), prepare=True)
         row = cursor.fetchone()
         if row is None:
-            raise IntegrityFailure(
-                f"the Merkle log has no stored subtree at level {level}, index {index}; "
-                f"its tables were changed"
-            )
+            raise missing_subtree(level, index)
         return bytes(row["hash"])
 
     def tree_size(self) -> int:

@@ -23,13 +23,13 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from thread.errors import IntegrityFailure
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
     NODES_TABLE,
     TreeLog,
     leaf_rows,
+    missing_subtree,
     node_rows,
 )
 from thread.storage.recorder import (
@@ -148,10 +148,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                            (level, index))
         row = cursor.fetchone()
         if row is None:
-            raise IntegrityFailure(
-                f"the Merkle log has no stored subtree at level {level}, index {index}; "
-                f"its tables were changed"
-            )
+            raise missing_subtree(level, index)
         return _blob(row[0])
 
     def tree_size(self) -> int:

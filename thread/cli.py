@@ -21,8 +21,10 @@ from thread.audit import audit
 from thread.bootstrap import DB_VARIABLE, DEFAULT_FILE
 from thread.checkpoint import generate_signer
 from thread.demo import fill
+from thread.dossier import NotCheckpointed, dossier_of
 from thread.errors import LedgerError, UnknownSubject
 from thread.ledger import Ledger
+from thread.offline import DossierError, verify_dossier
 from thread.presentation import event_record, moment, shorten, summarize, table
 from thread.verify import verify_checkpoint
 
@@ -243,6 +245,80 @@ def verify_checkpoint_command(note_file: Path, vkey: str, as_json: bool) -> None
         return
     click.echo(f"verified: {checkpoint.origin}, {checkpoint.size} leaves, root "
                f"{checkpoint.root.hex()}")
+
+
+@main.command()
+@click.argument("serial")
+@click.option("-o", "--output", "path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the dossier (JSON, thread-dossier/v1).")
+@json_option
+@click.pass_context
+def dossier(ctx: click.Context, serial: str, path: Path, as_json: bool) -> None:
+    """Write a part's self-contained dossier: events, inclusion proofs, signed checkpoint.
+
+    An auditor checks it with `thread verify-dossier FILE --vkey VKEY`, no database needed.
+    """
+    with _opened(ctx) as ledger:
+        try:
+            written = dossier_of(ledger, serial)
+        except UnknownSubject as error:
+            raise click.ClickException(
+                f"{error}; list the serials with: thread{_db_option(ctx)} parts"
+            ) from None
+        except NotCheckpointed as error:
+            raise click.ClickException(
+                f"{error}; sign one with: thread{_db_option(ctx)} checkpoint, then write the "
+                "dossier again"
+            ) from None
+    path.write_bytes(written.dossier.to_bytes())
+    events = len(written.dossier.events)
+    if as_json:
+        _echo_json({"file": str(path.resolve()), "serial": serial, "events": events,
+                    "last_version": written.last_version,
+                    "tree_size": written.dossier.tree_size,
+                    "later_events": written.later_events})
+        return
+    click.echo(f"dossier of part {serial} written to {path}: {_count(events, 'event')} "
+               f"(versions 1-{written.last_version}), proved against the signed checkpoint of "
+               f"{written.dossier.tree_size} leaves")
+    if written.later_events:
+        click.echo(f"{_count(written.later_events, 'later event')} of {serial} came after that "
+                   f"checkpoint and are not in it; to include them: "
+                   f"thread{_db_option(ctx)} checkpoint, then write the dossier again")
+
+
+@main.command("verify-dossier")
+@click.argument("dossier_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vkey", "vkeys", required=True, multiple=True, metavar="VKEY",
+              help="Verifier key of the log's signer (repeatable).")
+@json_option
+@click.pass_context
+def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[str, ...],
+                           as_json: bool) -> None:
+    """Verify a part's dossier without any database and print the part's story."""
+    try:
+        verified = verify_dossier(dossier_file.read_bytes(), vkeys)
+    except DossierError as error:
+        if as_json:
+            _echo_json({"ok": False, "file": str(dossier_file), "problem": str(error)})
+        else:
+            click.echo(f"NOT VERIFIED: {dossier_file}: {error}", err=True)
+        ctx.exit(1)
+    if as_json:
+        _echo_json(verified.record())
+        return
+    click.echo(table(
+        ("VER", "OCCURRED (UTC)", "RECORDED (UTC)", "TOPIC", "ACTOR", "SUMMARY"),
+        [(str(event.version), moment(event.occurred_at), moment(event.recorded_at),
+          event.topic, event.actor, shorten(event.summary, SUMMARY_WIDTH))
+         for event in verified.events],
+    ))
+    click.echo(f"verified: part {verified.serial}, versions 1-{verified.events[-1].version} "
+               f"linked from its first event, each in log {verified.origin} (tree of "
+               f"{verified.tree_size} leaves, root {verified.root.hex()[:16]}) signed by "
+               f"{', '.join(key.split('+')[0] for key in verified.signed_by)}")
+    click.echo(f"this dossier {verified.coverage}")
 
 
 class _Silent:

@@ -2,10 +2,10 @@
 
 Two streaming passes keep memory constant however large the ledger is:
 the log pass reads events in commit order, recomputes each leaf and the
-tree, and compares them with the stored leaves and every signed checkpoint;
-the chain pass reads events one aggregate at a time and checks each link.
-The report names the first bad event in log order: position, aggregate,
-subject, version and what is wrong.
+tree, and compares them with the stored leaves (merged on the row id) and
+every signed checkpoint; the chain pass reads events one aggregate at a
+time and checks each link. The report names the first bad event in log
+order: position, aggregate, subject, version and what is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import cast
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
+
 from thread.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.domain.canonical import CanonicalError, unpack
 from thread.domain.chain import GENESIS
@@ -23,9 +25,16 @@ from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.merkle import CompactRange, leaf_hash
 from thread.storage.mapper import FactMapper
+from thread.storage.recorder import LedgerRecorder
 
 #: Called with (events checked so far, events to check) as the passes advance.
 Progress = Callable[[int, int], None]
+
+_MAX_FINDINGS = 50
+_UNPLACED = 1 << 62  # sorts findings that have no log position after those that have
+#: Lower than any row id a store hands out, so that rows an insider gave id 0 or a
+#: negative id are read too.
+_LOWEST_ID = -(2**63)
 
 
 @dataclass(frozen=True, order=True)
@@ -40,7 +49,8 @@ class Finding:
 
     def describe(self) -> str:
         """A line a quality engineer or auditor can act on."""
-        where = [f"log position {self.position}" if self.position >= 0 else "the log"]
+        placed = 0 <= self.position < _UNPLACED
+        where = [f"log position {self.position}" if placed else "the log"]
         if self.subject or self.aggregate:
             where.append(self.subject or f"aggregate {self.aggregate}")
         if self.version is not None:
@@ -71,10 +81,6 @@ class AuditReport:
         return min(self.findings) if self.findings else None
 
 
-_MAX_FINDINGS = 50
-_UNPLACED = 1 << 62  # sorts findings that have no log position after those that have
-
-
 def audit(
     ledger: Ledger,
     *,
@@ -93,6 +99,7 @@ def audit(
     checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
     _log_pass(ledger, checkpoints, report, total, progress)
     _chain_pass(ledger, report, total, progress)
+    report.findings = sorted(report.findings)[:_MAX_FINDINGS]
     return report
 
 
@@ -131,17 +138,26 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
 
 def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditReport,
               total: int, progress: Progress | None) -> None:
-    """Recompute leaves and tree in commit order and compare them with what is stored."""
+    """Recompute leaves and tree in commit order and compare them with the stored log.
+
+    Rows and stored leaves are merged on the notification id, so a deleted or an
+    inserted row is reported once, where it happened, and every row after it
+    still meets its own leaf.
+    """
     mapper = cast(FactMapper, ledger.mapper)
     store = ledger.store
     tree = CompactRange()
     _check_claims(tree, claims, report)
-    stored_leaves: list[tuple[int, int, bytes]] = []
-    position = 0
-    for row in ledger.notifications():
-        if not stored_leaves:
-            stored_leaves = store.select_leaves(position, PAGE)[::-1]
-        stored = stored_leaves.pop() if stored_leaves else None
+    leaves = _StoredLeaves(store)
+    for row in ledger.notifications(start=_LOWEST_ID):
+        stored = leaves.peek()
+        while stored is not None and stored[1] < row.id:
+            _add(report, _missing(stored))
+            leaves.skip()
+            stored = leaves.peek()
+        if stored is not None and stored[1] != row.id:
+            stored = None  # the leaf ahead belongs to a later row: this one has none
+        position = tree.size if stored is None else stored[0]
         try:
             canonical = mapper.plaintext(row)
         except ValueError as error:
@@ -151,19 +167,28 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
         leaf = leaf_hash(canonical)
         what = ""
         if stored is None:
-            what = "event has no leaf in the stored log (inserted behind the ledger's back?)"
-        elif stored[1] != row.id:
-            what = "stored leaf belongs to another row (events deleted, inserted or reordered)"
-        elif stored[2] != leaf:
-            what = "event bytes differ from the leaf the log committed to (event edited)"
+            what = ("event has no leaf in the committed log: inserted behind the ledger's back, "
+                    "or moved here from another row id")
+        else:
+            leaves.skip()
+            # Bytes that name another event are reported by the chain pass, which
+            # knows whose row it is; here they would be put under the wrong subject.
+            if stored[2] != leaf and _names_row(canonical, row):
+                what = ("event bytes differ from the leaf the log committed at this position "
+                        "(event edited, or rows reordered)")
         if what:
             _add(report, Finding(position, what, aggregate=str(row.originator_id),
                                  subject=_subject_in(canonical), version=row.originator_version))
         tree.append(leaf)
-        position += 1
         _check_claims(tree, claims, report)
-        if progress is not None and position % 10_000 == 0:
-            progress(position, 2 * total)
+        if progress is not None and tree.size % 10_000 == 0:
+            progress(tree.size, 2 * total)
+    stored = leaves.peek()
+    while stored is not None:
+        _add(report, _missing(stored))
+        leaves.skip()
+        stored = leaves.peek()
+    position = tree.size
     report.events = position
     report.tree_size = store.tree_size()
     report.root = tree.root()
@@ -179,6 +204,49 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
                                                f"tail cut off, or an older copy restored"))
 
 
+class _StoredLeaves:
+    """Stored leaves (position, notification id, hash) in log order, a page at a time.
+
+    A page is read only when the merge needs its next leaf, after the row that
+    needs it was read, so rows committed while the audit runs meet their leaves.
+    """
+
+    def __init__(self, store: LedgerRecorder) -> None:
+        self._store = store
+        self._page: list[tuple[int, int, bytes]] = []  # reversed: the next leaf is last
+        self._start = 0
+
+    def peek(self) -> tuple[int, int, bytes] | None:
+        """The next leaf, or None when the stored log has no more."""
+        if not self._page:
+            self._page = self._store.select_leaves(self._start, PAGE)[::-1]
+            if self._page:
+                self._start = self._page[0][0] + 1
+        return self._page[-1] if self._page else None
+
+    def skip(self) -> None:
+        """Move past the next leaf."""
+        self._page.pop()
+
+
+def _missing(stored: tuple[int, int, bytes]) -> Finding:
+    """The finding for a committed leaf whose row is gone."""
+    position, notification, _ = stored
+    return Finding(position, f"the event the log committed at this position (row id "
+                             f"{notification}) is missing: deleted, or moved to another row id")
+
+
+def _names_row(canonical: bytes, row: Notification) -> bool:
+    """True unless the bytes decode and name another aggregate, version or topic than the row."""
+    try:
+        body = unpack(canonical)
+    except CanonicalError:
+        return True
+    originator = cast(UUID, row.originator_id)
+    return not isinstance(body, list) or body[:3] == [originator.bytes, row.originator_version,
+                                                      row.topic]
+
+
 def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport) -> None:
     for claim in claims.get(tree.size, ()):
         if claim.checkpoint.root != tree.root():
@@ -190,6 +258,7 @@ def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: A
 
 def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                 progress: Progress | None) -> None:
+    """Check every link of every chain, one aggregate at a time in version order."""
     mapper = cast(FactMapper, ledger.mapper)
     store = ledger.store
     after: tuple[UUID, int] | None = None
@@ -197,46 +266,66 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     subject = ""
     version = 0
     head = GENESIS
+    committed = _LOWEST_ID  # notification id of the previous version
     seen = 0
     while True:
         page = store.select_by_aggregate(after, PAGE)
         for row, notification in page:
             seen += 1
             originator = cast(UUID, row.originator_id)
+            after = (originator, row.originator_version)
             if originator != current:
                 current, version, head, subject = originator, 0, GENESIS, ""
+                committed = _LOWEST_ID
                 report.aggregates += 1
             try:
-                body = unpack(mapper.plaintext(row))
+                canonical = mapper.plaintext(row)
+                body = unpack(canonical)
                 raw_id, body_version, topic, _, prev_hash = body[:5]
                 fact = body[10]
             except (CanonicalError, ValueError, TypeError, IndexError, KeyError) as error:
                 _add(report, _placed(ledger, notification, f"event does not decode: {error}",
                                      originator, subject, row.originator_version))
-                version, head = row.originator_version, b""
+                version, head, committed = row.originator_version, b"", notification
                 continue
-            subject = subject or _subject_of(fact)
+            if raw_id == originator.bytes:
+                subject = subject or _subject_of(fact)
             problem = ""
             if (raw_id, body_version, topic) != (originator.bytes, row.originator_version,
                                                  row.topic):
-                problem = (f"row says version {row.originator_version} {row.topic!r} but its "
-                           f"bytes say version {body_version} {topic!r} (relabelled or moved)")
+                problem = _mislabelled(row, raw_id, body_version, topic, fact)
             elif row.originator_version != version + 1:
                 problem = (f"follows version {version}: the chain has a gap (an event was "
                            f"deleted) or a repeat")
             elif head and prev_hash != head:
                 problem = (f"does not link to the hash of version {version} ({topic}): an "
                            f"earlier event of this subject was changed")
+            elif notification < committed:
+                problem = (f"was committed before version {version}: rows were reordered, or "
+                           f"this one inserted ahead of it")
             if problem:
                 _add(report, _placed(ledger, notification, problem, originator, subject,
                                      row.originator_version))
-            version = row.originator_version
-            head = hashlib.sha256(mapper.plaintext(row)).digest()
-            after = (originator, row.originator_version)
+            version, committed = row.originator_version, notification
+            head = hashlib.sha256(canonical).digest()
         if progress is not None:
             progress(total + seen, 2 * total)
         if len(page) < PAGE:
             break
+
+
+def _mislabelled(row: Notification, raw_id: object, version: object, topic: object,
+                 fact: object) -> str:
+    """What is wrong when a row's bytes are not the event the row says it holds."""
+    if raw_id != cast(UUID, row.originator_id).bytes:
+        other = _subject_of(fact) or "another subject"
+        return (f"row holds the bytes of {other} version {version} ({topic}), not its own: "
+                f"rows were swapped, moved or relabelled")
+    if version != row.originator_version:
+        return (f"row says version {row.originator_version} but holds the bytes of version "
+                f"{version} ({topic}): rows were swapped, moved or relabelled")
+    return (f"row is labelled {row.topic!r} but its bytes are a {topic!r} event: the row "
+            f"was relabelled")
 
 
 def _subject_in(canonical: bytes) -> str:
@@ -260,7 +349,9 @@ def _subject_of(fact: object) -> str:
 
 def _placed(ledger: Ledger, notification: int, what: str, originator: UUID, subject: str,
             version: int) -> Finding:
-    position = _position_of(ledger, notification)
+    position = ledger.store.leaf_position(originator, version)
+    if position is None:  # a row with no leaf: where it sits among the rows
+        position = _position_of(ledger, notification)
     return Finding(position, what, aggregate=str(originator), subject=subject, version=version)
 
 
@@ -270,6 +361,8 @@ def _position_of(ledger: Ledger, notification: int) -> int:
 
 
 def _add(report: AuditReport, finding: Finding) -> None:
-    if len(report.findings) < _MAX_FINDINGS:
-        report.findings.append(finding)
+    """Keep the earliest findings in log order (not the first found), in bounded memory."""
+    report.findings.append(finding)
+    if len(report.findings) >= 2 * _MAX_FINDINGS:
+        report.findings = sorted(report.findings)[:_MAX_FINDINGS]
 

@@ -220,6 +220,18 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return self._subtree(cursor, level, index)
 
+    def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT n.level, n.idx, n.hash FROM unnest(%s::int[], %s::bigint[]) "
+                "AS k(level, idx) CROSS JOIN LATERAL (SELECT * FROM {t} t "
+                "WHERE t.level = k.level AND t.idx = k.idx) AS n"
+            ).format(t=self._table(NODES_TABLE)),
+                ([key[0] for key in keys], [key[1] for key in keys]))
+            return {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in cursor.fetchall()}
+
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(SQL(

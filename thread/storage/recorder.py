@@ -62,6 +62,10 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """The stored hash of perfect subtree ``index`` at ``level`` (level 0: a leaf)."""
 
     @abstractmethod
+    def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of the subtrees ``(level, index)`` above the leaves."""
+
+    @abstractmethod
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
         """Stored leaves (position, notification id, hash) from ``start``, in order."""
 

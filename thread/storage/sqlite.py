@@ -159,6 +159,19 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return self._subtree(cursor, level, index)
 
+    def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(keys), 400):
+                chunk = keys[start : start + 400]
+                cursor.execute(
+                    f"SELECT level, idx, hash FROM {NODES_TABLE} WHERE "
+                    + " OR ".join(["(level=? AND idx=?)"] * len(chunk)),
+                    [part for key in chunk for part in key],
+                )
+                found.update(((int(r[0]), int(r[1])), _blob(r[2])) for r in cursor.fetchall())
+        return found
+
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(

@@ -11,7 +11,7 @@ order: position, aggregate, subject, version and what is wrong.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 from uuid import UUID
@@ -153,7 +153,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
     _check_claims(tree, claims, report)
     leaves = _StoredLeaves(store)
     nodes = _StoredNodes(store, report)
-    for row in ledger.notifications(start=_LOWEST_ID):
+    for row in _rows(store):
         stored = leaves.peek()
         while stored is not None and stored[1] < row.id:
             _add(report, _missing(stored))
@@ -166,7 +166,8 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
             canonical = mapper.plaintext(row)
         except ValueError as error:
             _add(report, Finding(position, f"event does not decrypt: {error}",
-                                 aggregate=str(row.originator_id), version=row.originator_version))
+                                 aggregate=str(_uuid(row.originator_id)),
+                                 version=row.originator_version))
             canonical = row.state
         leaf = leaf_hash(canonical)
         what = ""
@@ -181,7 +182,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
                 what = ("event bytes differ from the leaf the log committed at this position "
                         "(event edited, or rows reordered)")
         if what:
-            _add(report, Finding(position, what, aggregate=str(row.originator_id),
+            _add(report, Finding(position, what, aggregate=str(_uuid(row.originator_id)),
                                  subject=_subject_in(canonical), version=row.originator_version))
         nodes.check([node for node in tree.append(leaf) if node.level > 0])
         _check_claims(tree, claims, report)
@@ -274,13 +275,28 @@ def _missing(stored: tuple[int, int, bytes]) -> Finding:
                              f"{notification}) is missing: deleted, or moved to another row id")
 
 
+def _rows(store: LedgerRecorder) -> Iterator[Notification]:
+    """Every stored row in commit order, from the lowest id any row could have."""
+    start = _LOWEST_ID
+    while True:
+        page = store.select_log(start, PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        start = page[-1].id + 1
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
 def _names_row(canonical: bytes, row: Notification) -> bool:
     """True unless the bytes decode and name another aggregate, version or topic than the row."""
     try:
         body = unpack(canonical)
     except CanonicalError:
         return True
-    originator = cast(UUID, row.originator_id)
+    originator = _uuid(row.originator_id)
     return not isinstance(body, list) or body[:3] == [originator.bytes, row.originator_version,
                                                       row.topic]
 

@@ -36,12 +36,20 @@ from thread.errors import (
     UnknownSubject,
     UnreleasedRevision,
 )
-from thread.merkle import consistency_proof, inclusion_proof, leaf_hash, tree_root
+from thread.merkle import (
+    SubtreeHash,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    tree_root,
+)
+from thread.storage.log import missing_subtree
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceRecord
 from thread.verify import verify_consistency
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 _log = logging.getLogger(__name__)
 TimeAxis = Literal["recorded", "occurred"]
 
@@ -376,7 +384,7 @@ class Ledger(Application[UUID]):
     def tree_head(self) -> tuple[int, bytes]:
         """The size and RFC 6962 root of the global log, from its stored subtrees."""
         size = self.store.tree_size()
-        return size, tree_root(size, self.store.subtree_hash)
+        return size, self._from_subtrees(lambda subtree: tree_root(size, subtree))
 
     def inclusion_proof(self, kind: SubjectKind, key: str, version: int,
                         size: int | None = None) -> InclusionProof:
@@ -389,12 +397,34 @@ class Ledger(Application[UUID]):
         if not position < tree_size:
             raise LedgerError(f"{kind} {key} version {version} is leaf {position}, "
                               f"not inside a tree of {tree_size} leaves")
-        subtree = self.store.subtree_hash
-        return InclusionProof(
+        return self._from_subtrees(lambda subtree: InclusionProof(
             index=position, tree_size=tree_size, leaf_hash=subtree(0, position),
             path=inclusion_proof(position, tree_size, subtree),
             root=tree_root(tree_size, subtree),
-        )
+        ))
+
+    def _from_subtrees(self, compute: Callable[[SubtreeHash], T]) -> T:
+        """Run a proof computation with every stored subtree it needs read in one go.
+
+        Which subtrees a proof needs depends only on positions and sizes, so a
+        dry run lists them; one bulk read then serves the real run.
+        """
+        wanted: list[tuple[int, int]] = []
+
+        def note(level: int, index: int) -> bytes:
+            wanted.append((level, index))
+            return bytes(32)
+
+        compute(note)
+        known = self.store.select_subtrees(wanted)
+
+        def stored(level: int, index: int) -> bytes:
+            try:
+                return known[(level, index)]
+            except KeyError:
+                raise missing_subtree(level, index) from None
+
+        return compute(stored)
 
     @property
     def origin(self) -> str:
@@ -465,7 +495,7 @@ class Ledger(Application[UUID]):
         current = self.store.tree_size()
         if not 0 <= size1 <= size2 <= current:
             raise LedgerError(f"a consistency proof needs 0 <= {size1} <= {size2} <= {current}")
-        return consistency_proof(size1, size2, self.store.subtree_hash)
+        return self._from_subtrees(lambda subtree: consistency_proof(size1, size2, subtree))
 
     def count(self) -> int:
         """How many events the ledger holds."""

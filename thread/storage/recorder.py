@@ -65,6 +65,21 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of the subtrees ``(level, index)`` above the leaves."""
 
+    def select_log(self, start: int, limit: int) -> Sequence[Notification]:
+        """Rows in commit order from notification id ``start``, as cheaply as the store can
+        (the originator id may come back as text)."""
+        return self.select_notifications(start, limit)
+
+    def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored hashes of the subtrees ``(level, index)``, leaves included."""
+        found = self.select_nodes([key for key in keys if key[0] > 0])
+        positions = sorted({index for level, index in keys if level == 0})
+        for start in positions:
+            for position, _, digest in self.select_leaves(start, 1):
+                if position == start:
+                    found[(0, start)] = digest
+        return found
+
     @abstractmethod
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
         """Stored leaves (position, notification id, hash) from ``start``, in order."""

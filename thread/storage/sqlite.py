@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -159,6 +160,21 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return self._subtree(cursor, level, index)
 
+    def select_log(self, start: int, limit: int) -> Sequence[Notification]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None  # plain tuples: verification reads every row once
+            raw.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
+                (start, limit),
+            )
+            return [
+                Notification(id=row[0], originator_id=row[1], originator_version=row[2],
+                             topic=row[3], state=row[4] if type(row[4]) is bytes else _blob(row[4]))
+                for row in raw.fetchall()
+            ]
+
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}
         with self.datastore.transaction(commit=False) as cursor:
@@ -178,7 +194,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"SELECT position, notification_id, hash FROM {LEAVES_TABLE} "
                 "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit),
             )
-            return [(int(r[0]), int(r[1]), _blob(r[2])) for r in cursor.fetchall()]
+            return [(r[0], r[1], r[2] if type(r[2]) is bytes else _blob(r[2]))
+                    for r in cursor.fetchall()]
 
     def leaf_position(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as cursor:
@@ -303,8 +320,8 @@ class _TolerantPool(SQLiteConnectionPool):
         return connection
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "surrogateescape")
+# partial() of the str type decodes in C, so every text read stays as fast as the default.
+_text = partial(str, encoding="utf-8", errors="surrogateescape")
 
 
 def _blob(value: bytes | str) -> bytes:

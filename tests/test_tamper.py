@@ -487,13 +487,14 @@ def test_rewrite_resigned_with_another_key_is_caught_by_the_pinned_key(plant: Pl
 def test_changed_merkle_node_is_detected(ledger: thread.Ledger, ledger_url: str) -> None:
     """A stored subtree hash edited alone (events and leaves intact) is reported."""
     ledger.record(released_bearing())
-    for number in range(7):
-        ledger.record(bearing(f"N-{number}"))
+    with ledger.batch() as batch:
+        for number in range(40):
+            batch.record(bearing(f"N-{number}"))
     drop_append_only_triggers(ledger_url)
-    raw_sql(ledger_url, "UPDATE ledger_nodes SET hash = ? WHERE level = 1 AND idx = 1",
+    raw_sql(ledger_url, "UPDATE ledger_nodes SET hash = ? WHERE level = 4 AND idx = 1",
             (bytes(32),))
     report = audit(thread.open(ledger_url))
     first = report.first
     assert first is not None
-    assert first.position == 3
-    assert "stored Merkle node at level 1, index 1 (events 2 to 3) is changed" in first.what
+    assert first.position == 31
+    assert "stored Merkle node at level 4, index 1 (events 16 to 31) is changed" in first.what

@@ -24,6 +24,7 @@ from thread.domain.chain import GENESIS
 from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.merkle import CompactRange, Subtree, leaf_hash
+from thread.storage.log import stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder
 
@@ -184,7 +185,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
         if what:
             _add(report, Finding(position, what, aggregate=str(_uuid(row.originator_id)),
                                  subject=_subject_in(canonical), version=row.originator_version))
-        nodes.check([node for node in tree.append(leaf) if node.level > 0])
+        nodes.check([node for node in tree.append(leaf) if stored_as_node(node.level)])
         _check_claims(tree, claims, report)
         if progress is not None and tree.size % 10_000 == 0:
             progress(tree.size, 2 * total)

@@ -22,9 +22,11 @@ from thread.storage.log import (
     LEAVES_TABLE,
     NODES_TABLE,
     TreeLog,
+    from_leaves,
     leaf_rows,
     missing_subtree,
     node_rows,
+    stored_as_node,
 )
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
@@ -204,6 +206,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         if level == 0:
             cursor.execute(SQL("SELECT hash FROM {t} WHERE position=%s").format(
                 t=self._table(LEAVES_TABLE)), (index,), prepare=True)
+        elif not stored_as_node(level):
+            cursor.execute(SQL(
+                "SELECT hash FROM {t} WHERE position >= %s AND position < %s ORDER BY position"
+            ).format(t=self._table(LEAVES_TABLE)), (index << level, index + 1 << level))
+            return from_leaves(level, index, [bytes(row["hash"]) for row in cursor.fetchall()])
         else:
             cursor.execute(SQL("SELECT hash FROM {t} WHERE level=%s AND idx=%s").format(
                 t=self._table(NODES_TABLE)), (level, index), prepare=True)

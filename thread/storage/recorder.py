@@ -9,6 +9,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
+from thread.storage.log import from_leaves, stored_as_node
+
 #: Table names, the same on every backend.
 EVENTS_TABLE = "ledger_events"
 SOURCES_TABLE = "ledger_sources"
@@ -72,12 +74,15 @@ class LedgerRecorder(ApplicationRecorder, ABC):
 
     def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored hashes of the subtrees ``(level, index)``, leaves included."""
-        found = self.select_nodes([key for key in keys if key[0] > 0])
-        positions = sorted({index for level, index in keys if level == 0})
-        for start in positions:
-            for position, _, digest in self.select_leaves(start, 1):
-                if position == start:
-                    found[(0, start)] = digest
+        found = self.select_nodes([key for key in keys if stored_as_node(key[0])])
+        for level, index in keys:
+            if not stored_as_node(level):
+                start, count = index << level, 1 << level
+                leaves = [digest for position, _, digest in self.select_leaves(start, count)
+                          if start <= position < start + count]
+                if len(leaves) == count:
+                    found[(level, index)] = leaves[0] if level == 0 else from_leaves(
+                        level, index, leaves)
         return found
 
     @abstractmethod

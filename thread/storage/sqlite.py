@@ -29,9 +29,11 @@ from thread.storage.log import (
     LEAVES_TABLE,
     NODES_TABLE,
     TreeLog,
+    from_leaves,
     leaf_rows,
     missing_subtree,
     node_rows,
+    stored_as_node,
 )
 from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
@@ -144,6 +146,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
     def _subtree(cursor: Any, level: int, index: int) -> bytes:
         if level == 0:
             cursor.execute(f"SELECT hash FROM {LEAVES_TABLE} WHERE position=?", (index,))
+        elif not stored_as_node(level):
+            cursor.execute(f"SELECT hash FROM {LEAVES_TABLE} WHERE position >= ? AND "
+                           "position < ? ORDER BY position", (index << level, index + 1 << level))
+            return from_leaves(level, index, [_blob(row[0]) for row in cursor.fetchall()])
         else:
             cursor.execute(f"SELECT hash FROM {NODES_TABLE} WHERE level=? AND idx=?",
                            (level, index))

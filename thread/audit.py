@@ -26,7 +26,7 @@ from thread.ledger import PAGE, Ledger
 from thread.merkle import CompactRange, Subtree, leaf_hash
 from thread.storage.log import stored_as_node
 from thread.storage.mapper import FactMapper
-from thread.storage.recorder import LedgerRecorder
+from thread.storage.recorder import LedgerRecorder, LogRow
 
 #: Called with (events checked so far, events to check) as the passes advance.
 Progress = Callable[[int, int], None]
@@ -154,40 +154,11 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
     _check_claims(tree, claims, report)
     leaves = _StoredLeaves(store)
     nodes = _StoredNodes(store, report)
-    for row in _rows(store):
-        stored = leaves.peek()
-        while stored is not None and stored[1] < row.id:
-            _add(report, _missing(stored))
-            leaves.skip()
-            stored = leaves.peek()
-        if stored is not None and stored[1] != row.id:
-            stored = None  # the leaf ahead belongs to a later row: this one has none
-        position = tree.size if stored is None else stored[0]
-        try:
-            canonical = mapper.plaintext(row)
-        except ValueError as error:
-            _add(report, Finding(position, f"event does not decrypt: {error}",
-                                 aggregate=str(_uuid(row.originator_id)),
-                                 version=row.originator_version))
-            canonical = row.state
-        leaf = leaf_hash(canonical)
-        what = ""
-        if stored is None:
-            what = ("event has no leaf in the committed log: inserted behind the ledger's back, "
-                    "or moved here from another row id")
-        else:
-            leaves.skip()
-            # Bytes that name another event are reported by the chain pass, which
-            # knows whose row it is; here they would be put under the wrong subject.
-            if stored[2] != leaf and _names_row(canonical, row):
-                what = ("event bytes differ from the leaf the log committed at this position "
-                        "(event edited, or rows reordered)")
-        if what:
-            _add(report, Finding(position, what, aggregate=str(_uuid(row.originator_id)),
-                                 subject=_subject_in(canonical), version=row.originator_version))
-        nodes.check([node for node in tree.append(leaf) if stored_as_node(node.level)])
-        _check_claims(tree, claims, report)
-        if progress is not None and tree.size % 10_000 == 0:
+    for page in _pages(store):
+        if not _intact_page(page, mapper, leaves, tree, nodes, claims, report):
+            for row in page:
+                _check_row(row, mapper, leaves, tree, nodes, claims, report)
+        if progress is not None:
             progress(tree.size, 2 * total)
     nodes.flush()
     stored = leaves.peek()
@@ -209,6 +180,90 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
                 _add(report, Finding(position, f"{claim.source} covers {size} events but only "
                                                f"{position} remain: events were removed, the "
                                                f"tail cut off, or an older copy restored"))
+
+
+def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
+               tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
+               report: AuditReport) -> None:
+    """One row against its stored leaf: the careful path that names what is wrong."""
+    stored = leaves.peek()
+    while stored is not None and stored[1] < row.id:
+        _add(report, _missing(stored))
+        leaves.skip()
+        stored = leaves.peek()
+    if stored is not None and stored[1] != row.id:
+        stored = None  # the leaf ahead belongs to a later row: this one has none
+    position = tree.size if stored is None else stored[0]
+    try:
+        canonical = mapper.plaintext(row)
+    except ValueError as error:
+        _add(report, Finding(position, f"event does not decrypt: {error}",
+                             aggregate=str(_uuid(row.originator_id)),
+                             version=row.originator_version))
+        canonical = row.state
+    leaf = leaf_hash(canonical)
+    what = ""
+    if stored is None:
+        what = ("event has no leaf in the committed log: inserted behind the ledger's back, "
+                "or moved here from another row id")
+    else:
+        leaves.skip()
+        # Bytes that name another event are reported by the chain pass, which
+        # knows whose row it is; here they would be put under the wrong subject.
+        if stored[2] != leaf and _names_row(canonical, row):
+            what = ("event bytes differ from the leaf the log committed at this position "
+                    "(event edited, or rows reordered)")
+    if what:
+        _add(report, Finding(position, what, aggregate=str(_uuid(row.originator_id)),
+                             subject=_subject_in(canonical), version=row.originator_version))
+    nodes.check([node for node in tree.append(leaf) if stored_as_node(node.level)])
+    _check_claims(tree, claims, report)
+
+
+def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeaves,
+                 tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
+                 report: AuditReport) -> bool:
+    """Verify a page in bulk when it is intact; False (nothing consumed) sends it row by row.
+
+    An intact page is the common case: every row meets its own leaf at the next
+    positions and its bytes hash to it, so the tree can be extended level by
+    level instead of leaf by leaf.
+    """
+    count = len(page)
+    stored = leaves.ahead(count)
+    if len(stored) != count:
+        return False
+    try:
+        states = [mapper.plaintext(row) for row in page]
+    except ValueError:
+        return False
+    sha256 = hashlib.sha256
+    hashes = [sha256(b"\x00" + state).digest() for state in states]
+    base = tree.size
+    for offset, (position, notification, digest) in enumerate(stored):
+        if (position != base + offset or notification != page[offset].id
+                or digest != hashes[offset]):
+            return False
+    leaves.skip(count)
+    done = 0
+    for size in [*sorted(size for size in claims if base < size < base + count), base + count]:
+        completed = tree.extend(hashes[done:size - base])
+        nodes.check([node for node in completed if stored_as_node(node.level)])
+        done = size - base
+        _check_claims(tree, claims, report)
+    return True
+
+
+def _pages(store: LedgerRecorder) -> Iterator[Sequence[LogRow]]:
+    """Every stored row in commit order, a page at a time, from the lowest possible id."""
+    start = _LOWEST_ID
+    while True:
+        page = store.select_log(start, PAGE)
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        start = page[-1].id + 1
 
 
 class _StoredNodes:
@@ -245,7 +300,7 @@ class _StoredNodes:
 
 
 class _StoredLeaves:
-    """Stored leaves (position, notification id, hash) in log order, a page at a time.
+    """Stored leaves (position, notification id, hash) in log order, read a page at a time.
 
     A page is read only when the merge needs its next leaf, after the row that
     needs it was read, so rows committed while the audit runs meet their leaves.
@@ -253,20 +308,32 @@ class _StoredLeaves:
 
     def __init__(self, store: LedgerRecorder) -> None:
         self._store = store
-        self._page: list[tuple[int, int, bytes]] = []  # reversed: the next leaf is last
-        self._start = 0
+        self._buffer: list[tuple[int, int, bytes]] = []
+        self._next = 0  # index of the next leaf in the buffer
+        self._start = 0  # position to read from when the buffer runs out
+
+    def _fill(self, wanted: int) -> None:
+        while len(self._buffer) - self._next < wanted:
+            page = self._store.select_leaves(self._start, max(PAGE, wanted))
+            if not page:
+                return
+            self._buffer = self._buffer[self._next:] + page
+            self._next = 0
+            self._start = page[-1][0] + 1
 
     def peek(self) -> tuple[int, int, bytes] | None:
         """The next leaf, or None when the stored log has no more."""
-        if not self._page:
-            self._page = self._store.select_leaves(self._start, PAGE)[::-1]
-            if self._page:
-                self._start = self._page[0][0] + 1
-        return self._page[-1] if self._page else None
+        self._fill(1)
+        return self._buffer[self._next] if self._next < len(self._buffer) else None
 
-    def skip(self) -> None:
-        """Move past the next leaf."""
-        self._page.pop()
+    def ahead(self, count: int) -> list[tuple[int, int, bytes]]:
+        """Up to ``count`` next leaves, without moving past them."""
+        self._fill(count)
+        return self._buffer[self._next:self._next + count]
+
+    def skip(self, count: int = 1) -> None:
+        """Move past the next ``count`` leaves."""
+        self._next += count
 
 
 def _missing(stored: tuple[int, int, bytes]) -> Finding:
@@ -276,22 +343,11 @@ def _missing(stored: tuple[int, int, bytes]) -> Finding:
                              f"{notification}) is missing: deleted, or moved to another row id")
 
 
-def _rows(store: LedgerRecorder) -> Iterator[Notification]:
-    """Every stored row in commit order, from the lowest id any row could have."""
-    start = _LOWEST_ID
-    while True:
-        page = store.select_log(start, PAGE)
-        yield from page
-        if len(page) < PAGE:
-            return
-        start = page[-1].id + 1
-
-
 def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _names_row(canonical: bytes, row: Notification) -> bool:
+def _names_row(canonical: bytes, row: LogRow | Notification) -> bool:
     """True unless the bytes decode and name another aggregate, version or topic than the row."""
     try:
         body = unpack(canonical)

@@ -198,10 +198,10 @@ class CompactRange:
         return tuple(self._hashes)
 
     def append(self, leaf: bytes) -> list[Subtree]:
-        """Add one leaf hash; returns the perfect subtrees it completes, the leaf first."""
+        """Add one leaf hash; returns the perfect subtrees above the leaves it completes."""
         _check_hash(leaf, "leaf hash")
         index = self._size
-        completed = [Subtree(0, index, leaf)]
+        completed: list[Subtree] = []
         hashes = self._hashes
         node = leaf
         level = 0
@@ -217,7 +217,8 @@ class CompactRange:
         return completed
 
     def extend(self, leaves: Iterable[bytes]) -> list[Subtree]:
-        """Add leaf hashes in order; returns every perfect subtree they complete, by level."""
+        """Add leaf hashes in order; returns every perfect subtree above the leaves that they
+        complete, by level."""
         nodes = list(leaves)
         for offset, leaf in enumerate(nodes):
             if len(leaf) != HASH_SIZE:
@@ -227,7 +228,7 @@ class CompactRange:
         # the new nodes at a level start at index ``size >> level``.
         index = self._size
         level = 0
-        completed = [Subtree(0, index + offset, leaf) for offset, leaf in enumerate(nodes)]
+        completed: list[Subtree] = []  # the leaves themselves are the caller's already
         hashes = self._hashes
         waiting: list[bytes] = []  # new unpaired nodes, lowest level first
         while nodes:

@@ -9,6 +9,7 @@ from eventsourcing.persistence import Cipher, Mapper, StoredEvent, Transcoder
 
 from thread.domain.chain import Recorded
 from thread.errors import IntegrityFailure
+from thread.storage.recorder import LogRow
 
 
 class _NoTranscoder(Transcoder):
@@ -81,7 +82,7 @@ class FactMapper(Mapper[UUID]):
             )
         return event
 
-    def plaintext(self, stored: StoredEvent) -> bytes:
+    def plaintext(self, stored: StoredEvent | LogRow) -> bytes:
         """The canonical bytes of a stored row."""
         state = _as_bytes(stored.state)
         return self.cipher.decrypt(state) if self.cipher is not None else state

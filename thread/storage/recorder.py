@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
@@ -17,6 +18,16 @@ SOURCES_TABLE = "ledger_sources"
 META_TABLE = "ledger_meta"
 
 APPEND_ONLY_MESSAGE = "ledger rows are append-only"
+
+
+class LogRow(NamedTuple):
+    """A stored event as verification reads it: cheap to build, a million times over."""
+
+    id: int
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 @dataclass(frozen=True)
@@ -67,10 +78,11 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of the subtrees ``(level, index)`` above the leaves."""
 
-    def select_log(self, start: int, limit: int) -> Sequence[Notification]:
+    def select_log(self, start: int, limit: int) -> Sequence[LogRow]:
         """Rows in commit order from notification id ``start``, as cheaply as the store can
         (the originator id may come back as text)."""
-        return self.select_notifications(start, limit)
+        return [LogRow(row.id, row.originator_id, row.originator_version, row.topic, row.state)
+                for row in self.select_notifications(start, limit)]
 
     def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored hashes of the subtrees ``(level, index)``, leaves included."""

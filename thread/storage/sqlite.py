@@ -41,6 +41,7 @@ from thread.storage.recorder import (
     META_TABLE,
     SOURCES_TABLE,
     LedgerRecorder,
+    LogRow,
     SourceRecord,
 )
 
@@ -166,7 +167,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return self._subtree(cursor, level, index)
 
-    def select_log(self, start: int, limit: int) -> Sequence[Notification]:
+    def select_log(self, start: int, limit: int) -> Sequence[LogRow]:
         with self.datastore.transaction(commit=False) as cursor:
             raw = cursor.sqlite_cursor
             raw.row_factory = None  # plain tuples: verification reads every row once
@@ -175,11 +176,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
                 (start, limit),
             )
-            return [
-                Notification(id=row[0], originator_id=row[1], originator_version=row[2],
-                             topic=row[3], state=row[4] if type(row[4]) is bytes else _blob(row[4]))
-                for row in raw.fetchall()
-            ]
+            rows = raw.fetchall()
+        return [LogRow._make(row) if type(row[4]) is bytes else
+                LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
 
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}

@@ -181,16 +181,22 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
 
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        # The subtrees a proof or a page of verification needs are runs of neighbours
+        # at each level: one range read per level serves them.
+        levels: dict[int, list[int]] = {}
+        for level, index in keys:
+            levels.setdefault(level, []).append(index)
+        wanted = set(keys)
         found: dict[tuple[int, int], bytes] = {}
         with self.datastore.transaction(commit=False) as cursor:
-            for start in range(0, len(keys), 400):
-                chunk = keys[start : start + 400]
-                cursor.execute(
-                    f"SELECT level, idx, hash FROM {NODES_TABLE} WHERE "
-                    + " OR ".join(["(level=? AND idx=?)"] * len(chunk)),
-                    [part for key in chunk for part in key],
-                )
-                found.update(((int(r[0]), int(r[1])), _blob(r[2])) for r in cursor.fetchall())
+            for level, indexes in levels.items():
+                for low, high in _runs(sorted(indexes)):
+                    cursor.execute(
+                        f"SELECT idx, hash FROM {NODES_TABLE} WHERE level=? AND idx BETWEEN ? "
+                        "AND ?", (level, low, high),
+                    )
+                    found.update(((level, int(r[0])), _blob(r[1])) for r in cursor.fetchall()
+                                 if (level, r[0]) in wanted)
         return found
 
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
@@ -327,6 +333,17 @@ class _TolerantPool(SQLiteConnectionPool):
 
 # partial() of the str type decodes in C, so every text read stays as fast as the default.
 _text = partial(str, encoding="utf-8", errors="surrogateescape")
+
+
+def _runs(indexes: list[int], gap: int = 64) -> list[tuple[int, int]]:
+    """Sorted indexes as (first, last) ranges, splitting where they lie far apart."""
+    runs: list[tuple[int, int]] = []
+    for index in indexes:
+        if runs and index - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
 
 
 def _blob(value: bytes | str) -> bytes:

@@ -24,7 +24,7 @@ from thread.domain.chain import GENESIS
 from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.merkle import CompactRange, Subtree, leaf_hash
-from thread.storage.log import stored_as_node
+from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow
 
@@ -247,8 +247,7 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     leaves.skip(count)
     done = 0
     for size in [*sorted(size for size in claims if base < size < base + count), base + count]:
-        completed = tree.extend(hashes[done:size - base])
-        nodes.check([node for node in completed if stored_as_node(node.level)])
+        nodes.check(tree.extend(hashes[done:size - base], from_level=NODE_FLOOR))
         done = size - base
         _check_claims(tree, claims, report)
     return True

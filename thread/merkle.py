@@ -216,9 +216,9 @@ class CompactRange:
         self._size += 1
         return completed
 
-    def extend(self, leaves: Iterable[bytes]) -> list[Subtree]:
-        """Add leaf hashes in order; returns every perfect subtree above the leaves that they
-        complete, by level."""
+    def extend(self, leaves: Iterable[bytes], *, from_level: int = 1) -> list[Subtree]:
+        """Add leaf hashes in order; returns every perfect subtree at ``from_level`` or above
+        that they complete, by level (a store that keeps only high levels asks for those)."""
         nodes = list(leaves)
         for offset, leaf in enumerate(nodes):
             if len(leaf) != HASH_SIZE:
@@ -242,9 +242,10 @@ class CompactRange:
             nodes = _pair_up(nodes)
             index >>= 1
             level += 1
-            completed.extend(
-                Subtree(level, index + offset, node) for offset, node in enumerate(nodes)
-            )
+            if level >= from_level:
+                completed.extend(
+                    Subtree(level, index + offset, node) for offset, node in enumerate(nodes)
+                )
         hashes.extend(reversed(waiting))
         self._size += count
         return completed

@@ -39,7 +39,7 @@ class TreeLog:
         if base is None or base.size != size:
             base = CompactRange.from_subtrees(size, subtree)
         working = CompactRange.from_bytes(base.to_bytes())  # untouched if the commit fails
-        return working, working.extend(leaves)
+        return working, working.extend(leaves, from_level=NODE_FLOOR)
 
     def committed(self, tree: CompactRange) -> None:
         """Remember the tree a successful commit left behind."""

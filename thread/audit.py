@@ -126,9 +126,9 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
             if verifier_keys:
                 body, _ = open_note(note, verifier_keys)
                 report.signatures_checked += 1
+                checkpoint = Checkpoint.parse(body)
             else:
-                body = note.split("\n\n", 1)[0] + "\n"
-            checkpoint = Checkpoint.parse(body)
+                checkpoint = Checkpoint.from_note(note)
         except (CheckpointError, IntegrityFailure) as error:
             _add(report, Finding(_UNPLACED, f"{source} does not verify: {error}"))
             continue

@@ -83,6 +83,15 @@ class Checkpoint:
         return "".join(line + "\n" for line in lines)
 
     @classmethod
+    def from_note(cls, note: str) -> Checkpoint:
+        """The checkpoint in a signed note whose signatures were checked elsewhere (or
+        need not be: the ledger reading its own stored notes)."""
+        separator = note.rfind("\n\n")
+        if separator < 0:
+            raise CheckpointError("signed note has no blank line before its signature lines")
+        return cls.parse(note[:separator + 1])
+
+    @classmethod
     def parse(cls, body: str) -> Checkpoint:
         """The checkpoint in a note text; refuses anything :meth:`body` would not write."""
         if not body.endswith("\n"):

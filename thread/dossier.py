@@ -50,7 +50,7 @@ def dossier_of(ledger: Ledger, serial: str) -> PartDossier:
             f"{len(events)} events can be proved to an auditor"
         )
     size, note = stored[-1]
-    checkpoint = Checkpoint.parse(note[:note.rfind("\n\n") + 1])
+    checkpoint = Checkpoint.from_note(note)
     if checkpoint.size != size or checkpoint.origin != ledger.origin:
         raise IntegrityFailure(
             f"the latest stored checkpoint (size {size}) signs a tree of {checkpoint.size} "

@@ -449,7 +449,7 @@ class Ledger(Application[UUID]):
             stored = self.store.select_checkpoints()
             if stored:
                 last_size, last_note = stored[-1]
-                last = Checkpoint.parse(last_note.split("\n\n", 1)[0] + "\n")
+                last = Checkpoint.from_note(last_note)
                 if last_size == size and last.root == head:
                     return last_note
                 try:

@@ -22,6 +22,7 @@ from thread.domain.facts.design import ChangeOrderIssued, RevisionReleased, Simu
 from thread.domain.facts.machine import (
     AlarmRaised,
     CalibrationRecorded,
+    CollectionGapRecorded,
     ConditionRecorded,
     MachineMaintenancePerformed,
     MachineRegistered,
@@ -43,6 +44,7 @@ from thread.domain.facts.quality import (
     CertificationAttached,
     DispositionRecorded,
     InspectionRecorded,
+    InspectionReported,
     NonConformanceOpened,
     TestRecorded,
 )
@@ -63,6 +65,7 @@ __all__ = [
     "CertificationAttached",
     "ChangeOrderIssued",
     "Characteristic",
+    "CollectionGapRecorded",
     "ComponentInstalled",
     "ComponentRemoved",
     "ConditionMetric",
@@ -80,6 +83,7 @@ __all__ = [
     "FieldMaintenancePerformed",
     "FieldPerformanceReported",
     "InspectionRecorded",
+    "InspectionReported",
     "InstalledAtSite",
     "InstalledInto",
     "LotFact",

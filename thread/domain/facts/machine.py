@@ -77,3 +77,25 @@ class CalibrationRecorded(MachineFact):
     result: Literal["pass", "fail", "adjusted"]
     certificate_digest: Digest | None = None
     due: Instant | None = None
+
+
+class CollectionGapRecorded(MachineFact):
+    """Data from the machine was lost or not collected between two moments.
+
+    A collector writes this when its connection dropped, a server restarted
+    or a sequence number skipped, so that a missing stretch of process data
+    is itself on the record rather than silently absent.
+    """
+
+    topic = "machine.collection-gap-recorded"
+    gap_start: Instant
+    gap_end: Instant
+    protocol: Identifier
+    reason: Text
+    lost_messages: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.gap_end < self.gap_start:
+            raise ValueError("gap_end at or after gap_start")
+        return self

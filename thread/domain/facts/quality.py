@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from thread.domain.facts.base import Digest, Identifier, PartFact, Text
-from thread.domain.facts.measures import Reading
+from thread.domain.facts.measures import Designator, Reading
 from thread.domain.units import Unit
 
 Verdict = Literal["pass", "fail"]
@@ -20,8 +22,11 @@ class InspectionRecorded(PartFact):
     """
 
     topic = "quality.inspection-recorded"
+    class_version = 2
     characteristic: Identifier
     name: Text | None = None
+    designator: Designator = "none"
+    location: Text | None = None
     method: Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
     gauge: Identifier | None = None
     program: Identifier | None = None
@@ -33,6 +38,31 @@ class InspectionRecorded(PartFact):
     verdict: Verdict
     report: Identifier | None = None
     non_conformance: Identifier | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 2 carries the characteristic's designator and drawing location."""
+        state.setdefault("designator", "none")
+        state.setdefault("location", None)
+
+
+class InspectionReported(PartFact):
+    """An inspection report's traceability: who prepared it, when, for which supplier and PO.
+
+    One per report and part; the measurements themselves are
+    :class:`InspectionRecorded` facts naming the same ``report``.
+    """
+
+    topic = "quality.inspection-reported"
+    report: Identifier
+    preparer: Text | None = None
+    organization: Text | None = None
+    supplier: Identifier | None = None
+    purchase_order: Identifier | None = None
+    program: Identifier | None = None
+    document_digest: Digest | None = None
+    measurements: Annotated[int, Field(ge=0)]
+    failures: Annotated[int, Field(ge=0)]
 
 
 class TestRecorded(PartFact):

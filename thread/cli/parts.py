@@ -1,0 +1,125 @@
+"""Commands that fill and list the ledger: demo, parts, history."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import click
+
+from thread.cli import (
+    SUMMARY_WIDTH,
+    db_option,
+    echo_json,
+    json_option,
+    ledger_name,
+    main,
+    opened,
+    plural,
+)
+from thread.demo import fill
+from thread.errors import UnknownSubject
+from thread.ledger import Ledger
+from thread.presentation import event_record, moment, shorten, summarize, table
+
+
+@main.command()
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed of the simulation; the same seed always gives the same facts.")
+@click.option("--bearings", type=click.IntRange(min=1), default=300, show_default=True,
+              help="How many bearings the plant grinds.")
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
+    """Fill the ledger with a simulated bearing plant.
+
+    The same seed always records the same facts, so running it again changes
+    nothing; more --bearings extend the same story.
+    """
+    with opened(ctx, create=True) as ledger:
+        if sys.stderr.isatty() and not as_json:
+            with click.progressbar(length=bearings, label="Simulating the plant",
+                                   file=sys.stderr) as bar:
+                summary = fill(ledger, seed=seed, bearings=bearings, progress=bar.update)
+        else:
+            summary = fill(ledger, seed=seed, bearings=bearings)
+        events = ledger.count()
+    where = ledger_name(ctx.obj)
+    if as_json:
+        echo_json({"db": where, "events": events, **dataclasses.asdict(summary)})
+        return
+    rows = [
+        ("designs released", summary.designs, "signed"),
+        ("grinders", summary.machines, f"{plural(summary.condition_windows, 'condition window')}"
+                                       f", {plural(summary.alarms, 'alarm')}"),
+        ("material lots", summary.material_lots, ""),
+        ("bearings", summary.bearings, f"{summary.scrapped} scrapped, "
+                                       f"{summary.quarantined} quarantined"),
+        ("inspections", summary.inspections, f"{summary.failed_inspections} failed"),
+        ("non-conformances", summary.non_conformances, "dispositioned and signed"),
+        ("wheel hubs", summary.hubs, f"{summary.shipped} shipped"),
+        ("field reports", summary.field_reports, plural(summary.failures, "failure")),
+    ]
+    click.echo(f"Demo plant (seed {seed}) in {where}:")
+    for label, count, note in rows:
+        click.echo(f"  {label:<18}{count:>6}" + (f"  ({note})" if note else ""))
+    if summary.written:
+        click.echo(f"Recorded {summary.written} facts; the ledger holds {events} events.")
+    else:
+        click.echo(f"Nothing new: the ledger already held this demo ({events} events).")
+    prefix = "thread" + db_option(ctx)
+    click.echo(f"try: {prefix} parts, then {prefix} history {summary.example}")
+
+
+@main.command()
+@json_option
+@click.pass_context
+def parts(ctx: click.Context, as_json: bool) -> None:
+    """List serialised parts with part number, revision and location."""
+    with opened(ctx) as ledger:
+        found = [_part_record(ledger, serial) for serial in ledger.parts()]
+    if as_json:
+        echo_json({"count": len(found), "parts": found})
+        return
+    if not found:
+        click.echo(f"No parts yet; try: thread{db_option(ctx)} demo")
+        return
+    click.echo(table(
+        ("SERIAL", "PART NUMBER", "REV", "LOCATION"),
+        [(p["serial"], p["part_number"] or "", p["revision"] or "",
+          p["location"] + (" (quarantined)" if p["quarantined"] else "")) for p in found],
+    ))
+    click.echo(f"{len(found)} parts")
+
+
+@main.command()
+@click.argument("serial")
+@json_option
+@click.pass_context
+def history(ctx: click.Context, serial: str, as_json: bool) -> None:
+    """Show a part's hash-verified events, oldest first."""
+    with opened(ctx) as ledger:
+        try:
+            events = ledger.history(serial)
+        except UnknownSubject as error:
+            raise click.ClickException(
+                f"{error}; list the serials with: thread{db_option(ctx)} parts"
+            ) from None
+    if as_json:
+        echo_json({"serial": serial, "verified": True,
+                    "events": [event_record(event) for event in events]})
+        return
+    click.echo(table(
+        ("VER", "OCCURRED (UTC)", "RECORDED (UTC)", "TOPIC", "ACTOR", "HASH", "SUMMARY"),
+        [(str(event.originator_version), moment(event.occurred_at), moment(event.recorded_at),
+          event.topic, event.actor, event.hash.hex()[:12],
+          shorten(summarize(event.fact), SUMMARY_WIDTH)) for event in events],
+    ))
+    click.echo(f"chain of {len(events)} events verified; head {events[-1].hash.hex()[:16]}")
+
+
+def _part_record(ledger: Ledger, serial: str) -> dict[str, Any]:
+    part = ledger.part(serial)
+    return {"serial": serial, "part_number": part.part_number, "revision": part.revision,
+            "location": part.location, "quarantined": part.quarantined}

@@ -1,0 +1,316 @@
+"""Importing an export into the ledger: every row checked, then one batch, or nothing.
+
+How a refused row is found. Rows are first validated into facts, with no
+ledger involved, which finds every malformed row. What remains can still be
+refused by the ledger's rules (a serial never registered, a disposition with
+no open non-conformance), and only the ledger knows those. A batch that a
+rule refuses writes nothing, and its error carries a note naming the
+position of the refused fact in the batch ("fact 7 of a batch of 40"); the
+importer maps that position back to the row, sets the row aside and tries
+again, until the batch goes through. When nothing may be written (the
+default, with bad rows found), each try ends with a probe: a fact about a
+part no ledger has, which the ledger is sure to refuse after it has checked
+every row before it. A batch refused at the probe means every row passed, and
+still nothing is written. Should the note ever be missing, the refused fact
+is found by bisecting the batch with probes instead.
+
+Facts are recorded in the order they happened (``occurred_at``, file order
+breaking ties), so an export sorted newest first still opens a
+non-conformance before its disposition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from thread import facts as f
+from thread.errors import InvalidFact, LedgerError, RuleViolation
+from thread.ledger import Ledger, Receipt
+from thread_adapters.business.conversion import PlannedFact, Problem, RowInvalid, facts_of_row
+from thread_adapters.business.locations import dotted
+from thread_adapters.business.mapping import Mapping, load_mapping
+from thread_adapters.business.rows import Export, ExportFileError, read_export
+
+#: How the ledger notes which fact of a batch it refused.
+_REFUSED_NOTE = re.compile(r"^fact (\d+) of a batch of (\d+)\b")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that cannot land: its line, the record it would be, and every problem with it."""
+
+    line: int
+    problems: tuple[Problem, ...]
+    source_record_id: str | None = None
+    topic: str | None = None
+    refused: bool = False  # True when the ledger's rules refused it, not its own content
+
+    def __str__(self) -> str:
+        return f"line {self.line}: " + "; ".join(map(str, self.problems))
+
+    def as_json(self) -> dict[str, Any]:
+        """The row error as plain JSON values."""
+        return {
+            "line": self.line,
+            "topic": self.topic,
+            "source_record_id": self.source_record_id,
+            "refused_by_rule": self.refused,
+            "problems": [
+                {"origin": p.origin, "field": p.field, "value": _plain(p.value),
+                 "expected": p.expected}
+                for p in self.problems
+            ],
+            "message": str(self),
+        }
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: rows read, facts new and already present, rows skipped or ignored."""
+
+    file: str
+    mapping: str
+    system: str
+    rows: int
+    facts: int
+    new: int
+    present: int
+    ignored: tuple[int, ...]
+    skipped: tuple[RowError, ...]
+    written: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
+        return {
+            "file": self.file, "mapping": self.mapping, "system": self.system,
+            "rows": self.rows, "facts": self.facts, "new": self.new, "present": self.present,
+            "ignored": list(self.ignored), "written": self.written,
+            "skipped": [error.as_json() for error in self.skipped],
+        }
+
+
+class RowsRefused(LedgerError):  # noqa: N818 - reads as what happened to the file
+    """An export with bad rows, of which nothing was written: lists every bad row."""
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        self.errors = report.skipped
+        count = len(self.errors)
+        lines = [f"{report.file}: {count} bad row{'s' if count != 1 else ''}, nothing was "
+                 f"written; fix them, or import the good rows with skip_bad_rows"]
+        lines.extend(f"  {error}" for error in self.errors)
+        super().__init__("\n".join(lines))
+
+
+def import_file(ledger: Ledger, mapping: Mapping | str | Path, path: str | Path, *,
+                format: str | None = None, skip_bad_rows: bool = False) -> ImportReport:
+    """Import an export file (CSV, JSON array or JSON Lines) through a mapping.
+
+    Without ``skip_bad_rows`` a file with any bad row writes nothing and
+    raises :class:`RowsRefused` listing every bad row; with it the good rows
+    land in one batch and the report lists the skipped lines.
+    """
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    export = read_export(path, format=format, encoding=mapping.encoding, dialect=mapping.csv)
+    return import_export(ledger, mapping, export, skip_bad_rows=skip_bad_rows)
+
+
+def import_export(ledger: Ledger, mapping: Mapping, export: Export, *,
+                  skip_bad_rows: bool = False) -> ImportReport:
+    """Import rows already read (see :func:`import_file`)."""
+    check_columns(mapping, export)
+    planned, errors, ignored = plan(mapping, export)
+    if skip_bad_rows:
+        refused, receipts = _land(ledger, mapping.system, planned, write=True)
+        return _report(mapping, export, planned, errors + refused, ignored, receipts, True)
+    if not errors:
+        try:  # the common case: one batch, checked and written by the ledger in one go
+            receipts = _record(ledger, mapping.system, planned)
+        except (RuleViolation, InvalidFact):
+            pass
+        else:
+            return _report(mapping, export, planned, [], ignored, receipts, True)
+    refused, _ = _land(ledger, mapping.system, planned, write=False)
+    raise RowsRefused(_report(mapping, export, planned, errors + refused, ignored, [], False))
+
+
+def check_columns(mapping: Mapping, export: Export) -> None:
+    """A CSV header must have every column the mapping reads."""
+    if export.columns is None:
+        return
+    missing = [(column, path) for column, path in mapping.columns()
+               if column not in export.columns]
+    if missing:
+        path = missing[0][1]
+        names = ", ".join(repr(column) for column, _ in missing)
+        raise ExportFileError(
+            export.file, None,
+            f"the header has no column {names}, which {mapping.file} reads "
+            f"(first at line {mapping.line(path)}, {dotted(path)}); "
+            f"its columns: {', '.join(export.columns)}",
+        )
+
+
+def plan(mapping: Mapping, export: Export) -> tuple[list[PlannedFact], list[RowError],
+                                                    tuple[int, ...]]:
+    """Every row as its facts in the order they happened, with the rows that are bad."""
+    planned: list[PlannedFact] = []
+    errors: list[RowError] = []
+    ignored: list[int] = []
+    first: dict[str, PlannedFact] = {}
+    for row in export.rows:
+        try:
+            facts = facts_of_row(mapping, row)
+        except RowInvalid as invalid:
+            errors.append(RowError(row.line, tuple(invalid.problems), topic=invalid.topic))
+            continue
+        if not facts:
+            ignored.append(row.line)
+            continue
+        repeats = [_repeat(first[fact.source_record_id], fact) for fact in facts
+                   if fact.source_record_id in first and not _same(first[fact.source_record_id],
+                                                                   fact)]
+        if repeats:
+            errors.append(RowError(row.line, tuple(repeats), facts[0].source_record_id,
+                                   facts[0].fact.topic))
+            continue
+        for fact in facts:
+            first.setdefault(fact.source_record_id, fact)
+        planned.extend(facts)
+    planned.sort(key=lambda fact: fact.occurred_at)  # stable: file order breaks ties
+    return planned, errors, tuple(ignored)
+
+
+def _same(one: PlannedFact, other: PlannedFact) -> bool:
+    return (one.fact, one.occurred_at, one.actor) == (other.fact, other.occurred_at, other.actor)
+
+
+def _repeat(first: PlannedFact, again: PlannedFact) -> Problem:
+    return Problem(None, again.source_record_id,
+                   f"source record id {again.source_record_id!r} already came with line "
+                   f"{first.line}, with different content; one source record is one fact",
+                   "source_record_id")
+
+
+def _record(ledger: Ledger, system: str, planned: Sequence[PlannedFact], *,
+            probe: f.Fact | None = None) -> list[Receipt]:
+    """One batch of the planned facts; with a ``probe`` it is refused after the last one."""
+    with ledger.batch(source=system) as batch:
+        for fact in planned:
+            batch.record(fact.fact, occurred_at=fact.occurred_at, actor=fact.actor,
+                         source_record_id=fact.source_record_id)
+        if probe is not None:
+            batch.record(probe)
+    return batch.receipts
+
+
+def _land(ledger: Ledger, system: str, planned: list[PlannedFact], *,
+          write: bool) -> tuple[list[RowError], list[Receipt]]:
+    """Set aside the rows the ledger's rules refuse, until the rest would land.
+
+    With ``write`` the rest lands and its receipts are returned; otherwise
+    nothing is written and only the refused rows are returned.
+    """
+    pending = list(planned)
+    refused: list[RowError] = []
+    while True:
+        probe = None if write else _probe()
+        try:
+            receipts = _record(ledger, system, pending, probe=probe)
+        except (RuleViolation, InvalidFact) as error:
+            if probe is not None and _names(error, probe):
+                return refused, []  # only the probe was refused: every row passed
+            index = _refused_index(error, len(pending) + (probe is not None))
+            if index is None or index >= len(pending):
+                index = _bisect(ledger, system, pending)
+                if index is None:
+                    raise  # refused, yet every row passes when checked: no row is to blame
+            culprit = pending[index]
+            refused.append(RowError(
+                culprit.line, (Problem(None, None, f"refused by the ledger: {error}"),),
+                culprit.source_record_id, culprit.fact.topic, refused=True,
+            ))
+            # a row lands whole or not at all, so its other facts go with it
+            pending = [fact for fact in pending if fact.line != culprit.line]
+            continue
+        if probe is not None:
+            raise LedgerError("the ledger accepted the import's probe fact, so it cannot "
+                              "check rows without writing them")
+        return refused, receipts
+
+
+def _refused_index(error: LedgerError, size: int) -> int | None:
+    """The position of the refused fact, from the note the ledger adds to a batch's error."""
+    if size == 1:
+        return 0
+    for note in getattr(error, "__notes__", ()):
+        match = _REFUSED_NOTE.match(note)
+        if match and int(match[2]) == size:
+            return int(match[1]) - 1
+    return None
+
+
+def _bisect(ledger: Ledger, system: str, pending: list[PlannedFact]) -> int | None:
+    """The first fact the rules refuse, by probing ever shorter prefixes (nothing is written)."""
+    if _passes(ledger, system, pending):
+        return None
+    good, bad = 0, len(pending)  # a prefix of `good` facts passes, one of `bad` is refused
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _passes(ledger, system, pending[:middle]):
+            good = middle
+        else:
+            bad = middle
+    return bad - 1
+
+
+def _passes(ledger: Ledger, system: str, prefix: Sequence[PlannedFact]) -> bool:
+    probe = _probe()
+    try:
+        _record(ledger, system, prefix, probe=probe)
+    except (RuleViolation, InvalidFact) as error:
+        return _names(error, probe)
+    raise LedgerError("the ledger accepted the import's probe fact, so it cannot check rows "
+                      "without writing them")
+
+
+def _probe() -> f.Fact:
+    """A fact the ledger refuses whatever else it holds: a shipment of a part never registered."""
+    return f.Shipped(serial=f"import-probe-{uuid4().hex}", customer="import check",
+                     order="import-check")
+
+
+def _names(error: LedgerError, probe: f.Fact) -> bool:
+    """Whether the ledger refused the probe itself (its serial is in no other message)."""
+    return probe.subject[1] in str(error)
+
+
+def _report(mapping: Mapping, export: Export, planned: list[PlannedFact],
+            errors: list[RowError], ignored: tuple[int, ...], receipts: list[Receipt],
+            written: bool) -> ImportReport:
+    bad = {error.line for error in errors}
+    return ImportReport(
+        file=export.file, mapping=mapping.file, system=mapping.system,
+        rows=len(export.rows),
+        facts=sum(1 for fact in planned if fact.line not in bad),
+        new=sum(1 for receipt in receipts if not receipt.duplicate),
+        present=sum(1 for receipt in receipts if receipt.duplicate),
+        ignored=ignored,
+        skipped=tuple(sorted(errors, key=lambda error: error.line)),
+        written=written,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A cell value as JSON can hold it."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value)

@@ -1,0 +1,223 @@
+"""Reading a business-system export into rows that know the line they started on.
+
+CSV rows carry the physical line their record starts on, so a quoted cell
+that spans several lines does not shift the numbers of the rows after it.
+JSON Lines rows carry their line; the objects of a JSON array carry the line
+where each object opens (the array is walked with ``raw_decode`` so positions
+survive). A file that cannot be read as a whole (wrong encoding, broken JSON
+array, unterminated quote) is an :class:`ExportFileError`; a single broken
+row is kept as a row with a defect, so the other rows are still checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from thread.errors import LedgerError
+from thread_adapters.business.mapping import CsvDialect
+
+#: The layouts an export can have.
+ExportFormat = Literal["csv", "json", "jsonl"]
+#: File name endings and the layout each one means.
+SUFFIXES: dict[str, ExportFormat] = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+}
+
+
+class ExportFileError(LedgerError):
+    """An export that cannot be read at all: names the file, the line and what is wrong."""
+
+    def __init__(self, file: str, line: int | None, message: str) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(f"{file}" + (f" line {line}" if line else "") + f": {message}")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record of an export: its line, its cells by column, and why it is broken, if it is."""
+
+    line: int
+    cells: dict[str, Any] = field(default_factory=dict)
+    defect: str | None = None
+
+    def get(self, column: str) -> Any:
+        """The cell of ``column``; a dotted name reaches into nested JSON objects."""
+        if column in self.cells:
+            return self.cells[column]
+        value: Any = self.cells
+        for part in column.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
+
+
+@dataclass(frozen=True)
+class Export:
+    """A whole export: where it came from, its layout, its CSV header, its rows."""
+
+    file: str
+    format: ExportFormat
+    columns: tuple[str, ...] | None
+    rows: list[Row]
+
+
+def export_format(path: str | Path, explicit: str | None = None) -> ExportFormat:
+    """The layout of an export: as given, else from the file name's ending."""
+    if explicit is not None:
+        if explicit not in ("csv", "json", "jsonl"):
+            raise ExportFileError(str(path), None, f"unknown format {explicit!r}; "
+                                                   "expected csv, json or jsonl")
+        return explicit  # type: ignore[return-value]  # checked just above
+    suffix = Path(path).suffix.lower()
+    try:
+        return SUFFIXES[suffix]
+    except KeyError:
+        raise ExportFileError(
+            str(path), None, f"cannot tell the layout from the ending {suffix or '(none)'!r}; "
+            "name it .csv, .json or .jsonl, or give --format"
+        ) from None
+
+
+def read_export(path: str | Path, *, format: str | None = None, encoding: str = "utf-8-sig",
+                dialect: CsvDialect | None = None) -> Export:
+    """Read an export file into rows with their line numbers."""
+    name = str(path)
+    layout = export_format(path, format)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ExportFileError(name, None, f"cannot read it: {error.strerror}") from None
+    return parse_export(data, name, layout, encoding=encoding, dialect=dialect)
+
+
+def parse_export(data: bytes, name: str, layout: ExportFormat, *, encoding: str = "utf-8-sig",
+                 dialect: CsvDialect | None = None) -> Export:
+    """Rows of an export given as bytes; ``name`` is how errors name the file."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ExportFileError(
+            name, line, f"byte {data[error.start]:#04x} is not {encoding} text; "
+            "set 'encoding' in the mapping (for example 'cp1252' or 'latin-1')"
+        ) from None
+    if layout == "csv":
+        columns, rows = _csv_rows(text, name, dialect or CsvDialect())
+        return Export(name, layout, columns, rows)
+    if layout == "jsonl":
+        return Export(name, layout, None, list(_json_lines(text)))
+    return Export(name, layout, None, _json_array(text, name))
+
+
+def _csv_rows(text: str, name: str, dialect: CsvDialect) -> tuple[tuple[str, ...], list[Row]]:
+    # strict: an unterminated quote is an error, not a cell that swallows the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter,
+                        quotechar=dialect.quote, strict=True)
+    header: tuple[str, ...] | None = None
+    rows: list[Row] = []
+    ended = 0  # the physical line the previous record ended on
+    try:
+        for cells in reader:
+            start, ended = ended + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines and rows of empty cells (";;;;") are no records
+            if header is None:
+                header = tuple(cell.strip() for cell in cells)
+                _check_header(header, name, start)
+                continue
+            if len(cells) != len(header):
+                rows.append(Row(start, defect=f"has {len(cells)} cells, the header has "
+                                              f"{len(header)}; a delimiter or quote is off"))
+                continue
+            rows.append(Row(start, dict(zip(header, cells, strict=True))))
+    except csv.Error as error:
+        raise ExportFileError(name, reader.line_num, f"not readable as CSV: {error}") from None
+    if header is None:
+        raise ExportFileError(name, None, "is empty: expected a header row of column names")
+    return header, rows
+
+
+def _check_header(header: tuple[str, ...], name: str, line: int) -> None:
+    seen: set[str] = set()
+    for column in header:
+        if not column:
+            raise ExportFileError(name, line, "the header has an unnamed column")
+        if column in seen:
+            raise ExportFileError(name, line, f"the header names column {column!r} twice")
+        seen.add(column)
+
+
+def _json_lines(text: str) -> Iterator[Row]:
+    # split on "\n" only: str.splitlines would also split on U+2028 inside JSON strings
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Row(number, defect=f"not valid JSON at column {error.colno}: {error.msg}")
+            continue
+        if not isinstance(value, dict):
+            yield Row(number, defect=f"expected a JSON object, found {_json_kind(value)}")
+            continue
+        yield Row(number, value)
+
+
+def _json_array(text: str, name: str) -> list[Row]:
+    decoder = json.JSONDecoder()
+    rows: list[Row] = []
+    position = _skip_blank(text, 0)
+    if text[position : position + 1] != "[":
+        raise ExportFileError(name, _line_at(text, position),
+                              "expected a JSON array of objects (or name it .jsonl)")
+    position = _skip_blank(text, position + 1)
+    line, counted = 1, 0  # lines counted incrementally, so a long file stays linear
+    if text[position : position + 1] == "]":
+        return rows
+    while True:
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise ExportFileError(name, error.lineno,
+                                  f"not valid JSON at column {error.colno}: {error.msg}") from None
+        line += text.count("\n", counted, position)
+        counted = position
+        if not isinstance(value, dict):
+            raise ExportFileError(name, line, f"expected a JSON object in the array, "
+                                              f"found {_json_kind(value)}")
+        rows.append(Row(line, value))
+        position = _skip_blank(text, end)
+        separator = text[position : position + 1]
+        if separator == "]":
+            if text[_skip_blank(text, position + 1):].strip():
+                raise ExportFileError(name, _line_at(text, position),
+                                      "unexpected text after the array")
+            return rows
+        if separator != ",":
+            raise ExportFileError(name, _line_at(text, position),
+                                  "expected ',' or ']' after an object")
+        position = _skip_blank(text, position + 1)
+
+
+def _skip_blank(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _json_kind(value: object) -> str:
+    return {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
+        type(value), "a number")

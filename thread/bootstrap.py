@@ -15,6 +15,8 @@ from thread.storage.encryption import cipher_for, key_check, load_key
 
 #: Environment variable with the ledger URL, used when none is given.
 DB_VARIABLE = "THREAD_DB"
+#: Environment variable with a separate database for the read models.
+READ_DB_VARIABLE = "THREAD_READ_DB"
 #: The ledger file in the working directory when nothing else is said.
 DEFAULT_FILE = "thread.db"
 
@@ -30,6 +32,7 @@ def open(
     checkpoint_key: str | None = None,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
+    read_url: str | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -41,6 +44,10 @@ def open(
     ``checkpoint_key`` (a C2SP signer key, see ``thread keygen``) the ledger
     signs a checkpoint every ``checkpoint_every`` events and/or every
     ``checkpoint_seconds`` seconds while there are new events.
+
+    Read models (trace, genealogy, recall scope) live in the ledger's own
+    database unless ``read_url`` (or ``$THREAD_READ_DB``) names another one:
+    a SQLite path or URL, or a PostgreSQL URL.
     """
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
@@ -53,7 +60,8 @@ def open(
     try:
         ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock,
                         checkpoint_key=checkpoint_key, checkpoint_every=checkpoint_every,
-                        checkpoint_seconds=checkpoint_seconds)
+                        checkpoint_seconds=checkpoint_seconds,
+                        read_url=_read_url(read_url or os.environ.get(READ_DB_VARIABLE)))
     except ConfigurationError:
         raise
     except Exception as error:  # the drivers' errors differ; say what could not be opened
@@ -124,6 +132,14 @@ def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
             "THREAD_ENCRYPTION_KEY_FILE)"
         )
     raise EncryptionKeyError("the encryption key given is not the key this ledger was written with")
+
+
+def _read_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    from thread.read.urls import read_url
+
+    return read_url(url)
 
 
 def _redact(url: str | None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -47,6 +47,12 @@ from thread.storage.log import missing_subtree
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceRecord
 from thread.verify import verify_consistency
+
+if TYPE_CHECKING:
+    from thread.read.genealogy import Node
+    from thread.read.models import ReadModels
+    from thread.read.recall import RecallScope
+    from thread.read.trace import Story
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -226,8 +232,11 @@ class Ledger(Application[UUID]):
         checkpoint_key: str | None = None,
         checkpoint_every: int | None = None,
         checkpoint_seconds: float | None = None,
+        read_url: str | None = None,
     ) -> None:
         self._cipher = cipher
+        self._read_url = read_url
+        self._read_models: ReadModels | None = None
         super().__init__(env)
         self.actor = actor or _login()
         self.clock = clock or _now
@@ -242,6 +251,13 @@ class Ledger(Application[UUID]):
             self._checkpointed = (checkpoints[-1][0] if checkpoints else 0, time.monotonic())
             threading.Thread(target=self._checkpoint_loop, args=(checkpoint_seconds / 4,),
                              name="thread-checkpoints", daemon=True).start()
+
+    def close(self) -> None:
+        """Release the ledger's connections (and its read models')."""
+        if self._read_models is not None:
+            self._read_models.close()
+            self._read_models = None
+        super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return FactMapper(self._cipher)
@@ -378,6 +394,72 @@ class Ledger(Application[UUID]):
             for _, event in self.scan(topics=[f.PartRegistered.topic])
             if (serial := cast(f.PartRegistered, event.fact).serial) is not None
         ]
+
+    # The read side
+
+    @property
+    def read_models(self) -> ReadModels:
+        """The projections of this ledger's log into SQL tables (opened on first use)."""
+        if self._read_models is None:
+            from thread.read.models import ReadModels
+            from thread.read.urls import sqlalchemy_url
+
+            self._read_models = ReadModels(self, self._read_url or sqlalchemy_url(self.env))
+        return self._read_models
+
+    def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
+              catch_up: bool = True) -> Story:
+        """The complete story of a serial or lot, now or as of a past moment.
+
+        The read models catch up with the log first; with ``catch_up=False``
+        a view that is behind raises :class:`~thread.read.models.StaleReadModel`
+        instead of answering from stale data.
+        """
+        from thread.read.clock import AsOf
+        from thread.read.trace import trace
+
+        models = self.read_models
+        position = models.fresh(["story", "registry", "production"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return trace(conn, key, AsOf(as_of, by), position=position,
+                         longest_window_ns=models.longest_window_ns())
+
+    def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
+                  depth: int | None = None, as_of: datetime | None = None,
+                  by: TimeAxis = "recorded", catch_up: bool = True) -> Node:
+        """What went into an assembly (``down``), or every assembly a part or lot is in (``up``)."""
+        from thread.read.clock import AsOf
+        from thread.read.genealogy import genealogy
+
+        models = self.read_models
+        models.fresh(["genealogy", "registry"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return genealogy(conn, key, direction, AsOf(as_of, by), depth=depth)
+
+    def recall_scope(self, *, machine: str, start: datetime, end: datetime,
+                     where: str | None = None, as_of: datetime | None = None,
+                     by: TimeAxis = "recorded", catch_up: bool = True) -> RecallScope:
+        """The serials ``machine`` ran between ``start`` and ``end`` for which ``where`` holds.
+
+        ``where`` is a predicate over process and condition values, such as
+        ``"vibration.max > 4.0 and coolant_temp.mean > 30"`` (see
+        :mod:`thread.read.predicate`); without it, every run in the window is in scope.
+        """
+        from thread.read.clock import AsOf
+        from thread.read.recall import recall_scope
+
+        models = self.read_models
+        position = models.fresh(["production", "registry", "genealogy", "story"],
+                                catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return recall_scope(conn, machine=machine, start=start, end=end, where=where,
+                                as_of=AsOf(as_of, by), position=position,
+                                longest_window_ns=models.longest_window_ns())
+
+    def rebuild(self, names: Sequence[str] | None = None, *,
+                progress: Callable[[int], object] | None = None) -> int:
+        """Drop and rebuild read models (all by default) from the log; returns events read."""
+        return self.read_models.rebuild(names, progress=progress)
 
     # The global log
 

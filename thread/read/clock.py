@@ -1,0 +1,54 @@
+"""As-of moments for queries: which clock, and up to when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from thread.errors import LedgerError
+
+TimeAxis = Literal["recorded", "occurred"]
+
+#: Later than any event: the bound a query uses when no as-of moment is asked for.
+_END_OF_TIME = 2**62
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """Up to which moment, on which clock, a query looks at the record."""
+
+    moment: datetime | None = None
+    by: TimeAxis = "recorded"
+
+    def __post_init__(self) -> None:
+        if self.moment is not None and self.moment.tzinfo is None:
+            raise LedgerError(f"as_of {self.moment.isoformat()} needs a time zone")
+        if self.by not in ("recorded", "occurred"):
+            raise LedgerError(f"by {self.by!r}: expected 'recorded' or 'occurred'")
+
+    @property
+    def column(self) -> str:
+        """The read-model column that holds this clock."""
+        return "recorded_ns" if self.by == "recorded" else "occurred_ns"
+
+    @property
+    def bound_ns(self) -> int:
+        """The moment in nanoseconds since the epoch (far future when there is none)."""
+        if self.moment is None:
+            return _END_OF_TIME
+        return int(self.moment.astimezone(UTC).timestamp() * 1_000_000) * 1_000
+
+    def describe(self) -> dict[str, str] | None:
+        """How a result says which moment it reflects."""
+        if self.moment is None:
+            return None
+        return {"moment": self.moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "by": self.by}
+
+
+def ns(moment: datetime) -> int:
+    """Nanoseconds since the epoch of an aware datetime."""
+    if moment.tzinfo is None:
+        raise LedgerError(f"{moment.isoformat()} needs a time zone")
+    return int(moment.astimezone(UTC).timestamp() * 1_000_000) * 1_000

@@ -1,0 +1,131 @@
+"""Log rows decoded for projections: envelope fields and the raw payload, no validation.
+
+Projections read every event of the log, so they skip what a reader of one
+part needs (pydantic models, chain checks) and take the canonical msgpack
+apart directly. ``thread verify`` is what checks the bytes; a projection
+trusts that the log it reads is the log that verifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgpack
+
+from thread.domain.canonical import PREFIX
+from thread.domain.facts import (
+    DesignFact,
+    Fact,
+    LotFact,
+    MachineFact,
+    PartFact,
+    SubjectFact,
+    fact_class,
+)
+from thread.errors import IntegrityFailure
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event of the log as projections see it."""
+
+    position: int
+    kind: str
+    key: str
+    version: int
+    topic: str
+    occurred_ns: int
+    recorded_ns: int
+    actor: str
+    source: str
+    source_record_id: str | None
+    canonical: bytes
+    payload: dict[str, Any]
+
+
+def decode(position: int, canonical: bytes) -> LogEvent:
+    """The event at ``position`` from its canonical bytes."""
+    (version, topic, occurred_at, recorded_at, actor, source, source_record_id,
+     payload) = unpack_event(canonical, position)
+    kind, key = subject_of(fact_class(topic), payload)
+    return LogEvent(
+        position=position, kind=kind, key=key, version=version, topic=topic,
+        occurred_ns=nanoseconds(occurred_at), recorded_ns=nanoseconds(recorded_at),
+        actor=actor, source=source, source_record_id=source_record_id,
+        canonical=canonical, payload=payload,
+    )
+
+
+def unpack_event(canonical: bytes, position: int) -> tuple[Any, ...]:
+    """Version, topic, both times, actor, source, source record id and (upcast) payload."""
+    if not canonical.startswith(PREFIX):
+        raise IntegrityFailure(f"log position {position} is not in canonical form")
+    (_, version, topic, class_version, _, occurred_at, recorded_at, actor, source,
+     source_record_id, payload) = msgpack.unpackb(canonical[len(PREFIX):], timestamp=3, raw=False)
+    cls = fact_class(topic)
+    if class_version != cls.class_version:
+        payload = cls.upcast(payload, class_version)
+    return version, topic, occurred_at, recorded_at, actor, source, source_record_id, payload
+
+
+def subject_of(cls: type[Fact], payload: dict[str, Any]) -> tuple[str, str]:
+    """(kind, key) of the subject a raw payload of fact class ``cls`` is about."""
+    if issubclass(cls, PartFact):
+        serial = payload.get("serial")
+        return ("part", serial) if serial is not None else ("lot", payload["lot"])
+    if issubclass(cls, SubjectFact):
+        return payload["kind"], payload["key"]
+    if issubclass(cls, LotFact):
+        return "lot", payload["lot"]
+    if issubclass(cls, MachineFact):
+        return "machine", payload["machine"]
+    if issubclass(cls, DesignFact):
+        return "design", payload["part_number"]
+    raise IntegrityFailure(f"{cls.__name__} names no subject kind the read side knows")
+
+
+def pages(
+    read: Callable[[int, int], Sequence[Any]],
+    plaintext: Callable[[Any], bytes],
+    start: int,
+    size: int,
+) -> Iterator[list[LogEvent]]:
+    """The log from ``start`` on, a page of decoded events at a time."""
+    while True:
+        rows = read(start, size)
+        if not rows:
+            return
+        yield [decode(row.id, plaintext(row)) for row in rows]
+        if len(rows) < size:
+            return
+        start = rows[-1].id + 1
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def nanoseconds(moment: datetime) -> int:
+    """Nanoseconds since the epoch of a payload or envelope time (microsecond precision)."""
+    return (moment - _EPOCH) // _MICROSECOND * 1000
+
+
+def iso(ns: int) -> str:
+    """An ISO 8601 UTC time for nanoseconds since the epoch (microsecond precision)."""
+    return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat().replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """A payload as JSON-ready data: times in ISO 8601 UTC, raw sample blocks by size only."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return f"({len(value)} bytes)"
+    return value

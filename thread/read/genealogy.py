@@ -1,0 +1,168 @@
+"""Genealogy: what went into an assembly (down), and where a component or lot went (up)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, text
+
+from thread.errors import UnknownSubject
+from thread.read.clock import AsOf
+from thread.read.events import iso
+
+Direction = Literal["down", "up"]
+
+_CHILDREN = text(
+    "SELECT position, parent, child_kind, child, action, slot, occurred_ns FROM read_edges "
+    "WHERE parent IN :keys AND {clock} <= :bound ORDER BY position"
+)
+_PARENTS = text(
+    "SELECT position, parent_kind, parent, child, action, slot, occurred_ns FROM read_edges "
+    "WHERE child IN :keys AND {clock} <= :bound ORDER BY position"
+)
+_REGISTRY = text(
+    "SELECT key, kind, part_number, revision FROM read_registry WHERE key IN :keys "
+    "AND {clock} <= :bound"
+)
+_WHEREABOUTS = text(
+    "SELECT key, topic, detail FROM read_whereabouts WHERE key IN :keys AND {clock} <= :bound "
+    "ORDER BY position"
+)
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def query(conn: Connection, template: Any, keys: list[str], as_of: AsOf) -> list[Any]:
+    """Rows of an ``IN :keys`` read-model query as of a moment."""
+    if not keys:
+        return []
+    cache = (template.text, as_of.column)
+    statement = _STATEMENTS.get(cache)
+    if statement is None:
+        statement = text(template.text.replace("{clock}", as_of.column)).bindparams(
+            bindparam("keys", expanding=True))
+        _STATEMENTS[cache] = statement
+    return list(conn.execute(statement, {"keys": keys, "bound": as_of.bound_ns}))
+
+
+@dataclass
+class Whereabouts:
+    """Where a serial or lot is, as its own events say."""
+
+    location: str = "not registered"
+    quarantined: bool = False
+    recalls: list[str] = field(default_factory=list)
+    customer: str | None = None
+    site: str | None = None
+
+
+def whereabouts(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, Whereabouts]:
+    """Where each of ``keys`` is, as of a moment."""
+    found = {row.key: Whereabouts(location="in stock")
+             for row in query(conn, _REGISTRY, keys, as_of)}
+    for row in query(conn, _WHEREABOUTS, keys, as_of):
+        here = found.setdefault(row.key, Whereabouts(location="in stock"))
+        detail = json.loads(row.detail)
+        kind = row.topic.split(".", 1)[1]
+        if kind == "shipped":
+            here.location, here.customer = f"shipped to {detail['customer']}", detail["customer"]
+            if detail.get("destination"):
+                here.location += f" ({detail['destination']})"
+        elif kind == "installed-at-site":
+            here.location, here.site = f"installed at {detail['site']}", detail["site"]
+        elif kind == "installed-into":
+            here.location = f"in assembly {detail['assembly']}"
+        elif kind == "removed-from":
+            here.location = "in stock"
+        elif kind == "disposition-recorded":
+            here.location = detail["state"]
+        elif kind == "quarantined":
+            here.quarantined = True
+        elif kind == "released-from-quarantine":
+            here.quarantined = False
+        elif kind == "recalled":
+            here.recalls.append(detail["recall"])
+    return found
+
+
+@dataclass
+class Node:
+    """One serial or lot in a genealogy, with the nodes below (down) or above (up) it."""
+
+    kind: str
+    key: str
+    part_number: str | None
+    revision: str | None
+    location: str
+    relation: str | None = None
+    slot: str | None = None
+    since: str | None = None
+    nodes: list[Node] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The tree as plain JSON-ready data."""
+        return asdict(self)
+
+    def depth(self) -> int:
+        """Levels in this tree, counting this node."""
+        return 1 + max((node.depth() for node in self.nodes), default=0)
+
+    def subjects(self) -> list[str]:
+        """Every key in the tree, this node first."""
+        return [self.key, *(key for node in self.nodes for key in node.subjects())]
+
+
+def genealogy(conn: Connection, key: str, direction: Direction, as_of: AsOf,
+              *, depth: int | None = None) -> Node:
+    """The as-built tree below ``key`` (down) or the chain of users above it (up)."""
+    registered = {row.key: row for row in query(conn, _REGISTRY, [key], as_of)}
+    if key not in registered:
+        raise UnknownSubject(f"no part or lot {key} in this ledger"
+                             + ("" if as_of.moment is None else f" as of {as_of.describe()}"))
+    root = registered[key]
+    nodes = {key: Node(root.kind, key, root.part_number, root.revision, "")}
+    level, seen, levels = [key], {key}, 0
+    while level and (depth is None or levels < depth):
+        links = _links(conn, level, direction, as_of)
+        next_level: list[str] = []
+        for holder, kind, other, action, slot, at in links:
+            if other in seen:
+                continue  # a record that loops is shown once; the ledger refuses loops anyway
+            seen.add(other)
+            node = Node(kind, other, None, None, "", relation=action, slot=slot, since=iso(at))
+            nodes[other] = node
+            nodes[holder].nodes.append(node)
+            next_level.append(other)
+        level, levels = next_level, levels + 1
+    _describe(conn, nodes, as_of)
+    return nodes[key]
+
+
+def _links(conn: Connection, keys: list[str], direction: Direction, as_of: AsOf
+           ) -> list[tuple[str, str, str, str, str | None, int]]:
+    """Current links from each of ``keys`` one level down or up: the last word on each pair."""
+    template = _CHILDREN if direction == "down" else _PARENTS
+    latest: dict[tuple[str, str], Any] = {}
+    for row in query(conn, template, keys, as_of):
+        latest[(row.parent, row.child)] = row
+    links = []
+    for (parent, child), row in latest.items():
+        if row.action == "remove":
+            continue
+        if direction == "down":
+            links.append((parent, row.child_kind, child, row.action, row.slot, row.occurred_ns))
+        else:
+            links.append((child, row.parent_kind, parent, row.action, row.slot, row.occurred_ns))
+    return links
+
+
+def _describe(conn: Connection, nodes: dict[str, Node], as_of: AsOf) -> None:
+    keys = list(nodes)
+    for row in query(conn, _REGISTRY, keys, as_of):
+        node = nodes[row.key]
+        node.part_number, node.revision = row.part_number, row.revision
+    places = whereabouts(conn, keys, as_of)
+    for key, node in nodes.items():
+        place = places.get(key)
+        node.location = place.location if place is not None else "not registered"

@@ -1,0 +1,333 @@
+"""Read models: SQL tables that follow the ledger's log, position tracked atomically.
+
+Each projection records how far it has read the log in the same transaction
+as the rows that reading produced, so a crash or a kill at any moment leaves
+the tables and the position in agreement: the next catch-up continues from
+there, with no gap and no duplicate. Two processes catching up at once cannot
+both write a page: the position update is conditional on the position read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, event, select, text
+from sqlalchemy.schema import CreateTable
+
+from thread.errors import ConfigurationError, LedgerError
+from thread.read import schema as s
+from thread.read.events import LogEvent, pages
+from thread.read.projections import PROJECTIONS, Projection, tables_of
+
+#: Events read from the log and written to the read models per transaction.
+PAGE = 5_000
+
+Progress = Callable[[int], object]
+
+
+class StaleReadModel(LedgerError):  # noqa: N818 - reads as the situation it reports
+    """A query was asked not to catch up, and its read model is behind the log."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far one projection has read the log."""
+
+    projection: str
+    position: int
+    head: int
+
+    @property
+    def behind(self) -> int:
+        """Events in the log this projection has not read yet."""
+        return max(0, self.head - self.position)
+
+
+class ReadModels:
+    """The projections of one ledger, in the ledger's database or another one."""
+
+    def __init__(self, ledger: Any, url: str, *, page: int = PAGE) -> None:
+        self.ledger = ledger
+        self.url = url
+        self.page = page
+        self.engine = _engine(url)
+        self._lock = threading.Lock()
+        self._ensure()
+
+    def close(self) -> None:
+        """Release the read models' connections."""
+        self.engine.dispose()
+
+    # -- positions ----------------------------------------------------------
+
+    def head(self) -> int:
+        """The log position of the newest event in the ledger."""
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def positions(self) -> list[Position]:
+        """Where each projection stands against the log's head."""
+        head = self.head()
+        with self.engine.connect() as conn:
+            stored = {row[0]: row[1] for row in conn.execute(
+                select(s.positions.c.projection, s.positions.c.position))}
+        return [Position(name, int(stored.get(name, 0)), head) for name in PROJECTIONS]
+
+    def longest_window_ns(self) -> int:
+        """The longest machine condition window projected so far (bounds overlap queries)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(s.positions.c.longest_window_ns)
+                .where(s.positions.c.projection == "production")
+            ).scalar()
+        return int(value or 0)
+
+    # -- keeping up ----------------------------------------------------------
+
+    def fresh(self, names: Iterable[str], *, catch_up: bool = True) -> int:
+        """Make the named projections current (or, with ``catch_up=False``, check they are).
+
+        Returns the log position the answer will reflect. A query never answers
+        silently from a stale view: it catches up first, or it raises
+        :class:`StaleReadModel` saying how far behind the view is.
+        """
+        names = list(names)
+        behind = [p for p in self.positions() if p.projection in names and p.behind]
+        if not behind:
+            return min(p.position for p in self.positions() if p.projection in names)
+        if not catch_up:
+            raise StaleReadModel(
+                "read models behind the log: " + ", ".join(
+                    f"{p.projection} at {p.position} of {p.head} ({p.behind} events behind)"
+                    for p in behind
+                ) + "; catch up first (thread catch-up), or let the query catch up"
+            )
+        self.catch_up(names)
+        return min(p.position for p in self.positions() if p.projection in names)
+
+    def catch_up(self, names: Iterable[str] | None = None, *,
+                 progress: Progress | None = None) -> int:
+        """Read the log from where each projection stopped; returns events projected."""
+        chosen = [PROJECTIONS[name] for name in _names(names)]
+        with self._lock:
+            done = 0
+            while True:
+                moved = self._catch_up_once(chosen, progress)
+                if moved is None:  # another process advanced a position: read it again
+                    continue
+                done += moved
+                return done
+
+    def rebuild(self, names: Iterable[str] | None = None, *,
+                progress: Progress | None = None) -> int:
+        """Drop the named read models (all by default) and project the whole log again."""
+        chosen = _names(names)
+        tables = tables_of(chosen)
+        with self._lock, self.engine.begin() as conn:
+            for table in reversed(tables):
+                conn.execute(text(f"DROP TABLE IF EXISTS {_quoted(conn, table.name)}"))
+            for table in tables:
+                conn.execute(CreateTable(table))
+            conn.execute(
+                s.positions.update().where(s.positions.c.projection.in_(chosen))
+                .values(position=0, longest_window_ns=0)
+            )
+        events = self.catch_up(chosen, progress=progress)
+        with self.engine.begin() as conn:
+            _create_indexes(conn, tables)
+        return events
+
+    def follow(self, stop: threading.Event, *, interval: float = 1.0,
+               on_progress: Callable[[int], object] | None = None) -> None:
+        """Keep every projection current until ``stop`` is set.
+
+        On PostgreSQL the ledger notifies on channel ``thread_ledger`` after each
+        commit, so the projections wake at once; elsewhere they poll every
+        ``interval`` seconds.
+        """
+        waiter = _notification_waiter(self.url)
+        try:
+            while not stop.is_set():
+                moved = self.catch_up()
+                if moved and on_progress is not None:
+                    on_progress(moved)
+                if waiter is not None:
+                    waiter(interval)
+                else:
+                    stop.wait(interval)
+        finally:
+            if waiter is not None:
+                waiter(-1)
+
+    # -- internals -------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        with self.engine.begin() as conn:
+            s.metadata.create_all(conn, checkfirst=True)
+            _create_indexes(conn, tables_of(PROJECTIONS))
+            known = set(conn.execute(select(s.positions.c.projection)).scalars())
+            for name in PROJECTIONS:
+                if name not in known:
+                    conn.execute(s.positions.insert().values(projection=name, position=0))
+
+    def _catch_up_once(self, chosen: Sequence[Projection], progress: Progress | None) -> int | None:
+        with self.engine.connect() as conn:
+            stored = {row[0]: row[1] for row in conn.execute(
+                select(s.positions.c.projection, s.positions.c.position))}
+        at = {p.name: int(stored.get(p.name, 0)) for p in chosen}
+        start = min(at.values(), default=0) + 1
+        recorder, mapper = self.ledger.recorder, self.ledger.mapper
+        topics = _topics(chosen)
+        # Everything up to this head is visible now, so once the pages are read every
+        # position can move up to it, over events no chosen projection wants.
+        head = self.head()
+        done = 0
+        if topics:
+            def read(first: int, size: int) -> Sequence[Any]:
+                return cast(Sequence[Any],
+                            recorder.select_notifications(first, size, topics=topics))
+        else:
+            read = self.ledger.store.select_log  # every event: the leaner read
+        for page in pages(read, mapper.plaintext, start, self.page):
+            last = page[-1].position
+            rows = _rows(chosen, at, page)
+            if not self._write(at, last, rows):
+                return None
+            done += len(page)
+            for name in at:
+                at[name] = max(at[name], last)
+            if progress is not None:
+                progress(len(page))
+        if any(position < head for position in at.values()) and not self._write(at, head, {}):
+            return None
+        return done
+
+    def _write(self, at: dict[str, int], last: int, rows: dict[Table, list[tuple[object, ...]]]
+               ) -> bool:
+        longest = max((int(row[3]) - int(row[2])  # type: ignore[call-overload]
+                       for row in rows.get(s.conditions, ())), default=0)
+        with self.engine.begin() as conn:
+            # Positions first: the conditional update takes the write lock, and a
+            # concurrent catch-up that got there first makes this one start over.
+            for name, position in at.items():
+                if position >= last:
+                    continue
+                moved = conn.execute(
+                    s.positions.update()
+                    .where(s.positions.c.projection == name, s.positions.c.position == position)
+                    .values(position=last)
+                ).rowcount
+                if moved != 1:
+                    conn.rollback()
+                    return False
+            if longest:
+                conn.execute(text(
+                    "UPDATE read_positions SET longest_window_ns = :longest "
+                    "WHERE projection = 'production' AND longest_window_ns < :longest"
+                ), {"longest": longest})
+            for table, values in rows.items():
+                if values:
+                    conn.exec_driver_sql(_insert_sql(conn, table), values)
+        return True
+
+
+def _rows(chosen: Sequence[Projection], at: dict[str, int], page: list[LogEvent]
+          ) -> dict[Table, list[tuple[object, ...]]]:
+    rows: dict[Table, list[tuple[object, ...]]] = defaultdict(list)
+    for projection in chosen:
+        after = at[projection.name]
+        for log_event in page:
+            if log_event.position > after:
+                for table, row in projection.rows(log_event):
+                    rows[table].append(row)
+    return rows
+
+
+def _topics(chosen: Sequence[Projection]) -> list[str]:
+    """Topics to read from the log; all of them (an empty filter) if any projection wants all."""
+    if any(projection.kinds for projection in chosen):
+        return []
+    return sorted({topic for projection in chosen for topic in projection.handlers})
+
+
+def _names(names: Iterable[str] | None) -> list[str]:
+    if names is None:
+        return list(PROJECTIONS)
+    chosen = list(names)
+    unknown = [name for name in chosen if name not in PROJECTIONS]
+    if unknown:
+        raise ConfigurationError(
+            f"no read model named {', '.join(unknown)}; expected one of {', '.join(PROJECTIONS)}"
+        )
+    return chosen
+
+
+_INSERTS: dict[tuple[str, str], str] = {}
+
+
+def _insert_sql(conn: Connection, table: Table) -> str:
+    style = conn.dialect.paramstyle
+    key = (table.name, style)
+    if key not in _INSERTS:
+        marker = "?" if style == "qmark" else "%s"
+        columns = ", ".join(column.name for column in table.columns)
+        markers = ", ".join(marker for _ in table.columns)
+        _INSERTS[key] = f"INSERT INTO {table.name} ({columns}) VALUES ({markers})"  # noqa: S608
+    return _INSERTS[key]
+
+
+def _quoted(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _create_indexes(conn: Connection, tables: Iterable[Table]) -> None:
+    for table in tables:
+        index: Index
+        for index in s.INDEXES.get(table.name, []):
+            index.create(conn, checkfirst=True)
+
+
+def _engine(url: str) -> Engine:
+    parts = urlsplit(url)
+    if parts.scheme.startswith("postgresql"):
+        query = parse_qs(parts.query)
+        schema = query.pop("schema", ["public"])[0]
+        base = url.split("?", 1)[0]
+        return create_engine(base, pool_size=2, pool_pre_ping=True,
+                             connect_args={"options": f"-csearch_path={schema}"})
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _notification_waiter(url: str) -> Callable[[float], None] | None:
+    """On PostgreSQL, a function that waits up to N seconds for the ledger's commit notice."""
+    if not urlsplit(url).scheme.startswith("postgresql"):
+        return None
+    import psycopg  # a PostgreSQL read model implies the postgres extra
+
+    conninfo = url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+    connection = psycopg.connect(conninfo, autocommit=True)
+    connection.execute("LISTEN thread_ledger")
+
+    def wait(seconds: float) -> None:
+        if seconds < 0:
+            connection.close()
+            return
+        # Several commits may notify while we catch up; one catch-up takes them all.
+        for _ in connection.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    return wait

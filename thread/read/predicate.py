@@ -1,0 +1,250 @@
+"""The recall predicate language: comparisons of process and condition values, parsed, never eval'd.
+
+    vibration.max > 4.0 and coolant_temp.mean > 30
+    process.spindle_speed.min < 11500 or not (condition.spindle_temp.max <= 60)
+    oee < 0.6
+
+A reference is ``[process.|condition.]NAME.STAT`` with STAT one of min, max,
+mean, sd, n (and threshold for condition metrics), or one of the condition
+scalars availability, performance, quality, oee. ``and`` binds tighter than
+``or``; ``not`` and parentheses work as usual.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from thread.errors import LedgerError
+
+STATS = ("min", "max", "mean", "sd", "n", "threshold")
+SCALARS = ("availability", "performance", "quality", "oee")
+SCOPES = ("process", "condition")
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+  | (?P<op>>=|<=|==|!=|>|<)
+  | (?P<paren>[()])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_\-/]*(?:\.[A-Za-z_][A-Za-z0-9_\-/]*)*)
+""", re.VERBOSE)
+
+
+class PredicateError(LedgerError):
+    """A recall predicate that does not parse, or names a value that does not exist."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A value a comparison reads: a process parameter or condition metric statistic."""
+
+    scope: str | None
+    name: str
+    stat: str
+
+    def __str__(self) -> str:
+        if self.name in SCALARS and self.stat == "value":
+            return self.name
+        return ".".join(part for part in (self.scope, self.name, self.stat) if part)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``reference OP number``."""
+
+    reference: Reference
+    operator: str
+    number: float
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.operator} {self.number!r}"
+
+
+@dataclass(frozen=True)
+class Not:
+    """Negation."""
+
+    operand: Predicate
+
+    def __str__(self) -> str:
+        return f"not ({self.operand})"
+
+
+@dataclass(frozen=True)
+class Both:
+    """Conjunction."""
+
+    left: Predicate
+    right: Predicate
+
+    def __str__(self) -> str:
+        return f"({self.left}) and ({self.right})"
+
+
+@dataclass(frozen=True)
+class Either:
+    """Disjunction."""
+
+    left: Predicate
+    right: Predicate
+
+    def __str__(self) -> str:
+        return f"({self.left}) or ({self.right})"
+
+
+Predicate = Comparison | Not | Both | Either
+
+#: What a run's values look like to the evaluator: reference -> value (absent when unknown).
+Values = Mapping[Reference, float]
+
+
+class Unknown(Exception):  # noqa: N818 - control flow, never leaves this module
+    """A comparison needs a value the run does not have."""
+
+    def __init__(self, reference: Reference) -> None:
+        super().__init__(str(reference))
+        self.reference = reference
+
+
+def parse(source: str) -> Predicate:
+    """The predicate in ``source``; :class:`PredicateError` says where it goes wrong."""
+    tokens = _tokens(source)
+    parser = _Parser(source, tokens)
+    predicate = parser.expression()
+    if parser.index != len(tokens):
+        _, value, at = tokens[parser.index]
+        raise PredicateError(f"recall predicate {source!r}: unexpected {value!r} at column "
+                             f"{at + 1}; expected 'and', 'or' or the end")
+    return predicate
+
+
+def references(predicate: Predicate) -> list[Reference]:
+    """Every reference in the predicate, in reading order."""
+    match predicate:
+        case Comparison():
+            return [predicate.reference]
+        case Not():
+            return references(predicate.operand)
+        case Both() | Either():
+            return [*references(predicate.left), *references(predicate.right)]
+
+
+def evaluate(predicate: Predicate, values: Values) -> bool:
+    """Whether the predicate holds; raises :class:`Unknown` for a missing value it needs."""
+    match predicate:
+        case Comparison():
+            value = values.get(predicate.reference)
+            if value is None or math.isnan(value):
+                raise Unknown(predicate.reference)
+            return OPERATORS[predicate.operator](value, predicate.number)
+        case Not():
+            return not evaluate(predicate.operand, values)
+        case Both():
+            return evaluate(predicate.left, values) and evaluate(predicate.right, values)
+        case Either():
+            return evaluate(predicate.left, values) or evaluate(predicate.right, values)
+
+
+def _tokens(source: str) -> list[tuple[str, str, int]]:
+    tokens: list[tuple[str, str, int]] = []
+    at = 0
+    while at < len(source):
+        match = _TOKEN.match(source, at)
+        if match is None:
+            raise PredicateError(f"recall predicate {source!r}: cannot read {source[at]!r} at "
+                                 f"column {at + 1}; expected a name, a number, a comparison "
+                                 f"(> >= < <= == !=), 'and', 'or', 'not' or parentheses")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append((kind, match.group(), at))
+        at = match.end()
+    if not tokens:
+        raise PredicateError("recall predicate is empty; expected e.g. 'vibration.max > 4.0'")
+    return tokens
+
+
+class _Parser:
+    def __init__(self, source: str, tokens: list[tuple[str, str, int]]) -> None:
+        self.source, self.tokens, self.index = source, tokens, 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def fail(self, expected: str) -> PredicateError:
+        token = self.peek()
+        where = (f"{token[1]!r} at column {token[2] + 1}" if token is not None
+                 else "the end")
+        return PredicateError(f"recall predicate {self.source!r}: found {where}; "
+                              f"expected {expected}")
+
+    def word(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token[0] == "name" and token[1] == word:
+            self.index += 1
+            return True
+        return False
+
+    def expression(self) -> Predicate:
+        left = self.conjunction()
+        while self.word("or"):
+            left = Either(left, self.conjunction())
+        return left
+
+    def conjunction(self) -> Predicate:
+        left = self.unary()
+        while self.word("and"):
+            left = Both(left, self.unary())
+        return left
+
+    def unary(self) -> Predicate:
+        if self.word("not"):
+            return Not(self.unary())
+        token = self.peek()
+        if token is not None and token[1] == "(":
+            self.index += 1
+            inner = self.expression()
+            closing = self.peek()
+            if closing is None or closing[1] != ")":
+                raise self.fail("')'")
+            self.index += 1
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        token = self.peek()
+        if token is None or token[0] != "name" or token[1] in ("and", "or", "not"):
+            raise self.fail("a value such as vibration.max or coolant_temp.mean")
+        self.index += 1
+        reference = self.reference(token[1], token[2])
+        operator = self.peek()
+        if operator is None or operator[0] != "op":
+            raise self.fail("a comparison: > >= < <= == !=")
+        self.index += 1
+        number = self.peek()
+        if number is None or number[0] != "number":
+            raise self.fail("a number")
+        self.index += 1
+        return Comparison(reference, operator[1], float(number[1]))
+
+    def reference(self, text: str, at: int) -> Reference:
+        parts = text.split(".")
+        scope = parts[0] if parts[0] in SCOPES and len(parts) > 1 else None
+        rest = parts[1:] if scope is not None else parts
+        if len(rest) == 1 and rest[0] in SCALARS and scope in (None, "condition"):
+            return Reference("condition", rest[0], "value")
+        if len(rest) < 2 or rest[-1] not in STATS:
+            raise PredicateError(
+                f"recall predicate {self.source!r}: {text!r} at column {at + 1} is not a "
+                f"value; expected [process.|condition.]NAME.STAT with STAT one of "
+                f"{', '.join(STATS)}, or one of {', '.join(SCALARS)}"
+            )
+        if rest[-1] == "threshold" and scope == "process":
+            raise PredicateError(f"recall predicate {self.source!r}: process parameters have "
+                                 f"no threshold ({text!r} at column {at + 1})")
+        return Reference(scope, ".".join(rest[:-1]), rest[-1])

@@ -1,0 +1,240 @@
+"""The projections: which rows each kind of event adds to which read model.
+
+A projection is a name, its tables and a function per topic that turns one
+decoded event into rows (tuples in the table's column order). Projections
+keep no state between events: every row is an append, so they can be
+rebuilt from the log at any time and read as of any past moment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table
+
+from thread.domain import facts as f
+from thread.read import schema as s
+from thread.read.events import LogEvent, nanoseconds
+
+Row = tuple[object, ...]
+Rows = list[tuple[Table, Row]]
+Handler = Callable[[LogEvent], Rows]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A named read model: its tables and what each topic adds to them."""
+
+    name: str
+    tables: tuple[Table, ...]
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    #: Kinds of subject whose every event this projection takes, whatever the topic.
+    kinds: frozenset[str] = frozenset()
+    fallback: Handler | None = None
+
+    def rows(self, event: LogEvent) -> Rows:
+        """The rows ``event`` adds (none when this projection ignores it)."""
+        handler = self.handlers.get(event.topic)
+        if handler is not None:
+            return handler(event)
+        if self.fallback is not None and event.kind in self.kinds:
+            return self.fallback(event)
+        return []
+
+    def wants(self, topic: str) -> bool:
+        """Whether events of ``topic`` can add rows (kind-wide projections want all)."""
+        return bool(self.kinds) or topic in self.handlers
+
+
+def _clocks(event: LogEvent) -> tuple[int, int]:
+    return event.occurred_ns, event.recorded_ns
+
+
+# -- story --------------------------------------------------------------------
+
+def _story(event: LogEvent) -> Rows:
+    rows: Rows = [(s.story, (
+        event.position, event.kind, event.key, event.version, event.topic,
+        *_clocks(event), event.actor, event.source, event.source_record_id, event.canonical,
+    ))]
+    if event.topic == f.CorrectionRecorded.topic:
+        p = event.payload
+        rows.append((s.superseded, (
+            event.position, event.kind, event.key, p["corrects_version"],
+            p["replaced_by_version"], p["reason"], *_clocks(event),
+        )))
+    return rows
+
+
+def _superseded_only(event: LogEvent) -> Rows:
+    return [row for row in _story(event) if row[0] is s.superseded]
+
+
+STORY = Projection(
+    name="story",
+    tables=(s.story, s.superseded),
+    kinds=frozenset({"part", "lot", "design"}),
+    fallback=_story,
+    handlers={f.CorrectionRecorded.topic: lambda event: (
+        _story(event) if event.kind in ("part", "lot", "design") else _superseded_only(event)
+    )},
+)
+
+
+# -- registry -----------------------------------------------------------------
+
+def _registered(event: LogEvent) -> Rows:
+    p = event.payload
+    return [(s.registry, (
+        event.position, event.kind, event.key, p.get("part_number"), p.get("revision"),
+        p.get("work_order"), float(p.get("quantity", 1)), *_clocks(event),
+    ))]
+
+
+def _lot_received(event: LogEvent) -> Rows:
+    p = event.payload
+    return [(s.registry, (
+        event.position, event.kind, event.key, None, None, None, float(p["quantity"]),
+        *_clocks(event),
+    ))]
+
+
+def _whereabouts(describe: Callable[[dict[str, object]], str | None]) -> Handler:
+    def handler(event: LogEvent) -> Rows:
+        detail = describe(event.payload)
+        if detail is None:
+            return []
+        return [(s.whereabouts, (
+            event.position, event.kind, event.key, event.version, event.topic, detail,
+            *_clocks(event),
+        ))]
+    return handler
+
+
+def _disposition(payload: dict[str, object]) -> str | None:
+    return {"scrap": "scrapped", "return-to-vendor": "returned to vendor"}.get(
+        str(payload["decision"])
+    )
+
+
+REGISTRY = Projection(
+    name="registry",
+    tables=(s.registry, s.whereabouts),
+    handlers={
+        f.PartRegistered.topic: _registered,
+        f.MaterialLotReceived.topic: _lot_received,
+        f.Shipped.topic: _whereabouts(lambda p: json.dumps(
+            {"customer": p["customer"], "order": p["order"], "destination": p.get("destination")}
+        )),
+        f.InstalledAtSite.topic: _whereabouts(lambda p: json.dumps(
+            {"site": p["site"], "equipment": p.get("equipment")}
+        )),
+        f.InstalledInto.topic: _whereabouts(lambda p: json.dumps({"assembly": p["assembly"]})),
+        f.RemovedFrom.topic: _whereabouts(lambda p: json.dumps({"assembly": p["assembly"]})),
+        f.DispositionRecorded.topic: _whereabouts(lambda p: (
+            None if (state := _disposition(p)) is None else json.dumps({"state": state})
+        )),
+        f.Quarantined.topic: _whereabouts(lambda p: json.dumps({"reason": p["reason"]})),
+        f.ReleasedFromQuarantine.topic: _whereabouts(lambda p: json.dumps(
+            {"reason": p["reason"]}
+        )),
+        f.Recalled.topic: _whereabouts(lambda p: json.dumps(
+            {"recall": p["recall"], "reason": p["reason"]}
+        )),
+    },
+)
+
+
+# -- genealogy ----------------------------------------------------------------
+
+def _edge(action: str, child_kind: str, child_field: str, slot_field: str | None) -> Handler:
+    def handler(event: LogEvent) -> Rows:
+        p = event.payload
+        slot = p.get(slot_field) if slot_field is not None else None
+        return [(s.edges, (
+            event.position, event.kind, event.key, child_kind, p[child_field], action,
+            event.version, slot, *_clocks(event),
+        ))]
+    return handler
+
+
+GENEALOGY = Projection(
+    name="genealogy",
+    tables=(s.edges,),
+    handlers={
+        f.ComponentInstalled.topic: _edge("install", "part", "component", "position"),
+        f.ComponentRemoved.topic: _edge("remove", "part", "component", None),
+        f.MaterialConsumed.topic: _edge("consume", "lot", "material_lot", None),
+    },
+)
+
+
+# -- production ---------------------------------------------------------------
+
+def _operation(event: LogEvent) -> Rows:
+    p = event.payload
+    return [(s.operations, (
+        event.position, event.kind, event.key, event.version, p["operation"], p.get("machine"),
+        p["station"], p["operator"], p.get("program"), p.get("program_revision"),
+        nanoseconds(p["started_at"]), nanoseconds(p["ended_at"]), *_clocks(event),
+    ))]
+
+
+def _process(event: LogEvent) -> Rows:
+    p = event.payload
+    head = (event.kind, event.key, event.version, p["operation"], p.get("machine"),
+            nanoseconds(p["started_at"]), nanoseconds(p["ended_at"]))
+    return [
+        (s.parameters, (event.position, q["name"], *head, q["unit"], q["n"], q["min"],
+                        q["max"], q["mean"], q["sd"], *_clocks(event)))
+        for q in p["parameters"]
+    ]
+
+
+def _condition(event: LogEvent) -> Rows:
+    p = event.payload
+    start, end = nanoseconds(p["window_start"]), nanoseconds(p["window_end"])
+    rows: Rows = [(s.conditions, (
+        event.position, event.key, start, end, json.dumps(p.get("alarms_active", [])),
+        p.get("availability"), p.get("performance"), p.get("quality"), *_clocks(event),
+    ))]
+    rows.extend(
+        (s.metrics, (event.position, m["name"], event.key, start, end, m["unit"], m["n"],
+                     m["min"], m["max"], m["mean"], m.get("threshold"), *_clocks(event)))
+        for m in p.get("metrics", [])
+    )
+    return rows
+
+
+def _alarm(event: LogEvent) -> Rows:
+    p = event.payload
+    cleared = p.get("cleared_at")
+    return [(s.alarms, (
+        event.position, event.key, p["code"], p["text"], p.get("severity", "warning"),
+        nanoseconds(p["raised_at"]), nanoseconds(cleared) if cleared is not None else None,
+        *_clocks(event),
+    ))]
+
+
+PRODUCTION = Projection(
+    name="production",
+    tables=(s.operations, s.parameters, s.conditions, s.metrics, s.alarms),
+    handlers={
+        f.OperationPerformed.topic: _operation,
+        f.ProcessRecorded.topic: _process,
+        f.ConditionRecorded.topic: _condition,
+        f.AlarmRaised.topic: _alarm,
+    },
+)
+
+#: Every projection, by name, in the order ``thread rebuild`` runs them.
+PROJECTIONS: dict[str, Projection] = {
+    projection.name: projection for projection in (STORY, REGISTRY, GENEALOGY, PRODUCTION)
+}
+
+
+def tables_of(names: Iterable[str]) -> list[Table]:
+    """The tables of the named projections."""
+    return [table for name in names for table in PROJECTIONS[name].tables]

@@ -1,0 +1,200 @@
+"""The read models' SQL tables.
+
+Every row carries the log position of the event it came from, and both of
+the event's clocks (``occurred_ns``: when it happened on the floor,
+``recorded_ns``: when the ledger learned it; nanoseconds since the Unix epoch,
+UTC). Rows are only ever appended, so any query can be asked as of a past
+moment by filtering on either clock, and a rebuild is a plain reload.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def _clocks() -> list[Column[int]]:
+    return [Column("occurred_ns", BigInteger, nullable=False),
+            Column("recorded_ns", BigInteger, nullable=False)]
+
+
+#: How far each projection has read the log, written in the same transaction as its rows.
+positions = Table(
+    "read_positions", metadata,
+    Column("projection", String(40), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("longest_window_ns", BigInteger, nullable=False, server_default="0"),
+)
+
+# -- story: every event of parts, lots and design items, in its canonical bytes.
+story = Table(
+    "read_story", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("topic", String(80), nullable=False),
+    *_clocks(),
+    Column("actor", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("source_record_id", String(400)),
+    Column("canonical", LargeBinary, nullable=False),
+)
+superseded = Table(
+    "read_superseded", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("replaced_by", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    *_clocks(),
+)
+
+# -- registry: what each serial or lot is, and the facts that move it around.
+registry = Table(
+    "read_registry", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("part_number", String(200)),
+    Column("revision", String(200)),
+    Column("work_order", String(200)),
+    Column("quantity", Float, nullable=False),
+    *_clocks(),
+)
+whereabouts = Table(
+    "read_whereabouts", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("topic", String(80), nullable=False),
+    Column("detail", Text, nullable=False),
+    *_clocks(),
+)
+
+# -- genealogy: install, remove and consume edges between assemblies, parts and lots.
+edges = Table(
+    "read_edges", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("parent_kind", String(8), nullable=False),
+    Column("parent", String(200), nullable=False),
+    Column("child_kind", String(8), nullable=False),
+    Column("child", String(200), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("slot", String(200)),
+    *_clocks(),
+)
+
+# -- production: what ran on which machine, when, and how the machine was doing.
+operations = Table(
+    "read_operations", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("operation", String(200), nullable=False),
+    Column("machine", String(200)),
+    Column("station", String(200)),
+    Column("operator", String(200)),
+    Column("program", String(200)),
+    Column("program_revision", String(200)),
+    Column("started_ns", BigInteger, nullable=False),
+    Column("ended_ns", BigInteger, nullable=False),
+    *_clocks(),
+)
+parameters = Table(
+    "read_parameters", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("operation", String(200), nullable=False),
+    Column("machine", String(200)),
+    Column("started_ns", BigInteger, nullable=False),
+    Column("ended_ns", BigInteger, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("min", Float, nullable=False),
+    Column("max", Float, nullable=False),
+    Column("mean", Float, nullable=False),
+    Column("sd", Float, nullable=False),
+    *_clocks(),
+)
+conditions = Table(
+    "read_conditions", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("machine", String(200), nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("alarms", Text, nullable=False),
+    Column("availability", Float),
+    Column("performance", Float),
+    Column("quality", Float),
+    *_clocks(),
+)
+metrics = Table(
+    "read_metrics", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), primary_key=True),
+    Column("machine", String(200), nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("min", Float, nullable=False),
+    Column("max", Float, nullable=False),
+    Column("mean", Float, nullable=False),
+    Column("threshold", Float),
+    *_clocks(),
+)
+alarms = Table(
+    "read_alarms", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("machine", String(200), nullable=False),
+    Column("code", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("raised_ns", BigInteger, nullable=False),
+    Column("cleared_ns", BigInteger),
+    *_clocks(),
+)
+
+#: Secondary indexes, created after a bulk rebuild rather than maintained during it.
+INDEXES: dict[str, list[Index]] = {
+    story.name: [Index("read_story_subject", story.c.kind, story.c.key, story.c.version)],
+    superseded.name: [Index("read_superseded_subject", superseded.c.key, superseded.c.version)],
+    registry.name: [
+        Index("read_registry_key", registry.c.key),
+        Index("read_registry_design", registry.c.part_number, registry.c.revision,
+              registry.c.occurred_ns),
+    ],
+    whereabouts.name: [Index("read_whereabouts_key", whereabouts.c.key, whereabouts.c.position)],
+    edges.name: [Index("read_edges_parent", edges.c.parent, edges.c.position),
+                 Index("read_edges_child", edges.c.child, edges.c.position)],
+    operations.name: [Index("read_operations_machine", operations.c.machine,
+                            operations.c.started_ns),
+                      Index("read_operations_key", operations.c.key)],
+    parameters.name: [Index("read_parameters_machine", parameters.c.machine,
+                            parameters.c.started_ns),
+                      Index("read_parameters_key", parameters.c.key)],
+    conditions.name: [Index("read_conditions_machine", conditions.c.machine,
+                            conditions.c.start_ns)],
+    metrics.name: [Index("read_metrics_machine", metrics.c.machine, metrics.c.start_ns)],
+    alarms.name: [Index("read_alarms_machine", alarms.c.machine, alarms.c.raised_ns)],
+}

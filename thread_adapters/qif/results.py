@@ -1,0 +1,495 @@
+"""QIF 3 measurement results as ledger facts, read without touching a ledger.
+
+Each measured characteristic (``CharacteristicMeasurements/*``) of each
+actual component becomes one :class:`~thread.facts.InspectionRecorded`; each
+``MeasurementResults`` and part gets one
+:class:`~thread.facts.InspectionReported` with the report's traceability and
+its counts. How the file maps to the facts:
+
+- **Characteristic**: measurement -> ``CharacteristicItem`` (designator,
+  name, drawing location, criticality, devices) -> ``CharacteristicNominal``
+  (``TargetValue``) -> ``CharacteristicDefinition`` (tolerance). The
+  characteristic id is the item's ``CharacteristicDesignator/Designator``
+  (the balloon), else its ``Name``, else its QIF id.
+- **Requirement**: a ``Tolerance`` with ``MaxValue``/``MinValue`` gives the
+  tolerances as deviations from ``TargetValue``; with ``DefinedAsLimit`` true
+  they are limits, turned into deviations from ``TargetValue`` (or from the
+  middle of the limits when the file has no target). A geometric
+  ``ToleranceValue`` T is the requirement 0..T on the measured zone, except
+  for a point profile, whose value is a signed deviation within
+  ``OuterDisposition - T`` .. ``OuterDisposition`` (default +/-T/2).
+- **Verdict**: the file's status is authoritative (it knows bonus tolerance
+  and datum shift): PASS -> pass; FAIL and REWORK -> fail; BASIC_OR_TED (a
+  basic dimension, which has no tolerance to fail) -> pass; any other status
+  (INDETERMINATE, NOT_ANALYZED, SYSERROR, UNDEFINED, a free-text status) ->
+  fail, because a result not shown to conform cannot be accepted. Statuses
+  other than PASS and FAIL are also written into the inspection's name.
+- **Designator**: criticality KEY -> key, CRITICAL -> critical, a SAFETY area
+  or a flight-safety level -> flight-safety, anything else -> none.
+- **Method**: the measurement's (else the item's) first measurement device
+  decides: a CMM -> cmm; calipers, micrometers, gauges and pins -> gauge;
+  vision and optical devices -> vision; a named device of another kind ->
+  other (its name is kept as the gauge); no device -> cmm.
+- **Times**: a measurement's ``TimeStamp``, else the report's
+  ``InspectionEnd``, ``InspectionStart`` or ``ReportPreparationDate``, else
+  the document's ``Version/TimeCreated``. QIF defines these times as GMT, so
+  a time written without a zone is taken as UTC. A file with no time at all
+  is recorded as happening when it is imported.
+- **Identity**: source ``qif``; each fact's source record id is the results
+  id (``ThisResultsInstanceQPId``, else the document's ``QPId`` and the
+  results' QIF id, else the file's SHA-256), the part, and the measurement's
+  QIF id, so importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PureWindowsPath
+from typing import Any, Literal, TypeVar
+from xml.etree.ElementTree import Element
+
+from thread.domain import facts as f
+from thread.domain.facts.measures import Designator
+from thread.domain.facts.quality import Verdict
+from thread.errors import InvalidFact
+from thread_adapters.qif.document import Document, local, words
+from thread_adapters.qif.errors import MalformedQIF, QIFError
+from thread_adapters.qif.units import FileUnits, quantity_of
+
+#: The ``source`` of every fact this adapter records.
+SOURCE = "qif"
+
+Kind = Literal["part", "lot"]
+F = TypeVar("F", f.InspectionRecorded, f.InspectionReported)
+Method = Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
+
+#: Non-conformance designators that mean "none".
+_NO_NON_CONFORMANCE = frozenset({"NA", "N/A", "NONE", "-", "--", "0"})
+#: Device words -> inspection method, tried in this order.
+_METHODS: tuple[tuple[Method, tuple[str, ...]], ...] = (
+    ("cmm", ("CMM", "COORDINATE")),
+    ("vision", ("VISION", "OPTICAL", "CAMERA", "MICROSCOPE", "COMPARATOR", "IMAGING")),
+    ("gauge", ("CALIPER", "MICROMETER", "GAGE", "GAUGE", "PIN", "INDICATOR", "HEIGHT",
+               "PLUG", "RING", "THREAD")),
+    ("manual", ("MANUAL", "VISUAL")),
+)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A fact ready to record, with when it happened and the source record it comes from."""
+
+    fact: f.InspectionRecorded | f.InspectionReported
+    occurred_at: datetime | None
+    source_record_id: str
+
+
+@dataclass(frozen=True)
+class PartReport:
+    """One QIF ``MeasurementResults`` as it concerns one part (or lot)."""
+
+    kind: Kind
+    key: str
+    report: str
+    inspected_at: datetime | None
+    measurements: int
+    failures: int
+    statuses: dict[str, int]
+    facts: tuple[Planned, ...]
+
+
+@dataclass(frozen=True)
+class ResultsFile:
+    """A QIF results file read into facts: one report per results set and part."""
+
+    path: Path
+    digest: str
+    reports: tuple[PartReport, ...]
+
+    @property
+    def measurements(self) -> int:
+        """Measured characteristics in the file, over every part."""
+        return sum(report.measurements for report in self.reports)
+
+    @property
+    def failures(self) -> int:
+        """Measured characteristics recorded with verdict fail."""
+        return sum(report.failures for report in self.reports)
+
+    @property
+    def facts(self) -> list[Planned]:
+        """Every fact the file yields, in the order it is recorded."""
+        return [planned for report in self.reports for planned in report.facts]
+
+    @property
+    def subjects(self) -> list[tuple[Kind, str]]:
+        """The parts (or lots) the file measured, in file order."""
+        return list(dict.fromkeys((report.kind, report.key) for report in self.reports))
+
+
+def read_results(path: str | Path, *, serial: str | None = None,
+                 lot: str | None = None) -> ResultsFile:
+    """Read a QIF 3 results file into the facts it yields, without touching a ledger.
+
+    ``serial`` (or ``lot``) names the part measured by a file whose actual
+    component has no ``SerialNumber``; it must not contradict a serial the
+    file states. Raises :class:`~thread_adapters.qif.errors.QIFError` naming
+    the file, the element and its line.
+    """
+    if serial is not None and lot is not None:
+        raise QIFError("give the serial or the lot a QIF file measured, not both")
+    return _Reader(Document.read(Path(path)), serial, lot).read()
+
+
+def verdict_of(status: str) -> tuple[Verdict, str | None]:
+    """The ledger's verdict for a QIF characteristic status, and a note when it is not plain."""
+    code = status.upper()
+    if code == "PASS":
+        return "pass", None
+    if code == "FAIL":
+        return "fail", None
+    if code == "REWORK":
+        return "fail", "QIF status REWORK"
+    if code == "BASIC_OR_TED":
+        return "pass", "basic dimension, QIF status BASIC_OR_TED"
+    return "fail", f"QIF status {status}, not shown to conform"
+
+
+def designator_of(level: str | None, area: str | None) -> Designator:
+    """AS9102's designator for a QIF criticality level (LevelEnum or OtherLevel) and area."""
+    level, area = (level or "").upper(), (area or "").upper()
+    if "FLIGHT" in level or "SAFETY" in level or (
+            area == "SAFETY" and level in ("CRITICAL", "KEY")):
+        return "flight-safety"
+    if level.startswith("CRITICAL"):
+        return "critical"
+    if level.startswith("KEY"):
+        return "key"
+    return "none"
+
+
+def method_of(tag: str, name: str | None) -> Method:
+    """The inspection method a measurement device's QIF type and name point to."""
+    tag = tag.upper()
+    tokens = re.split(r"[^A-Z0-9]+", (name or "").upper())
+    for method, keys in _METHODS:
+        if any(key in tag or any(token.startswith(key) for token in tokens) for key in keys):
+            return method
+    return "other"
+
+
+def _tidy(value: float) -> float:
+    # Limits turned into deviations carry binary noise such as 0.2000000000000455.
+    return round(value, 12)
+
+
+class _Traceability:
+    """Inspection traceability, most specific first: the results set's, the file's, the plan's."""
+
+    def __init__(self, document: Document, layers: list[Element | None]) -> None:
+        self.document = document
+        self.layers = [layer for layer in layers if layer is not None]
+
+    def element(self, path: str) -> Element | None:
+        for layer in self.layers:
+            found = self.document.find(layer, path)
+            if found is not None:
+                return found
+        return None
+
+    def text(self, path: str) -> str | None:
+        for layer in self.layers:
+            found = self.document.text(layer, path)
+            if found is not None:
+                return found
+        return None
+
+    def moment(self, *paths: str) -> datetime | None:
+        for layer in self.layers:
+            for path in paths:
+                found = self.document.find(layer, path)
+                if found is not None:
+                    return self.document.moment(found)
+        return None
+
+
+class _Reader:
+    """Reads one parsed QIF document into part reports."""
+
+    def __init__(self, document: Document, serial: str | None, lot: str | None) -> None:
+        self.doc = document
+        self.units = FileUnits(document)
+        self.serial = serial
+        self.lot = lot
+        self.anonymous: set[str | None] = set()
+
+    def read(self) -> ResultsFile:
+        doc = self.doc
+        results = doc.find(doc.root, "q:Results")
+        if results is None:
+            if doc.find(doc.root, "q:Plan") is not None:
+                raise MalformedQIF(
+                    f"{doc.name} is a QIF plan (it has a Plan and no Results), not measurement "
+                    "results; import the results file measured against it"
+                )
+            doc.fail(doc.root, "has no Results element, so it holds no measurement results")
+        sets = doc.findall(results, "q:MeasurementResultsSet/q:MeasurementResults")
+        if not sets:
+            doc.fail(results, "has no MeasurementResultsSet/MeasurementResults")
+        components = {
+            component.get("id", ""): component for component in doc.findall(
+                results, "q:ActualComponentSets/q:ActualComponentSet/q:ActualComponent")
+        }
+        shared = [doc.find(results, "q:InspectionTraceability"),
+                  doc.find(doc.root, "q:PreInspectionTraceability")]
+        reports: list[PartReport] = []
+        for measured in sets:
+            trace = _Traceability(doc, [doc.find(measured, "q:InspectionTraceability"), *shared])
+            reports.extend(self._results(measured, components, trace))
+        return ResultsFile(doc.path, doc.digest, tuple(reports))
+
+    def _results(self, results: Element, components: dict[str, Element],
+                 trace: _Traceability) -> list[PartReport]:
+        """One report per actual component of one ``MeasurementResults``."""
+        doc = self.doc
+        listed = [ident for ident in (doc.text(element) for element in doc.findall(
+            results, "q:ActualComponentIds/q:Id")) if ident is not None]
+        groups: dict[str | None, list[Element]] = {ident: [] for ident in listed}
+        for measurement in doc.findall(
+                results, "q:MeasuredCharacteristics/q:CharacteristicMeasurements/*"):
+            own = doc.text(measurement, "q:ActualComponentId")
+            if own is None and len(listed) > 1:
+                doc.fail(measurement, "does not say which of the actual components "
+                                      f"{', '.join(listed)} it measured (no ActualComponentId)")
+            groups.setdefault(own if own is not None else (listed[0] if listed else None),
+                              []).append(measurement)
+        if not groups:
+            groups[None] = []
+        inspected_at = trace.moment("q:InspectionEnd", "q:InspectionStart",
+                                    "q:ReportPreparationDate")
+        if inspected_at is None:
+            created = doc.find(doc.root, "q:Version/q:TimeCreated")
+            inspected_at = None if created is None else doc.moment(created)
+        reports = []
+        for ident, measurements in groups.items():
+            component = None
+            if ident is not None:
+                component = components.get(ident)
+                if component is None:
+                    doc.fail(results, f"names actual component {ident}, which this file does "
+                                      "not define")
+            kind, key = self._subject(results, ident, component)
+            reports.append(self._report(results, kind, key, measurements, trace, inspected_at))
+        return reports
+
+    def _subject(self, results: Element, ident: str | None,
+                 component: Element | None) -> tuple[Kind, str]:
+        """The part a component is: its serial number, else the serial or lot given."""
+        doc = self.doc
+        serial = None if component is None else doc.text(component, "q:SerialNumber")
+        if serial is not None:
+            if self.lot is not None or self.serial not in (None, serial):
+                given = f"lot {self.lot}" if self.lot is not None else f"serial {self.serial}"
+                raise QIFError(
+                    f"{doc.name}: {doc.where(component or results)} has serial number "
+                    f"{serial}, but {given} was given; import files that state their serial "
+                    "number without --serial or --lot"
+                )
+            return "part", serial
+        self.anonymous.add(ident)
+        element = component if component is not None else results
+        if len(self.anonymous) > 1:
+            raise QIFError(
+                f"{doc.name}: {doc.where(element)} is another actual component without a "
+                "serial number; one --serial or --lot cannot tell the components apart, so "
+                "add their SerialNumber to the file"
+            )
+        if self.serial is not None:
+            return "part", self.serial
+        if self.lot is not None:
+            return "lot", self.lot
+        raise QIFError(
+            f"{doc.name}: {doc.where(element)} has no serial number, so the file does not "
+            f"say which part it measured; name it: thread import qif --serial SERIAL "
+            f"{doc.name} (or --lot LOT; serial= or lot= in Python)"
+        )
+
+    def _report(self, results: Element, kind: Kind, key: str, measurements: list[Element],
+                trace: _Traceability, inspected_at: datetime | None) -> PartReport:
+        doc = self.doc
+        report = (trace.text("q:ReportNumber") or doc.text(results, "q:ThisResultsInstanceQPId")
+                  or doc.text(doc.root, "q:QPId") or f"MeasurementResults {results.get('id')}")
+        program = self._program(trace)
+        prefix = f"{self._results_id(results)}/{kind}:{key}"
+        subject = {"serial" if kind == "part" else "lot": key}
+        facts: list[Planned] = []
+        statuses: dict[str, int] = {}
+        for measurement in measurements:
+            planned, status = self._inspection(measurement, subject, report, program,
+                                               inspected_at, prefix)
+            facts.append(planned)
+            statuses[status] = statuses.get(status, 0) + 1
+        failures = sum(1 for planned in facts
+                       if isinstance(planned.fact, f.InspectionRecorded)
+                       and planned.fact.verdict == "fail")
+        preparer = trace.element("q:ReportPreparer")
+        name, employee = doc.text(preparer, "q:Name"), doc.text(preparer, "q:EmployeeId")
+        reported = self._fact(
+            f.InspectionReported, results, **subject, report=report,
+            preparer=f"{name} ({employee})" if name and employee else name or employee,
+            organization=trace.text("q:InspectingOrganization/q:Name"),
+            supplier=trace.text("q:SupplierCode"),
+            purchase_order=trace.text("q:PurchaseOrderNumber"),
+            program=program, document_digest=doc.digest,
+            measurements=len(measurements), failures=failures,
+        )
+        reported_at = trace.moment("q:ReportPreparationDate") or inspected_at
+        facts.append(Planned(reported, reported_at, f"{prefix}/report"))
+        return PartReport(kind, key, report, inspected_at, len(measurements), failures,
+                          statuses, tuple(facts))
+
+    def _results_id(self, results: Element) -> str:
+        """What identifies these results across re-imports of the same file."""
+        doc = self.doc
+        this = doc.text(results, "q:ThisResultsInstanceQPId")
+        if this is not None:
+            return this
+        ident = results.get("id")
+        if ident is None:
+            doc.fail(results, "has no id attribute")
+        return f"{doc.text(doc.root, 'q:QPId') or doc.digest}#{ident}"
+
+    def _program(self, trace: _Traceability) -> str | None:
+        """The inspection program's file name (and version): AS9102 Form 3, field 10."""
+        program = trace.element("q:InspectionProgram/q:File")
+        name = self.doc.text(program, "q:Name")
+        if name is None:
+            return None
+        name = PureWindowsPath(name).name or name  # the directory is incidental
+        version = self.doc.text(program, "q:Version")
+        return f"{name} rev {version}" if version else name
+
+    def _inspection(self, measurement: Element, subject: dict[str, str], report: str,
+                    program: str | None, inspected_at: datetime | None,
+                    prefix: str) -> tuple[Planned, str]:
+        """One measured characteristic as an inspection fact, and its QIF status."""
+        doc = self.doc
+        item = doc.referenced(measurement, "q:CharacteristicItemId", "CharacteristicItem")
+        nominal = doc.referenced(item, "q:CharacteristicNominalId", "CharacteristicNominal")
+        definition = doc.referenced(nominal, "q:CharacteristicDefinitionId",
+                                    "CharacteristicDefinition")
+        status = (doc.text(measurement, "q:Status/q:CharacteristicStatusEnum")
+                  or doc.text(measurement, "q:Status/q:OtherCharacteristicStatus"))
+        if status is None:
+            doc.fail(measurement, "has no Status/CharacteristicStatusEnum")
+        ident = measurement.get("id")
+        if ident is None:
+            doc.fail(measurement, "has no id attribute")
+        verdict, note = verdict_of(status)
+        designation = next((found for found in (doc.find(element, "q:CharacteristicDesignator")
+                                                for element in (item, nominal, definition))
+                            if found is not None), None)
+        characteristic = (doc.text(designation, "q:Designator") or doc.text(item, "q:Name")
+                          or f"item {item.get('id')}")
+        value = doc.find(measurement, "q:Value")
+        target = doc.find(nominal, "q:TargetValue")
+        measured = None if value is None else doc.number(value)
+        nominal_value, lower, upper = self._requirement(definition, target)
+        unit = None
+        if any(number is not None for number in (measured, nominal_value, lower, upper)):
+            carrier = value if value is not None else target if target is not None else definition
+            unit = self.units.code(carrier, quantity_of(measurement.tag))
+        method, gauge = self._device(measurement, item)
+        non_conformance = doc.text(measurement, "q:NonConformanceDesignator")
+        if non_conformance is not None and non_conformance.upper() in _NO_NON_CONFORMANCE:
+            non_conformance = None
+        stamp = doc.find(measurement, "q:TimeStamp")
+        fact = self._fact(
+            f.InspectionRecorded, measurement, **subject, characteristic=characteristic,
+            name=self._name(item, characteristic, note),
+            designator=self._designator(designation), location=self._location(item),
+            method=method, gauge=gauge, program=program, measured=measured, unit=unit,
+            nominal=nominal_value, lower_tolerance=lower, upper_tolerance=upper,
+            verdict=verdict, report=report, non_conformance=non_conformance,
+        )
+        occurred_at = inspected_at if stamp is None else doc.moment(stamp)
+        return Planned(fact, occurred_at, f"{prefix}/{ident}"), status.upper()
+
+    def _requirement(self, definition: Element, target: Element | None
+                     ) -> tuple[float | None, float | None, float | None]:
+        """(nominal, lower tolerance, upper tolerance) of a characteristic definition."""
+        doc = self.doc
+        nominal = None if target is None else doc.number(target)
+        for child in definition:
+            maximum, minimum = doc.find(child, "q:MaxValue"), doc.find(child, "q:MinValue")
+            if local(child.tag).endswith("Tolerance") and (maximum is not None
+                                                           or minimum is not None):
+                upper = None if maximum is None else doc.number(maximum)
+                lower = None if minimum is None else doc.number(minimum)
+                if doc.text(child, "q:DefinedAsLimit") not in ("true", "1"):
+                    return nominal, lower, upper
+                if nominal is None:
+                    nominal = (_tidy((upper + lower) / 2) if upper is not None
+                               and lower is not None else upper if upper is not None else lower)
+                assert nominal is not None
+                return (nominal, None if lower is None else _tidy(lower - nominal),
+                        None if upper is None else _tidy(upper - nominal))
+        zone = doc.find(definition, "q:ToleranceValue")
+        if zone is None:
+            return nominal, None, None
+        width = doc.number(zone)
+        if local(definition.tag).startswith("PointProfile"):
+            disposition = doc.find(definition, "q:OuterDisposition")
+            outer = width / 2 if disposition is None else doc.number(disposition)
+            return 0.0, _tidy(outer - width), _tidy(outer)
+        return 0.0, 0.0, width
+
+    def _name(self, item: Element, characteristic: str, note: str | None) -> str:
+        label = words(item.tag).removesuffix(" characteristic item")
+        name = self.doc.text(item, "q:Name")
+        text = label.capitalize() if name in (None, characteristic) else f"{name} ({label})"
+        return f"{text} [{note}]" if note else text
+
+    def _designator(self, designation: Element | None) -> Designator:
+        criticality = self.doc.find(designation, "q:Criticality") if designation is not None \
+            else None
+        if criticality is None:
+            return "none"
+        text = self.doc.text
+        return designator_of(text(criticality, "q:LevelEnum") or text(criticality, "q:OtherLevel"),
+                             text(criticality, "q:AreaEnum") or text(criticality, "q:OtherArea"))
+
+    def _location(self, item: Element) -> str | None:
+        """The characteristic's place on the drawing (AS9102 Form 3, field 6)."""
+        where = self.doc.find(item, "q:LocationOnDrawing")
+        if where is None:
+            return None
+        parts = [f"{label} {text}" for path, label in (
+            ("q:SheetNumber", "sheet"), ("q:DrawingZone", "zone"), ("q:View", "view"))
+            if (text := self.doc.text(where, path)) is not None]
+        return ", ".join(parts) or None
+
+    def _device(self, measurement: Element, item: Element) -> tuple[Method, str | None]:
+        doc = self.doc
+        references = (doc.findall(measurement, "q:MeasurementDeviceIds/q:Id")
+                      or doc.findall(item, "q:MeasurementDeviceIds/q:Id"))
+        if not references:
+            return "cmm", None
+        ident = doc.text(references[0])
+        device = doc.ids.get(ident or "")
+        if device is None:
+            doc.fail(references[0], f"refers to measurement device {ident}, which this file "
+                                    "does not define")
+        name = doc.text(device, "q:Name")
+        return method_of(local(device.tag), name), name
+
+    def _fact(self, cls: type[F], element: Element, **fields: Any) -> F:
+        """Build a fact; a value the fact refuses is an error about this element of the file."""
+        try:
+            return cls(**fields)
+        except InvalidFact as error:
+            raise MalformedQIF(
+                f"{self.doc.name}: {self.doc.where(element)} cannot be recorded: {error}"
+            ) from None

@@ -90,7 +90,9 @@ class ImportReport:
             "file": self.file, "mapping": self.mapping, "system": self.system,
             "rows": self.rows, "facts": self.facts, "new": self.new, "present": self.present,
             "ignored": list(self.ignored), "written": self.written,
-            "skipped": [error.as_json() for error in self.skipped],
+            # rows left out of a written import were skipped; otherwise they stopped it
+            ("skipped" if self.written else "errors"): [error.as_json()
+                                                         for error in self.skipped],
         }
 
 

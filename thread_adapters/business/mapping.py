@@ -33,6 +33,8 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -100,33 +102,24 @@ class ValueSpec(BaseModel):
     @model_validator(mode="after")
     def _one_origin(self) -> Self:
         if (self.column is None) == (self.template is None):
-            raise PydanticCustomError(
-                "one_origin", "give exactly one of 'column' or 'template'"
-            )
+            raise _refusal("one_origin", "give exactly one of 'column' or 'template'")
         if self.template is not None:
             try:
                 placeholders = list(string.Formatter().parse(self.template))
             except ValueError as error:
-                raise PydanticCustomError(
-                    "template", "template {template!r} does not parse: {error}",
-                    {"template": self.template, "error": str(error)},
-                ) from None
+                raise _refusal("template", f"template {self.template!r} does not parse: "
+                                           f"{error}") from None
             for _, name, spec, conversion in placeholders:
                 if name is not None and (not name or spec or conversion):
-                    raise PydanticCustomError(
-                        "template",
-                        "template {template!r}: write each column as {{Column name}}, "
-                        "with no format or conversion",
-                        {"template": self.template},
-                    )
+                    raise _refusal("template", f"template {self.template!r}: write each "
+                                               "column as {Column name}, with no format or "
+                                               "conversion")
         if self.zone is not None:
             try:
                 ZoneInfo(self.zone)
             except (ZoneInfoNotFoundError, ValueError):
-                raise PydanticCustomError(
-                    "zone", "zone {zone!r} is not an IANA time zone such as 'Europe/Berlin'",
-                    {"zone": self.zone},
-                ) from None
+                raise _refusal("zone", f"zone {self.zone!r} is not an IANA time zone such as "
+                                       "'Europe/Berlin'") from None
         return self
 
     @property
@@ -160,9 +153,7 @@ class When(BaseModel):
     @model_validator(mode="after")
     def _one_test(self) -> Self:
         if sum(test is not None for test in (self.equals, self.one_of, self.filled)) != 1:
-            raise PydanticCustomError(
-                "one_test", "give exactly one of 'equals', 'one_of' or 'filled'"
-            )
+            raise _refusal("one_test", "give exactly one of 'equals', 'one_of' or 'filled'")
         return self
 
     def describe(self) -> str:
@@ -194,21 +185,17 @@ class RecordKind(BaseModel):
     source_record_id: Spec
     actor: Spec | None = None
     fields: dict[str, Spec] = Field(default_factory=dict)
-    constants: dict[str, Constant] = Field(default_factory=dict)
+    constants: dict[str, Constant] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("topic")
     @classmethod
     def _known_topic(cls, topic: str) -> str:
         if topic in LEDGER_WRITTEN:
-            raise PydanticCustomError(
-                "ledger_written", "topic {topic!r} is written by the ledger itself, "
-                "never imported", {"topic": topic},
-            )
+            raise _refusal("ledger_written", f"topic {topic!r} is written by the ledger "
+                                             "itself, never imported")
         if topic not in f.fact_classes():
-            raise PydanticCustomError(
-                "unknown_topic", "unknown topic {topic!r}; importable topics: {known}",
-                {"topic": topic, "known": ", ".join(importable_topics())},
-            )
+            raise _refusal("unknown_topic", f"unknown topic {topic!r}; importable topics: "
+                                            f"{', '.join(importable_topics())}")
         return topic
 
     @field_validator("occurred_at")
@@ -217,58 +204,89 @@ class RecordKind(BaseModel):
         if spec.format is None:
             spec = spec.model_copy(update={"format": ISO})
         if spec.zone is None and spec.format != ISO and "%z" not in (spec.format or ""):
-            raise PydanticCustomError(
-                "zone_needed", "format {format!r} has no UTC offset (%z), so give the "
-                "'zone' the times are in, such as 'Europe/Berlin' or 'UTC'",
-                {"format": spec.format},
-            )
+            raise _refusal("zone_needed", f"format {spec.format!r} has no UTC offset (%z), so "
+                                          "give the 'zone' the times are in, such as "
+                                          "'Europe/Berlin' or 'UTC'")
         return spec
 
-    @model_validator(mode="after")
-    def _fits_fact(self) -> Self:
-        """Every mapped field exists on the fact, every required one is mapped."""
-        cls = f.fact_class(self.topic)
+    @field_validator("fields", mode="wrap")
+    @classmethod
+    def _fields_fit(cls, raw: Any, handler: ValidatorFunctionWrapHandler,
+                    info: ValidationInfo) -> dict[str, ValueSpec]:
+        """Each mapped field exists on the fact and can be filled from a cell.
+
+        Unknown names are found on the raw table, so they are reported
+        together with any malformed entry beside them, not one run later.
+        """
+        fact = _fact_of(info)
         problems: list[tuple[KeyPath, str]] = []
-        fields = cls.model_fields
-        known = ", ".join(sorted(fields))
-        for group in ("fields", "constants"):
-            for name in getattr(self, group):
-                if name not in fields:
-                    problems.append(((group, name), f"{cls.__name__} has no field {name!r}; "
-                                                    f"its fields: {known}"))
-        for name in self.fields.keys() & self.constants.keys():
-            problems.append((("constants", name), f"{name!r} is mapped in fields too; "
-                                                  f"give it one origin"))
-        mapped = self.fields.keys() | self.constants.keys()
-        for name, field in fields.items():
-            if field.is_required() and name not in mapped:
-                problems.append((("fields",), f"{cls.__name__} needs field {name!r}; map it "
-                                              f"to a column or give it as a constant"))
-        if issubclass(cls, f.PartFact) and "lot" in fields and not mapped & {"serial", "lot"}:
-            problems.append((("fields",), f"{cls.__name__} needs 'serial' or 'lot'; map one "
-                                          f"of them to a column"))
-        for name, spec in self.fields.items():
-            if name not in fields:
+        if fact is not None and isinstance(raw, dict):
+            problems = [(("fields", name), _no_field(fact, name)) for name in raw
+                        if name not in fact.model_fields]
+        try:
+            fields: dict[str, ValueSpec] = handler(raw)
+        except ValidationError as error:
+            if not problems:
+                raise
+            problems.extend((("fields", *item["loc"]), item["msg"])
+                            for item in error.errors(include_url=False))
+            _raise(problems)
+            raise
+        for name, spec in fields.items():
+            if fact is None or name not in fact.model_fields:
                 continue
-            shape = field_shape(cls, name)
+            shape = field_shape(fact, name)
             if shape == "nested":
-                problems.append((("fields", name), f"{cls.__name__}.{name} holds nested "
+                problems.append((("fields", name), f"{fact.__name__}.{name} holds nested "
                                                    f"records, which one column cannot fill"))
             elif spec.split is not None and shape != "list":
-                problems.append((("fields", name, "split"), f"{cls.__name__}.{name} is one "
+                problems.append((("fields", name, "split"), f"{fact.__name__}.{name} is one "
                                                             f"value, not a list"))
             elif shape == "time":
-                timed = self.time_spec(spec)
-                if timed.zone is None and "%z" not in (timed.format or ISO) and (
-                        timed.format != ISO):
-                    problems.append((("fields", name), f"format {timed.format!r} has no UTC "
-                                                       f"offset (%z), so give the 'zone'"))
-        if problems:
-            raise PydanticCustomError(
-                "mapping_problems", "{count} problems", {"count": len(problems),
-                                                         "problems": problems},
+                occurred_at = info.data.get("occurred_at")
+                zone = spec.zone or (occurred_at.zone if occurred_at else None)
+                form = spec.format or (occurred_at.format if occurred_at else ISO)
+                if zone is None and form != ISO and "%z" not in (form or ""):
+                    problems.append((("fields", name), f"format {form!r} has no UTC offset "
+                                                       f"(%z), so give the 'zone'"))
+        _raise(problems)
+        return fields
+
+    @field_validator("constants")
+    @classmethod
+    def _constants_fit(cls, constants: dict[str, Constant],
+                       info: ValidationInfo) -> dict[str, Constant]:
+        """Constants name fields of the fact; with the mapped fields they fill every required one.
+
+        It runs even when no constants are given (``validate_default``), as
+        the place that sees both the fields and the constants.
+        """
+        fact = _fact_of(info)
+        if fact is None:
+            return constants
+        problems: list[tuple[KeyPath, str]] = [
+            (("constants", name), _no_field(fact, name)) for name in constants
+            if name not in fact.model_fields
+        ]
+        fields = info.data.get("fields")
+        if fields is not None:
+            problems.extend((("constants", name), f"{name!r} is mapped in fields too; give it "
+                                                  f"one origin")
+                            for name in fields.keys() & constants.keys())
+            mapped = fields.keys() | constants.keys()
+            problems.extend(
+                (("fields",), f"{fact.__name__} needs field {name!r}: map it under "
+                              f"[record.fields] or "
+                     f"give it under [record.constants]")
+                for name, field in fact.model_fields.items()
+                if field.is_required() and name not in mapped
             )
-        return self
+            if issubclass(fact, f.PartFact) and "lot" in fact.model_fields and not (
+                    mapped & {"serial", "lot"}):
+                problems.append((("fields",), f"{fact.__name__} needs 'serial' or 'lot': map "
+                                              f"one of them to a column"))
+        _raise(problems)
+        return constants
 
     @property
     def fact(self) -> type[f.Fact]:
@@ -318,8 +336,7 @@ class Mapping(BaseModel):
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise PydanticCustomError("encoding", "unknown text encoding {encoding!r}",
-                                      {"encoding": encoding}) from None
+            raise _refusal("encoding", f"unknown text encoding {encoding!r}") from None
         return encoding
 
     @property
@@ -346,6 +363,32 @@ class Mapping(BaseModel):
                 for column in spec.columns:
                     found.setdefault(column, ("record", index, *path))
         return list(found.items())
+
+
+def _refusal(kind: str, message: str) -> PydanticCustomError:
+    """A validation error with a finished message (pydantic fills no placeholders in it)."""
+    return PydanticCustomError(kind, message)
+
+
+def _fact_of(info: ValidationInfo) -> type[f.Fact] | None:
+    """The fact class of the record being validated, once its topic passed."""
+    topic = info.data.get("topic")
+    return f.fact_class(topic) if topic is not None else None
+
+
+def _no_field(fact: type[f.Fact], name: str) -> str:
+    return f"{fact.__name__} has no field {name!r}; its fields: {', '.join(fact.model_fields)}"
+
+
+def _raise(problems: list[tuple[KeyPath, str]]) -> None:
+    """All of a record's problems as one pydantic error, each with its key in the record.
+
+    pydantic gives a validator one error at the key it validates; the keys
+    carried here let :func:`parse_mapping` point at each bad key instead.
+    """
+    if problems:
+        raise PydanticCustomError("mapping_problems", f"{len(problems)} problems",
+                                  {"problems": problems})
 
 
 def importable_topics() -> list[str]:
@@ -427,8 +470,9 @@ def _located(error: ValidationError, lines: dict[KeyPath, int]) -> list[tuple[in
         loc: KeyPath = tuple(part for part in item["loc"] if not _is_union_arm(part))
         context = item.get("ctx") or {}
         if item["type"] == "mapping_problems":
+            record = loc[:-1]  # raised by a validator of one of the record's keys
             for path, message in context["problems"]:
-                full = (*loc, *path)
+                full = (*record, *path)
                 found.append((line_of(lines, full), dotted(full), message))
             continue
         message = item["msg"]

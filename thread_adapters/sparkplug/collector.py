@@ -77,6 +77,8 @@ class SparkplugCollector:
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._state_mid: int | None = None
         self._client.on_message = self._on_message
 
     @property
@@ -94,7 +96,8 @@ class SparkplugCollector:
     def start(self, timeout: float = 10.0) -> None:
         """Connect, subscribe and announce the host application; BrokerUnreachable on failure.
 
-        Returns once the subscription is in place, so nothing published after it is missed.
+        Returns once subscribed and the online STATE is acknowledged: whatever an edge node
+        publishes from then on is received.
         """
         self._set_will()
         try:
@@ -169,13 +172,18 @@ class SparkplugCollector:
         edge_node = self.session.edge_node
         client.subscribe([(edge_node_filter(self.session.group, edge_node), 1),
                           (state_topic(self.host_id), 1)])
-        self._publish_state()
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: Any, granted: Any) -> None:
         with self._lock:
             requests = self.session.connected(self.clock())
         self._publish(requests)
-        self._ready.set()
+        # The broker acknowledges the STATE after it has routed the rebirth requests
+        # sent before it, so once start() returns nothing of this connection is pending.
+        self._state_mid = self._publish_state()
+
+    def _on_publish(self, client: Any, userdata: Any, mid: Any) -> None:
+        if mid == self._state_mid:
+            self._ready.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, rc: Any) -> None:
         self._connected = False
@@ -223,9 +231,11 @@ class SparkplugCollector:
         self._client.will_set(state_topic(self.host_id), self._state_payload(online=False),
                               qos=1, retain=True)
 
-    def _publish_state(self) -> None:
-        self._client.publish(state_topic(self.host_id), self._state_payload(online=True),
-                             qos=1, retain=True)
+    def _publish_state(self) -> int:
+        info = self._client.publish(state_topic(self.host_id), self._state_payload(online=True),
+                                    qos=1, retain=True)
+        mid: int = info.mid
+        return mid
 
     def _state_payload(self, *, online: bool) -> bytes:
         return json.dumps({"online": online, "timestamp": self._state_ms}).encode()
@@ -238,7 +248,7 @@ class SparkplugCollector:
             return
         if (isinstance(state, dict) and state.get("online") is False and self._connected
                 and not self._stopping):
-            self._publish_state()
+            self._state_mid = self._publish_state()
 
 
 def _new_client(client_id: str) -> Any:

@@ -1,3 +1,296 @@
-"""Commands being written."""
+"""Commands of the read side: trace, genealogy, recall, and keeping the read models current."""
 
 from __future__ import annotations
+
+import signal
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+import click
+
+from thread.cli import SUMMARY_WIDTH, echo_json, json_option, main, opened, plural
+from thread.domain.facts import fact_class
+from thread.errors import LedgerError
+from thread.presentation import shorten, summarize, table
+from thread.read.genealogy import Node
+from thread.read.recall import RecallScope
+from thread.read.trace import Story
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]
+    """An ISO 8601 time with its zone, such as 2026-03-01T00:00Z."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time; expected e.g. 2026-03-01T00:00Z",
+                      param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add Z for UTC or an offset such as +01:00",
+                      param, ctx)
+        return moment
+
+
+MOMENT = Moment()
+as_of_option = click.option("--as-of", "as_of", type=MOMENT, default=None,
+                            help="Answer as the record stood at this moment (ISO 8601 with zone).")
+by_option = click.option("--by", type=click.Choice(["recorded", "occurred"]), default="recorded",
+                         show_default=True,
+                         help="Which clock --as-of reads: when the ledger recorded a fact, or "
+                              "when it happened on the floor.")
+
+
+@main.command()
+@click.argument("serial")
+@as_of_option
+@by_option
+@json_option
+@click.pass_context
+def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str,
+          as_json: bool) -> None:
+    """Show the complete story of a serial or lot: design, making, quality, service."""
+    with opened(ctx) as ledger:
+        story = ledger.trace(serial, as_of=as_of, by=by)  # type: ignore[arg-type]
+    if as_json:
+        echo_json(story.to_dict())
+        return
+    click.echo("\n".join(_story_lines(story)))
+
+
+@main.command()
+@click.argument("key", metavar="SERIAL|LOT")
+@click.option("--down", "direction", flag_value="down", default=True,
+              help="What went into it: components and material lots, all levels [default].")
+@click.option("--up", "direction", flag_value="up",
+              help="Where it went: every assembly or part that contains it, to the top.")
+@click.option("--depth", type=click.IntRange(min=1), default=None, help="Levels to follow.")
+@as_of_option
+@by_option
+@json_option
+@click.pass_context
+def genealogy(ctx: click.Context, key: str, direction: str, depth: int | None,
+              as_of: datetime | None, by: str, as_json: bool) -> None:
+    """Show the as-built tree below an assembly (--down) or above a part or lot (--up)."""
+    with opened(ctx) as ledger:
+        tree = ledger.genealogy(key, direction=direction, depth=depth,  # type: ignore[arg-type]
+                                as_of=as_of, by=by)  # type: ignore[arg-type]
+    if as_json:
+        echo_json({"direction": direction, **tree.to_dict()})
+        return
+    click.echo("\n".join(_tree_lines(tree, direction)))
+
+
+@main.command()
+@click.option("--machine", required=True, help="The machine the suspect parts ran on.")
+@click.option("--from", "start", type=MOMENT, required=True, help="Start of the window.")
+@click.option("--to", "end", type=MOMENT, required=True, help="End of the window (exclusive).")
+@click.option("--where", default=None, metavar="PREDICATE",
+              help="Condition on process and condition values, e.g. "
+                   "'vibration.max > 4.0 and coolant_temp.mean > 30'.")
+@as_of_option
+@by_option
+@json_option
+@click.pass_context
+def recall(ctx: click.Context, machine: str, start: datetime, end: datetime, where: str | None,
+           as_of: datetime | None, by: str, as_json: bool) -> None:
+    """List the serials a recall must cover, with the evidence and where each one is now."""
+    with opened(ctx) as ledger:
+        scope = ledger.recall_scope(machine=machine, start=start, end=end, where=where,
+                                    as_of=as_of, by=by)  # type: ignore[arg-type]
+    if as_json:
+        echo_json(scope.to_dict())
+        return
+    click.echo("\n".join(_scope_lines(scope)))
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_context
+def rebuild(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Drop read models (all, or the NAMEs given) and rebuild them from the log."""
+    with opened(ctx) as ledger:
+        total = ledger.count()
+        if sys.stderr.isatty():
+            with click.progressbar(length=total, label="Rebuilding read models",
+                                   file=sys.stderr) as bar:
+                events = ledger.rebuild(names or None, progress=bar.update)
+        else:
+            events = ledger.rebuild(names or None)
+        positions = ledger.read_models.positions()
+    click.echo(f"rebuilt {', '.join(names) or 'all read models'} from "
+               f"{plural(events, 'event')}")
+    click.echo(_positions_table(positions))
+
+
+@main.command("read-models")
+@json_option
+@click.pass_context
+def read_models(ctx: click.Context, as_json: bool) -> None:
+    """Show how far each read model has read the log (without catching up)."""
+    with opened(ctx) as ledger:
+        positions = ledger.read_models.positions()
+    if as_json:
+        echo_json([{"projection": p.projection, "position": p.position, "head": p.head,
+                    "behind": p.behind} for p in positions])
+        return
+    click.echo(_positions_table(positions))
+
+
+@main.command()
+@click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between looks at the log (PostgreSQL wakes at once on a commit).")
+@click.pass_context
+def follow(ctx: click.Context, interval: float) -> None:
+    """Keep every read model current as events land, until stopped (Ctrl-C)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    projected = [0]
+
+    def report(moved: int) -> None:
+        projected[0] += moved
+        if sys.stderr.isatty():
+            click.echo(f"\rprojected {projected[0]} events", nl=False, err=True)
+
+    with opened(ctx) as ledger:
+        try:
+            ledger.read_models.follow(stop, interval=interval, on_progress=report)
+        except KeyboardInterrupt:
+            stop.set()
+    click.echo(f"\nstopped; projected {plural(projected[0], 'event')}", err=True)
+
+
+def _positions_table(positions: list[Any]) -> str:
+    return table(("READ MODEL", "POSITION", "LOG HEAD", "BEHIND"),
+                 [(p.projection, str(p.position), str(p.head), str(p.behind))
+                  for p in positions])
+
+
+def _story_lines(story: Story) -> list[str]:
+    head = f"{story.kind} {story.key}"
+    if story.part_number:
+        head += f": {story.part_number} rev {story.revision}"
+    lines = [head, f"  now: {story.location}" + ("  (QUARANTINED)" if story.quarantined else "")]
+    if story.as_of:
+        lines.append(f"  as of {story.as_of['moment']} by {story.as_of['by']} time")
+    if story.udi:
+        lines.append(f"  UDI {story.udi}")
+    if story.design:
+        design = story.design
+        if design.get("released"):
+            lines.append(f"  design: {design.get('part_name')}, drawing {design.get('drawing')}, "
+                         f"{len(design.get('characteristics', []))} characteristics, released "
+                         f"{design['released_at'][:10]}")
+        else:
+            lines.append("  design: revision not released in this ledger")
+    if story.parent:
+        lines.append(f"  inside: {story.parent['assembly']} ({story.parent.get('part_number')})")
+    for component in story.components:
+        lines.append(f"  contains: {component['serial']} ({component.get('part_number')})"
+                     + (f" at {component['position']}" if component.get("position") else ""))
+    for material in story.materials:
+        lot = material.get("lot") or {}
+        lines.append(f"  material: lot {material['material_lot']} {lot.get('material') or ''}"
+                     f" from {lot.get('supplier') or '?'}, certificate "
+                     f"{lot.get('certificate_number') or 'not recorded'}")
+    for operation in story.operations:
+        lines.append(f"  operation {operation['operation']} on {operation.get('machine') or '?'}"
+                     f" {operation['started_at'][:19]} - {operation['ended_at'][11:19]}"
+                     + (f", program {operation['program']}" if operation.get("program") else ""))
+        for p in operation["process"]:
+            lines.append(f"      {p['name']}: mean {p['mean']:g} {p['unit']} "
+                         f"(min {p['min']:g}, max {p['max']:g}, sd {p['sd']:g}, n {p['n']})")
+        condition = operation.get("machine_condition")
+        if condition:
+            for m in condition["metrics"]:
+                flag = "  EXCEEDED" if m["exceeded"] else ""
+                limit = f" / threshold {m['threshold']:g}" if m["threshold"] is not None else ""
+                lines.append(f"      machine {m['name']}: max {m['max']:g} {m['unit']}"
+                             f"{limit}{flag}")
+            if condition["oee_lowest"]:
+                lines.append(f"      machine OEE {condition['oee_lowest']['oee']:.1%}")
+        for alarm in operation["alarms"]:
+            lines.append(f"      alarm {alarm['code']}: {alarm['text']}")
+    lines.append("")
+    lines.append(table(
+        ("POS", "VER", "OCCURRED (UTC)", "RECORDED (UTC)", "TOPIC", "SUMMARY"),
+        [(str(e["position"]), str(e["version"]), e["occurred_at"][:19].replace("T", " "),
+          e["recorded_at"][:19].replace("T", " "), e["topic"],
+          (f"[corrected by v{e['corrected_by']}] " if e["corrected_by"] else "")
+          + shorten(_summary(story, e), SUMMARY_WIDTH))
+         for e in story.timeline],
+    ))
+    lines.append(f"{plural(len(story.timeline), 'event')}; read models at log position "
+                 f"{story.position}")
+    return lines
+
+
+def _summary(story: Story, entry: dict[str, Any]) -> str:
+    """The one-line summary ``thread history`` shows, from the fact in the timeline entry."""
+    cls = fact_class(entry["topic"])
+    fields = {k: v for k, v in entry["fact"].items() if k in cls.model_fields}
+    subject = {"serial": story.key} if story.kind == "part" else {"lot": story.key}
+    if "parameters" in fields:
+        fields["parameters"] = [{k: v for k, v in p.items() if k not in ("samples",
+                                                                         "samples_encoding")}
+                                for p in fields["parameters"]]
+    try:
+        return summarize(cls.parse({**fields, **subject}))
+    except LedgerError:
+        return ", ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _tree_lines(tree: Node, direction: str) -> list[str]:
+    lines: list[str] = []
+
+    def walk(node: Node, prefix: str, last: bool, root: bool) -> None:
+        label = f"{node.kind} {node.key}"
+        if node.part_number:
+            label += f" ({node.part_number} rev {node.revision})"
+        if node.slot:
+            label += f" at {node.slot}"
+        label += f": {node.location}"
+        branch = "" if root else ("`-- " if last else "|-- ")
+        lines.append(prefix + branch + label)
+        child_prefix = prefix + ("" if root else ("    " if last else "|   "))
+        for i, child in enumerate(node.nodes):
+            walk(child, child_prefix, i == len(node.nodes) - 1, False)
+
+    walk(tree, "", True, True)
+    word = "contains" if direction == "down" else "is contained in"
+    lines.append(f"{tree.key} {word} {plural(len(tree.subjects()) - 1, 'subject')} "
+                 f"over {tree.depth() - 1} levels")
+    return lines
+
+
+def _scope_lines(scope: RecallScope) -> list[str]:
+    lines = [f"recall scope: {scope.machine}, {scope.start} to {scope.end}"
+             + (f", where {scope.where}" if scope.where else "")]
+    if scope.as_of:
+        lines.append(f"  as of {scope.as_of['moment']} by {scope.as_of['by']} time")
+    lines.append(table(
+        ("SERIAL", "PART NUMBER", "OPERATION", "STARTED (UTC)", "MATCHED", "NOW"),
+        [(a.key, a.part_number or "", a.operation, a.started_at[:19].replace("T", " "),
+          ", ".join(f"{k}={v:g}" for k, v in a.matched.items()),
+          a.location + (" (quarantined)" if a.quarantined else ""))
+         for a in scope.affected],
+    ) if scope.affected else "  no serial matches")
+    for item in scope.undetermined:
+        lines.append(f"  undetermined: {item['key']} ({item['operation']} "
+                     f"{item['started_at'][:19]}): no value for {item['missing']}")
+    reduction = scope.reduction
+    lines.append(
+        f"{plural(len(scope.affected), 'serial')} in scope of {scope.examined} run on "
+        f"{scope.machine} in the window; naive scope (every serial of "
+        f"{', '.join(scope.naive_part_numbers) or 'those part numbers'} produced in the "
+        f"period): {scope.naive}"
+        + (f"; {reduction:.1%} smaller" if reduction is not None else "")
+    )
+    return lines

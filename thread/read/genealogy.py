@@ -109,8 +109,9 @@ class Node:
         return 1 + max((node.depth() for node in self.nodes), default=0)
 
     def subjects(self) -> list[str]:
-        """Every key in the tree, this node first."""
-        return [self.key, *(key for node in self.nodes for key in node.subjects())]
+        """Every key in the tree once, this node first."""
+        found = [self.key, *(key for node in self.nodes for key in node.subjects())]
+        return list(dict.fromkeys(found))
 
 
 def genealogy(conn: Connection, key: str, direction: Direction, as_of: AsOf,
@@ -121,22 +122,25 @@ def genealogy(conn: Connection, key: str, direction: Direction, as_of: AsOf,
         raise UnknownSubject(f"no part or lot {key} in this ledger"
                              + ("" if as_of.moment is None else f" as of {as_of.describe()}"))
     root = registered[key]
-    nodes = {key: Node(root.kind, key, root.part_number, root.revision, "")}
-    level, seen, levels = [key], {key}, 0
+    tree = Node(root.kind, key, root.part_number, root.revision, "")
+    # A lot goes into many parts, and two parts of one assembly may share a lot: a
+    # subject can sit at several places in the tree, so each key maps to its nodes.
+    nodes: dict[str, list[Node]] = {key: [tree]}
+    level, expanded, levels = [key], {key}, 0
     while level and (depth is None or levels < depth):
-        links = _links(conn, level, direction, as_of)
         next_level: list[str] = []
-        for holder, kind, other, action, slot, at in links:
-            if other in seen:
-                continue  # a record that loops is shown once; the ledger refuses loops anyway
-            seen.add(other)
-            node = Node(kind, other, None, None, "", relation=action, slot=slot, since=iso(at))
-            nodes[other] = node
-            nodes[holder].nodes.append(node)
-            next_level.append(other)
+        for holder, kind, other, action, slot, at in _links(conn, level, direction, as_of):
+            for place in nodes[holder]:
+                node = Node(kind, other, None, None, "", relation=action, slot=slot,
+                            since=iso(at))
+                place.nodes.append(node)
+                nodes.setdefault(other, []).append(node)
+            if other not in expanded:  # each subject is followed once, so loops end
+                expanded.add(other)
+                next_level.append(other)
         level, levels = next_level, levels + 1
     _describe(conn, nodes, as_of)
-    return nodes[key]
+    return tree
 
 
 def _links(conn: Connection, keys: list[str], direction: Direction, as_of: AsOf
@@ -157,12 +161,13 @@ def _links(conn: Connection, keys: list[str], direction: Direction, as_of: AsOf
     return links
 
 
-def _describe(conn: Connection, nodes: dict[str, Node], as_of: AsOf) -> None:
+def _describe(conn: Connection, nodes: dict[str, list[Node]], as_of: AsOf) -> None:
     keys = list(nodes)
     for row in query(conn, _REGISTRY, keys, as_of):
-        node = nodes[row.key]
-        node.part_number, node.revision = row.part_number, row.revision
+        for node in nodes[row.key]:
+            node.part_number, node.revision = row.part_number, row.revision
     places = whereabouts(conn, keys, as_of)
-    for key, node in nodes.items():
+    for key, found in nodes.items():
         place = places.get(key)
-        node.location = place.location if place is not None else "not registered"
+        for node in found:
+            node.location = place.location if place is not None else "not registered"

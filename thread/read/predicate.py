@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from thread.errors import LedgerError
 
@@ -40,8 +41,7 @@ class PredicateError(LedgerError):
     """A recall predicate that does not parse, or names a value that does not exist."""
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A value a comparison reads: a process parameter or condition metric statistic."""
 
     scope: str | None
@@ -104,14 +104,6 @@ Predicate = Comparison | Not | Both | Either
 Values = Mapping[Reference, float]
 
 
-class Unknown(Exception):  # noqa: N818 - control flow, never leaves this module
-    """A comparison needs a value the run does not have."""
-
-    def __init__(self, reference: Reference) -> None:
-        super().__init__(str(reference))
-        self.reference = reference
-
-
 def parse(source: str) -> Predicate:
     """The predicate in ``source``; :class:`PredicateError` says where it goes wrong."""
     tokens = _tokens(source)
@@ -135,20 +127,42 @@ def references(predicate: Predicate) -> list[Reference]:
             return [*references(predicate.left), *references(predicate.right)]
 
 
-def evaluate(predicate: Predicate, values: Values) -> bool:
-    """Whether the predicate holds; raises :class:`Unknown` for a missing value it needs."""
+def evaluate(predicate: Predicate, values: Values) -> bool | None:
+    """Whether the predicate holds: True, False, or None when a missing value decides it.
+
+    Missing values follow three-valued logic: ``False and unknown`` is False,
+    ``True or unknown`` is True, anything else with an unknown is unknown.
+    """
     match predicate:
         case Comparison():
             value = values.get(predicate.reference)
             if value is None or math.isnan(value):
-                raise Unknown(predicate.reference)
+                return None
             return OPERATORS[predicate.operator](value, predicate.number)
         case Not():
-            return not evaluate(predicate.operand, values)
+            inner = evaluate(predicate.operand, values)
+            return None if inner is None else not inner
         case Both():
-            return evaluate(predicate.left, values) and evaluate(predicate.right, values)
+            left = evaluate(predicate.left, values)
+            if left is False:
+                return False
+            right = evaluate(predicate.right, values)
+            if right is False:
+                return False
+            return None if left is None or right is None else True
         case Either():
-            return evaluate(predicate.left, values) or evaluate(predicate.right, values)
+            left = evaluate(predicate.left, values)
+            if left is True:
+                return True
+            right = evaluate(predicate.right, values)
+            if right is True:
+                return True
+            return None if left is None or right is None else False
+
+
+def missing(predicate: Predicate, values: Values) -> list[Reference]:
+    """The references the predicate needs that ``values`` does not have."""
+    return [r for r in references(predicate) if values.get(r) is None]
 
 
 def _tokens(source: str) -> list[tuple[str, str, int]]:

@@ -10,6 +10,7 @@ the same period.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -24,8 +25,8 @@ from thread.read.predicate import (
     Predicate,
     PredicateError,
     Reference,
-    Unknown,
     evaluate,
+    missing,
     parse,
     references,
 )
@@ -154,29 +155,37 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
                         where=None if predicate is None else str(predicate),
                         as_of=as_of.describe(), position=position, examined=len(runs))
     for run in runs:
-        if predicate is None:
-            matched: dict[str, float] = {}
-        else:
-            try:
-                if not evaluate(predicate, _resolver(run.values)):
-                    continue
-            except Unknown as missing:
-                scope.undetermined.append({"kind": run.kind, "key": run.key,
-                                           "operation": run.operation,
-                                           "started_at": iso(run.start),
-                                           "missing": str(missing.reference)})
+        values = _Values(run.values)
+        matched: dict[str, float] = {}
+        if predicate is not None:
+            verdict = evaluate(predicate, values)
+            if verdict is None:
+                scope.undetermined.append({
+                    "kind": run.kind, "key": run.key, "operation": run.operation,
+                    "started_at": iso(run.start),
+                    "missing": [str(r) for r in missing(predicate, values)],
+                })
                 continue
-            matched = {str(r): v for r in needed
-                       if (v := _resolver(run.values).get(r)) is not None}
+            if not verdict:
+                continue
+            matched = {str(r): v for r in needed if (v := values.get(r)) is not None}
         scope.affected.append(Affected(run.kind, run.key, None, None, run.operation,
                                        iso(run.start), iso(run.end), matched))
+    scope.naive_part_numbers = _part_numbers(conn, sorted({run.key for run in runs}), as_of)
     _whereabouts(conn, scope, as_of)
-    numbers = sorted({a.part_number for a in scope.affected if a.part_number})
-    scope.naive_part_numbers = numbers
-    if numbers:
-        scope.naive = int(_rows(conn, _NAIVE, as_of, numbers=numbers, start=low,
-                                end=high)[0][0])
+    if scope.naive_part_numbers:
+        scope.naive = int(_rows(conn, _NAIVE, as_of, numbers=scope.naive_part_numbers,
+                                start=low, end=high)[0][0])
     return scope
+
+
+def _part_numbers(conn: Connection, keys: list[str], as_of: AsOf) -> list[str]:
+    """Part numbers of the serials and lots that ran on the machine in the window."""
+    numbers: set[str] = set()
+    for chunk in range(0, len(keys), 5000):
+        rows = _rows(conn, _REGISTERED, as_of, keys=keys[chunk:chunk + 5000])
+        numbers.update(row.part_number for row in rows if row.part_number)
+    return sorted(numbers)
 
 
 def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf) -> list[_Run]:
@@ -186,10 +195,18 @@ def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf) -> l
         runs.setdefault((row.key, row.operation, row.started_ns), _Run(
             row.kind, row.key, row.version, row.operation, row.started_ns, row.ended_ns))
     for row in _rows(conn, _PARAMETERS, as_of, machine=machine, start=low, end=high):
-        run = runs.setdefault((row.key, row.operation, row.started_ns), _Run(
-            row.kind, row.key, row.version, row.operation, row.started_ns, row.ended_ns))
-        for stat in ("n", "min", "max", "mean", "sd"):
-            run.values[Reference("process", row.name, stat)] = float(getattr(row, stat))
+        (_, kind, key, version, operation, started, ended, name, n, least, most, mean,
+         sd) = row
+        run = runs.get((key, operation, started))
+        if run is None:
+            run = runs[(key, operation, started)] = _Run(kind, key, version, operation,
+                                                          started, ended)
+        values = run.values
+        values[Reference("process", name, "n")] = float(n)
+        values[Reference("process", name, "min")] = least
+        values[Reference("process", name, "max")] = most
+        values[Reference("process", name, "mean")] = mean
+        values[Reference("process", name, "sd")] = sd
     if not runs:
         return []
     keys = sorted({run.key for run in runs.values()})
@@ -208,47 +225,57 @@ def _condition_values(conn: Connection, machine: str, low: int, high: int, as_of
     windows: dict[int, dict[str, Any]] = {}
     for row in _rows(conn, _WINDOWS, as_of, machine=machine, low=low - longest,
                      end=max(run.end for run in runs) + 1 if runs else high):
-        window = windows.setdefault(row.position, {
-            "start": row.start_ns, "end": row.end_ns, "metrics": [],
-            "scalars": {"availability": row.availability, "performance": row.performance,
-                        "quality": row.quality},
-        })
-        if row.name is not None:
-            window["metrics"].append(row)
+        (position, start, end, availability, performance, quality, name, n, least, most,
+         mean, threshold) = row
+        window = windows.get(position)
+        if window is None:
+            window = windows[position] = {
+                "start": start, "end": end, "metrics": [],
+                "scalars": [(name, value) for name, value in (
+                    ("availability", availability), ("performance", performance),
+                    ("quality", quality)) if value is not None],
+            }
+        if name is not None:
+            window["metrics"].append((name, n, least, most, mean, threshold))
     ordered = sorted(windows.values(), key=lambda w: w["start"])
     starts = [w["start"] for w in ordered]
     for run in runs:
         first = bisect.bisect_right(starts, run.start - longest - 1)
         last = bisect.bisect_left(starts, run.end)
-        overlapping = [w for w in ordered[first:last] if w["end"] > run.start]
-        folded: dict[str, dict[str, float]] = defaultdict(dict)
-        weights: dict[str, float] = defaultdict(float)
-        for window in overlapping:
-            for m in window["metrics"]:
-                stats = folded[m.name]
-                stats["min"] = min(stats.get("min", m.min), m.min)
-                stats["max"] = max(stats.get("max", m.max), m.max)
-                stats["mean"] = stats.get("mean", 0.0) + m.mean * m.n
-                stats["n"] = stats.get("n", 0.0) + m.n
-                weights[m.name] += m.n
-                if m.threshold is not None:
-                    stats["threshold"] = min(stats.get("threshold", m.threshold), m.threshold)
-            for name, value in window["scalars"].items():
-                if value is not None:
-                    key = Reference("condition", name, "value")
-                    run.values[key] = min(run.values.get(key, value), value)
-        for name, stats in folded.items():
-            stats["mean"] /= weights[name]
-            for stat, value in stats.items():
-                run.values[Reference("condition", name, stat)] = value
-        factors = [run.values.get(Reference("condition", n, "value"))
-                   for n in ("availability", "performance", "quality")]
-        if all(f is not None for f in factors):
-            a, p, q = (float(f) for f in factors if f is not None)
-            run.values[Reference("condition", "oee", "value")] = a * p * q
+        folded: dict[str, list[float]] = {}
+        scalars: dict[str, float] = {}
+        for window in ordered[first:last]:
+            if window["end"] <= run.start:
+                continue
+            for name, n, least, most, mean, threshold in window["metrics"]:
+                seen = folded.get(name)
+                if seen is None:
+                    folded[name] = [least, most, mean * n, n,
+                                    threshold if threshold is not None else math.inf]
+                else:
+                    seen[0], seen[1] = min(seen[0], least), max(seen[1], most)
+                    seen[2] += mean * n
+                    seen[3] += n
+                    if threshold is not None:
+                        seen[4] = min(seen[4], threshold)
+            for name, value in window["scalars"]:
+                scalars[name] = min(scalars.get(name, value), value)
+        values = run.values
+        for name, (least, most, weighted, n, threshold) in folded.items():
+            values[Reference("condition", name, "min")] = least
+            values[Reference("condition", name, "max")] = most
+            values[Reference("condition", name, "mean")] = weighted / n
+            values[Reference("condition", name, "n")] = n
+            if threshold != math.inf:
+                values[Reference("condition", name, "threshold")] = threshold
+        for name, value in scalars.items():
+            values[Reference("condition", name, "value")] = value
+        if len(scalars) == 3:
+            values[Reference("condition", "oee", "value")] = (
+                scalars["availability"] * scalars["performance"] * scalars["quality"])
 
 
-class _resolver(dict[Reference, float]):  # noqa: N801 - reads as a function at its call sites
+class _Values(dict[Reference, float]):
     """A run's values, also answering unqualified references (process first, then condition)."""
 
     def __init__(self, values: dict[Reference, float]) -> None:
@@ -267,14 +294,16 @@ class _resolver(dict[Reference, float]):  # noqa: N801 - reads as a function at 
 def _check_names(predicate: Predicate, runs: list[_Run], machine: str) -> None:
     """A name that no run on the machine has is a typo, not a value to skip."""
     known: dict[str, set[str]] = defaultdict(set)
+    names: set[tuple[str | None, str]] = set()
     for run in runs:
-        for reference in run.values:
-            known[reference.scope or ""].add(reference.name)
+        names.update((reference.scope, reference.name) for reference in run.values)
+    for scope, name in names:
+        known[scope or ""].add(name)
     for reference in references(predicate):
         scopes = [reference.scope] if reference.scope else ["process", "condition"]
         if runs and not any(reference.name in known[scope] for scope in scopes):
-            listed = "; ".join(f"{scope}: {', '.join(sorted(names))}"
-                               for scope, names in sorted(known.items()) if names)
+            listed = "; ".join(f"{scope}: {', '.join(sorted(found))}"
+                               for scope, found in sorted(known.items()) if found)
             raise PredicateError(
                 f"recall predicate: {reference.name!r} is neither a process parameter nor a "
                 f"condition metric recorded on {machine} in this window; known: "

@@ -57,7 +57,7 @@ _SERVICE = {f.Shipped.topic, f.InstalledAtSite.topic, f.FieldMaintenancePerforme
             f.FailureAnalysisRecorded.topic, f.CustomerFeedbackReceived.topic}
 _ACTIONS = {f.Quarantined.topic, f.ReleasedFromQuarantine.topic, f.Recalled.topic,
             f.CorrectiveActionOpened.topic, f.CorrectiveActionClosed.topic}
-_SUBJECT = ("serial", "lot", "kind", "key", "part_number", "machine")
+_SUBJECT = ("serial", "lot", "kind", "key")
 
 _EVENTS = text(
     "SELECT position, kind, key, version, topic, occurred_ns, recorded_ns, actor, source, "

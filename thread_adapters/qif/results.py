@@ -394,13 +394,10 @@ class _Reader:
         characteristic = (doc.text(designation, "q:Designator") or doc.text(item, "q:Name")
                           or f"item {item.get('id')}")
         value = doc.find(measurement, "q:Value")
-        target = doc.find(nominal, "q:TargetValue")
         measured = None if value is None else doc.number(value)
-        nominal_value, lower, upper = self._requirement(definition, target)
-        unit = None
-        if any(number is not None for number in (measured, nominal_value, lower, upper)):
-            carrier = value if value is not None else target if target is not None else definition
-            unit = self.units.code(carrier, quantity_of(measurement.tag))
+        nominal_value, lower, upper, carriers = self._requirement(
+            definition, doc.find(nominal, "q:TargetValue"))
+        unit = self._unit(measurement, [value, *carriers])
         method, gauge = self._device(measurement, item)
         non_conformance = doc.text(measurement, "q:NonConformanceDesignator")
         if non_conformance is not None and non_conformance.upper() in _NO_NON_CONFORMANCE:
@@ -418,33 +415,52 @@ class _Reader:
         return Planned(fact, occurred_at, f"{prefix}/{ident}"), status.upper()
 
     def _requirement(self, definition: Element, target: Element | None
-                     ) -> tuple[float | None, float | None, float | None]:
-        """(nominal, lower tolerance, upper tolerance) of a characteristic definition."""
+                     ) -> tuple[float | None, float | None, float | None, list[Element]]:
+        """(nominal, lower tolerance, upper tolerance) of a characteristic, and the elements
+        that state them (each carries a unit)."""
         doc = self.doc
         nominal = None if target is None else doc.number(target)
         for child in definition:
             maximum, minimum = doc.find(child, "q:MaxValue"), doc.find(child, "q:MinValue")
-            if local(child.tag).endswith("Tolerance") and (maximum is not None
-                                                           or minimum is not None):
-                upper = None if maximum is None else doc.number(maximum)
-                lower = None if minimum is None else doc.number(minimum)
-                if doc.text(child, "q:DefinedAsLimit") not in ("true", "1"):
-                    return nominal, lower, upper
-                if nominal is None:
-                    nominal = (_tidy((upper + lower) / 2) if upper is not None
-                               and lower is not None else upper if upper is not None else lower)
-                assert nominal is not None
-                return (nominal, None if lower is None else _tidy(lower - nominal),
-                        None if upper is None else _tidy(upper - nominal))
+            if not local(child.tag).endswith("Tolerance") or (maximum is None and minimum is None):
+                continue
+            carriers = [e for e in (target, maximum, minimum) if e is not None]
+            upper = None if maximum is None else doc.number(maximum)
+            lower = None if minimum is None else doc.number(minimum)
+            if doc.text(child, "q:DefinedAsLimit") not in ("true", "1"):
+                return nominal, lower, upper, carriers
+            if nominal is None:
+                nominal = (_tidy((upper + lower) / 2) if upper is not None
+                           and lower is not None else upper if upper is not None else lower)
+            assert nominal is not None
+            return (nominal, None if lower is None else _tidy(lower - nominal),
+                    None if upper is None else _tidy(upper - nominal), carriers)
         zone = doc.find(definition, "q:ToleranceValue")
         if zone is None:
-            return nominal, None, None
+            return nominal, None, None, [] if target is None else [target]
         width = doc.number(zone)
-        if local(definition.tag).startswith("PointProfile"):
-            disposition = doc.find(definition, "q:OuterDisposition")
-            outer = width / 2 if disposition is None else doc.number(disposition)
-            return 0.0, _tidy(outer - width), _tidy(outer)
-        return 0.0, 0.0, width
+        if not local(definition.tag).startswith("PointProfile"):
+            return 0.0, 0.0, width, [zone]
+        disposition = doc.find(definition, "q:OuterDisposition")
+        outer = width / 2 if disposition is None else doc.number(disposition)
+        return (0.0, _tidy(outer - width), _tidy(outer),
+                [zone] if disposition is None else [zone, disposition])
+
+    def _unit(self, measurement: Element, carriers: list[Element | None]) -> str | None:
+        """The one unit of a measurement's value and requirement, or None when it has no number.
+
+        The ledger keeps one unit per inspection, so a file that states the value and
+        its requirement in different units is refused rather than converted silently.
+        """
+        quantity = quantity_of(measurement.tag)
+        stated = {self.units.code(element, quantity): element
+                  for element in carriers if element is not None}
+        if len(stated) > 1:
+            mixed = ", ".join(f"{self.doc.where(element)} in {unit}"
+                              for unit, element in stated.items())
+            self.doc.fail(measurement, f"states its value and requirement in different units "
+                                       f"({mixed}); the ledger records one unit per inspection")
+        return next(iter(stated), None)
 
     def _name(self, item: Element, characteristic: str, note: str | None) -> str:
         label = words(item.tag).removesuffix(" characteristic item")

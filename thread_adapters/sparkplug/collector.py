@@ -81,6 +81,14 @@ class SparkplugCollector:
         self._state_mid: int | None = None
         self._client.on_message = self._on_message
 
+    def use_tls(self, ca_file: str | None = None) -> None:
+        """Connect over TLS, checking the broker against ``ca_file`` (default: the system CAs)."""
+        try:
+            self._client.tls_set(ca_certs=ca_file)
+        except (OSError, ValueError) as error:
+            raise SparkplugError(f"cannot set up TLS to the MQTT broker with CA file "
+                                 f"{ca_file!r}: {error}") from None
+
     @property
     def connected(self) -> bool:
         """Whether the collector is connected and subscribed now."""

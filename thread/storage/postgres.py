@@ -41,7 +41,9 @@ from thread.storage.recorder import (
 _SCHEMA_LOCK = 0x746872656164
 #: Tables that refuse changes, and the triggers a complete schema has (change and truncate).
 _APPEND_ONLY = (SOURCES_TABLE, META_TABLE, LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE)
-_TRIGGERS = 2 * (len(_APPEND_ONLY) + 1)
+_TRIGGERS = 2 * (len(_APPEND_ONLY) + 1) + 1
+#: Channel on which each commit of events is announced, so read models can follow live.
+NOTIFY_CHANNEL = "thread_ledger"
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
@@ -94,6 +96,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                         schema=schema, table=Identifier(table), level=SQL(level),
                     )
                 )
+        # One notice per statement, not per row: a COPY of thousands of events wakes
+        # the read models once.
+        self.sql_create_statements += [
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.ledger_announce() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify({channel}, TG_TABLE_SCHEMA); "
+                "RETURN NULL; END $$"
+            ).format(schema=schema, channel=Literal(NOTIFY_CHANNEL)),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT ON {schema}.{table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION {schema}.ledger_announce()"
+            ).format(trigger=Identifier(f"{self.events_table_name}_announce"), schema=schema,
+                     table=Identifier(self.events_table_name)),
+        ]
         self.sql_sources = SQL(
             "INSERT INTO {schema}.{table} SELECT * FROM "
             "unnest(%s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bytea[])"
@@ -116,8 +132,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             cursor.execute(
                 "SELECT count(*) AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_namespace s ON s.oid = c.relnamespace "
-                "WHERE s.nspname = %s AND t.tgname LIKE %s",
-                (schema, "%\\_refuse\\_%"),
+                "WHERE s.nspname = %s AND (t.tgname LIKE %s OR t.tgname LIKE %s)",
+                (schema, "%\\_refuse\\_%", "%\\_announce"),
             )
             row = cursor.fetchone()
             if not row or row["n"] < _TRIGGERS:

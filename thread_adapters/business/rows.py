@@ -140,7 +140,9 @@ def _csv_rows(text: str, name: str, dialect: CsvDialect) -> tuple[tuple[str, ...
                 continue
             rows.append(Row(start, dict(zip(header, cells, strict=True))))
     except csv.Error as error:
-        raise ExportFileError(name, reader.line_num, f"not readable as CSV: {error}") from None
+        # name the line the broken record starts on: where an unclosed quote was opened
+        hint = "; is a quote opened here never closed?" if "end of data" in str(error) else ""
+        raise ExportFileError(name, ended + 1, f"not readable as CSV: {error}{hint}") from None
     if header is None:
         raise ExportFileError(name, None, "is empty: expected a header row of column names")
     return header, rows

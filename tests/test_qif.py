@@ -27,6 +27,7 @@ from thread_adapters.qif import (
     import_results,
     read_results,
 )
+from thread_adapters.qif.mapping import designator_of, method_of, verdict_of
 
 VECTORS = Path(__file__).parent / "vectors" / "qif"
 Q = {"q": "http://qifstandards.org/xsd/qif3"}
@@ -132,6 +133,42 @@ def test_a_given_serial_cannot_contradict_the_file() -> None:
         read_results(VECTORS / "SheetMetal_QIF_Results_sample_2.QIF", serial="SN-OTHER")
     with pytest.raises(QIFError, match="not both"):
         read_results(VECTORS / "QIF_Results_Sample.QIF", serial="A", lot="B")
+
+
+@pytest.mark.parametrize(("status", "verdict"), [
+    ("PASS", "pass"), ("FAIL", "fail"), ("REWORK", "fail"), ("BASIC_OR_TED", "pass"),
+    ("INDETERMINATE", "fail"), ("NOT_ANALYZED", "fail"), ("SYSERROR", "fail"),
+    ("UNDEFINED", "fail"), ("awaiting review", "fail"),
+])
+def test_only_pass_and_basic_dimensions_are_accepted(status: str, verdict: str) -> None:
+    """A status that does not show conformance is recorded as fail, with the status kept."""
+    recorded, note = verdict_of(status)
+    assert recorded == verdict
+    assert (note is None) == (status in ("PASS", "FAIL"))
+    assert note is None or status in note
+
+
+@pytest.mark.parametrize(("level", "area", "designator"), [
+    ("KEY", None, "key"), ("CRITICAL", None, "critical"), ("Critical", None, "critical"),
+    ("CRITICAL", "SAFETY", "flight-safety"), ("Flight Safety", None, "flight-safety"),
+    ("MAJOR", None, "none"), ("MINOR", "SAFETY", "none"), ("REF", None, "none"),
+    (None, None, "none"),
+])
+def test_criticality_becomes_the_as9102_designator(level: str | None, area: str | None,
+                                                   designator: str) -> None:
+    """QIF criticality levels and areas map to none, key, critical or flight-safety."""
+    assert designator_of(level, area) == designator
+
+
+@pytest.mark.parametrize(("tag", "name", "method"), [
+    ("MeasurementDevice", "CMM", "cmm"), ("CartesianCMM", "Contura G2", "cmm"),
+    ("MeasurementDevice", "GAGE PINS", "gauge"), ("MeasurementDevice", "CALIPERS", "gauge"),
+    ("Micrometer", None, "gauge"), ("MeasurementDevice", "Vision system VS-3", "vision"),
+    ("MeasurementDevice", "Spindle runout tester", "other"),
+])
+def test_the_device_decides_the_method(tag: str, name: str | None, method: str) -> None:
+    """A device's QIF type or name picks cmm, gauge or vision; an unknown kind is other."""
+    assert method_of(tag, name) == method
 
 
 # Importing into a ledger (SQLite and PostgreSQL)
@@ -478,7 +515,8 @@ def _line(text: str, needle: str) -> int:
      "<!DOCTYPE", r"line {line} declares a DOCTYPE"),
     (("</Results>\n</QIFDocument>", "</Results>\n"), "",
      r"not well-formed XML at line {line}, column \d+: no element found"),
-])
+], ids=["ambiguous-component", "dangling-reference", "not-a-number", "mixed-units",
+        "not-a-date", "qif2-namespace", "doctype-entities", "truncated"])
 def test_a_broken_file_names_the_element_and_writes_nothing(
         ledger: thread.Ledger, ledger_url: str, tmp_path: Path,
         change: tuple[str, str], needle: str, expected: str) -> None:

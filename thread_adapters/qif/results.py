@@ -18,18 +18,8 @@ its counts. How the file maps to the facts:
   ``ToleranceValue`` T is the requirement 0..T on the measured zone, except
   for a point profile, whose value is a signed deviation within
   ``OuterDisposition - T`` .. ``OuterDisposition`` (default +/-T/2).
-- **Verdict**: the file's status is authoritative (it knows bonus tolerance
-  and datum shift): PASS -> pass; FAIL and REWORK -> fail; BASIC_OR_TED (a
-  basic dimension, which has no tolerance to fail) -> pass; any other status
-  (INDETERMINATE, NOT_ANALYZED, SYSERROR, UNDEFINED, a free-text status) ->
-  fail, because a result not shown to conform cannot be accepted. Statuses
-  other than PASS and FAIL are also written into the inspection's name.
-- **Designator**: criticality KEY -> key, CRITICAL -> critical, a SAFETY area
-  or a flight-safety level -> flight-safety, anything else -> none.
-- **Method**: the measurement's (else the item's) first measurement device
-  decides: a CMM -> cmm; calipers, micrometers, gauges and pins -> gauge;
-  vision and optical devices -> vision; a named device of another kind ->
-  other (its name is kept as the gauge); no device -> cmm.
+- **Verdict, designator, method**: from the file's status, the item's
+  criticality and the measurement device, as ``mapping`` describes.
 - **Times**: a measurement's ``TimeStamp``, else the report's
   ``InspectionEnd``, ``InspectionStart`` or ``ReportPreparationDate``, else
   the document's ``Version/TimeCreated``. QIF defines these times as GMT, so
@@ -43,7 +33,6 @@ its counts. How the file maps to the facts:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PureWindowsPath
@@ -52,10 +41,16 @@ from xml.etree.ElementTree import Element
 
 from thread.domain import facts as f
 from thread.domain.facts.measures import Designator
-from thread.domain.facts.quality import Verdict
 from thread.errors import InvalidFact
 from thread_adapters.qif.document import Document, local, words
 from thread_adapters.qif.errors import MalformedQIF, QIFError
+from thread_adapters.qif.mapping import (
+    NO_NON_CONFORMANCE,
+    Method,
+    designator_of,
+    method_of,
+    verdict_of,
+)
 from thread_adapters.qif.units import FileUnits, quantity_of
 
 #: The ``source`` of every fact this adapter records.
@@ -63,19 +58,6 @@ SOURCE = "qif"
 
 Kind = Literal["part", "lot"]
 F = TypeVar("F", f.InspectionRecorded, f.InspectionReported)
-Method = Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
-
-#: Non-conformance designators that mean "none".
-_NO_NON_CONFORMANCE = frozenset({"NA", "N/A", "NONE", "-", "--", "0"})
-#: Device words -> inspection method, tried in this order.
-_METHODS: tuple[tuple[Method, tuple[str, ...]], ...] = (
-    ("cmm", ("CMM", "COORDINATE")),
-    ("vision", ("VISION", "OPTICAL", "CAMERA", "MICROSCOPE", "COMPARATOR", "IMAGING")),
-    ("gauge", ("CALIPER", "MICROMETER", "GAGE", "GAUGE", "PIN", "INDICATOR", "HEIGHT",
-               "PLUG", "RING", "THREAD")),
-    ("manual", ("MANUAL", "VISUAL")),
-)
-
 
 @dataclass(frozen=True)
 class Planned:
@@ -141,43 +123,6 @@ def read_results(path: str | Path, *, serial: str | None = None,
     if serial is not None and lot is not None:
         raise QIFError("give the serial or the lot a QIF file measured, not both")
     return _Reader(Document.read(Path(path)), serial, lot).read()
-
-
-def verdict_of(status: str) -> tuple[Verdict, str | None]:
-    """The ledger's verdict for a QIF characteristic status, and a note when it is not plain."""
-    code = status.upper()
-    if code == "PASS":
-        return "pass", None
-    if code == "FAIL":
-        return "fail", None
-    if code == "REWORK":
-        return "fail", "QIF status REWORK"
-    if code == "BASIC_OR_TED":
-        return "pass", "basic dimension, QIF status BASIC_OR_TED"
-    return "fail", f"QIF status {status}, not shown to conform"
-
-
-def designator_of(level: str | None, area: str | None) -> Designator:
-    """AS9102's designator for a QIF criticality level (LevelEnum or OtherLevel) and area."""
-    level, area = (level or "").upper(), (area or "").upper()
-    if "FLIGHT" in level or "SAFETY" in level or (
-            area == "SAFETY" and level in ("CRITICAL", "KEY")):
-        return "flight-safety"
-    if level.startswith("CRITICAL"):
-        return "critical"
-    if level.startswith("KEY"):
-        return "key"
-    return "none"
-
-
-def method_of(tag: str, name: str | None) -> Method:
-    """The inspection method a measurement device's QIF type and name point to."""
-    tag = tag.upper()
-    tokens = re.split(r"[^A-Z0-9]+", (name or "").upper())
-    for method, keys in _METHODS:
-        if any(key in tag or any(token.startswith(key) for token in tokens) for key in keys):
-            return method
-    return "other"
 
 
 def _tidy(value: float) -> float:
@@ -400,7 +345,7 @@ class _Reader:
         unit = self._unit(measurement, [value, *carriers])
         method, gauge = self._device(measurement, item)
         non_conformance = doc.text(measurement, "q:NonConformanceDesignator")
-        if non_conformance is not None and non_conformance.upper() in _NO_NON_CONFORMANCE:
+        if non_conformance is not None and non_conformance.upper() in NO_NON_CONFORMANCE:
             non_conformance = None
         stamp = doc.find(measurement, "q:TimeStamp")
         fact = self._fact(

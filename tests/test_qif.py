@@ -27,7 +27,7 @@ from thread_adapters.qif import (
     import_results,
     read_results,
 )
-from thread_adapters.qif.mapping import designator_of, method_of, verdict_of
+from thread_adapters.qif.vocabulary import designator_of, method_of, verdict_of
 
 VECTORS = Path(__file__).parent / "vectors" / "qif"
 Q = {"q": "http://qifstandards.org/xsd/qif3"}

@@ -19,7 +19,7 @@ its counts. How the file maps to the facts:
   for a point profile, whose value is a signed deviation within
   ``OuterDisposition - T`` .. ``OuterDisposition`` (default +/-T/2).
 - **Verdict, designator, method**: from the file's status, the item's
-  criticality and the measurement device, as ``mapping`` describes.
+  criticality and the measurement device, as ``vocabulary`` describes.
 - **Times**: a measurement's ``TimeStamp``, else the report's
   ``InspectionEnd``, ``InspectionStart`` or ``ReportPreparationDate``, else
   the document's ``Version/TimeCreated``. QIF defines these times as GMT, so
@@ -44,14 +44,14 @@ from thread.domain.facts.measures import Designator
 from thread.errors import InvalidFact
 from thread_adapters.qif.document import Document, local, words
 from thread_adapters.qif.errors import MalformedQIF, QIFError
-from thread_adapters.qif.mapping import (
+from thread_adapters.qif.units import FileUnits, quantity_of
+from thread_adapters.qif.vocabulary import (
     NO_NON_CONFORMANCE,
     Method,
     designator_of,
     method_of,
     verdict_of,
 )
-from thread_adapters.qif.units import FileUnits, quantity_of
 
 #: The ``source`` of every fact this adapter records.
 SOURCE = "qif"

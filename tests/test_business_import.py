@@ -73,7 +73,7 @@ def lines_of(refused: RowsRefused | ImportReport) -> list[int]:
 
 
 def test_plm_revisions_become_released_designs(ledger: thread.Ledger) -> None:
-    """PLM: released rows become revisions, Berlin wall-clock times UTC; in-work rows are ignored."""
+    """PLM: released rows become revisions with Berlin times in UTC; in-work rows are ignored."""
     report = feed(ledger, "plm-revisions.csv")[-1]
     assert (report.rows, report.facts, report.new, report.present) == (4, 3, 3, 0)
     assert report.ignored == (5,)
@@ -731,3 +731,18 @@ def test_cli_format_option_reads_json_lines_with_any_name(tmp_path: Path) -> Non
                  str(EXAMPLES / "crm-service.toml"), str(renamed))
     assert result.exit_code == 0, result.output
     assert "5 rows read, 5 facts: 5 new" in result.output
+
+
+def test_two_record_kinds_giving_a_row_one_source_record_id_is_a_bad_row(
+        ledger: thread.Ledger, tmp_path: Path) -> None:
+    """A mapping whose record kinds share an id template would lose a fact; the row says so."""
+    feed(ledger, "erp-work-orders.csv")
+    mapping = parse_mapping(EVENTS_MAPPING.replace('equals = "OPEN"', 'equals = "MRB"')
+                            .replace("{NC}/{Event}", "{NC}"), "events.toml")
+    export = write(tmp_path, "events.csv", "NC,Serial,Event,At,Text\n"
+                   "NC-5,BRG6206-000100,MRB,2026-03-12T10:00:00Z,rework\n")
+    with pytest.raises(RowsRefused) as refused:
+        import_file(ledger, mapping, export)
+    assert lines_of(refused.value) == [2]
+    assert "two record kinds give this row the same source record id 'NC-5'" in str(
+        refused.value)

@@ -175,9 +175,13 @@ def plan(mapping: Mapping, export: Export) -> tuple[list[PlannedFact], list[RowE
         if not facts:
             ignored.append(row.line)
             continue
-        repeats = [_repeat(first[fact.source_record_id], fact) for fact in facts
-                   if fact.source_record_id in first and not _same(first[fact.source_record_id],
-                                                                   fact)]
+        this_row: dict[str, PlannedFact] = {}
+        repeats: list[Problem] = []
+        for fact in facts:
+            key = fact.source_record_id
+            earlier = first.get(key) or this_row.setdefault(key, fact)
+            if earlier is not fact and not _same(earlier, fact):
+                repeats.append(_repeat(earlier, fact))
         if repeats:
             errors.append(RowError(row.line, tuple(repeats), facts[0].source_record_id,
                                    facts[0].fact.topic))
@@ -194,6 +198,11 @@ def _same(one: PlannedFact, other: PlannedFact) -> bool:
 
 
 def _repeat(first: PlannedFact, again: PlannedFact) -> Problem:
+    if first.line == again.line:
+        return Problem(None, again.source_record_id,
+                       f"two record kinds give this row the same source record id "
+                       f"{again.source_record_id!r}; make their source_record_id templates "
+                       f"differ", "source_record_id")
     return Problem(None, again.source_record_id,
                    f"source record id {again.source_record_id!r} already came with line "
                    f"{first.line}, with different content; one source record is one fact",

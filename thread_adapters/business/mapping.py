@@ -15,6 +15,7 @@ refused when the mapping loads, each naming the file, the line and the key.
 
 from __future__ import annotations
 
+import functools
 import string
 import tomllib
 import types
@@ -306,6 +307,8 @@ class RecordKind(BaseModel):
 
     def time_spec(self, spec: ValueSpec) -> ValueSpec:
         """A time field's spec with the format and zone of ``occurred_at`` where it has none."""
+        if spec.format is not None and spec.zone is not None:
+            return spec
         return spec.model_copy(update={
             "format": spec.format or self.occurred_at.format,
             "zone": spec.zone or self.occurred_at.zone,
@@ -396,6 +399,7 @@ def importable_topics() -> list[str]:
     return sorted(set(f.fact_classes()) - LEDGER_WRITTEN)
 
 
+@functools.cache
 def field_shape(cls: type[f.Fact], name: str) -> Shape:
     """Whether a fact field takes a time, a list, nested records or a plain value."""
     annotation: Any = cls.model_fields[name].annotation

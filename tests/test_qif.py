@@ -533,6 +533,62 @@ def test_a_broken_file_names_the_element_and_writes_nothing(
     assert row_counts(ledger_url) == before
 
 
+EXPLODED = """<?xml version="1.0" encoding="UTF-8"?>
+<QIFDocument xmlns="http://qifstandards.org/xsd/qif3" idMax="4" versionQIF="3.0.0">
+  <QPId>C7523054-ADB7-47bb-AA6D-8B9B4AEC1556</QPId>
+  <ExternalQIFReferences n="1">
+    <ExternalQIFDocument id="1"><QPId>6558F196-D952-4b80-8054-0A0756D60526</QPId>
+      <URI>./Exploded_Plan.QIF</URI></ExternalQIFDocument>
+  </ExternalQIFReferences>
+  <Results><MeasurementResultsSet n="1"><MeasurementResults id="2">
+    <MeasuredCharacteristics><CharacteristicMeasurements n="1">
+      <SphericityCharacteristicMeasurement id="4">
+        <Status><CharacteristicStatusEnum>FAIL</CharacteristicStatusEnum></Status>
+        <CharacteristicItemId xId="6">1</CharacteristicItemId><Value>0.251457258827</Value>
+      </SphericityCharacteristicMeasurement>
+    </CharacteristicMeasurements></MeasuredCharacteristics>
+    <InspectionStatus><InspectionStatusEnum>FAIL</InspectionStatusEnum></InspectionStatus>
+  </MeasurementResults></MeasurementResultsSet></Results>
+</QIFDocument>
+"""
+
+
+def test_results_pointing_into_a_separate_plan_are_refused(tmp_path: Path) -> None:
+    """A measurement whose characteristic lives in another QIF file is named, with that file."""
+    exploded = _write(tmp_path, EXPLODED, "exploded.QIF")
+    line = _line(EXPLODED, "<CharacteristicItemId xId")
+    with pytest.raises(MalformedQIF, match=rf"exploded\.QIF: CharacteristicItemId \(line {line}\) "
+                                           r"refers to characteristic item 6 in another QIF "
+                                           r"document \(\./Exploded_Plan\.QIF\)"):
+        read_results(exploded, serial="SN-1")
+
+
+def test_several_results_sets_in_one_file(ledger: thread.Ledger, tmp_path: Path) -> None:
+    """Each MeasurementResults of a file is its own report, with its own source record ids."""
+    _register(ledger, "SN-A", "SN-B")
+    split = SYNTHETIC.replace(
+        "          <DiameterCharacteristicMeasurement id=\"63\">",
+        "        </CharacteristicMeasurements></MeasuredCharacteristics>\n"
+        "        <InspectionStatus><InspectionStatusEnum>FAIL</InspectionStatusEnum>"
+        "</InspectionStatus>\n"
+        "        <ActualComponentIds n=\"1\"><Id>50</Id></ActualComponentIds>\n"
+        "      </MeasurementResults>\n      <MeasurementResults id=\"41\">\n"
+        "        <MeasuredCharacteristics><CharacteristicMeasurements n=\"2\">\n"
+        "          <DiameterCharacteristicMeasurement id=\"63\">",
+    ).replace('<ActualComponentIds n="2"><Id>50</Id><Id>51</Id>',
+              '<ActualComponentIds n="1"><Id>51</Id>')
+    split = split.replace("<ActualComponentId>50</ActualComponentId>", "").replace(
+        "<ActualComponentId>51</ActualComponentId>", "")
+    (done,) = import_results(ledger, [_write(tmp_path, split)])
+    assert [(r.key, r.report, r.measurements, r.failures) for r in done.reports] == [
+        ("SN-A", "FAI-2026-014", 3, 1),
+        ("SN-B", "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60", 2, 2)]  # no report number: the QPId
+    assert [e.source_record_id for e in ledger.history("SN-B")[1:]] == [
+        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/63",
+        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/64",
+        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/report"]
+
+
 def test_a_unit_known_by_its_conversion(tmp_path: Path) -> None:
     """An unfamiliar unit name whose SI factor identifies a unit exactly is taken as that unit."""
     text = (VECTORS / "SheetMetal_QIF_Results_sample_2.QIF").read_text()

@@ -180,6 +180,14 @@ class Document:
             self.fail(element, f"has no {path.replace('q:', '')}")
         ident = self.text(reference)
         target = self.ids.get(ident or "")
+        external = reference.get("xId")
+        if external is not None:
+            # The id is that of an ExternalQIFDocument; xId is the element's id inside it.
+            uri = self.text(target, "q:URI") if target is not None else None
+            self.fail(reference, f"refers to {words(kind)} {external} in another QIF document "
+                                 f"({uri or f'external document {ident}'}); results that point "
+                                 "into a separate plan are not read: export the results with "
+                                 "their characteristics in the same file")
         if target is None:
             self.fail(reference, f"refers to {words(kind)} {ident}, which this file does not "
                                  "define")

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plant.catalogue import BUSY, MACHINES, PARTS_PER_UNIT, START
 from plant.journal import SOURCE, Entry
-from plant.plant import Plant, levels
+from plant.plant import CHUNK_UNITS, Plant, levels
 from plant.production import Watch
 
 import thread
@@ -177,20 +177,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", default=DEFAULT_DB,
                         help="ledger file or URL (default benchmarks/plant.db); "
                              "postgresql://user@host:port/db?schema=NAME accepted")
+    parser.add_argument("--batch-units", type=int, default=CHUNK_UNITS,
+                        help=f"drive units per batch (default {CHUNK_UNITS}, about 5,000 "
+                             "events); resume and extend with the same value")
     parser.add_argument("--probes", default=None,
                         help="where to write the probes (default <db>.probes.json)")
     args = parser.parse_args(argv)
     if args.parts < 1:
         parser.error("--parts must be at least 1")
+    if not 1 <= args.batch_units <= 50:
+        parser.error("--batch-units must be 1 to 50 (the ledger caches 2,000 subjects)")
     return args
 
 
 def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
-         progress: bool = True) -> dict[str, Any]:
+         progress: bool = True, batch_units: int = CHUNK_UNITS) -> dict[str, Any]:
     """Simulate the plant into the ledger at ``url``; the summary with its probes."""
     started = time.perf_counter()
     units = math.ceil(parts / PARTS_PER_UNIT)
-    plant = Plant(seed, units)
+    plant = Plant(seed, units, batch_units)
     clock = BatchClock()
     ledger = thread.open(url, actor="dataset", clock=clock)
     writer = Writer(ledger, clock)
@@ -211,10 +216,10 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         quarantined: list[str] = []
         for chunk in range(plant.chunks):
             done = writer.written(plant.marker(chunk))
+            skipped += done
             watched = plant.watching(chunk, watch)
             if done and not watched:
                 plant.skip(chunk)
-                skipped += 1
                 continue
             entries = plant.produce(chunk)
             if not done:
@@ -275,7 +280,7 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         "facts_written": writer.facts,
         "events_per_part": round(events / (units * PARTS_PER_UNIT), 2),
         "machines": len(MACHINES),
-        "chunks_skipped": skipped,
+        "chunks_already_written": skipped,
         "elapsed_s": round(elapsed, 1),
         "events_per_s": round(written / elapsed, 1) if elapsed else None,
         "database_bytes": database_size(url),
@@ -300,7 +305,8 @@ def _redact(url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     url: str = args.db
-    summary = fill(url, args.parts, args.seed, probes_file=probes_path(url, args.probes))
+    summary = fill(url, args.parts, args.seed, probes_file=probes_path(url, args.probes),
+                   batch_units=args.batch_units)
     print(f"dataset: {summary['units']:,} drive units, {summary['parts']:,} parts, "
           f"{summary['events']:,} events in the ledger ({summary['events_written']:,} written "
           f"now at {summary['events_per_s'] or 0:,.0f} events/s), "

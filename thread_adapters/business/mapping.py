@@ -277,13 +277,11 @@ class RecordKind(BaseModel):
             mapped = fields.keys() | constants.keys()
             problems.extend(
                 (("fields",), f"{fact.__name__} needs field {name!r}: map it under "
-                              f"[record.fields] or "
-                     f"give it under [record.constants]")
+                              f"[record.fields] or give it under [record.constants]")
                 for name, field in fact.model_fields.items()
                 if field.is_required() and name not in mapped
             )
-            if issubclass(fact, f.PartFact) and "lot" in fact.model_fields and not (
-                    mapped & {"serial", "lot"}):
+            if issubclass(fact, f.PartFact) and not mapped & {"serial", "lot"}:
                 problems.append((("fields",), f"{fact.__name__} needs 'serial' or 'lot': map "
                                               f"one of them to a column"))
         _raise(problems)

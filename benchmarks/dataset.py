@@ -212,7 +212,6 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         plant.production.watch = watch
         meter = Progress(units, lambda: ledger.store.tree_size() - size_before)
         skipped = replacements = 0
-        genealogy: list[str] = []
         quarantined: list[str] = []
         for chunk in range(plant.chunks):
             done = writer.written(plant.marker(chunk))
@@ -228,7 +227,7 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
             if watched:
                 for made in plant.made:
                     quarantined += made.quarantined[: 3 - len(quarantined)]
-            if progress:
+            if progress and chunk < plant.chunks - 1:
                 meter.update(plant.units_of(chunk)[-1] + 1)
         tail = plant.finish()
         for first in range(0, len(tail), FLUSH_BATCH):
@@ -238,8 +237,8 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
             meter.done()
         matching = [number for number, parameters in watch.seen
                     if matches(predicate, parameters)]
-        if matching:
-            genealogy = lineage(ledger, matching[0])
+        leaf = matching[0] if matching else str(levels(units)[-1]["serials"][-1])
+        genealogy = lineage(ledger, leaf)
         written = ledger.store.tree_size() - size_before
         events = ledger.count()
     finally:

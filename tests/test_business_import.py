@@ -746,3 +746,46 @@ def test_two_record_kinds_giving_a_row_one_source_record_id_is_a_bad_row(
     assert lines_of(refused.value) == [2]
     assert "two record kinds give this row the same source record id 'NC-5'" in str(
         refused.value)
+
+
+def test_json_numbers_become_text_where_the_fact_wants_text(ledger: thread.Ledger,
+                                                             tmp_path: Path) -> None:
+    """An order number written as a JSON number fills a text field and the record id."""
+    feed(ledger, "plm-revisions.csv")
+    line = {"Order": 1000460, "Material": "BRG-6206", "Revision": "B", "Serial Number": 42,
+            "Plant": "DE01", "Created On": "2026-03-14 06:00:00"}
+    path = write(tmp_path, "orders.jsonl", json.dumps(line) + "\n")
+    report = import_file(ledger, EXAMPLES / "erp-work-orders.toml", path)
+    assert report.new == 1
+    registered = ledger.history("42")[0]
+    assert isinstance(registered.fact, f.PartRegistered)
+    assert registered.fact.work_order == "1000460"
+    assert registered.source_record_id == "WO/1000460/42"
+
+
+def test_lines_stay_right_after_multiline_strings_and_arrays() -> None:
+    """Key lines inside a multi-line string or array do not confuse where later keys are."""
+    text = '''system = "crm"
+description = """
+serial = "not a key"
+"""
+
+[[record]]  # shipments
+topic = "service.shipped"
+when = { column = "Type", one_of = [
+    "Shipment",
+    "Delivery",  # both mean the same
+] }
+occurred_at = "At"
+source_record_id = "Id"
+
+[record.fields]
+serial = "Serial"
+customer = "Customer"
+order = "Order"
+"lead time" = "Days"
+'''
+    with pytest.raises(MappingError) as error:
+        parse_mapping(text, "crm.toml")
+    assert [(line, key) for line, key, _ in error.value.problems] == [
+        (19, "record[0].fields.lead time")]

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 
 from thread import facts as f
 from thread.errors import InvalidFact
-from thread_adapters.business.mapping import ISO, Mapping, RecordKind, ValueSpec, field_shape
+from thread_adapters.business.mapping import (
+    ISO,
+    Mapping,
+    RecordKind,
+    Shape,
+    ValueSpec,
+    field_shape,
+)
 from thread_adapters.business.rows import Row
 
 
@@ -135,11 +142,11 @@ def _fact(record: RecordKind, index: int, row: Row) -> PlannedFact:
         if value is not BLANK:
             data[name] = value
     occurred_at = _required(record, record.occurred_at, row, "time", "occurred_at", problems)
-    record_id = _required(record, record.source_record_id, row, "scalar", "source_record_id",
+    record_id = _required(record, record.source_record_id, row, "text", "source_record_id",
                           problems)
     actor = None
     if record.actor is not None:
-        actor = _required(record, record.actor, row, "scalar", "actor", problems)
+        actor = _required(record, record.actor, row, "text", "actor", problems)
     fact: f.Fact | None = None
     try:
         fact = cls(**data)
@@ -157,7 +164,7 @@ def _fact(record: RecordKind, index: int, row: Row) -> PlannedFact:
                        None if actor is None else str(actor))
 
 
-def _required(record: RecordKind, spec: ValueSpec, row: Row, shape: str, key: str,
+def _required(record: RecordKind, spec: ValueSpec, row: Row, shape: Shape, key: str,
               problems: list[Problem]) -> Any:
     try:
         value = _value(spec, row, shape)
@@ -204,7 +211,7 @@ def _raw(spec: ValueSpec, row: Row) -> Any:
     return (spec.template or "").format_map(cells)
 
 
-def _value(spec: ValueSpec, row: Row, shape: str) -> Any:
+def _value(spec: ValueSpec, row: Row, shape: Shape) -> Any:
     """The fact's value for a spec: the cell, split, decoded and parsed as its field needs."""
     raw = _raw(spec, row)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -224,7 +231,7 @@ def _value(spec: ValueSpec, row: Row, shape: str) -> Any:
     return converted[0]
 
 
-def _item(spec: ValueSpec, item: Any, raw: Any, shape: str) -> Any:
+def _item(spec: ValueSpec, item: Any, raw: Any, shape: Shape) -> Any:
     if spec.codes is not None:
         key = _text(item)
         if key in spec.codes:
@@ -236,6 +243,9 @@ def _item(spec: ValueSpec, item: Any, raw: Any, shape: str) -> Any:
         item = item.replace(" ", "").replace(".", "").replace(",", ".")
     if shape == "time":
         return _time(spec, item, raw)
+    if shape in ("text", "list") and isinstance(item, int | float) and not isinstance(item, bool):
+        # JSON exports write order numbers and revisions as numbers; the fact wants text
+        return str(item)
     return item
 
 

@@ -59,8 +59,9 @@ LEDGER_WRITTEN = frozenset({
 #: The time format that means ISO 8601 (``2026-03-02T06:00:00+01:00``, ``...Z``).
 ISO = "iso"
 
-#: How a fact field takes its value: a time, a list, a nested structure, or a plain value.
-Shape = Literal["time", "list", "nested", "scalar"]
+#: How a fact field takes its value: a time, a list (of identifiers), nested records,
+#: text (an identifier, a code, free text) or another plain value (a number, a flag).
+Shape = Literal["time", "list", "nested", "text", "scalar"]
 #: A value a mapping may state outright: a code's meaning or a constant.
 Constant = str | bool | int | float | list[str]
 
@@ -399,7 +400,7 @@ def importable_topics() -> list[str]:
 
 @functools.cache
 def field_shape(cls: type[f.Fact], name: str) -> Shape:
-    """Whether a fact field takes a time, a list, nested records or a plain value."""
+    """Whether a fact field takes a time, a list, nested records, text or another value."""
     annotation: Any = cls.model_fields[name].annotation
     while True:
         origin = typing.get_origin(annotation)
@@ -415,11 +416,15 @@ def field_shape(cls: type[f.Fact], name: str) -> Shape:
         if typing.get_origin(item) is Annotated:
             item = typing.get_args(item)[0]
         return "nested" if isinstance(item, type) and issubclass(item, BaseModel) else "list"
+    if origin is Literal:
+        return "text"
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return "nested"
         if annotation is AwareDatetime or issubclass(annotation, datetime):
             return "time"
+        if issubclass(annotation, str):
+            return "text"
     return "scalar"
 
 

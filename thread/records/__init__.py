@@ -7,12 +7,16 @@ facts, as of any past moment by either clock; :func:`render_html` and
 
 from thread.records.dhr import DeviceHistoryRecord, device_history_record
 from thread.records.evidence import Cutoff, EventRef, RecordField, RecordUnavailable
+from thread.records.fair import FirstArticleReport, first_article_report, serials_of
 
 __all__ = [
     "Cutoff",
     "DeviceHistoryRecord",
     "EventRef",
+    "FirstArticleReport",
     "RecordField",
     "RecordUnavailable",
     "device_history_record",
+    "first_article_report",
+    "serials_of",
 ]

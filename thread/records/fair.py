@@ -1,0 +1,913 @@
+"""The AS9102 Rev C first article inspection report of a part number and revision.
+
+Form 1 (part number accountability), Form 2 (product accountability:
+materials, processes, functional tests) and Form 3 (characteristic
+accountability) are filled field by field, with AS9102's field numbers, from
+the design revision's characteristics, the first article's inspection
+results and its material and process records. The report also says when a
+new FAI is due: a design change after the first article, a change of
+machine, station, NC program, program revision or site in later production,
+or a production lapse of more than two years.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+from thread.domain import facts as f
+from thread.domain.chain import Recorded
+from thread.errors import UnknownSubject
+from thread.ledger import Ledger
+from thread.records.evidence import (
+    Cutoff,
+    Derivation,
+    DocumentInfo,
+    EventRef,
+    Model,
+    Reader,
+    RecordField,
+    RecordUnavailable,
+    SignatureRecord,
+    Stream,
+    TimeAxis,
+    field,
+    moment,
+    not_applicable,
+    number,
+    requirement,
+)
+from thread.records.layout import Document
+
+STANDARD = "AS9102 Rev C First Article Inspection"
+#: Operation attributes whose change in later production makes a new FAI due.
+_WATCHED = ("station", "machine", "program", "program_revision")
+DueKind = Literal["design", "process", "program", "location", "lapse", "incomplete"]
+
+
+class ComponentAccountability(Model):
+    """Form 1 fields 15-18 for one component of an assembly."""
+
+    serial: str
+    fields: tuple[RecordField, ...]
+
+
+class Form1(Model):
+    """Part number accountability: fields 1-26."""
+
+    fields: tuple[RecordField, ...]
+    components: tuple[ComponentAccountability, ...]
+
+
+class ProductRow(Model):
+    """One Form 2 row (fields 5-13): a material, a process, a functional test or a certificate."""
+
+    kind: Literal["material", "process", "functional test", "certificate"]
+    fields: tuple[RecordField, ...]
+
+
+class Form2(Model):
+    """Product accountability: header fields 1-4 and a row per material, process and test."""
+
+    header: tuple[RecordField, ...]
+    rows: tuple[ProductRow, ...]
+
+
+class MeasuredResult(Model):
+    """One inspection result of a characteristic on the first article."""
+
+    measured: str | None
+    verdict: str
+    method: str
+    gauge: str | None
+    program: str | None
+    report: str | None
+    non_conformance: str | None
+    occurred_at: datetime
+    event: EventRef
+
+
+class CharacteristicRow(Model):
+    """One Form 3 row (fields 5-12) and the results behind it."""
+
+    balloon: str
+    on_drawing: bool
+    fields: tuple[RecordField, ...]
+    results: tuple[MeasuredResult, ...]
+    conforms: bool | None
+
+
+class Form3(Model):
+    """Characteristic accountability: header fields 1-4 and a row per characteristic."""
+
+    header: tuple[RecordField, ...]
+    rows: tuple[CharacteristicRow, ...]
+
+
+class DueReason(Model):
+    """One reason a new (full or partial) FAI is due."""
+
+    kind: DueKind
+    finding: str
+    first_serial: str | None
+    at: datetime | None
+    serials: int
+    evidence: tuple[EventRef, ...]
+
+
+class FaiDue(Model):
+    """Whether a new FAI is due, why, and what was checked to say so."""
+
+    due: bool
+    evaluated_at: datetime
+    reasons: tuple[DueReason, ...]
+    checked: tuple[str, ...]
+
+
+class FirstArticleReport(Model):
+    """An AS9102 Rev C FAIR as typed, JSON-serialisable data."""
+
+    document: DocumentInfo
+    part_number: str
+    revision: str
+    serial: str
+    selection: str
+    form1: Form1
+    form2: Form2
+    form3: Form3
+    fai_due: FaiDue
+    signatures: tuple[SignatureRecord, ...]
+    derivations: tuple[Derivation, ...]
+    evidence: tuple[EventRef, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """The report as plain JSON values."""
+        return self.model_dump(mode="json")
+
+    def layout(self) -> Document:
+        """The report laid out for the HTML and PDF copies."""
+        from thread.records.fair_layout import fair_document
+
+        return fair_document(self)
+
+
+def serials_of(ledger: Ledger, part_number: str, revision: str, cutoff: Cutoff) -> list[str]:
+    """Serials registered against ``part_number`` rev ``revision`` as of ``cutoff``.
+
+    The one query a FAIR asks across parts. It replays each registered part
+    for now; the read models will answer it from an index.
+    """
+    found = []
+    for serial in ledger.parts():
+        try:
+            part = ledger.part(serial, as_of=cutoff.as_of, by=cutoff.by)
+        except UnknownSubject:
+            continue  # registered after the cutoff
+        if part.part_number == part_number and part.revision == revision:
+            found.append(serial)
+    return found
+
+
+def fair_identifier(part_number: str, revision: str, serial: str) -> str:
+    """The FAIR identifier (Form 1 field 4) of a first article."""
+    return f"FAIR-{part_number}-{revision}-{serial}"
+
+
+def first_article_report(
+    ledger: Ledger,
+    part_number: str,
+    revision: str,
+    *,
+    serial: str | None = None,
+    as_of: datetime | None = None,
+    by: TimeAxis = "recorded",
+    evaluated_at: datetime | None = None,
+    generated_at: datetime | None = None,
+    trusted_keys: dict[str, bytes] | None = None,
+) -> FirstArticleReport:
+    """The FAIR of ``part_number`` rev ``revision``, now or as of a past moment.
+
+    The first article is the earliest produced serial of that revision, or
+    ``serial``. Whether a new FAI is due is judged at ``evaluated_at``
+    (default: ``as_of``, else now); ``by`` picks the clock ``as_of`` is read on.
+    """
+    reader = Reader(ledger, Cutoff(as_of, by), trusted_keys)
+    design = reader.stream("design", part_number)
+    if design is None:
+        raise UnknownSubject(f"no design item {part_number} in this ledger"
+                             + (f" as of {moment(as_of)} (by {by} time)" if as_of else ""))
+    releases = design.facts(f.RevisionReleased)
+    release = next(((e, r) for e, r in releases if r.revision == revision), None)
+    if release is None:
+        raise RecordUnavailable(
+            f"revision {revision} of {part_number} was not released"
+            + (f" as of {moment(as_of)}" if as_of else "") + "; released: "
+            + (", ".join(r.revision for _, r in releases) or "none"))
+    production = _Production(reader, serials_of(ledger, part_number, revision, reader.cutoff))
+    if not production.serials:
+        raise RecordUnavailable(
+            f"no serial of {part_number} rev {revision} is registered"
+            + (f" as of {moment(as_of)} (by {by} time)" if as_of else "")
+            + "; a first article needs a produced part")
+    if serial is None:
+        serial, selection = production.serials[0], (
+            f"earliest produced serial of {part_number} rev {revision} "
+            f"({len(production.serials)} produced)")
+    elif serial not in production.streams:
+        raise RecordUnavailable(
+            f"serial {serial} is not a part of {part_number} rev {revision}"
+            + (f" as of {moment(as_of)}" if as_of else ""))
+    else:
+        selection = f"named by the requester ({len(production.serials)} produced)"
+    moment_evaluated = evaluated_at or as_of or datetime.now(UTC)
+    builder = _Builder(reader, design, release, production, serial, moment_evaluated)
+    return builder.build(selection, generated_at)
+
+
+class _Production:
+    """The serials of one part number and revision, ordered by when they were produced."""
+
+    def __init__(self, reader: Reader, serials: Iterable[str]) -> None:
+        self.streams: dict[str, Stream] = {}
+        self.produced: dict[str, datetime] = {}
+        for serial in serials:
+            stream = reader.stream("part", serial)
+            if stream is not None:
+                self.streams[serial] = stream
+                self.produced[serial] = produced_at(stream)
+        self.serials = sorted(self.streams, key=lambda s: (self.produced[s], s))
+
+
+def produced_at(stream: Stream) -> datetime:
+    """When a part was produced: its first operation or process start, else its registration."""
+    starts = [fact.started_at for _, fact in stream.facts(f.OperationPerformed)]
+    starts += [fact.started_at for _, fact in stream.facts(f.ProcessRecorded)]
+    if starts:
+        return min(starts)
+    return stream.events[0].occurred_at
+
+
+def _add_years(moment_: datetime, years: int) -> datetime:
+    try:
+        return moment_.replace(year=moment_.year + years)
+    except ValueError:  # 29 February
+        return moment_.replace(year=moment_.year + years, day=28)
+
+
+class _Builder:
+    """Fills the three forms and the FAI-due analysis for one first article."""
+
+    def __init__(self, reader: Reader, design: Stream,
+                 release: tuple[Recorded, f.RevisionReleased], production: _Production,
+                 serial: str, evaluated_at: datetime) -> None:
+        self.reader = reader
+        self.design = design
+        self.release_event, self.release = release
+        self.production = production
+        self.serial = serial
+        self.stream = production.streams[serial]
+        self.produced = production.produced[serial]
+        self.evaluated_at = evaluated_at
+        self.part_number, self.revision = self.release.part_number, self.release.revision
+        self.fair_id = fair_identifier(self.part_number, self.revision, serial)
+        self.derivations: list[Derivation] = []
+        registered = self.stream.first(f.PartRegistered)
+        assert registered is not None  # a part's stream starts with its registration
+        self.registered_event, self.registration = registered
+        self.reports = self.stream.facts(f.InspectionReported)
+
+    def ref(self, event: Recorded) -> EventRef:
+        return self.reader.ref(self.stream, event)
+
+    def derive(self, name: str, source: str) -> None:
+        self.derivations.append(Derivation(field=name, derived_from=source))
+
+    def build(self, selection: str, generated_at: datetime | None) -> FirstArticleReport:
+        header = self.header()
+        form3 = Form3(header=header, rows=self.characteristics())
+        form2 = Form2(header=header, rows=self.products())
+        due = self.fai_due(form3)
+        signatures = self.signatures()
+        form1 = self.form1(header, form3, due, signatures)
+        info = self.reader.document(self.fair_id, "First Article Inspection Report", STANDARD,
+                                    generated_at)
+        order = ("Fields 1-4", "Form 1", "Form 2", "Form 3", "FAI due", "Signatures")
+        derivations = sorted(self.derivations, key=lambda d: next(
+            (i for i, name in enumerate(order) if d.field.startswith(name)), len(order)))
+        return FirstArticleReport(
+            document=info, part_number=self.part_number, revision=self.revision,
+            serial=self.serial, selection=selection, form1=form1, form2=form2, form3=form3,
+            fai_due=due, signatures=signatures, derivations=tuple(derivations),
+            evidence=self.reader.evidence())
+
+    # Form 1
+
+    def header(self) -> tuple[RecordField, ...]:
+        release = (self.reader.ref(self.design, self.release_event),)
+        registered = (self.ref(self.registered_event),)
+        self.derive("Fields 1-4 (every form)", "RevisionReleased.part_number and part_name; "
+                    "the first article's PartRegistered.serial; the FAIR identifier is "
+                    "FAIR-<part number>-<revision>-<serial>")
+        return (
+            field("Part Number", self.part_number, "RevisionReleased.part_number", release,
+                  number="1"),
+            field("Part Name", self.release.part_name, "RevisionReleased.part_name", release,
+                  number="2"),
+            field("Serial Number", self.serial, "PartRegistered.serial of the first article",
+                  registered, number="3"),
+            field("FAIR Identifier", self.fair_id, "part number, revision and first-article "
+                  "serial", number="4", status="derived"),
+        )
+
+    def form1(self, header: tuple[RecordField, ...], form3: Form3, due: FaiDue,
+              signatures: tuple[SignatureRecord, ...]) -> Form1:
+        release = (self.reader.ref(self.design, self.release_event),)
+        orders = [(e, o) for e, o in self.design.facts(f.ChangeOrderIssued)
+                  if self.revision in o.affected_revisions and e.occurred_at <= self.produced]
+        operations = self.stream.facts(f.OperationPerformed)
+        process = "; ".join(
+            f"{o.operation}: {o.station}" + (f" / {o.machine}" if o.machine else "")
+            + (f", program {o.program}" if o.program else "")
+            + (f" rev {o.program_revision}" if o.program_revision else "")
+            for _, o in operations)
+        if process and self.registration.work_order:
+            process += f"; work order {self.registration.work_order}"
+        installed = self.stream.facts(f.ComponentInstalled)
+        removed = {fact.component for _, fact in self.stream.facts(f.ComponentRemoved)}
+        components = tuple(self.component(event, fact) for event, fact in installed
+                           if fact.component not in removed)
+        ncs = sorted({nc for row in form3.rows for nc in _ncs(row)}
+                     | {fact.non_conformance for _, fact in self.stream.facts(
+                         f.NonConformanceOpened)})
+        report = self.reports[-1] if self.reports else None
+        report_refs = (self.ref(report[0]),) if report else ()
+        verified, approved = self.verifier(signatures), self.approver(signatures)
+        self.derive("Form 1", "RevisionReleased (drawing), ChangeOrderIssued before the first "
+                    "article (field 8), OperationPerformed (9), InspectionReported (10-12, "
+                    "20-23 with SignatureApplied), ComponentInstalled (13, 15-18)")
+        fields = (
+            *header,
+            field("Part Revision Level", self.revision, "RevisionReleased.revision", release,
+                  number="5"),
+            field("Drawing Number", self.release.drawing, "RevisionReleased.drawing", release,
+                  number="6"),
+            field("Drawing Revision Level", self.release.drawing_revision,
+                  "RevisionReleased.drawing_revision", release, number="7"),
+            field("Additional Changes",
+                  "; ".join(f"{o.change_order}: {o.title}" for _, o in orders)
+                  or "None (no change order affects this revision before the first article)",
+                  "ChangeOrderIssued naming this revision, issued before the first article",
+                  self.reader.refs(self.design, [e for e, _ in orders]), number="8",
+                  status="derived"),
+            field("Manufacturing Process Reference", process or None,
+                  "OperationPerformed of the first article and PartRegistered.work_order",
+                  [self.ref(e) for e, _ in operations], number="9", status="derived"),
+            field("Organization Name", report[1].organization if report else None,
+                  "InspectionReported.organization", report_refs, number="10"),
+            field("Supplier Code", report[1].supplier if report else None,
+                  "InspectionReported.supplier", report_refs, number="11"),
+            field("PO Number", report[1].purchase_order if report else None,
+                  "InspectionReported.purchase_order", report_refs, number="12"),
+            field("Detail FAI / Assembly FAI", "Assembly FAI" if components else "Detail FAI",
+                  "ComponentInstalled on the first article", number="13", status="derived"),
+            field("Full FAI / Partial FAI", "Full FAI", "every characteristic of the revision "
+                  "is accounted for on Form 3; baseline part number and reason for a partial "
+                  "FAI: not applicable", number="14", status="derived"),
+            *self.component_summary(components),
+            field("Does FAIR Contain a Documented Nonconformance(s)?",
+                  f"Yes: {', '.join(ncs)}" if ncs else "No",
+                  "Form 3 field 11 and NonConformanceOpened on the first article", number="19",
+                  status="derived"),
+            *verified, *approved,
+            field("Customer FAIR Approval", None, "no fact kind of the ledger records a "
+                  "customer's FAIR approval", number="24"),
+            field("Date", None, "no customer approval recorded", number="25"),
+            field("Comments", self.comments(form3, due), "the FAI-due analysis and Form 3",
+                  number="26", status="derived"),
+        )
+        return Form1(fields=fields, components=components)
+
+    def component(self, event: Recorded, installed: f.ComponentInstalled
+                  ) -> ComponentAccountability:
+        refs = [self.ref(event)]
+        stream = self.reader.stream("part", installed.component)
+        registration = stream.first(f.PartRegistered) if stream else None
+        if stream is None or registration is None:
+            return ComponentAccountability(serial=installed.component, fields=(
+                field("Part Number", None, f"component {installed.component} is not in this "
+                      "copy", number="15"),
+                field("Part Name", None, "no registration", number="16"),
+                field("Part Type", None, "no registration", number="17"),
+                field("FAIR Identifier", None, "no registration", number="18")))
+        reg_event, reg = registration
+        refs.append(self.reader.ref(stream, reg_event))
+        design = self.reader.stream("design", reg.part_number)
+        release = next(((e, r) for e, r in (design.facts(f.RevisionReleased) if design else [])
+                        if r.revision == reg.revision), None)
+        name_refs = (self.reader.ref(design, release[0]),) if design and release else ()
+        has_components = bool(stream.facts(f.ComponentInstalled))
+        first = _Production(self.reader, serials_of(self.reader.ledger, reg.part_number,
+                                                    reg.revision, self.reader.cutoff))
+        component_fair = (fair_identifier(reg.part_number, reg.revision, first.serials[0])
+                          if first.serials and not reg.undocumented else None)
+        return ComponentAccountability(serial=installed.component, fields=(
+            field("Part Number", f"{reg.part_number} rev {reg.revision}",
+                  "PartRegistered of the component", refs, number="15"),
+            field("Part Name", release[1].part_name if release else None,
+                  "RevisionReleased.part_name of the component's revision", name_refs,
+                  number="16"),
+            field("Part Type", None if reg.undocumented else (
+                "sub-assembly" if has_components else "detail"),
+                "made in this ledger against a released revision: detail, or sub-assembly "
+                "when it has components; an undocumented registration may be standard "
+                "catalog or COTS, which the ledger does not record", number="17",
+                status="derived"),
+            field("FAIR Identifier", component_fair, "the FAIR of the component's part number "
+                  "and revision: its earliest produced serial", number="18",
+                  status="derived"),
+        ))
+
+    def component_summary(self, components: tuple[ComponentAccountability, ...]
+                          ) -> tuple[RecordField, ...]:
+        names = ("Part Number", "Part Name", "Part Type", "FAIR Identifier")
+        if not components:
+            return tuple(not_applicable(name, "detail FAI, no components", number=str(15 + i))
+                         for i, name in enumerate(names))
+        return tuple(field(name, "; ".join(c.fields[i].text for c in components),
+                           "one entry per component; see the component table",
+                           number=str(15 + i), status="derived")
+                     for i, name in enumerate(names))
+
+    def verifier(self, signatures: tuple[SignatureRecord, ...]) -> tuple[RecordField, ...]:
+        """Fields 20-21: a review, responsibility or authorship signature on the inspection
+        report, else the report's named preparer (unsigned)."""
+        signed = [s for s in signatures if s.meaning in ("review", "responsibility", "authorship")
+                  and s.signed.topic in (f.InspectionReported.topic, f.InspectionRecorded.topic)
+                  and s.signed.key == self.serial]
+        if signed:
+            s = signed[-1]
+            return (field("FAIR Verified By", f"{s.printed_name} ({s.meaning}, "
+                          f"{'signature verified' if s.verified else 'NOT VERIFIED'})",
+                          "SignatureApplied on the first article's inspection report",
+                          (s.signature_event,), number="20"),
+                    field("Date", moment(s.signed_at), "SignatureApplied.signed_at",
+                          (s.signature_event,), number="21"))
+        report = next(((e, r) for e, r in reversed(self.reports) if r.preparer), None)
+        if report is not None:
+            return (field("FAIR Verified By", f"{report[1].preparer} (named preparer; no "
+                          "electronic signature)", "InspectionReported.preparer",
+                          (self.ref(report[0]),), number="20"),
+                    field("Date", moment(report[0].occurred_at), "InspectionReported "
+                          "occurred_at", (self.ref(report[0]),), number="21"))
+        return (field("FAIR Verified By", None, "no signature with meaning review, "
+                      "responsibility or authorship on an inspection of the first article, and "
+                      "no InspectionReported.preparer", number="20"),
+                field("Date", None, "nothing verified", number="21"))
+
+    def approver(self, signatures: tuple[SignatureRecord, ...]) -> tuple[RecordField, ...]:
+        """Fields 22-23: an approval signature on the first article's inspection report."""
+        signed = [s for s in signatures if s.meaning == "approval"
+                  and s.signed.topic == f.InspectionReported.topic
+                  and s.signed.key == self.serial]
+        if not signed:
+            return (field("FAIR Reviewed/Approved By", None, "no signature with meaning "
+                          "approval on the first article's InspectionReported", number="22"),
+                    field("Date", None, "nothing approved", number="23"))
+        s = signed[-1]
+        return (field("FAIR Reviewed/Approved By", f"{s.printed_name} (approval, "
+                      f"{'signature verified' if s.verified else 'NOT VERIFIED'})",
+                      "SignatureApplied (approval) on InspectionReported",
+                      (s.signature_event,), number="22"),
+                field("Date", moment(s.signed_at), "SignatureApplied.signed_at",
+                      (s.signature_event,), number="23"))
+
+    def comments(self, form3: Form3, due: FaiDue) -> str:
+        notes = []
+        open_rows = [row.balloon for row in form3.rows if row.on_drawing and not row.conforms]
+        if open_rows:
+            notes.append("characteristics without a conforming result: " + ", ".join(open_rows))
+        if due.due:
+            notes.append("a new FAI is due: " + "; ".join(r.finding for r in due.reasons[:3])
+                         + (f" (and {len(due.reasons) - 3} more)" if len(due.reasons) > 3
+                            else ""))
+        notes.append("Form 2 lists every recorded operation: the ledger does not mark special "
+                     "processes")
+        return "; ".join(notes)
+
+    # Form 2
+
+    def products(self) -> tuple[ProductRow, ...]:
+        self.derive("Form 2", "MaterialConsumed with the lot's MaterialLotReceived (materials), "
+                    "OperationPerformed and ProcessRecorded (processes), TestRecorded "
+                    "(functional tests), CertificationAttached (certificates)")
+        rows = [self.material(e, c) for e, c in self.stream.facts(f.MaterialConsumed)]
+        processes = self.stream.facts(f.ProcessRecorded)
+        rows += [self.process(e, o, processes) for e, o in self.stream.facts(f.OperationPerformed)]
+        rows += [self.test(e, t) for e, t in self.stream.facts(f.TestRecorded)]
+        rows += [self.certificate(e, c) for e, c in self.stream.facts(f.CertificationAttached)]
+        return tuple(rows)
+
+    def material(self, event: Recorded, consumed: f.MaterialConsumed) -> ProductRow:
+        refs = [self.ref(event)]
+        lot = self.reader.stream("lot", consumed.material_lot)
+        receipt = lot.first(f.MaterialLotReceived) if lot else None
+        got = receipt[1] if receipt else None
+        if lot is not None and receipt is not None:
+            refs.append(self.reader.ref(lot, receipt[0]))
+        acceptance = [c for _, c in lot.facts(f.CertificationAttached)] if lot else []
+        check = ("certificate digest matches the lot's receipt"
+                 if got and got.certificate_digest and consumed.certificate_digest
+                 == got.certificate_digest else
+                 "MISMATCH: certificate digest differs from the lot's receipt"
+                 if got and got.certificate_digest and consumed.certificate_digest
+                 else "certificate digest not checked")
+        comment = (f"lot {consumed.material_lot}" + (f", heat {got.heat}" if got and got.heat
+                                                     else "")
+                   + f"; {number(consumed.quantity)} {consumed.unit} consumed; {check}")
+        return ProductRow(kind="material", fields=(
+            field("Material or Process Name", got.material if got else None,
+                  "MaterialLotReceived.material", refs, number="5"),
+            field("Specification Number", got.specification if got else None,
+                  "MaterialLotReceived.specification", refs, number="6"),
+            field("Code", None, "no fact records a material code (type, class, grade)",
+                  number="7"),
+            field("Special Process Supplier Code", got.supplier if got else None,
+                  "MaterialLotReceived.supplier (the material's supplier)", refs, number="8"),
+            field("Customer Approval Verification", None, "no fact records customer "
+                  "approval of sources", number="9"),
+            field("Certificate of Conformance Number", got.certificate_number if got else None,
+                  "MaterialLotReceived.certificate_number", refs, number="10"),
+            not_applicable("Functional Test Procedure Number", "material", number="11"),
+            field("Acceptance Report Number", "; ".join(c.number for c in acceptance) or None,
+                  "CertificationAttached on the material lot", number="12"),
+            field("Comments", comment, "MaterialConsumed and MaterialLotReceived", refs,
+                  number="13", status="derived"),
+        ))
+
+    def process(self, event: Recorded, operation: f.OperationPerformed,
+                processes: list[tuple[Recorded, f.ProcessRecorded]]) -> ProductRow:
+        refs = [self.ref(event)]
+        parameters = ""
+        for process_event, process in processes:
+            if process.operation == operation.operation and process.started_at == (
+                    operation.started_at):
+                refs.append(self.ref(process_event))
+                parameters = "; parameters " + ", ".join(
+                    f"{p.name} {number(p.mean)} {p.unit} ({number(p.min)}-{number(p.max)}, "
+                    f"n {p.n})" for p in process.parameters)
+        site = self.registration.site
+        comment = (f"station {operation.station}"
+                   + (f", machine {operation.machine}" if operation.machine else "")
+                   + f", program {operation.program or 'not recorded'} rev "
+                   + f"{operation.program_revision or 'not recorded'}, operator "
+                   + f"{operation.operator}, {moment(operation.started_at)}"
+                   + (f", site {site}" if site else "") + parameters)
+        return ProductRow(kind="process", fields=(
+            field("Material or Process Name", operation.operation,
+                  "OperationPerformed.operation", refs, number="5"),
+            field("Specification Number", None, "no fact records a process specification",
+                  number="6"),
+            field("Code", None, "no fact records a process code", number="7"),
+            field("Special Process Supplier Code", None, "no fact records a supplier code; "
+                  "the operation ran in-house at the station named in the comments",
+                  number="8"),
+            field("Customer Approval Verification", None, "no fact records customer approval "
+                  "of process sources", number="9"),
+            field("Certificate of Conformance Number", None, "no certificate recorded for the "
+                  "operation", number="10"),
+            not_applicable("Functional Test Procedure Number", "process", number="11"),
+            field("Acceptance Report Number", None, "no acceptance report recorded for the "
+                  "operation", number="12"),
+            field("Comments", comment, "OperationPerformed and ProcessRecorded", refs,
+                  number="13", status="derived"),
+        ))
+
+    def test(self, event: Recorded, test: f.TestRecorded) -> ProductRow:
+        refs = (self.ref(event),)
+        values = ", ".join(f"{v.name} {number(v.value)} {v.unit}" for v in test.values)
+        return ProductRow(kind="functional test", fields=(
+            field("Material or Process Name", f"functional test {test.procedure}",
+                  "TestRecorded.procedure", refs, number="5"),
+            field("Specification Number", None, "no fact records a test specification",
+                  number="6"),
+            not_applicable("Code", "functional test", number="7"),
+            not_applicable("Special Process Supplier Code", "functional test", number="8"),
+            field("Customer Approval Verification", None, "no fact records customer approval",
+                  number="9"),
+            not_applicable("Certificate of Conformance Number", "functional test", number="10"),
+            field("Functional Test Procedure Number", test.procedure
+                  + (f" rev {test.procedure_revision}" if test.procedure_revision else
+                     " (revision not recorded)"), "TestRecorded.procedure, procedure_revision",
+                  refs, number="11"),
+            field("Acceptance Report Number", test.report, "TestRecorded.report", refs,
+                  number="12"),
+            field("Comments", f"{test.verdict.upper()}" + (f": {values}" if values else ""),
+                  "TestRecorded.verdict and values", refs, number="13"),
+        ))
+
+    def certificate(self, event: Recorded, certificate: f.CertificationAttached) -> ProductRow:
+        refs = (self.ref(event),)
+        return ProductRow(kind="certificate", fields=(
+            field("Material or Process Name", f"{certificate.document} certificate",
+                  "CertificationAttached.document", refs, number="5"),
+            field("Specification Number", None, "not recorded with the certificate", number="6"),
+            field("Code", None, "not recorded with the certificate", number="7"),
+            field("Special Process Supplier Code", certificate.issuer,
+                  "CertificationAttached.issuer", refs, number="8"),
+            field("Customer Approval Verification", None, "no fact records customer approval",
+                  number="9"),
+            field("Certificate of Conformance Number", certificate.number,
+                  "CertificationAttached.number", refs, number="10"),
+            not_applicable("Functional Test Procedure Number", "certificate", number="11"),
+            field("Acceptance Report Number", None, "not recorded with the certificate",
+                  number="12"),
+            field("Comments", f"document digest {certificate.digest}",
+                  "CertificationAttached.digest", refs, number="13"),
+        ))
+
+    # Form 3
+
+    def characteristics(self) -> tuple[CharacteristicRow, ...]:
+        self.derive("Form 3", "RevisionReleased.characteristics (fields 5-8); the first "
+                    "article's current InspectionRecorded results (9, 10, 11) with "
+                    "NonConformanceOpened and DispositionRecorded (11, 12)")
+        results = self.stream.facts(f.InspectionRecorded)
+        decided = {d.non_conformance: (e, d) for e, d in self.stream.facts(f.DispositionRecorded)}
+        opened = self.stream.facts(f.NonConformanceOpened)
+        rows = [self.characteristic(c, [(e, r) for e, r in results
+                                        if r.characteristic == c.balloon], opened, decided)
+                for c in self.release.characteristics]
+        drawn = {c.balloon for c in self.release.characteristics}
+        extra = dict.fromkeys(r.characteristic for _, r in results if r.characteristic not in drawn)
+        rows += [self.characteristic(None, [(e, r) for e, r in results
+                                            if r.characteristic == balloon], opened, decided,
+                                     balloon=balloon) for balloon in extra]
+        return tuple(rows)
+
+    def characteristic(
+        self, char: f.Characteristic | None,
+        results: list[tuple[Recorded, f.InspectionRecorded]],
+        opened: list[tuple[Recorded, f.NonConformanceOpened]],
+        decided: dict[str, tuple[Recorded, f.DispositionRecorded]],
+        balloon: str = "",
+    ) -> CharacteristicRow:
+        balloon = char.balloon if char else balloon
+        release = (self.reader.ref(self.design, self.release_event),) if char else ()
+        results.sort(key=lambda pair: pair[0].occurred_at)
+        measured = tuple(MeasuredResult(
+            measured=(f"{number(r.measured)} {r.unit or ''}".strip()
+                      if r.measured is not None else None),
+            verdict=r.verdict, method=r.method, gauge=r.gauge, program=r.program,
+            report=r.report, non_conformance=r.non_conformance, occurred_at=e.occurred_at,
+            event=self.ref(e)) for e, r in results)
+        result_refs = [m.event for m in measured]
+        ncs = list(dict.fromkeys(
+            [r.non_conformance for _, r in results if r.non_conformance]
+            + [o.non_conformance for _, o in opened if o.characteristic == balloon]))
+        comments: list[str] = []
+        if char is None:
+            comments.append(f"not a characteristic of revision {self.revision}")
+        stated_location = next((r.location for _, r in results if r.location), None)
+        location = (char.location if char else None) or stated_location
+        if char is not None:
+            drawn = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
+                                char.unit, char.requirement)
+            for _, r in results:
+                stated = requirement(r.nominal, r.lower_tolerance, r.upper_tolerance, r.unit)
+                if stated is not None and stated != drawn:
+                    comments.append(f"inspection states {stated}, the drawing {drawn}")
+                if r.designator != "none" and r.designator != char.designator:
+                    comments.append(f"inspection states designator {r.designator}, the drawing "
+                                    f"{char.designator}")
+        else:
+            first = results[0][1]
+            drawn = requirement(first.nominal, first.lower_tolerance, first.upper_tolerance,
+                                first.unit)
+        conforms: bool | None = None
+        nc_text = []
+        for nc in ncs:
+            disposition = decided.get(nc)
+            if disposition is not None:
+                result_refs.append(self.ref(disposition[0]))
+                nc_text.append(f"{nc} ({disposition[1].decision})")
+            else:
+                nc_text.append(f"{nc} (open)")
+        if results:
+            last = results[-1][1]
+            conforms = last.verdict == "pass"
+            if not conforms and last.non_conformance in decided:
+                decision = decided[last.non_conformance][1].decision
+                conforms = decision in ("use-as-is", "accept")
+                comments.append(f"accepted by signed disposition ({decision})" if conforms
+                                else f"dispositioned {decision}")
+            if len(results) > 1:
+                comments.append(f"{len(results)} results; the latest decides")
+        tooling = "; ".join(dict.fromkeys(
+            " ".join(x for x in (r.method, r.gauge) if x)
+            + (f", program {r.program} (revision not recorded)" if r.program else "")
+            for _, r in results))
+        results_text = "; ".join(f"{m.measured or 'no value'} {m.verdict.upper()}"
+                                 for m in measured)
+        nc_status = "not recorded" if not results and not ncs else "derived"
+        return CharacteristicRow(
+            balloon=balloon, on_drawing=char is not None, results=measured, conforms=conforms,
+            fields=(
+                field("Char. No.", balloon, "Characteristic.balloon" if char else
+                      "InspectionRecorded.characteristic", release or result_refs[:1],
+                      number="5"),
+                field("Reference Location", location, "Characteristic.location, else "
+                      "InspectionRecorded.location", release, number="6"),
+                field("Characteristic Designator", char.designator if char else None,
+                      "Characteristic.designator", release, number="7"),
+                field("Requirement", drawn, "Characteristic nominal, tolerances and unit, or "
+                      "its requirement text", release, number="8"),
+                field("Results", results_text or None, "InspectionRecorded.measured and "
+                      "verdict on the first article", result_refs, number="9"),
+                field("Designed / Qualified Tooling", tooling or None,
+                      "InspectionRecorded.method, gauge and program", result_refs,
+                      number="10"),
+                RecordField(number="11", name="Nonconformance Number",
+                            value="; ".join(nc_text) or (None if not results else "None"),
+                            status=nc_status, derived_from="InspectionRecorded."
+                            "non_conformance and NonConformanceOpened.characteristic",
+                            evidence=tuple(result_refs)),
+                field("Additional Data / Comments", "; ".join(dict.fromkeys(comments)) or "-",
+                      "comparison of the results with the drawing", number="12",
+                      status="derived"),
+            ))
+
+    # When a new FAI is due
+
+    def fai_due(self, form3: Form3) -> FaiDue:
+        self.derive("FAI due", "RevisionReleased and ChangeOrderIssued after the first article "
+                    "(design); OperationPerformed and PartRegistered.site of later serials "
+                    "against the first article's (process, program, location); production "
+                    "dates of every serial of the revision (lapse over two years)")
+        reasons: list[DueReason] = []
+        checked: list[str] = []
+        reasons += self.design_changes(checked)
+        reasons += self.process_changes(checked)
+        reasons += self.lapses(checked)
+        incomplete = [row for row in form3.rows if row.on_drawing and not row.conforms]
+        if incomplete:
+            reasons.append(DueReason(
+                kind="incomplete", finding="the first article has no conforming result for "
+                "characteristic(s) " + ", ".join(row.balloon for row in incomplete)
+                + ": the FAI stays open until a partial FAI verifies them",
+                first_serial=self.serial, at=None, serials=1,
+                evidence=tuple(ref for row in incomplete for ref in row.fields[8].evidence)))
+        checked.append(f"first article: {len(form3.rows)} Form 3 rows, "
+                       f"{len(incomplete)} without a conforming result")
+        return FaiDue(due=bool(reasons), evaluated_at=self.evaluated_at, reasons=tuple(reasons),
+                      checked=tuple(checked))
+
+    def design_changes(self, checked: list[str]) -> list[DueReason]:
+        reasons = []
+        later = [(e, r) for e, r in self.design.facts(f.RevisionReleased)
+                 if e.originator_version > self.release_event.originator_version]
+        for event, release in later:
+            changes = _characteristic_changes(self.release, release)
+            reasons.append(DueReason(
+                kind="design", finding=f"revision {release.revision} released "
+                f"{moment(event.occurred_at)}" + (f" under {release.change_order}"
+                                                   if release.change_order else "")
+                + f": a new FAI is due for revision {release.revision}"
+                + (f" (changed characteristics: {changes})" if changes else ""),
+                first_serial=None, at=event.occurred_at, serials=0,
+                evidence=(self.reader.ref(self.design, event),)))
+        orders = [(e, o) for e, o in self.design.facts(f.ChangeOrderIssued)
+                  if self.revision in o.affected_revisions and e.occurred_at > self.produced]
+        for event, order in orders:
+            reasons.append(DueReason(
+                kind="design", finding=f"change order {order.change_order} ({order.title}) "
+                f"affects revision {self.revision}, issued {moment(event.occurred_at)} after "
+                "the first article" + (f"; new revision {order.new_revision}"
+                                       if order.new_revision else ""),
+                first_serial=None, at=event.occurred_at, serials=0,
+                evidence=(self.reader.ref(self.design, event),)))
+        checked.append(f"design: revision {self.revision} released "
+                       f"{moment(self.release_event.occurred_at)}; {len(later)} later "
+                       f"revision(s); {len(orders)} change order(s) on revision "
+                       f"{self.revision} after the first article")
+        return reasons
+
+    def process_changes(self, checked: list[str]) -> list[DueReason]:
+        baseline: dict[str, tuple[Recorded, f.OperationPerformed]] = {}
+        for event, operation in self.stream.facts(f.OperationPerformed):
+            baseline.setdefault(operation.operation, (event, operation))
+        site = self.registration.site
+        later = [s for s in self.production.serials
+                 if s != self.serial and self.production.produced[s] > self.produced]
+        found: dict[tuple[str, str, str], list[tuple[str, Recorded]]] = {}
+        for serial in later:
+            stream = self.production.streams[serial]
+            registration = stream.first(f.PartRegistered)
+            if registration is not None and registration[1].site != site:
+                found.setdefault(("", "site", str(registration[1].site)), []).append(
+                    (serial, registration[0]))
+            mrb = [e.occurred_at for e, d in stream.facts(f.DispositionRecorded)
+                   if d.decision in ("rework", "repair")]
+            for event, operation in stream.facts(f.OperationPerformed):
+                base = baseline.get(operation.operation)
+                if base is None:
+                    if any(at <= operation.started_at for at in mrb):
+                        continue  # rework or repair under a signed disposition, not a process
+                    found.setdefault((operation.operation, "added", ""), []).append(
+                        (serial, event))
+                    continue
+                for attribute in _WATCHED:
+                    now, then = getattr(operation, attribute), getattr(base[1], attribute)
+                    if now != then:
+                        found.setdefault((operation.operation, attribute, str(now)), []).append(
+                            (serial, event))
+        reasons = []
+        for (name, attribute, value), hits in found.items():
+            first_serial, event = hits[0]
+            stream = self.production.streams[first_serial]
+            refs = [self.reader.ref(stream, event)]
+            if attribute == "site":
+                kind: DueKind = "location"
+                finding = f"made at site {value} (first article: {site or 'not recorded'})"
+            elif attribute == "added":
+                kind = "process"
+                finding = f"operation {name} was not part of the first article"
+            else:
+                base_event, base = baseline[name]
+                refs.insert(0, self.ref(base_event))
+                kind = "program" if attribute.startswith("program") else "process"
+                label = attribute.replace("_", " ")
+                finding = (f"{name} ran with {label} {value} (first article: "
+                           f"{getattr(base, attribute) or 'not recorded'})")
+            reasons.append(DueReason(
+                kind=kind, finding=f"{finding}, first on {first_serial} "
+                f"{moment(self.production.produced[first_serial])}; {len(hits)} serial(s)",
+                first_serial=first_serial, at=self.production.produced[first_serial],
+                serials=len({s for s, _ in hits}), evidence=tuple(refs)))
+        reasons.sort(key=lambda r: (r.at or self.produced, r.kind, r.finding))
+        checked.append(f"process: {len(later)} later serial(s) compared with the first article "
+                       f"on {', '.join(a.replace('_', ' ') for a in _WATCHED)} of "
+                       f"{len(baseline)} operation(s), and on site")
+        return reasons
+
+    def lapses(self, checked: list[str]) -> list[DueReason]:
+        produced = self.production.produced
+        order = [s for s in self.production.serials if produced[s] >= self.produced]
+        reasons = []
+        longest = 0
+        for before, after in itertools.pairwise(order):
+            gap = produced[after] - produced[before]
+            longest = max(longest, gap.days)
+            if produced[after] > _add_years(produced[before], 2):
+                stream = self.production.streams[after]
+                reasons.append(DueReason(
+                    kind="lapse", finding=f"production resumed with {after} "
+                    f"{moment(produced[after])} after {gap.days} days without production "
+                    f"(previous: {before} {moment(produced[before])}); a new FAI was due "
+                    "before it", first_serial=after, at=produced[after], serials=1,
+                    evidence=(self.reader.ref(stream, stream.events[0]),)))
+        last = order[-1]
+        idle = self.evaluated_at - produced[last]
+        if self.evaluated_at > _add_years(produced[last], 2):
+            stream = self.production.streams[last]
+            reasons.append(DueReason(
+                kind="lapse", finding=f"no production since {last} {moment(produced[last])}, "
+                f"{idle.days} days before {moment(self.evaluated_at)}: the next production "
+                "needs a new FAI", first_serial=None, at=produced[last], serials=0,
+                evidence=(self.reader.ref(stream, stream.events[0]),)))
+        checked.append(f"lapse: {len(order)} serial(s) produced from {moment(self.produced)} to "
+                       f"{moment(produced[last])}; longest gap {longest} days; evaluated at "
+                       f"{moment(self.evaluated_at)} ({max(idle.days, 0)} days after the last)")
+        return reasons
+
+    # Signatures
+
+    def signatures(self) -> tuple[SignatureRecord, ...]:
+        found = self.reader.signatures(self.stream)
+        found += self.reader.signatures(self.design, [self.release_event.originator_version])
+        self.derive("Signatures", "SignatureApplied on the first article's events and on the "
+                    "release of its revision, verified (Ed25519) and checked against the "
+                    "signed event's hash")
+        return tuple(sorted(found, key=lambda s: s.signed_at))
+
+
+def _ncs(row: CharacteristicRow) -> list[str]:
+    return [r.non_conformance for r in row.results if r.non_conformance]
+
+
+def _characteristic_changes(old: f.RevisionReleased, new: f.RevisionReleased) -> str:
+    """Which balloons a new revision adds, removes or changes, for a partial FAI."""
+    before = {c.balloon: c for c in old.characteristics}
+    after = {c.balloon: c for c in new.characteristics}
+    notes = [f"{b} added" for b in after if b not in before]
+    notes += [f"{b} removed" for b in before if b not in after]
+    for balloon, char in after.items():
+        previous = before.get(balloon)
+        if previous is not None and previous != char:
+            was = requirement(previous.nominal, previous.lower_tolerance,
+                              previous.upper_tolerance, previous.unit, previous.requirement)
+            now = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
+                              char.unit, char.requirement)
+            notes.append(f"{balloon} {was} -> {now}" if was != now else f"{balloon} changed")
+    return ", ".join(notes)

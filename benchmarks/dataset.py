@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported by path, as tests do
+    sys.path.append(str(Path(__file__).resolve().parent))
 
-from plant.catalogue import BUSY, MACHINES, PARTS_PER_UNIT, START
+from plant.catalogue import BUSY, LAYOUT, MACHINES, PARTS_PER_UNIT, START, serial
 from plant.journal import SOURCE, Entry
 from plant.plant import CHUNK_UNITS, Plant, levels
 from plant.production import Watch
@@ -237,7 +238,7 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
             meter.done()
         matching = [number for number, parameters in watch.seen
                     if matches(predicate, parameters)]
-        leaf = matching[0] if matching else str(levels(units)[-1]["serials"][-1])
+        leaf = matching[0] if matching else serial(LAYOUT[0], units // 2)
         genealogy = lineage(ledger, leaf)
         written = ledger.store.tree_size() - size_before
         events = ledger.count()

@@ -51,10 +51,6 @@ def ledger(filled: tuple[Path, dict[str, Any]]) -> Iterator[Ledger]:
     opened.close()
 
 
-def serials(ledger: Ledger) -> list[str]:
-    return ledger.parts()
-
-
 def test_same_seed_same_ledger(tmp_path: Path, ledger: Ledger) -> None:
     """Two runs with one seed write identical events: the same tree head."""
     fill(tmp_path / "again.db")
@@ -83,7 +79,7 @@ def test_five_level_genealogy(filled: tuple[Path, dict[str, Any]], ledger: Ledge
 
 def test_about_ten_events_per_part(filled: tuple[Path, dict[str, Any]], ledger: Ledger) -> None:
     """At least ten events per part in all, and nearly as many on the parts' own chains."""
-    parts = serials(ledger)
+    parts = ledger.parts()
     assert len(parts) >= PARTS
     assert filled[1]["events"] == ledger.count() >= 10 * PARTS
     on_parts = sum(len(ledger.history(serial)) for serial in parts)

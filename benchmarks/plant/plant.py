@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from plant.catalogue import (
     BUSY,
@@ -19,7 +20,6 @@ from plant.catalogue import (
     LAYOUT,
     LEVELS,
     MACHINES,
-    PARTS_PER_UNIT,
     SITE,
     START,
     TOP,
@@ -194,7 +194,7 @@ class Plant:
             watch.start)
 
 
-def levels(units: int) -> list[dict[str, object]]:
+def levels(units: int) -> list[dict[str, Any]]:
     """A few serials at each level: of the first, a middle and the last unit."""
     picks = sorted({0, units // 2, units - 1})
     found = []
@@ -207,7 +207,3 @@ def levels(units: int) -> list[dict[str, object]]:
             "per_unit": len(slots),
         })
     return found
-
-
-def parts_planned(units: int) -> int:
-    return units * PARTS_PER_UNIT

@@ -27,12 +27,13 @@ there), which are also written to ``<db>.probes.json`` for the query benchmark.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import operator
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from thread.ledger import Ledger
 DEFAULT_DB = str(Path(__file__).resolve().parent / "plant.db")
 DEFAULT_PARTS = 20_000
 DEFAULT_SEED = 7
-#: Facts per batch when writing the field events left at the end.
+#: Most facts per batch when writing the field events still ahead at the end, day by day.
 FLUSH_BATCH = 5_000
 #: The ledger learns a batch's facts this long after the last of them happened.
 LATENCY = timedelta(minutes=10)
@@ -230,9 +231,8 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
                     quarantined += made.quarantined[: 3 - len(quarantined)]
             if progress and chunk < plant.chunks - 1:
                 meter.update(plant.units_of(chunk)[-1] + 1)
-        tail = plant.finish()
-        for first in range(0, len(tail), FLUSH_BATCH):
-            writer.write(tail[first:first + FLUSH_BATCH])
+        for day in by_day(plant.finish()):
+            writer.write(day)
         if progress:
             meter.update(units, force=True)
             meter.done()
@@ -281,12 +281,22 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         "events_per_part": round(events / (units * PARTS_PER_UNIT), 2),
         "machines": len(MACHINES),
         "chunks_already_written": skipped,
+        "tallies": dict(sorted(plant.journal.counts.items())),  # of the chunks made now
         "elapsed_s": round(elapsed, 1),
         "events_per_s": round(written / elapsed, 1) if elapsed else None,
         "database_bytes": database_size(url),
         "probes_file": str(probes_file) if probes_file is not None else None,
         "probes": probes,
     }
+
+
+def by_day(entries: list[Entry]) -> Iterator[list[Entry]]:
+    """Time-ordered entries in batches of one day each (at most FLUSH_BATCH), so the ledger
+    learns of each field event within a day of it."""
+    for _, group in itertools.groupby(entries, key=lambda entry: entry.at.date()):
+        day = list(group)
+        for first in range(0, len(day), FLUSH_BATCH):
+            yield day[first:first + FLUSH_BATCH]
 
 
 def lineage(ledger: Ledger, serial: str) -> list[str]:

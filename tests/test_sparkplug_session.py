@@ -116,6 +116,19 @@ def test_seq_gap_reports_the_lost_count_and_requests_rebirth(node: Node,
     assert sink.values("Count") == [7, 1, 1], "readings continue after a seq gap"
 
 
+def test_gaps_are_placed_on_the_readings_timeline(node: Node, sink: RecordingSink) -> None:
+    """A gap runs from the last reading before it to the first live reading after it."""
+    node.birth()
+    node.data(by_alias(2, sp.DataType.UINT16, 1, timestamp=T0 - 60_000))
+    node.data(by_alias(2, sp.DataType.UINT16, 2, timestamp=T0 - 30_000, historical=True),
+              by_alias(2, sp.DataType.UINT16, 3, timestamp=T0 + 500), seq=7)
+    assert [(gap.start_ns, gap.end_ns) for gap in sink.gaps] == [
+        ((T0 + 1_000) * 1_000_000, (T0 + 1_000) * 1_000_000)], "never ends before it starts"
+    node.data(by_alias(2, sp.DataType.UINT16, 4, timestamp=T0 + 90_000), seq=9)
+    assert (sink.gaps[1].start_ns, sink.gaps[1].end_ns) == (
+        (T0 + 1_000) * 1_000_000, (T0 + 90_000) * 1_000_000)
+
+
 def test_rebirth_requests_are_rate_limited(sink: RecordingSink) -> None:
     """Gaps within the rebirth interval ask only once; after an NBIRTH the next gap asks again."""
     node = Node(SparkplugSession(sink, group=GROUP, edge_node=NODE,

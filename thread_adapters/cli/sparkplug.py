@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from thread.cli import echo_json, json_option, ledger_name, message, opened, plural
 from thread.errors import LedgerError
-from thread.ledger import Ledger
-from thread_adapters.readings import ReadingSink
 from thread_adapters.sparkplug.config import collector_for, connection_of
 from thread_adapters.sparkplug.session import SessionStats
-from thread_adapters.tagmap import TagMap, load_tag_map
+from thread_adapters.tagmap import load_tag_map
+
+if TYPE_CHECKING:
+    from thread_adapters.mapping import CollectionStats, MappingLayer
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("sparkplug")
@@ -36,37 +41,34 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
     recorded as collection gaps. Ctrl-C or SIGTERM stops cleanly and writes
     everything buffered.
     """
+    # The mapping layer (numpy) loads only when a collector runs, not with every command.
+    from thread_adapters.mapping import MappingLayer
+
     try:
         tag_map = load_tag_map(map_file)
         connection = connection_of(tag_map)
     except LedgerError as error:
         raise click.ClickException(message(error)) from None
     where = f"{connection.group}/{connection.edge_node} at {connection.host}:{connection.port}"
-    live = sys.stderr.isatty() and not as_json
     stop = threading.Event()
-
-    def show(stats: SessionStats, connected: bool) -> None:
-        state = "connected" if connected else "reconnecting"
-        line = (f"{where}: {state}; {plural(stats.messages, 'message')}, "
-                f"{plural(stats.readings, 'reading')}, {plural(stats.gaps, 'gap')} "
-                f"({stats.lost_messages} lost), {stats.rebirths_requested} rebirth requests")
-        click.echo(f"\r{line:<120}", nl=False, err=True)
 
     def halt(_signal: int, _frame: FrameType | None) -> None:
         stop.set()
 
     with opened(ctx, create=True) as ledger:
-        collector = collector_for(tag_map, machine_sink(ledger, tag_map), connection=connection)
+        layer = MappingLayer(ledger, tag_map, protocol="sparkplug")
+        collector = collector_for(tag_map, layer, connection=connection)
+        progress = _Progress(layer, where, live=sys.stderr.isatty() and not as_json)
         previous = {number: signal.signal(number, halt)
                     for number in (signal.SIGINT, signal.SIGTERM)}
         try:
-            collector.run(stop, on_tick=show if live else None)
+            collector.run(stop, on_tick=progress.show, housekeeping=progress.write_ready)
+            layer.close()
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-            if live:
-                click.echo("", err=True)
-        stats = collector.stats()
+            progress.end()
+        stats, records = collector.stats(), layer.stats()
     if as_json:
         echo_json({"db": ledger_name(ctx.obj), "group": connection.group,
                    "edge_node": connection.edge_node, "messages": stats.messages,
@@ -75,18 +77,55 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
                    "dropped_messages": stats.dropped_messages,
                    "skipped_metrics": stats.skipped_metrics,
                    "ignored_messages": stats.ignored_messages,
-                   "rebirths_requested": stats.rebirths_requested})
+                   "rebirths_requested": stats.rebirths_requested,
+                   "process_records": records.process_records,
+                   "condition_records": records.condition_records,
+                   "alarms": records.alarms, "unmapped_tags": records.unmapped})
         return
     click.echo(f"stopped; {plural(stats.readings, 'reading')} from "
-               f"{plural(stats.messages, 'message')} of {where}, "
-               f"{plural(stats.gaps, 'gap')} recorded, into {ledger_name(ctx.obj)}", err=True)
+               f"{plural(stats.messages, 'message')} of {where}: "
+               f"{plural(records.process_records, 'process record')}, "
+               f"{plural(records.condition_records, 'condition record')}, "
+               f"{plural(records.alarms, 'alarm')}, {plural(stats.gaps, 'gap')} "
+               f"in {ledger_name(ctx.obj)}", err=True)
 
 
-def machine_sink(ledger: Ledger, tag_map: TagMap) -> ReadingSink:
-    """The mapping layer's sink for the machine of ``tag_map``, writing to ``ledger``."""
-    raise click.ClickException(
-        "the mapping layer (thread_adapters.mapping) that turns readings into facts is not "
-        "available in this version; the Sparkplug B collector cannot record yet")
+class _Progress:
+    """The collector's timed work: the layer's writes, and a live status line on a terminal."""
+
+    def __init__(self, layer: MappingLayer, where: str, *, live: bool) -> None:
+        self.layer, self.where, self.live = layer, where, live
+        self.records: CollectionStats = layer.stats()
+        self.refused = 0
+
+    def write_ready(self) -> None:
+        """Write finished records (runs while no message is handled, so the layer is ours)."""
+        from thread_adapters.mapping import RecordsRefused
+
+        try:
+            self.layer.write_ready()
+        except RecordsRefused as refused:
+            # One part's refused record must not stop the machine's collection.
+            self.refused += len(refused.refusals)
+            logger.warning("%s", refused)
+        self.records = self.layer.stats()
+
+    def show(self, stats: SessionStats, connected: bool) -> None:
+        """Rewrite the status line."""
+        if not self.live:
+            return
+        line = (f"{self.where}: {'connected' if connected else 'reconnecting'}; "
+                f"{plural(stats.readings, 'reading')}, "
+                f"{plural(self.records.process_records, 'process record')}, "
+                f"{plural(stats.gaps, 'gap')} ({stats.lost_messages} lost), "
+                f"{stats.rebirths_requested} rebirth requests"
+                + (f", {self.refused} refused" if self.refused else ""))
+        click.echo(f"\r{line:<130}", nl=False, err=True)
+
+    def end(self) -> None:
+        """Leave the status line."""
+        if self.live:
+            click.echo("", err=True)
 
 
 #: The commands this module adds to its group.

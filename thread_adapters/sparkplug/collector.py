@@ -144,15 +144,22 @@ class SparkplugCollector:
 
     def run(self, stop: threading.Event, *,
             on_tick: Callable[[SessionStats, bool], None] | None = None,
+            housekeeping: Callable[[], None] | None = None,
             tick_seconds: float = 0.5) -> None:
-        """Collect until ``stop`` is set, calling ``on_tick(stats, connected)`` as time passes.
+        """Collect until ``stop`` is set; every tick run ``housekeeping`` and ``on_tick``.
 
-        Always stops cleanly (the sink is flushed); re-raises what failed inside the network
-        thread, such as a sink that refused a reading.
+        ``housekeeping`` (such as the mapping layer's timed writes) runs while no
+        message is being handled, since sinks need not be thread-safe;
+        ``on_tick(stats, connected)`` shows progress. Always stops cleanly (the
+        sink is flushed); re-raises what failed inside the network thread, such
+        as a sink that refused a reading.
         """
         self.start()
         try:
             while not stop.wait(tick_seconds) and self.failure is None:
+                if housekeeping is not None:
+                    with self._lock:
+                        housekeeping()
                 if on_tick is not None:
                     on_tick(self.stats(), self.connected)
         finally:

@@ -137,6 +137,28 @@ class _OpenGap:
     dropped: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Times:
+    """A message's times (ns): its payload's, and the span of its live readings.
+
+    Gaps are placed on the readings' timeline, which is what the ledger's
+    process data is on; the payload's time stands in for a metric without one.
+    Historical readings are left out: they fill the past, they do not move it.
+    """
+
+    at: int
+    first: int
+    last: int
+
+    @classmethod
+    def of(cls, payload: Payload, received_ns: int) -> _Times:
+        at = payload.timestamp * _NS_PER_MS if payload.timestamp is not None else received_ns
+        live = [metric.timestamp * _NS_PER_MS if metric.timestamp is not None else at
+                for metric in payload.metrics
+                if not metric.is_historical and not _is_protocol(metric.name)]
+        return cls(at, min(live, default=at), max(live, default=at))
+
+
 class _Unresolvable(Exception):  # noqa: N818 - internal signal, never escapes the session
     """A data message names an alias or device the current births do not define."""
 
@@ -198,23 +220,23 @@ class SparkplugSession:
 
     def receive(self, topic: Topic, payload: Payload, received_ns: int) -> list[RebirthRequest]:
         """One decoded message of this session's edge node."""
-        at_ns = payload.timestamp * _NS_PER_MS if payload.timestamp is not None else received_ns
+        times = _Times.of(payload, received_ns)
         requests: list[RebirthRequest] = []
         kind = topic.message_type
         if kind == MessageType.NBIRTH:
-            self._node_birth(payload, at_ns)
+            self._node_birth(payload, times)
         elif kind == MessageType.NDEATH:
-            self._node_death(payload, at_ns)
+            self._node_death(payload, times)
         elif self._birth is None:
-            self._drop(at_ns, "messages arrived while the edge node had no valid birth "
-                              "certificate, so their aliases could not be resolved")
+            self._drop(times.first, "messages arrived while the edge node had no valid birth "
+                                    "certificate, so their aliases could not be resolved")
             self._request("no valid NBIRTH for the edge node", received_ns, requests)
         else:
-            self._check_seq(payload, at_ns, received_ns, requests)
+            self._check_seq(payload, times, received_ns, requests)
             try:
-                self._node_message(topic, payload, at_ns)
+                self._node_message(topic, payload, times)
             except _Unresolvable as problem:
-                self._lose_birth(at_ns, str(problem), dropped=1)
+                self._lose_birth(times.first, str(problem), dropped=1)
                 self._request(str(problem), received_ns, requests)
         return requests
 
@@ -238,13 +260,13 @@ class SparkplugSession:
 
     # --- the node's messages -------------------------------------------------
 
-    def _node_birth(self, payload: Payload, at_ns: int) -> None:
+    def _node_birth(self, payload: Payload, times: _Times) -> None:
         bd_seq = _bd_seq(payload)
         if self._open_gap is not None:
-            self._close_gap(at_ns)
+            self._close_gap(times.first)
         elif (self._birth is not None and self._bd_seq is not None and bd_seq is not None
               and bd_seq != self._bd_seq and self._last_ns is not None):
-            self._gap(self._last_ns, at_ns,
+            self._gap(self._last_ns, times.first,
                       f"edge node reconnected (bdSeq {self._bd_seq} to {bd_seq}) "
                       "without a death certificate reaching the collector", None)
         self._birth = _Birth.of(payload.metrics)
@@ -252,10 +274,10 @@ class SparkplugSession:
         self._expected_seq = ((payload.seq or 0) + 1) % 256
         self._devices.clear()  # an NBIRTH invalidates every device's birth
         self._last_request_ns = None
-        self._deliver(self._birth, payload.metrics, at_ns, device=None, defining=True)
-        self._last_ns = at_ns
+        self._deliver(self._birth, payload.metrics, times.at, device=None, defining=True)
+        self._last_ns = times.last
 
-    def _node_death(self, payload: Payload, at_ns: int) -> None:
+    def _node_death(self, payload: Payload, times: _Times) -> None:
         bd_seq = _bd_seq(payload)
         if self._birth is None or (bd_seq is not None and self._bd_seq is not None
                                    and bd_seq != self._bd_seq):
@@ -264,50 +286,52 @@ class SparkplugSession:
             logger.info("%s/%s: NDEATH with bdSeq %s ignored (current bdSeq %s)",
                         self.group, self.edge_node, bd_seq, self._bd_seq)
             return
-        self._lose_birth(self._last_ns if self._last_ns is not None else at_ns,
+        # The will's own timestamp is when it was set, not when the node died.
+        self._lose_birth(self._last_ns if self._last_ns is not None else times.at,
                          f"edge node went offline (NDEATH, bdSeq {bd_seq})")
 
-    def _check_seq(self, payload: Payload, at_ns: int, received_ns: int,
+    def _check_seq(self, payload: Payload, times: _Times, received_ns: int,
                    requests: list[RebirthRequest]) -> None:
         if payload.seq is None or self._expected_seq is None:
             return
         seq = payload.seq % 256
         if seq != self._expected_seq:
             lost = (seq - self._expected_seq) % 256
-            start = self._last_ns if self._last_ns is not None else at_ns
+            start = self._last_ns if self._last_ns is not None else times.first
             reason = f"seq skipped from {self._expected_seq} to {seq}"
-            self._gap(start, at_ns, f"{reason}: {lost} messages lost", lost)
+            self._gap(start, times.first, f"{reason}: {lost} messages lost", lost)
             self._request(reason, received_ns, requests)
         self._expected_seq = (seq + 1) % 256
 
-    def _node_message(self, topic: Topic, payload: Payload, at_ns: int) -> None:
+    def _node_message(self, topic: Topic, payload: Payload, times: _Times) -> None:
         assert self._birth is not None
         kind, device = topic.message_type, topic.device
         if kind == MessageType.NDATA:
-            self._deliver(self._birth, payload.metrics, at_ns, device=None)
+            self._deliver(self._birth, payload.metrics, times.at, device=None)
         elif device is None:
             return
         elif kind == MessageType.DBIRTH:
             state = self._devices.setdefault(device, _Device())
             if state.offline_since_ns is not None:
-                self._gap(state.offline_since_ns, at_ns,
+                self._gap(state.offline_since_ns, times.first,
                           f"device {device} was offline (DDEATH)", None)
             state.birth = _Birth.of(payload.metrics)
             state.offline_since_ns = None
-            self._deliver(state.birth, payload.metrics, at_ns, device=device, defining=True)
-            state.last_ns = at_ns
+            self._deliver(state.birth, payload.metrics, times.at, device=device, defining=True)
+            state.last_ns = times.last
         elif kind == MessageType.DDATA:
             state = self._devices.get(device, _Device())
             if state.birth is None:
                 raise _Unresolvable(f"DDATA from device {device}, which has no DBIRTH")
-            self._deliver(state.birth, payload.metrics, at_ns, device=device)
-            state.last_ns = at_ns
+            self._deliver(state.birth, payload.metrics, times.at, device=device)
+            state.last_ns = max(times.last, state.last_ns or times.last)
         elif kind == MessageType.DDEATH:
             state = self._devices.setdefault(device, _Device())
             if state.birth is not None:
-                state.offline_since_ns = state.last_ns if state.last_ns is not None else at_ns
+                state.offline_since_ns = (state.last_ns if state.last_ns is not None
+                                          else times.first)
             state.birth = None
-        self._last_ns = at_ns
+        self._last_ns = max(times.last, self._last_ns or times.last)
 
     def _deliver(self, birth: _Birth, metrics: Iterable[Metric], at_ns: int,
                  *, device: str | None, defining: bool = False) -> None:
@@ -325,7 +349,7 @@ class SparkplugSession:
                 where = f"device {device}'s DBIRTH" if device else "the NBIRTH"
                 raise _Unresolvable(f"metric {metric.label} is not defined in {where}")
             name, datatype = resolved
-            if name == BD_SEQ or name.startswith(CONTROL_PREFIXES):
+            if _is_protocol(name):
                 continue
             if metric.is_null or datatype not in SCALAR_TYPES:
                 self.stats.skipped_metrics += 1
@@ -384,6 +408,11 @@ class SparkplugSession:
         self._last_request_ns = received_ns
         self.stats.rebirths_requested += 1
         requests.append(RebirthRequest(self.group, self.edge_node, reason))
+
+
+def _is_protocol(name: str | None) -> bool:
+    """Whether a metric is the protocol's own (bdSeq, controls) rather than process data."""
+    return name is not None and (name == BD_SEQ or name.startswith(CONTROL_PREFIXES))
 
 
 def _bd_seq(payload: Payload) -> int | None:

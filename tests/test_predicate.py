@@ -14,6 +14,7 @@ from thread.read.predicate import (
     Predicate,
     PredicateError,
     Reference,
+    compile_predicate,
     evaluate,
     missing,
     parse,
@@ -115,3 +116,14 @@ def test_bad_predicates_say_where_and_what_was_expected(source: str, message: st
     """Errors name the column and what would have been valid; nothing is evaluated."""
     with pytest.raises(PredicateError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(source)
+
+
+@given(predicates, st.data())
+def test_compiled_predicate_agrees_with_evaluate(predicate: Predicate,
+                                                 data: st.DataObject) -> None:
+    """The compiled form gives the same three-valued answer as walking the tree."""
+    values = {
+        reference: data.draw(st.floats(-1e3, 1e3))
+        for reference in references(predicate) if data.draw(st.booleans())
+    }
+    assert compile_predicate(predicate)(values) == evaluate(predicate, values)

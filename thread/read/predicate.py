@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from thread.errors import LedgerError
 
@@ -100,8 +100,11 @@ class Either:
 
 Predicate = Comparison | Not | Both | Either
 
-#: What a run's values look like to the evaluator: reference -> value (absent when unknown).
-Values = Mapping[Reference, float]
+class Values(Protocol):
+    """What a run's values look like to the evaluator: None when a value is unknown."""
+
+    def get(self, reference: Reference, /) -> float | None:
+        """The value of ``reference``, or None."""
 
 
 def parse(source: str) -> Predicate:
@@ -158,6 +161,52 @@ def evaluate(predicate: Predicate, values: Values) -> bool | None:
             if right is True:
                 return True
             return None if left is None or right is None else False
+
+
+def compile_predicate(predicate: Predicate) -> Callable[[Values], bool | None]:
+    """The predicate as a function: :func:`evaluate` without walking the tree each time."""
+    match predicate:
+        case Comparison():
+            reference, number = predicate.reference, predicate.number
+            compare = OPERATORS[predicate.operator]
+
+            def comparison(values: Values) -> bool | None:
+                value = values.get(reference)
+                if value is None or value != value:  # unknown, or NaN
+                    return None
+                return compare(value, number)
+            return comparison
+        case Not():
+            operand = compile_predicate(predicate.operand)
+
+            def negation(values: Values) -> bool | None:
+                inner = operand(values)
+                return None if inner is None else not inner
+            return negation
+        case Both():
+            left, right = compile_predicate(predicate.left), compile_predicate(predicate.right)
+
+            def conjunction(values: Values) -> bool | None:
+                first = left(values)
+                if first is False:
+                    return False
+                second = right(values)
+                if second is False:
+                    return False
+                return None if first is None or second is None else True
+            return conjunction
+        case Either():
+            left, right = compile_predicate(predicate.left), compile_predicate(predicate.right)
+
+            def disjunction(values: Values) -> bool | None:
+                first = left(values)
+                if first is True:
+                    return True
+                second = right(values)
+                if second is True:
+                    return True
+                return None if first is None or second is None else False
+            return disjunction
 
 
 def missing(predicate: Predicate, values: Values) -> list[Reference]:

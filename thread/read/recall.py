@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from thread.read.clock import AsOf, ns
 from thread.read.events import iso
@@ -25,52 +25,52 @@ from thread.read.predicate import (
     Predicate,
     PredicateError,
     Reference,
-    evaluate,
+    compile_predicate,
     missing,
     parse,
     references,
 )
+from thread.read.sql import rows
 
-_RUNS = text(
+_RUNS = (
     "SELECT position, kind, key, version, operation, started_ns, ended_ns FROM read_operations "
     "WHERE machine = :machine AND started_ns >= :start AND started_ns < :end "
     "AND {clock} <= :bound"
 )
-_PARAMETERS = text(
-    "SELECT position, kind, key, version, operation, started_ns, ended_ns, name, n, min, max, "
+_PARAMETERS = (
+    "SELECT kind, key, version, operation, started_ns, ended_ns, name, n, min, max, "
     "mean, sd FROM read_parameters WHERE machine = :machine AND started_ns >= :start "
-    "AND started_ns < :end AND {clock} <= :bound"
+    "AND started_ns < :end AND name IN :names AND {clock} <= :bound"
 )
-_WINDOWS = text(
-    "SELECT c.position, c.start_ns, c.end_ns, c.availability, c.performance, c.quality, "
-    "m.name, m.n, m.min, m.max, m.mean, m.threshold FROM read_conditions c "
-    "LEFT JOIN read_metrics m ON m.position = c.position WHERE c.machine = :machine "
-    "AND c.start_ns >= :low AND c.start_ns < :end AND c.{clock} <= :bound ORDER BY c.start_ns"
-)
-_SUPERSEDED = text(
-    "SELECT key, version FROM read_superseded WHERE key IN :keys AND {clock} <= :bound"
-)
-_REGISTERED = text(
-    "SELECT key, kind, part_number, revision FROM read_registry WHERE key IN :keys "
+_WINDOWS = (
+    "SELECT position, start_ns, end_ns, availability, performance, quality "
+    "FROM read_conditions WHERE machine = :machine AND start_ns >= :low AND start_ns < :end "
     "AND {clock} <= :bound"
 )
-_NAIVE = text(
+_METRICS = (
+    "SELECT position, start_ns, end_ns, name, n, min, max, mean, threshold FROM read_metrics "
+    "WHERE machine = :machine AND start_ns >= :low AND start_ns < :end AND name IN :names "
+    "AND {clock} <= :bound"
+)
+_KNOWN = (
+    "SELECT DISTINCT 'process', name FROM read_parameters WHERE machine = :machine "
+    "AND started_ns >= :start AND started_ns < :end AND {clock} <= :bound UNION "
+    "SELECT DISTINCT 'condition', name FROM read_metrics WHERE machine = :machine "
+    "AND start_ns >= :start AND start_ns < :end AND {clock} <= :bound"
+)
+_SUPERSEDED = (
+    "SELECT key, version FROM read_superseded WHERE key IN :keys AND {clock} <= :bound"
+)
+_REGISTERED = (
+    "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
+    "AND {clock} <= :bound"
+)
+_NAIVE = (
     "SELECT COUNT(*) FROM read_registry WHERE part_number IN :numbers "
     "AND occurred_ns >= :start AND occurred_ns < :end AND {clock} <= :bound"
 )
-_STATEMENTS: dict[tuple[str, str], Any] = {}
-
-
-def _rows(conn: Connection, template: Any, as_of: AsOf, **params: Any) -> list[Any]:
-    cache = (template.text, as_of.column)
-    statement = _STATEMENTS.get(cache)
-    if statement is None:
-        statement = text(template.text.replace("{clock}", as_of.column))
-        for name in ("keys", "numbers"):
-            if f":{name}" in template.text:
-                statement = statement.bindparams(bindparam(name, expanding=True))
-        _STATEMENTS[cache] = statement
-    return list(conn.execute(statement, {"bound": as_of.bound_ns, **params}))
+#: Keys per ``IN`` list, under the drivers' parameter limits.
+_CHUNK = 900
 
 
 @dataclass
@@ -133,7 +133,9 @@ class _Run:
     operation: str
     start: int
     end: int
-    values: dict[Reference, float] = field(default_factory=dict)
+    process: dict[str, tuple[float, float, float, float, float]] = field(default_factory=dict)
+    condition: dict[str, list[float]] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)
 
 
 def recall_scope(conn: Connection, *, machine: str, start: datetime, end: datetime,
@@ -145,20 +147,25 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     if high <= low:
         raise PredicateError(f"recall window: end {end.isoformat()} is not after start "
                              f"{start.isoformat()}")
-    runs = _runs(conn, machine, low, high, as_of)
     needed = references(predicate) if predicate is not None else []
-    if any(r.scope != "process" for r in needed):
-        _condition_values(conn, machine, low, high, as_of, longest_window_ns, runs)
+    process_names = {r.name for r in needed if r.scope in (None, "process")}
+    condition_names = {r.name for r in needed if r.scope in (None, "condition")
+                       and r.stat != "value"}
+    runs = _runs(conn, machine, low, high, as_of, process_names)
+    if condition_names or any(r.stat == "value" for r in needed):
+        _condition_values(conn, machine, low, high, as_of, longest_window_ns, runs,
+                          condition_names)
     if predicate is not None:
-        _check_names(predicate, runs, machine)
+        _check_names(conn, predicate, runs, machine, low, high, as_of)
     scope = RecallScope(machine=machine, start=iso(low), end=iso(high),
                         where=None if predicate is None else str(predicate),
                         as_of=as_of.describe(), position=position, examined=len(runs))
+    test = compile_predicate(predicate) if predicate is not None else None
     for run in runs:
-        values = _Values(run.values)
+        values = _Values(run)
         matched: dict[str, float] = {}
-        if predicate is not None:
-            verdict = evaluate(predicate, values)
+        if predicate is not None and test is not None:
+            verdict = test(values)
             if verdict is None:
                 scope.undetermined.append({
                     "kind": run.kind, "key": run.key, "operation": run.operation,
@@ -174,80 +181,82 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     scope.naive_part_numbers = _part_numbers(conn, sorted({run.key for run in runs}), as_of)
     _whereabouts(conn, scope, as_of)
     if scope.naive_part_numbers:
-        scope.naive = int(_rows(conn, _NAIVE, as_of, numbers=scope.naive_part_numbers,
-                                start=low, end=high)[0][0])
+        scope.naive = int(rows(conn, _NAIVE, as_of, numbers=scope.naive_part_numbers,
+                               start=low, end=high)[0][0])
     return scope
 
 
 def _part_numbers(conn: Connection, keys: list[str], as_of: AsOf) -> list[str]:
     """Part numbers of the serials and lots that ran on the machine in the window."""
     numbers: set[str] = set()
-    for chunk in range(0, len(keys), 5000):
-        rows = _rows(conn, _REGISTERED, as_of, keys=keys[chunk:chunk + 5000])
-        numbers.update(row.part_number for row in rows if row.part_number)
+    for first in range(0, len(keys), _CHUNK):
+        found = rows(conn, _REGISTERED, as_of, keys=keys[first:first + _CHUNK])
+        numbers.update(number for _, number, _ in found if number)
     return sorted(numbers)
 
 
-def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf) -> list[_Run]:
-    """Every run on the machine that started in the window, with its process values."""
+def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
+          names: set[str]) -> list[_Run]:
+    """Every run on the machine that started in the window, with the process values asked for."""
     runs: dict[tuple[str, str, int], _Run] = {}
-    for row in _rows(conn, _RUNS, as_of, machine=machine, start=low, end=high):
-        runs.setdefault((row.key, row.operation, row.started_ns), _Run(
-            row.kind, row.key, row.version, row.operation, row.started_ns, row.ended_ns))
-    for row in _rows(conn, _PARAMETERS, as_of, machine=machine, start=low, end=high):
-        (_, kind, key, version, operation, started, ended, name, n, least, most, mean,
-         sd) = row
-        run = runs.get((key, operation, started))
-        if run is None:
-            run = runs[(key, operation, started)] = _Run(kind, key, version, operation,
-                                                          started, ended)
-        values = run.values
-        values[Reference("process", name, "n")] = float(n)
-        values[Reference("process", name, "min")] = least
-        values[Reference("process", name, "max")] = most
-        values[Reference("process", name, "mean")] = mean
-        values[Reference("process", name, "sd")] = sd
+    for _, kind, key, version, operation, started, ended in rows(
+            conn, _RUNS, as_of, machine=machine, start=low, end=high):
+        runs.setdefault((key, operation, started),
+                        _Run(kind, key, version, operation, started, ended))
+    if names:
+        for (kind, key, version, operation, started, ended, name, n, least, most, mean,
+             sd) in rows(conn, _PARAMETERS, as_of, machine=machine, start=low, end=high,
+                         names=sorted(names)):
+            run = runs.get((key, operation, started))
+            if run is None:
+                run = runs[(key, operation, started)] = _Run(kind, key, version, operation,
+                                                              started, ended)
+            run.process[name] = (float(n), least, most, mean, sd)
     if not runs:
         return []
     keys = sorted({run.key for run in runs.values()})
-    gone = {(row.key, row.version) for row in _rows(conn, _SUPERSEDED, as_of, keys=keys)}
+    gone: set[tuple[str, int]] = set()
+    for first in range(0, len(keys), _CHUNK):
+        gone.update((key, version) for key, version in rows(
+            conn, _SUPERSEDED, as_of, keys=keys[first:first + _CHUNK]))
     return sorted((run for run in runs.values() if (run.key, run.version) not in gone),
                   key=lambda run: (run.start, run.key))
 
 
 def _condition_values(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
-                      longest: int, runs: list[_Run]) -> None:
+                      longest: int, runs: list[_Run], names: set[str]) -> None:
     """Fold the condition windows overlapping each run into its values.
 
     Over those windows a metric's min is the lowest min, its max the highest
     max, its mean the n-weighted mean; OEE factors are the lowest seen.
     """
-    windows: dict[int, dict[str, Any]] = {}
-    for row in _rows(conn, _WINDOWS, as_of, machine=machine, low=low - longest,
-                     end=max(run.end for run in runs) + 1 if runs else high):
-        (position, start, end, availability, performance, quality, name, n, least, most,
-         mean, threshold) = row
-        window = windows.get(position)
-        if window is None:
-            window = windows[position] = {
-                "start": start, "end": end, "metrics": [],
-                "scalars": [(name, value) for name, value in (
-                    ("availability", availability), ("performance", performance),
-                    ("quality", quality)) if value is not None],
-            }
-        if name is not None:
-            window["metrics"].append((name, n, least, most, mean, threshold))
-    ordered = sorted(windows.values(), key=lambda w: w["start"])
-    starts = [w["start"] for w in ordered]
+    if not runs:
+        return
+    end = max(run.end for run in runs) + 1
+    windows: dict[int, tuple[int, int, list[Any], list[tuple[str, float]]]] = {}
+    for position, start, stop, availability, performance, quality in rows(
+            conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
+        scalars = [(name, value) for name, value in (
+            ("availability", availability), ("performance", performance),
+            ("quality", quality)) if value is not None]
+        windows[position] = (start, stop, [], scalars)
+    if names:
+        for position, _, _, *metric in rows(conn, _METRICS, as_of, machine=machine,
+                                             low=low - longest, end=end, names=sorted(names)):
+            window = windows.get(position)
+            if window is not None:
+                window[2].append(metric)
+    ordered = sorted(windows.values(), key=lambda w: w[0])
+    starts = [w[0] for w in ordered]
     for run in runs:
         first = bisect.bisect_right(starts, run.start - longest - 1)
         last = bisect.bisect_left(starts, run.end)
-        folded: dict[str, list[float]] = {}
-        scalars: dict[str, float] = {}
-        for window in ordered[first:last]:
-            if window["end"] <= run.start:
+        folded = run.condition
+        seen_scalars = run.scalars
+        for _, stop, metrics, scalars in ordered[first:last]:
+            if stop <= run.start:
                 continue
-            for name, n, least, most, mean, threshold in window["metrics"]:
+            for name, n, least, most, mean, threshold in metrics:
                 seen = folded.get(name)
                 if seen is None:
                     folded[name] = [least, most, mean * n, n,
@@ -258,68 +267,75 @@ def _condition_values(conn: Connection, machine: str, low: int, high: int, as_of
                     seen[3] += n
                     if threshold is not None:
                         seen[4] = min(seen[4], threshold)
-            for name, value in window["scalars"]:
-                scalars[name] = min(scalars.get(name, value), value)
-        values = run.values
-        for name, (least, most, weighted, n, threshold) in folded.items():
-            values[Reference("condition", name, "min")] = least
-            values[Reference("condition", name, "max")] = most
-            values[Reference("condition", name, "mean")] = weighted / n
-            values[Reference("condition", name, "n")] = n
-            if threshold != math.inf:
-                values[Reference("condition", name, "threshold")] = threshold
-        for name, value in scalars.items():
-            values[Reference("condition", name, "value")] = value
-        if len(scalars) == 3:
-            values[Reference("condition", "oee", "value")] = (
-                scalars["availability"] * scalars["performance"] * scalars["quality"])
+            for name, value in scalars:
+                seen_scalars[name] = min(seen_scalars.get(name, value), value)
+        if len(seen_scalars) == 3:
+            seen_scalars["oee"] = (seen_scalars["availability"] * seen_scalars["performance"]
+                                   * seen_scalars["quality"])
 
 
-class _Values(dict[Reference, float]):
-    """A run's values, also answering unqualified references (process first, then condition)."""
-
-    def __init__(self, values: dict[Reference, float]) -> None:
-        super().__init__(values)
-
-    def get(self, key: Reference, default: float | None = None) -> float | None:  # type: ignore[override]
-        if key.scope is not None:
-            return super().get(key, default)
-        for scope in ("process", "condition"):
-            value = super().get(Reference(scope, key.name, key.stat))
-            if value is not None:
-                return value
-        return default
+_PROCESS_STATS = {"n": 0, "min": 1, "max": 2, "mean": 3, "sd": 4}
+_CONDITION_STATS = {"min": 0, "max": 1, "n": 3, "threshold": 4}
 
 
-def _check_names(predicate: Predicate, runs: list[_Run], machine: str) -> None:
+class _Values:
+    """A run's values as the predicate asks for them; unqualified names try process first."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def get(self, reference: Reference) -> float | None:
+        if reference.scope in (None, "process"):
+            stats = self.run.process.get(reference.name)
+            index = _PROCESS_STATS.get(reference.stat)
+            if stats is not None and index is not None:
+                return stats[index]
+            if reference.scope == "process":
+                return None
+        if reference.stat == "value":
+            return self.run.scalars.get(reference.name)
+        folded = self.run.condition.get(reference.name)
+        if folded is None:
+            return None
+        if reference.stat == "mean":
+            return folded[2] / folded[3]
+        index = _CONDITION_STATS.get(reference.stat)
+        if index is None:
+            return None
+        value = folded[index]
+        return None if value == math.inf else value
+
+
+def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run], machine: str,
+                 low: int, high: int, as_of: AsOf) -> None:
     """A name that no run on the machine has is a typo, not a value to skip."""
+    seen = {name for run in runs for name in (*run.process, *run.condition, *run.scalars)}
+    unknown = [r for r in references(predicate) if r.name not in seen and r.stat != "value"]
+    if not unknown or not runs:
+        return
     known: dict[str, set[str]] = defaultdict(set)
-    names: set[tuple[str | None, str]] = set()
-    for run in runs:
-        names.update((reference.scope, reference.name) for reference in run.values)
-    for scope, name in names:
-        known[scope or ""].add(name)
-    for reference in references(predicate):
-        scopes = [reference.scope] if reference.scope else ["process", "condition"]
-        if runs and not any(reference.name in known[scope] for scope in scopes):
-            listed = "; ".join(f"{scope}: {', '.join(sorted(found))}"
-                               for scope, found in sorted(known.items()) if found)
-            raise PredicateError(
-                f"recall predicate: {reference.name!r} is neither a process parameter nor a "
-                f"condition metric recorded on {machine} in this window; known: "
-                f"{listed or 'none'}"
-            )
+    for scope, name in rows(conn, _KNOWN, as_of, machine=machine, start=low, end=high):
+        known[scope].add(name)
+    listed = "; ".join(f"{scope}: {', '.join(sorted(names))}"
+                       for scope, names in sorted(known.items()) if names)
+    raise PredicateError(
+        f"recall predicate: {unknown[0].name!r} is neither a process parameter nor a "
+        f"condition metric recorded on {machine} in this window; known: {listed or 'none'}"
+    )
 
 
 def _whereabouts(conn: Connection, scope: RecallScope, as_of: AsOf) -> None:
     """Fill in part numbers, the assemblies up to the top, and where each one is now."""
-    keys = [a.key for a in scope.affected]
+    keys = sorted({a.key for a in scope.affected})
     if not keys:
         return
-    for row in _rows(conn, _REGISTERED, as_of, keys=keys):
-        for item in scope.affected:
-            if item.key == row.key:
-                item.part_number, item.revision = row.part_number, row.revision
+    designs: dict[str, tuple[str, str]] = {}
+    for first in range(0, len(keys), _CHUNK):
+        for key, number, revision in rows(conn, _REGISTERED, as_of,
+                                          keys=keys[first:first + _CHUNK]):
+            designs[key] = (number, revision)
+    for item in scope.affected:
+        item.part_number, item.revision = designs.get(item.key, (None, None))
     parent_of: dict[str, str] = {}
     level, seen = list(dict.fromkeys(keys)), set(keys)
     while level:

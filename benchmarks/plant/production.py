@@ -191,6 +191,7 @@ class Production:
         held = self.health.exceeded(grinder, window)
         if held:
             made.quarantined.append(number)
+            journal.counts["quarantined"] += 1
             _, window_end = self.health.window(grinder, window)
             journal.add(f.Quarantined(
                 serial=number, reference=f"QH-{grinder}-{window}",

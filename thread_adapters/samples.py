@@ -288,7 +288,8 @@ class _Reader:
             (first,) = self.unpack("<q")
             numbers = _accumulate(np.int64(int(first)).view(np.uint64),
                                   _unzigzag(self.planes(count - 1)))
-            values = numbers if resolution is None else np.multiply(numbers, resolution, dtype=np.float64)
+            values = numbers if resolution is None else np.multiply(
+                numbers, resolution, dtype=np.float64)
         self.end()
         return Samples(times, values, kind, resolution)
 

@@ -1,0 +1,903 @@
+"""The mapping layer: readings from any protocol in, process, condition, alarm and gap facts out.
+
+One :class:`MappingLayer` serves one machine's tag map. A protocol adapter
+calls it as a :class:`~thread_adapters.readings.ReadingSink`; it buffers
+readings per tag, resolves part cycles and condition windows by source time,
+and records through the ledger:
+
+- ``ProcessRecorded`` per part (or batch) and operation when its cycle has
+  completed and the other tags have caught up with the cycle's end (or
+  ``settle_s`` of source time has passed), with n, min, max, mean, sample
+  standard deviation and a ``dtl-samples/1`` raw-samples block per parameter;
+- ``ConditionRecorded`` per machine per time window (``window_s``, aligned to
+  the clock) in which anything was heard from the machine: condition metrics
+  against their thresholds, alarms active, OEE factors;
+- ``AlarmRaised`` for each alarm-bit rising edge and each threshold crossing,
+  written when it clears (or, still active, at :meth:`flush`);
+- ``CollectionGapRecorded`` for every :meth:`gap` the adapter reports.
+
+Every record has a source record id derived from what it is about (machine,
+operation, serial and cycle start time for a process record), so readings
+delivered again - after a reconnect, a restart, a store-and-forward replay -
+record nothing twice.
+
+The layer is not thread-safe: call it from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import operator
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from thread import facts as f
+from thread.domain.chain import aggregate_id
+from thread.domain.facts.base import Fact, SubjectKind
+from thread.errors import AlreadyRegistered, InvalidFact, LedgerError, RuleViolation
+from thread.ledger import Ledger
+from thread_adapters.mapping import summaries
+from thread_adapters.mapping.errors import (
+    MachineNotRegistered,
+    ReadingRefused,
+    RecordsRefused,
+    UnitMismatch,
+)
+from thread_adapters.mapping.signals import NEVER, Discrete, Signal, truthy
+from thread_adapters.mapping.tracking import Cycle, Tracker, edge_of
+from thread_adapters.mapping.units import source_unit
+from thread_adapters.readings import TagValue
+from thread_adapters.tagmap import Tag, TagKind, TagMap
+
+logger = logging.getLogger(__name__)
+
+#: Readings a numeric tag may hold unsummarised before the oldest are let go.
+MAX_BUFFERED = 20_000_000
+#: Refusal messages kept for inspection.
+REFUSALS_KEPT = 1_000
+_NS = 1_000_000_000
+_NEVER_END = 2**63 - 1
+
+
+@dataclass
+class CollectionStats:
+    """What the layer has taken in and written so far."""
+
+    readings: int = 0
+    re_delivered: int = 0
+    unmapped: int = 0
+    not_numbers: int = 0
+    process_records: int = 0
+    condition_records: int = 0
+    alarms: int = 0
+    gaps: int = 0
+    registrations: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    cycles_started_unseen: int = 0
+    cycles_without_part: int = 0
+    cycles_without_readings: int = 0
+    buffered: int = 0
+    pending: int = 0
+
+
+@dataclass
+class _Record:
+    fact: Fact
+    occurred_at: datetime
+    source_record_id: str
+    #: The part or lot the record needs registered.
+    needs: tuple[SubjectKind, str] | None = None
+
+
+@dataclass
+class _Alarm:
+    code: str
+    text: str
+    severity: str
+    active_since: int | None = None
+    written_open: bool = False
+
+
+@dataclass
+class _Window:
+    start: int
+    end: int
+
+
+@dataclass
+class _Roles:
+    """The map's tags sorted by what the layer does with them."""
+
+    parameters: dict[str, Signal] = field(default_factory=dict)
+    conditions: dict[str, Signal] = field(default_factory=dict)
+    alarms: dict[str, Discrete] = field(default_factory=dict)
+    thresholds: dict[str, Signal] = field(default_factory=dict)
+    running: Discrete | None = None
+    total: Discrete | None = None
+    good: Discrete | None = None
+
+
+class MappingLayer:
+    """Turns one machine's raw readings into facts in the ledger (a ``ReadingSink``)."""
+
+    def __init__(self, ledger: Ledger, tag_map: TagMap, *, protocol: str,
+                 source: str | None = None, actor: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ledger = ledger
+        self.tag_map = tag_map
+        self.protocol = protocol
+        self.machine = tag_map.machine.id
+        self.source = source or tag_map.collection.source or f"{protocol}:{self.machine}"
+        self.actor = actor or tag_map.collection.actor or self.source
+        self.operation = tag_map.part.operation if tag_map.part else None
+        self._monotonic = monotonic
+        self._settle_ns = int(tag_map.collection.settle_s * _NS)
+        self._window_ns = int(tag_map.conditions.window_s * _NS)
+        self._batch = tag_map.collection.batch_records
+        self._write_every = tag_map.collection.write_every_s
+        self._last_write = monotonic()
+        self._pending: list[_Record] = []
+        self._refusals: list[str] = []
+        self._unraised: list[str] = []
+        self._known: set[tuple[SubjectKind, str]] = set()
+        self._stats = CollectionStats()
+        self._unmapped: set[str] = set()
+        self._mark: tuple[int, float] = (NEVER, monotonic())
+        self._heartbeats: list[int] = []
+        self._alarms: dict[str, _Alarm] = {}
+        self._alarm_log: list[tuple[str, int, int | None]] = []
+        self._window_from: int | None = None
+        self._due: dict[str, tuple[int, float]] = {}
+        self._signals: dict[str, Signal] = {}
+        self._discrete: dict[str, Discrete] = {}
+        self._roles = _Roles()
+        self.tracker: Tracker | None = None
+        self._handlers: dict[str, Callable[[TagValue, int], None]] = {}
+        self._build()
+        names = tag_map.incoming_names(protocol)
+        self._keys = names
+        for name, key in names.items():
+            self._handlers[name] = self._handler_of(key)
+        self._windows_on = bool(self._roles.conditions or self._roles.alarms
+                                or self._roles.thresholds or self._roles.running
+                                or self._roles.total)
+        self._ensure_machine()
+
+    # The ReadingSink protocol
+
+    def observe(self, tag: str, value: TagValue, at_ns: int) -> None:
+        """One reading of ``tag`` (its key, or its name in this protocol) at source time ``at_ns``.
+
+        Raises :class:`ReadingRefused` for a value its tag cannot have (text
+        on a numeric tag) or a time that is not an integer.
+        """
+        handler = self._handlers.get(tag)
+        if handler is None:
+            self._unmapped_tag(tag)
+            return
+        try:
+            handler(value, at_ns)
+        except (TypeError, OverflowError):
+            if self._keys[tag] not in self._signals and _is_time(at_ns):
+                raise
+            raise self._refused(tag, value, at_ns) from None
+
+    def observe_many(self, tag: str, values: ArrayLike, times_ns: ArrayLike) -> None:
+        """Many readings of one tag at once: the fast path for numeric signals."""
+        key = self._keys.get(tag)
+        if key is None:
+            self._unmapped_tag(tag)
+            return
+        signal = self._signals.get(key)
+        if signal is None:
+            for value, at_ns in zip(np.asarray(values).tolist(), np.asarray(times_ns).tolist(),
+                                    strict=True):
+                self.observe(tag, value, at_ns)
+            return
+        try:
+            numbers = np.asarray(values, dtype=np.float64)
+            times = np.asarray(times_ns)
+        except (TypeError, ValueError):
+            raise self._refused(tag, values, 0) from None
+        if times.dtype.kind not in "iu" or numbers.shape != times.shape or numbers.ndim != 1:
+            raise ReadingRefused(
+                f"tag map '{self.tag_map.name}': readings of tag '{key}' need one integer "
+                f"time (ns) per value (got {numbers.shape} values, {times.shape} "
+                f"times of {times.dtype})")
+        signal.extend(numbers, times.astype(np.int64, copy=False))
+        self._progress()
+
+    def gap(self, start_ns: int, end_ns: int, reason: str, lost: int | None = None) -> None:
+        """Record that nothing was received between two moments; written at once."""
+        end_ns = max(start_ns, end_ns)
+        self._queue(_Record(
+            f.CollectionGapRecorded(
+                machine=self.machine, gap_start=summaries.instant(start_ns),
+                gap_end=summaries.instant(end_ns), protocol=self.protocol,
+                reason=reason[:4000], lost_messages=lost,
+            ),
+            summaries.instant(start_ns), f"{self.machine}/gap/{start_ns}/{end_ns}",
+        ))
+        self._write(quiet=True)
+
+    def flush(self) -> None:
+        """Write everything that can be written now: completed cycles whatever other tags
+        still owe, the open condition window, alarms still active.
+
+        A cycle that has started but not completed stays buffered: it is not a
+        part's record yet. Raises :class:`RecordsRefused` after writing the rest
+        when the ledger refused some records.
+        """
+        self._progress(force=True)
+        self._write(quiet=False)
+
+    # Beyond the protocol
+
+    def write_ready(self) -> None:
+        """Write the records that are finished now (collectors call it on a timer)."""
+        self._progress()
+        self._write(quiet=False)
+
+    def heartbeat(self, at_ns: int) -> None:
+        """The source was connected and had nothing new up to ``at_ns`` (its own clock).
+
+        Lets cycles and windows finish while a machine stands still, and marks
+        the window as heard from.
+        """
+        if not self._heartbeats or at_ns > self._heartbeats[-1]:
+            self._heartbeats.append(at_ns)
+        self._progress()
+
+    def declare_unit(self, tag: str, unit: str, origin: str) -> None:
+        """Check the unit the source states for a tag against the tag map.
+
+        ``unit`` may be a unit code or a common spelling (``°C``, ``RPM``);
+        ``origin`` says where it was read, for the message. Raises
+        :class:`UnitMismatch` when they differ; an unrecognised spelling is
+        logged and not checked.
+        """
+        key = self._keys.get(tag)
+        if key is None:
+            return
+        declared = self.tag_map.tags[key].unit
+        if declared is None:
+            return
+        stated = source_unit(unit)
+        if stated is None:
+            logger.info("tag %s: unit %r from %s is not one this library knows; not checked",
+                        key, unit, origin)
+            return
+        if stated != declared:
+            line = self.tag_map.line_of("tags", key, "unit")
+            raise UnitMismatch(
+                f"tag map '{self.tag_map.name}' ({self.tag_map.file}"
+                f"{f' line {line}' if line else ''}): parameter "
+                f"'{self.tag_map.parameter_name(key)}' is in {stated} at the source ({origin}) "
+                f"but the tag map declares {declared}; correct the tag map or the source")
+
+    def close(self) -> None:
+        """Flush, and say which cycle was left unfinished."""
+        try:
+            self.flush()
+        finally:
+            tracker = self.tracker
+            if tracker is not None and tracker.starts:
+                logger.warning("%s: a cycle started at %s had not completed; its readings are "
+                               "not recorded", self.machine,
+                               summaries.instant(tracker.starts[-1]).isoformat())
+
+    def stats(self) -> CollectionStats:
+        """A snapshot of the counts."""
+        stats = CollectionStats(**vars(self._stats))
+        stats.readings = sum(s.received for s in self._signals.values()) + sum(
+            d.received for d in self._discrete.values())
+        stats.re_delivered = sum(s.dropped for s in self._signals.values()) + sum(
+            d.dropped for d in self._discrete.values())
+        stats.buffered = sum(len(s.times) for s in self._signals.values())
+        stats.pending = len(self._pending)
+        if self.tracker is not None:
+            stats.cycles_started_unseen = self.tracker.skipped.no_start
+            stats.cycles_without_part = self.tracker.skipped.no_subject
+        return stats
+
+    @property
+    def refusals(self) -> list[str]:
+        """The most recent refusal messages, oldest first."""
+        return list(self._refusals)
+
+    # Building the tag roles
+
+    def _build(self) -> None:
+        tag_map, roles = self.tag_map, self._roles
+        for key, tag in tag_map.tags.items():
+            if tag.kind in ("parameter", "condition"):
+                signal = Signal(key, tag.threshold)
+                self._signals[key] = signal
+                if tag.kind == "parameter":
+                    roles.parameters[key] = signal
+                if tag.kind == "condition" or tag.condition:
+                    roles.conditions[key] = signal
+                if tag.threshold is not None:
+                    roles.thresholds[key] = signal
+                    self._alarms[key] = _Alarm(
+                        tag.code or f"{tag_map.parameter_name(key)}-high",
+                        tag.text or (f"{tag_map.parameter_name(key)} above {tag.threshold:g} "
+                                     f"{tag.unit}"), tag.severity)
+                continue
+            discrete = Discrete(key)
+            self._discrete[key] = discrete
+            if tag.kind == "alarm":
+                roles.alarms[key] = discrete
+                self._alarms[key] = _Alarm(tag.code or key, tag.text or key, tag.severity)
+            elif tag.kind == "running":
+                roles.running = discrete
+            elif tag.kind == "count-total":
+                roles.total = discrete
+            elif tag.kind == "count-good":
+                roles.good = discrete
+        part = tag_map.part
+        if part is None:
+            return
+        subject_kind: TagKind = "serial" if part.tracking == "serial" else "batch"
+        subject = next(self._discrete[k] for k in tag_map.tags_of(subject_kind))
+        start = next((self._discrete[k] for k in tag_map.tags_of("cycle-start")), None)
+        complete = next((self._discrete[k] for k in tag_map.tags_of("cycle-complete")), None)
+        self.tracker = Tracker(
+            part.tracking, subject, start, complete,
+            start_edge=edge_of(tag_map.tags[start.key].edge) if start else edge_of("rising"),
+            complete_edge=edge_of(tag_map.tags[complete.key].edge) if complete
+            else edge_of("rising"),
+        )
+
+    def _handler_of(self, key: str) -> Callable[[TagValue, int], None]:
+        signal = self._signals.get(key)
+        if signal is not None:
+            return signal.observe
+        discrete = self._discrete[key]
+        tag = self.tag_map.tags[key]
+        tracker = self.tracker
+
+        if tracker is not None and tag.kind in ("serial", "batch", "cycle-start",
+                                                "cycle-complete"):
+            react = {"cycle-start": tracker.on_start, "cycle-complete": tracker.on_complete}.get(
+                tag.kind, tracker.on_subject)
+
+            def track(value: TagValue, at_ns: int) -> None:
+                at_ns = operator.index(at_ns)
+                previous = discrete.observe(value, at_ns)
+                if previous is not None:
+                    react(previous, value, at_ns)
+                    self._progress()
+            return track
+
+        if tag.kind == "alarm":
+            alarm = self._alarms[key]
+
+            def alarm_bit(value: TagValue, at_ns: int) -> None:
+                at_ns = operator.index(at_ns)
+                first = not discrete.changes
+                previous = discrete.observe(value, at_ns)
+                if first or previous is not None:
+                    self._alarm_state(alarm, truthy(value), at_ns)
+                    self._progress()
+            return alarm_bit
+
+        def plain(value: TagValue, at_ns: int) -> None:
+            discrete.observe(value, at_ns)
+        return plain
+
+    # Progress: cycles, alarms, windows, writing
+
+    def _progress(self, *, force: bool = False) -> None:
+        now = self._source_now()
+        self._take_crossings()
+        if self.tracker is not None:
+            self._resolve_cycles(now, force)
+        if self._windows_on:
+            self._close_windows(now, force)
+        if force:
+            self._write_open_alarms()
+        self._prune()
+        if (len(self._pending) >= self._batch
+                or self._monotonic() - self._last_write >= self._write_every):
+            self._write(quiet=True)
+
+    def _source_now(self) -> int:
+        """The latest source time heard, advanced by the wall time since it was heard."""
+        mark = max([s.last_t for s in self._signals.values()]
+                   + [d.last_t for d in self._discrete.values()]
+                   + self._heartbeats[-1:] + [NEVER])
+        heard, at = self._mark
+        if mark != heard:
+            self._mark = (mark, self._monotonic())
+            return mark
+        if mark == NEVER:
+            return NEVER
+        return mark + int((self._monotonic() - at) * _NS)
+
+    def _caught_up(self, what: str, moment: int, tags: Sequence[Signal | Discrete],
+                   now: int) -> bool:
+        """Whether every reading up to ``moment`` is in, as far as anyone can tell.
+
+        Yes when every watched tag has a reading at or after ``moment`` (each
+        tag arrives in time order). Otherwise, once the source's time is past
+        ``moment`` by ``settle_s``, wait ``settle_s`` of wall time more: a
+        protocol that delivers one tag's backlog before another's (a replay,
+        a slow publish) must not close a cycle or window early.
+        """
+        if all(t.last_t >= moment for t in tags):
+            self._due.pop(what, None)
+            return True
+        if now < moment + self._settle_ns:
+            self._due.pop(what, None)
+            return False
+        wall = self._monotonic()
+        due = self._due.get(what)
+        if due is None or due[0] != moment:
+            self._due[what] = (moment, wall)
+            return self._settle_ns == 0
+        return wall - due[1] >= self._settle_ns / _NS
+
+    def _resolve_cycles(self, now: int, force: bool) -> None:
+        tracker = self.tracker
+        assert tracker is not None
+        ends = tracker.pending()
+        if not ends:
+            return
+        watched: list[Signal | Discrete] = [*self._roles.parameters.values(), tracker.subject]
+        if tracker.start is not None:
+            watched.append(tracker.start)
+        upto = NEVER
+        for end in ends:
+            if not (force or self._caught_up("cycle", end, watched, now)):
+                break
+            upto = end
+        if upto == NEVER:
+            return
+        for cycle in tracker.resolve(upto):
+            self._process_record(cycle)
+
+    def _process_record(self, cycle: Cycle) -> None:
+        tag_map, part = self.tag_map, self.tag_map.part
+        assert part is not None
+        assert self.operation is not None
+        summaries_: list[f.ParameterSummary] = []
+        try:
+            for key, signal in self._roles.parameters.items():
+                span, held = signal.span(cycle.start, cycle.end + 1)
+                if not part.hold_value_at_start:
+                    held = None
+                times, values = signal.columns(span, held, cycle.start)
+                times, values, bad = summaries.finite(times, values)
+                self._stats.not_numbers += bad
+                if not len(values):
+                    continue
+                tag = tag_map.tags[key]
+                keep = tag.keep_samples if tag.keep_samples is not None else tag_map.samples.keep
+                assert tag.unit is not None
+                summaries_.append(summaries.parameter_summary(
+                    tag_map.parameter_name(key), tag.unit, times, values,
+                    resolution=tag.resolution, keep=keep, codec=tag_map.samples.compression,
+                    level=tag_map.samples.level))
+            if not summaries_:
+                self._stats.cycles_without_readings += 1
+                logger.info("%s: cycle of %s from %s had no parameter readings; nothing to "
+                            "record", self.machine, cycle.subject,
+                            summaries.instant(cycle.start).isoformat())
+                return
+            kind: SubjectKind = "part" if part.tracking == "serial" else "lot"
+            subject = {"serial": cycle.subject} if kind == "part" else {"lot": cycle.subject}
+            fact = f.ProcessRecorded(
+                **subject, operation=self.operation, machine=self.machine,
+                started_at=summaries.instant(cycle.start), ended_at=summaries.instant(cycle.end),
+                parameters=tuple(summaries_),
+            )
+        except LedgerError as error:
+            self._refuse(f"process record for {cycle.subject} (cycle from "
+                         f"{summaries.instant(cycle.start).isoformat()}): {error}")
+            return
+        self._queue(_Record(
+            fact, summaries.instant(cycle.end),
+            f"{self.machine}/{self.operation}/{cycle.subject}/{cycle.start}",
+            needs=(kind, cycle.subject)))
+
+    def _take_crossings(self) -> None:
+        for key, signal in self._roles.thresholds.items():
+            if signal.crossings:
+                alarm = self._alarms[key]
+                for at_ns, above in signal.crossings:
+                    self._alarm_state(alarm, above, at_ns)
+                signal.crossings.clear()
+
+    def _alarm_state(self, alarm: _Alarm, active: bool, at_ns: int) -> None:
+        if active and alarm.active_since is None:
+            alarm.active_since = at_ns
+            alarm.written_open = False
+            self._alarm_log.append((alarm.code, at_ns, None))
+        elif not active and alarm.active_since is not None:
+            raised, alarm.active_since = alarm.active_since, None
+            for index in range(len(self._alarm_log) - 1, -1, -1):
+                code, start, _ = self._alarm_log[index]
+                if code == alarm.code and start == raised:
+                    self._alarm_log[index] = (code, start, at_ns)
+                    break
+            self._queue_alarm(alarm, raised, at_ns)
+
+    def _write_open_alarms(self) -> None:
+        for alarm in self._alarms.values():
+            if alarm.active_since is not None and not alarm.written_open:
+                alarm.written_open = True
+                self._queue_alarm(alarm, alarm.active_since, None)
+
+    def _queue_alarm(self, alarm: _Alarm, raised: int, cleared: int | None) -> None:
+        try:
+            fact = f.AlarmRaised(
+                machine=self.machine, code=alarm.code, text=alarm.text,
+                severity=alarm.severity, raised_at=summaries.instant(raised),
+                cleared_at=summaries.instant(cleared) if cleared is not None else None)
+        except LedgerError as error:
+            self._refuse(f"alarm {alarm.code} raised at {summaries.instant(raised)}: {error}")
+            return
+        self._queue(_Record(fact, summaries.instant(raised),
+                            f"{self.machine}/alarm/{alarm.code}/{raised}"))
+
+    # Condition windows
+
+    def _close_windows(self, now: int, force: bool) -> None:
+        watched = self._window_tags()
+        if self._window_from is None:
+            first = self._first_heard()
+            if first is None:
+                return
+            self._window_from = first
+        size = self._window_ns
+        last = self._last_heard() if force else None
+        while True:
+            start = self._window_from
+            end = (start // size + 1) * size
+            forced = last is not None and end <= last
+            if not (forced or self._caught_up("window", end, watched, now)):
+                break
+            following = self._next_heard(start)
+            if following is None:
+                # Nothing heard since: no window to write, up to the time all is known.
+                self._window_from = max(end, (now - self._settle_ns) // size * size)
+                break
+            if following >= end:
+                self._window_from = following // size * size
+                continue
+            self._condition_record(_Window(start, end))
+            self._window_from = end
+        if last is not None:
+            start = self._window_from
+            if last is not None and last >= start and self._next_heard(start) is not None:
+                # Up to and including the last reading, in whole microseconds as facts hold.
+                end = (last // 1000 + 1) * 1000
+                self._condition_record(_Window(start, end))
+                self._window_from = end
+
+    def _window_tags(self) -> list[Signal | Discrete]:
+        roles = self._roles
+        tags: list[Signal | Discrete] = [*roles.conditions.values(), *roles.thresholds.values(),
+                                         *roles.alarms.values()]
+        tags += [d for d in (roles.running, roles.total, roles.good) if d is not None]
+        return tags
+
+    def _first_heard(self) -> int | None:
+        firsts = [int(s.times[0]) for s in self._signals.values() if len(s.times)]
+        firsts += [d.changes[0][0] for d in self._discrete.values() if d.changes]
+        firsts += self._heartbeats[:1]
+        return min(firsts) if firsts else None
+
+    def _last_heard(self) -> int | None:
+        lasts = [s.last_t for s in self._signals.values() if s.last_t != NEVER]
+        lasts += [d.last_t for d in self._discrete.values() if d.last_t != NEVER]
+        lasts += self._heartbeats[-1:]
+        return max(lasts) if lasts else None
+
+    def _next_heard(self, start: int) -> int | None:
+        """The first reading or heartbeat at or after ``start``."""
+        found: list[int] = []
+        for signal in self._signals.values():
+            (first, last), _ = signal.span(start, _NEVER_END)
+            if last > first:
+                found.append(int(signal.times[first]))
+        for discrete in self._discrete.values():
+            index = bisect.bisect_left(discrete.changes, start, key=lambda change: change[0])
+            if index < len(discrete.changes):
+                found.append(discrete.changes[index][0])
+        index = bisect.bisect_left(self._heartbeats, start)
+        if index < len(self._heartbeats):
+            found.append(self._heartbeats[index])
+        return min(found) if found else None
+
+    def _condition_record(self, window: _Window) -> None:
+        roles, tag_map = self._roles, self.tag_map
+        metrics: list[f.ConditionMetric] = []
+        for key, signal in roles.conditions.items():
+            span, held = signal.span(window.start, window.end)
+            _, values = signal.columns(span, held, window.start)
+            _, values, _ = summaries.finite(np.zeros(len(values), dtype=np.int64), values)
+            if len(values):
+                tag = tag_map.tags[key]
+                assert tag.unit is not None
+                metrics.append(summaries.condition_metric(
+                    tag_map.parameter_name(key), tag.unit, values, tag.threshold))
+        active = sorted({code for code, start, end in self._alarm_log
+                         if start < window.end and (end is None or end > window.start)})
+        availability = performance = quality = None
+        seconds = (window.end - window.start) / _NS
+        running_s = seconds
+        if roles.running is not None:
+            on, known = summaries.running_time(roles.running, window.start, window.end)
+            availability = summaries.ratio(on, known)
+            running_s = on / _NS
+        total = (summaries.counted(roles.total, window.start, window.end)
+                 if roles.total is not None else self._cycles_in(window))
+        ideal = tag_map.conditions.ideal_cycle_s
+        if ideal is not None and total is not None:
+            performance = summaries.ratio(ideal * total, running_s)
+        if roles.good is not None and total:
+            good = summaries.counted(roles.good, window.start, window.end)
+            quality = summaries.ratio(good, total) if good is not None else None
+        try:
+            fact = f.ConditionRecorded(
+                machine=self.machine, window_start=summaries.instant(window.start),
+                window_end=summaries.instant(window.end), metrics=tuple(metrics),
+                alarms_active=tuple(active), availability=availability,
+                performance=performance, quality=quality)
+        except LedgerError as error:
+            self._refuse(f"condition record of {self.machine} from "
+                         f"{summaries.instant(window.start).isoformat()}: {error}")
+            return
+        self._queue(_Record(fact, summaries.instant(window.end),
+                            f"{self.machine}/condition/{window.start}/{window.end}"))
+
+    def _cycles_in(self, window: _Window) -> int | None:
+        """Parts completed in the window, counted from the cycle-complete trigger."""
+        tracker = self.tracker
+        if tracker is None or tracker.complete is None:
+            return None
+        edge = tracker.complete_edge
+        changes = tracker.complete.changes
+        count = 0
+        for (_, before), (at_ns, value) in itertools.pairwise(changes):
+            if window.start <= at_ns < window.end and edge(before, value):
+                count += 1
+        return count
+
+    # Keeping memory bounded
+
+    def _prune(self) -> None:
+        keeps: list[int | None] = []
+        if self.tracker is not None:
+            keeps.append(self.tracker.keep_from())
+        if self._windows_on:
+            keeps.append(self._window_from)
+        if any(keep is None for keep in keeps):
+            for signal in self._signals.values():
+                self._cap(signal)
+            return
+        before = min(k for k in keeps if k is not None) if keeps else self._last_heard()
+        if before is None:
+            return
+        for signal in self._signals.values():
+            if len(signal.times) > 1 and signal.times[0] < before:
+                signal.prune(before)
+        for discrete in self._discrete.values():
+            if len(discrete.changes) > 1 and discrete.changes[0][0] < before:
+                discrete.prune(before)
+        # Heartbeats and alarm history only matter for windows not yet closed.
+        if self._heartbeats and self._heartbeats[0] < before:
+            self._heartbeats = [beat for beat in self._heartbeats if beat >= before] or (
+                self._heartbeats[-1:])
+        self._alarm_log = [entry for entry in self._alarm_log
+                           if entry[2] is None or entry[2] > before]
+
+    def _cap(self, signal: Signal) -> None:
+        if len(signal.times) > MAX_BUFFERED:
+            cut = len(signal.times) - MAX_BUFFERED // 2
+            logger.warning("%s: tag %s buffered more than %d readings without a cycle or "
+                           "window to put them in; letting the oldest %d go",
+                           self.machine, signal.key, MAX_BUFFERED, cut)
+            signal.prune(int(signal.times[cut]))
+
+    # Writing
+
+    def _queue(self, record: _Record) -> None:
+        self._pending.append(record)
+
+    def _refuse(self, message: str) -> None:
+        logger.error("%s: %s", self.machine, message)
+        self._stats.refused += 1
+        self._refusals.append(message)
+        del self._refusals[:-REFUSALS_KEPT]
+        self._unraised.append(message)
+        del self._unraised[:-REFUSALS_KEPT]
+
+    def _write(self, *, quiet: bool) -> None:
+        """Write pending records; refusals raise only when ``quiet`` is False."""
+        self._last_write = self._monotonic()
+        try:
+            if self._pending:
+                pending, self._pending = self._pending, []
+                try:
+                    self._commit_all(pending)
+                except LedgerError as error:
+                    if not quiet:
+                        raise
+                    logger.warning("%s: writing to the ledger failed, retrying later: %s",
+                                   self.machine, error)
+        finally:
+            if self._unraised and not quiet:
+                refused, self._unraised = self._unraised, []
+                raise RecordsRefused(refused)
+
+    def _commit_all(self, records: list[_Record]) -> None:
+        records = self._registered(records)
+        for index in range(0, len(records), self._batch):
+            chunk = records[index:index + self._batch]
+            try:
+                self._commit(chunk)
+            except BaseException:
+                # Not written: keep it and everything after it for the next attempt.
+                self._pending[:0] = records[index:]
+                raise
+
+    def _commit(self, chunk: list[_Record]) -> None:
+        try:
+            with self.ledger.batch(source=self.source, actor=self.actor) as batch:
+                for record in chunk:
+                    batch.record(record.fact, occurred_at=record.occurred_at,
+                                 source_record_id=record.source_record_id)
+        except (RuleViolation, InvalidFact) as error:
+            if len(chunk) > 1:  # find the culprits; the others still go in
+                for record in chunk:
+                    self._commit([record])
+                return
+            record = chunk[0]
+            if isinstance(error, AlreadyRegistered) and isinstance(
+                    record.fact, (f.PartRegistered, f.MachineRegistered)):
+                return  # someone else registered it meanwhile
+            self._refuse(f"{_describe(record.fact)} ({record.source_record_id}): {error}")
+            return
+        stats = self._stats
+        for record, receipt in zip(chunk, batch.receipts, strict=True):
+            if receipt.duplicate:
+                stats.duplicates += 1
+            elif isinstance(record.fact, f.ProcessRecorded):
+                stats.process_records += 1
+            elif isinstance(record.fact, f.ConditionRecorded):
+                stats.condition_records += 1
+            elif isinstance(record.fact, f.AlarmRaised):
+                stats.alarms += 1
+            elif isinstance(record.fact, f.CollectionGapRecorded):
+                stats.gaps += 1
+            else:
+                stats.registrations += 1
+
+    def _registered(self, records: list[_Record]) -> list[_Record]:
+        """Records whose part or lot exists or may be registered, registrations first."""
+        wanted = {r.needs for r in records if r.needs is not None and r.needs not in self._known}
+        if not wanted:
+            return records
+        existing = self._existing(wanted)
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known |= existing
+        missing = wanted - existing
+        if not missing:
+            return records
+        part = self.tag_map.part
+        assert part is not None
+        out: list[_Record] = []
+        if part.register_parts == "never":
+            line = self.tag_map.line_of("part", "register") or self.tag_map.line_of("part")
+            for record in records:
+                if record.needs in missing:
+                    kind, key = record.needs
+                    self._refuse(
+                        f"{_describe(record.fact)} ({record.source_record_id}): {kind} {key} is "
+                        f"not registered in the ledger; register it first, or set register = "
+                        f"\"undocumented\" or \"released\" under [part] in {self.tag_map.file}"
+                        f"{f' (line {line})' if line else ''}")
+                else:
+                    out.append(record)
+            return out
+        assert part.part_number is not None
+        assert part.revision is not None
+        for kind, key in sorted(missing):
+            subject = {"serial": key} if kind == "part" else {"lot": key}
+            try:
+                fact = f.PartRegistered(
+                    **subject, part_number=part.part_number, revision=part.revision,
+                    undocumented=part.register_parts == "undocumented")
+            except LedgerError as error:
+                self._refuse(f"registration of {kind} {key}: {error}")
+                continue
+            first = min(r.occurred_at for r in records if r.needs == (kind, key))
+            out.append(_Record(fact, first, f"{self.machine}/register/{kind}/{key}"))
+            self._known.add((kind, key))
+        return out + records
+
+    def _existing(self, subjects: set[tuple[SubjectKind, str]]) -> set[tuple[SubjectKind, str]]:
+        ids = {aggregate_id(kind, key): (kind, key) for kind, key in subjects}
+        found = self.ledger.store.select_versions(list(ids))
+        return {ids[ident] for ident in found}
+
+    def _ensure_machine(self) -> None:
+        machine = self.tag_map.machine
+        if self._existing({("machine", self.machine)}):
+            return
+        if not machine.register_machine:
+            line = self.tag_map.line_of("machine", "id")
+            raise MachineNotRegistered(
+                f"machine {self.machine} is not registered in the ledger; register it "
+                f"(MachineRegistered) or set register = true with a name and a kind under "
+                f"[machine] in {self.tag_map.file}{f' (line {line})' if line else ''}")
+        assert machine.name is not None
+        assert machine.kind is not None
+        self._commit([_Record(
+            f.MachineRegistered(machine=self.machine, name=machine.name, kind=machine.kind,
+                                site=machine.site, line=machine.line),
+            datetime.now(UTC), f"{self.machine}/registered")])
+
+    # Refusing readings
+
+    def _unmapped_tag(self, tag: str) -> None:
+        self._stats.unmapped += 1
+        if tag not in self._unmapped and len(self._unmapped) < 10_000:
+            self._unmapped.add(tag)
+            logger.info("%s: tag %r is not in tag map '%s'; its readings are ignored",
+                        self.machine, tag, self.tag_map.name)
+
+    def _refused(self, tag: str, value: Any, at_ns: Any) -> ReadingRefused:
+        key = self._keys.get(tag, tag)
+        signal = self._signals.get(key)
+        if signal is not None:
+            signal.repair()
+        spec: Tag = self.tag_map.tags[key]
+        line = self.tag_map.line_of("tags", key)
+        where = f"{self.tag_map.file}{f' line {line}' if line else ''}"
+        if not _is_time(at_ns):
+            return ReadingRefused(
+                f"tag map '{self.tag_map.name}' ({where}): reading of tag '{key}' has time "
+                f"{at_ns!r}; times are integer ns since the Unix epoch")
+        return ReadingRefused(
+            f"tag map '{self.tag_map.name}' ({where}): tag '{key}' is a {spec.kind} in "
+            f"{spec.unit}, but the reading at {summaries.instant(at_ns).isoformat()} is "
+            f"{_short(value)}")
+
+
+def _is_time(at_ns: Any) -> bool:
+    """An integer number of ns (Python or numpy), not a flag or a float."""
+    if isinstance(at_ns, bool):
+        return False
+    try:
+        operator.index(at_ns)
+    except TypeError:
+        return False
+    return True
+
+
+def _describe(fact: Fact) -> str:
+    kind, key = fact.subject
+    what = {f.ProcessRecorded: "process record", f.ConditionRecorded: "condition record",
+            f.AlarmRaised: "alarm", f.CollectionGapRecorded: "collection gap",
+            f.PartRegistered: "registration", f.MachineRegistered: "registration"}.get(
+                type(fact), type(fact).__name__)
+    return f"{what} for {key}" if kind in ("part", "lot") else f"{what} of {kind} {key}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,147 @@
+"""Which part was in the machine when: cycles from triggers and serial or batch tags.
+
+Triggers, serials and parameters arrive on different tags, each in its own
+time order but interleaved in any way across tags. So a cycle is not cut
+when its trigger arrives; the trigger's time is noted, and the cycle is
+resolved by time once the other tags have caught up with it:
+
+- it **ends** at a cycle-complete edge, or, when batches are tracked without
+  a cycle-complete trigger, when the batch id changes;
+- it **starts** at the last cycle-start edge after the previous cycle's end,
+  or without a start trigger when the serial (batch) last changed or the
+  previous cycle ended, whichever is later;
+- its **part** is the serial (batch) in effect at the end (for a batch run
+  ended by a change of id: the id just before the change).
+
+A cycle whose start trigger was never seen (the collector started in the
+middle of it) is not recorded: its readings are incomplete.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Literal
+
+from thread_adapters.mapping.signals import Discrete, Edge, changed, rising
+from thread_adapters.readings import TagValue
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One part (or batch run) through the machine: who, from when, to when (ns)."""
+
+    subject: str
+    start: int
+    end: int
+
+
+@dataclass
+class Skipped:
+    """Cycles that ended but cannot be recorded, by reason."""
+
+    no_start: int = 0      # started before the collector saw it
+    no_subject: int = 0    # no serial or batch id known at the end
+
+
+@dataclass
+class Tracker:
+    """Collects trigger edges and subject changes, and resolves them into cycles."""
+
+    tracking: Literal["serial", "batch"]
+    subject: Discrete
+    start: Discrete | None
+    complete: Discrete | None
+    start_edge: Edge = rising
+    complete_edge: Edge = rising
+    skipped: Skipped = field(default_factory=Skipped)
+    #: Times of cycle-start and cycle-complete edges not yet resolved.
+    starts: list[int] = field(default_factory=list)
+    #: (time, subject known then) of each cycle end not yet resolved.
+    ends: list[tuple[int, str | None]] = field(default_factory=list)
+    previous_end: int | None = None
+
+    def on_subject(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
+        """A serial or batch id changed; without a complete trigger a batch run ends here."""
+        if self.complete is None and previous is not None and _name(previous) is not None:
+            self.ends.append((at_ns, _name(previous)))
+
+    def on_start(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
+        """A cycle-start reading changed."""
+        if previous is not None and self.start_edge(previous, value):
+            self.starts.append(at_ns)
+
+    def on_complete(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
+        """A cycle-complete reading changed."""
+        if previous is not None and self.complete_edge(previous, value):
+            self.ends.append((at_ns, None))
+
+    def pending(self) -> list[int]:
+        """End times of cycles waiting to be resolved, oldest first."""
+        return [end for end, _ in self.ends]
+
+    def resolve(self, upto: int) -> list[Cycle]:
+        """The cycles that ended at or before ``upto``, in order; forgets their triggers."""
+        cycles: list[Cycle] = []
+        while self.ends and self.ends[0][0] <= upto:
+            end, known = self.ends.pop(0)
+            cycle = self._cycle(end, known)
+            self.previous_end = end
+            if cycle is not None:
+                cycles.append(cycle)
+            cut = bisect.bisect_right(self.starts, end)
+            del self.starts[:cut]
+        return cycles
+
+    def _cycle(self, end: int, known: str | None) -> Cycle | None:
+        subject = known if known is not None else _name(self.subject.at(end))
+        if subject is None:
+            self.skipped.no_subject += 1
+            return None
+        after = self.previous_end
+        if self.start is not None:
+            candidates = [t for t in self.starts if t <= end and (after is None or t > after)]
+            if not candidates:
+                self.skipped.no_start += 1
+                return None
+            return Cycle(subject, candidates[-1], end)
+        changed_at = self._subject_since(end)
+        start = max(t for t in (after, changed_at) if t is not None) if (
+            after is not None or changed_at is not None) else end
+        return Cycle(subject, min(start, end), end)
+
+    def _subject_since(self, end: int) -> int | None:
+        """When the subject in effect just before ``end`` was set."""
+        changes = self.subject.changes
+        index = bisect.bisect_left(changes, end, key=lambda change: change[0]) - 1
+        if known_change := (changes[index] if index >= 0 else None):
+            return known_change[0]
+        return None
+
+    def keep_from(self) -> int | None:
+        """The earliest time a future cycle can still start (readings before it can go)."""
+        if self.ends:
+            return None
+        if self.start is not None:
+            # A future cycle starts at a start edge not yet seen: after the tag's last reading.
+            return self.starts[0] if self.starts else (
+                self.start.last_t if self.start.changes else self.previous_end)
+        latest = self.subject.changes[-1][0] if self.subject.changes else None
+        if latest is None:
+            return self.previous_end
+        return max(latest, self.previous_end) if self.previous_end is not None else latest
+
+
+def _name(value: TagValue | None) -> str | None:
+    """A serial or batch id as text; empty means no part in the machine."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a serial number held in a REAL tag
+    text = str(value).strip()
+    return text or None
+
+
+def edge_of(option: Literal["rising", "change"]) -> Edge:
+    """The edge function a tag's ``edge`` option names."""
+    return rising if option == "rising" else changed

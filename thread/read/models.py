@@ -238,12 +238,21 @@ class ReadModels:
 def _rows(chosen: Sequence[Projection], at: dict[str, int], page: list[LogEvent]
           ) -> dict[Table, list[tuple[object, ...]]]:
     rows: dict[Table, list[tuple[object, ...]]] = defaultdict(list)
-    for projection in chosen:
-        after = at[projection.name]
-        for log_event in page:
-            if log_event.position > after:
-                for table, row in projection.rows(log_event):
-                    rows[table].append(row)
+    after = min(at[projection.name] for projection in chosen)
+    caught_up = all(at[projection.name] == after for projection in chosen)
+    dispatch: dict[tuple[str, str], list[Projection]] = {}
+    for log_event in page:
+        if log_event.position <= after:
+            continue
+        route = (log_event.topic, log_event.kind)
+        takers = dispatch.get(route)
+        if takers is None:
+            takers = dispatch[route] = [p for p in chosen if p.takes(*route)]
+        for projection in takers:
+            if not caught_up and log_event.position <= at[projection.name]:
+                continue
+            for table, row in projection.rows(log_event):
+                rows[table].append(row)
     return rows
 
 
@@ -307,6 +316,8 @@ def _engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout = 60000")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA cache_size = -65536")  # 64 MB: index builds after a rebuild
+        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
 
     return engine

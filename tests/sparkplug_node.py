@@ -9,6 +9,7 @@ test choose each seq and bdSeq, skip seq numbers and send stale deaths.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pysparkplug as sp
 import pytest
+from paho.mqtt import client as mqtt
 
 #: The broker the tests use; CI sets THREAD_TEST_MQTT=1 so its absence fails the run.
 BROKER_HOST = "127.0.0.1"
@@ -261,3 +263,42 @@ class SparkplugEdgeNode:
     def _publish(self, kind: sp.MessageType, payload: object, *,
                  device: str | None = None) -> None:
         self._client.publish(self._message(kind, payload, device), include_dtypes=True)
+
+
+class StateWatcher:
+    """Receives the STATE of host applications; on exit clears the retained STATEs it watched."""
+
+    def __init__(self, host: str = BROKER_HOST, port: int = BROKER_PORT) -> None:
+        self._client = mqtt.Client(client_id=unique("watcher"), clean_session=True)
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda _c, _u, mid, _q: self._subscribed.put(mid)
+        self._subscribed: queue.Queue[int] = queue.Queue()
+        self._states: dict[str, queue.Queue[dict[str, object]]] = {}
+        self._client.connect(host, port)
+        self._client.loop_start()
+
+    def watch(self, host_id: str) -> queue.Queue[dict[str, object]]:
+        """The STATE payloads of ``host_id`` from now on (and its retained one)."""
+        states = self._states.setdefault(host_id, queue.Queue())
+        self._client.subscribe(f"spBv1.0/STATE/{host_id}", qos=1)
+        self._subscribed.get(timeout=WAIT)
+        return states
+
+    def __enter__(self) -> StateWatcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for host_id in self._states:
+            clear_state(self._client, host_id)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object,
+                    message: mqtt.MQTTMessage) -> None:
+        if message.payload:
+            self._states[message.topic.rsplit("/", 1)[1]].put(json.loads(message.payload))
+
+
+def clear_state(client: mqtt.Client, host_id: str) -> None:
+    """Remove a host application's retained STATE, so the broker keeps nothing of a test."""
+    client.publish(f"spBv1.0/STATE/{host_id}", b"", qos=1, retain=True).wait_for_publish(WAIT)

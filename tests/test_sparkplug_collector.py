@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +13,7 @@ from sparkplug_node import (
     WAIT,
     RecordingSink,
     SparkplugEdgeNode,
+    StateWatcher,
     broker_or_skip,
     by_alias,
     metric,
@@ -56,12 +55,21 @@ def group() -> str:
 
 
 @pytest.fixture
-def collector(broker: tuple[str, int], sink: RecordingSink, group: str) -> Iterator[
-        SparkplugCollector]:
+def state_watcher(broker: tuple[str, int]) -> Iterator[StateWatcher]:
+    """Watches host applications' STATE; clears the retained ones it watched afterwards."""
+    with StateWatcher(*broker) as watcher:
+        yield watcher
+
+
+@pytest.fixture
+def collector(broker: tuple[str, int], sink: RecordingSink, group: str,
+              state_watcher: StateWatcher) -> Iterator[SparkplugCollector]:
     """A started collector for edge node 'press-7' of this test's group."""
     host, port = broker
+    host_id = unique("host")
+    state_watcher.watch(host_id)
     collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
-                                   host_id=unique("host"), client_id=unique("collector"),
+                                   host_id=host_id, client_id=unique("collector"),
                                    rebirth_interval_ns=0)
     collector.start()
     yield collector
@@ -222,12 +230,14 @@ def test_unknown_alias_asks_for_rebirth(node: SparkplugEdgeNode, sink: Recording
 
 
 def test_collector_reconnects_and_records_the_gap(broker: tuple[str, int], sink: RecordingSink,
-                                                 group: str) -> None:
+                                                 group: str,
+                                                 state_watcher: StateWatcher) -> None:
     """When the broker drops the collector it reconnects, records a gap and asks for a rebirth."""
     host, port = broker
-    client_id = unique("collector")
+    client_id, host_id = unique("collector"), unique("host")
+    state_watcher.watch(host_id)
     collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
-                                   host_id=unique("host"), client_id=client_id)
+                                   host_id=host_id, client_id=client_id)
     collector.start()
     node = SparkplugEdgeNode(group, "press-7", NODE_METRICS)
     try:
@@ -255,31 +265,22 @@ def test_collector_reconnects_and_records_the_gap(broker: tuple[str, int], sink:
 
 
 def test_host_state_is_published_and_the_sink_flushed_on_stop(broker: tuple[str, int],
-                                                               sink: RecordingSink,
-                                                               group: str) -> None:
+                                                               sink: RecordingSink, group: str,
+                                                               state_watcher: StateWatcher,
+                                                               ) -> None:
     """The collector announces itself online in STATE, offline when it stops, and flushes."""
     host, port = broker
     host_id = unique("host")
-    states: queue.Queue[dict[str, object]] = queue.Queue()
-    watcher = mqtt.Client(client_id=unique("watcher"), clean_session=True)
-    watcher.on_message = lambda _c, _u, message: states.put(json.loads(message.payload))
-    watcher.connect(host, port)
-    watcher.subscribe(f"spBv1.0/STATE/{host_id}", qos=1)
-    watcher.loop_start()
-    try:
-        collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host,
-                                       port=port, host_id=host_id)
-        collector.start()
-        online = states.get(timeout=WAIT)
-        assert online["online"] is True
-        collector.stop()
-        offline = states.get(timeout=WAIT)
-        assert offline == {"online": False, "timestamp": online["timestamp"]}
-        assert sink.flushes == 1
-    finally:
-        watcher.publish(f"spBv1.0/STATE/{host_id}", b"", qos=1, retain=True)  # clear retained
-        watcher.disconnect()
-        watcher.loop_stop()
+    states = state_watcher.watch(host_id)
+    collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
+                                   host_id=host_id)
+    collector.start()
+    online = states.get(timeout=WAIT)
+    assert online["online"] is True
+    collector.stop()
+    offline = states.get(timeout=WAIT)
+    assert offline == {"online": False, "timestamp": online["timestamp"]}
+    assert sink.flushes == 1
 
 
 def test_pysparkplug_edge_node_class_is_collected(collector: SparkplugCollector,

@@ -214,7 +214,8 @@ class MappingLayer:
                 f"time (ns) per value (got {numbers.shape} values, {times.shape} "
                 f"times of {times.dtype})")
         signal.extend(numbers, times.astype(np.int64, copy=False))
-        self._progress()
+        if self._may_progress(signal):
+            self._progress()
 
     def gap(self, start_ns: int, end_ns: int, reason: str, lost: int | None = None) -> None:
         """Record that nothing was received between two moments; written at once."""
@@ -410,6 +411,16 @@ class MappingLayer:
         if (len(self._pending) >= self._batch
                 or self._monotonic() - self._last_write >= self._write_every):
             self._write(quiet=True)
+
+    def _may_progress(self, signal: Signal) -> bool:
+        """Whether new readings of ``signal`` can finish anything (cheap, so bulk stays fast)."""
+        if signal.crossings or (self.tracker is not None and self.tracker.ends):
+            return True
+        if self._windows_on:
+            start = self._window_from
+            if start is None or signal.last_t >= (start // self._window_ns + 1) * self._window_ns:
+                return True
+        return self._monotonic() - self._last_write >= self._write_every
 
     def _source_now(self) -> int:
         """The latest source time heard, advanced by the wall time since it was heard."""

@@ -1,3 +1,152 @@
-"""Commands being written."""
+"""Commands that write quality records: the device history record and the FAIR."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import click
+
+from thread.cli import db_option, echo_json, json_option, main, opened
+from thread.errors import UnknownSubject
+from thread.records.dhr import DeviceHistoryRecord, device_history_record
+from thread.records.evidence import TimeAxis
+from thread.records.fair import FirstArticleReport, first_article_report
+from thread.records.html import render_html
+from thread.records.pdf import render_pdf
+
+Format = Literal["json", "html", "pdf"]
+_FORMATS = ("json", "html", "pdf")
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """An ISO 8601 time with a zone, such as 2026-03-01T00:00Z."""
+
+    name = "TIME"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-03-01T00:00Z", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add Z for UTC or an offset such as +01:00",
+                      param, ctx)
+        return moment
+
+
+def _record_options(command: click.decorators.FC) -> click.decorators.FC:
+    """Options every record command shares: output, format, as-of and its clock."""
+    for option in reversed((
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the record to FILE; the format follows its extension "
+                          "(.json, .html, .pdf) unless --format says otherwise."),
+        click.option("--format", "format_", type=click.Choice(_FORMATS),
+                     help="json, html or pdf [default: from the -o extension; JSON on stdout "
+                          "without -o]."),
+        click.option("--as-of", type=Moment(),
+                     help="Draw the record as of this moment, e.g. 2026-03-01T00:00Z."),
+        click.option("--by", type=click.Choice(("recorded", "occurred")), default="recorded",
+                     show_default=True,
+                     help="Read --as-of on the time the ledger recorded each fact, or on the "
+                          "time it happened on the floor."),
+        json_option,
+    )):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("key", metavar="SERIAL|LOT")
+@_record_options
+@click.pass_context
+def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | None,
+        as_of: datetime | None, by: TimeAxis, as_json: bool) -> None:
+    """Write the device history record of a serial or a production lot.
+
+    21 CFR 820.184 and ISO 13485 7.5.1 contents, the UDI parsed, every field
+    traced to the ledger events it came from. For example:
+
+    \b
+      thread dhr BRG-000042 -o dhr.pdf
+      thread dhr BRG-000042 --as-of 2026-03-01T00:00Z --by recorded -o dhr.html
+    """
+    with opened(ctx) as ledger:
+        try:
+            record = device_history_record(ledger, key, as_of=as_of, by=by)
+        except UnknownSubject as error:
+            raise click.ClickException(
+                f"{error}; list the serials with: thread{db_option(ctx)} parts") from None
+    _write(record, output, format_, as_json)
+
+
+@main.command()
+@click.argument("part_number")
+@click.option("--revision", "-r", required=True, help="The design revision of the FAIR.")
+@click.option("--serial", help="The first article [default: the earliest produced serial of "
+                               "the revision].")
+@_record_options
+@click.pass_context
+def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None,
+         output: Path | None, format_: Format | None, as_of: datetime | None, by: TimeAxis,
+         as_json: bool) -> None:
+    """Write the AS9102 Rev C first article inspection report of a part number and revision.
+
+    Forms 1, 2 and 3 field by field, and whether a new FAI is due (design
+    change, process or program change, two-year lapse). For example:
+
+    \b
+      thread fair BRG-6204 --revision A -o fair.pdf
+      thread fair BRG-6204 --revision A --as-of 2026-03-01T00:00Z --by occurred
+    """
+    with opened(ctx) as ledger:
+        report = first_article_report(ledger, part_number, revision, serial=serial,
+                                      as_of=as_of, by=by)
+    _write(report, output, format_, as_json)
+
+
+def _write(record: DeviceHistoryRecord | FirstArticleReport, output: Path | None,
+           format_: Format | None, as_json: bool) -> None:
+    """The record in the chosen format, to the file or to stdout."""
+    chosen = format_ or _format_of(output)
+    if output is None:
+        if chosen == "pdf":
+            raise click.UsageError("a PDF goes to a file: add -o FILE.pdf")
+        click.echo(render_html(record) if chosen == "html" else _json(record))
+        return
+    if chosen == "pdf":
+        data = render_pdf(record)
+        output.write_bytes(data)
+        size = len(data)
+    else:
+        text = render_html(record) if chosen == "html" else _json(record) + "\n"
+        output.write_text(text, encoding="utf-8")
+        size = len(text.encode())
+    info = record.document
+    if as_json:
+        echo_json({"document_id": info.document_id, "path": str(output), "format": chosen,
+                   "bytes": size, "events_cited": len(record.evidence),
+                   "as_of": info.as_of.isoformat() if info.as_of else None, "by": info.by})
+        return
+    click.echo(f"Wrote {info.title} {info.document_id} to {output} ({chosen}, "
+               f"{len(record.evidence)} events cited)")
+
+
+def _format_of(output: Path | None) -> Format:
+    if output is None:
+        return "json"
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix == "htm":
+        return "html"
+    if suffix in _FORMATS:
+        return suffix  # type: ignore[return-value]  # checked against the choices above
+    raise click.UsageError(f"cannot tell the format of {output.name!r} from its extension; "
+                           "use .json, .html or .pdf, or give --format")
+
+
+def _json(record: DeviceHistoryRecord | FirstArticleReport) -> str:
+    return record.model_dump_json(indent=2)

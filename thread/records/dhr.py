@@ -19,7 +19,7 @@ from typing import Literal, cast
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
 from thread.domain.part import Item, Lot, Part
-from thread.domain.udi import InvalidUDI, parse_udi
+from thread.domain.udi import GS, InvalidUDI, parse_udi
 from thread.errors import UnknownSubject
 from thread.ledger import Ledger
 from thread.records.evidence import (
@@ -356,8 +356,7 @@ def _absent(ledger: Ledger, key: str, cutoff: Cutoff) -> UnknownSubject:
         return UnknownSubject(
             f"{kind} {key} was not yet in the ledger as of {moment(cutoff.as_of)} "
             f"(by {cutoff.by} time)" if cutoff.as_of else f"{kind} {key} has no events")
-    return UnknownSubject(f"no part or lot {key} in this ledger; list the serials with "
-                          "thread parts")
+    return UnknownSubject(f"no part or lot {key} in this ledger")
 
 
 class _Builder:
@@ -932,7 +931,9 @@ class _Builder:
                              for n in state.non_conformances.values()]
                 acceptance = (f"{state.inspections} inspections, {state.failed_inspections} "
                               "failed" + (f"; {', '.join(decisions)}" if decisions else "")
-                              + ("; QUARANTINED" if state.quarantined else ""))
+                              + ("; QUARANTINED" if state.quarantined else "")
+                              + ("; registered undocumented (no released revision)"
+                                 if reg is not None and reg.undocumented else ""))
             removal = removed.get(installed.component)
             if removal is not None:
                 refs.append(self.ref(removal[0]))
@@ -1079,14 +1080,16 @@ def _section(title: str, blocks: tuple[Block, ...],
 def _identification_section(record: DeviceHistoryRecord) -> Section:
     udi = record.udi
     udi_fields = (
-        RecordField(name="UDI as recorded", value=udi.raw and repr(udi.raw)[1:-1],
-                    status=udi.status, derived_from="PartRegistered.udi"),
+        RecordField(name="UDI as recorded", value=udi.raw and udi.raw.replace(GS, "<GS>"),
+                    status=udi.status, derived_from="PartRegistered.udi (a GS separator "
+                    "printed as <GS>)"),
         field("Form", udi.form, "how the recorded UDI is written", status="derived"),
-        field("(01) GTIN, device identifier", udi.gtin, "parsed from the UDI", status="derived"),
-        field("(11) Production date", udi.production_date, "parsed", status="derived"),
-        field("(17) Expiry date", udi.expiry_date, "parsed", status="derived"),
-        field("(10) Lot", udi.lot, "parsed", status="derived"),
-        field("(21) Serial", udi.serial, "parsed", status="derived"),
+        field("(01) GTIN, device identifier", udi.gtin, "the recorded UDI", status="derived"),
+        field("(11) Production date", udi.production_date, "the recorded UDI",
+              status="derived"),
+        field("(17) Expiry date", udi.expiry_date, "the recorded UDI", status="derived"),
+        field("(10) Lot", udi.lot, "the recorded UDI", status="derived"),
+        field("(21) Serial", udi.serial, "the recorded UDI", status="derived"),
         field("GS1 Digital Link", udi.digital_link, "written from the parsed UDI",
               status="derived"),
     ) if udi.raw else (RecordField(name="UDI", value=None, status="not recorded",

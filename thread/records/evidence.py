@@ -24,7 +24,7 @@ from thread.domain.facts.base import Fact, SubjectKind
 from thread.domain.signature import verify_signature
 from thread.errors import LedgerError, SignatureInvalid, UnknownSubject
 from thread.ledger import Ledger
-from thread.presentation import summarize
+from thread.presentation import shorten, summarize
 
 TimeAxis = Literal["recorded", "occurred"]
 #: How a field of a record came to have its value.
@@ -303,7 +303,7 @@ class Reader:
         return SignatureRecord(
             printed_name=fact.printed_name, signer=fact.signer, meaning=fact.meaning,
             signed_at=fact.signed_at, signed=self.ref(stream, target),
-            signed_summary=(f"{target.fact.topic}: {summarize(target.fact)}"
+            signed_summary=(shorten(f"{target.fact.topic}: {summarize(target.fact)}", 160)
                             if signed is not None else "signed event not in this copy"),
             signature_event=self.ref(stream, event), public_key=fact.public_key,
             verified=verified, verification="; ".join(checks),

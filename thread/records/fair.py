@@ -757,7 +757,8 @@ class _Builder:
                 "characteristic(s) " + ", ".join(row.balloon for row in incomplete)
                 + ": the FAI stays open until a partial FAI verifies them",
                 first_serial=self.serial, at=None, serials=1,
-                evidence=tuple(ref for row in incomplete for ref in row.fields[8].evidence)))
+                evidence=tuple(ref for row in incomplete for fld in row.fields
+                               if fld.number == "9" for ref in fld.evidence)))
         checked.append(f"first article: {len(form3.rows)} Form 3 rows, "
                        f"{len(incomplete)} without a conforming result")
         return FaiDue(due=bool(reasons), evaluated_at=self.evaluated_at, reasons=tuple(reasons),
@@ -834,12 +835,12 @@ class _Builder:
                 kind = "process"
                 finding = f"operation {name} was not part of the first article"
             else:
-                base_event, base = baseline[name]
+                base_event, first_operation = baseline[name]
                 refs.insert(0, self.ref(base_event))
                 kind = "program" if attribute.startswith("program") else "process"
                 label = attribute.replace("_", " ")
                 finding = (f"{name} ran with {label} {value} (first article: "
-                           f"{getattr(base, attribute) or 'not recorded'})")
+                           f"{getattr(first_operation, attribute) or 'not recorded'})")
             reasons.append(DueReason(
                 kind=kind, finding=f"{finding}, first on {first_serial} "
                 f"{moment(self.production.produced[first_serial])}; {len(hits)} serial(s)",
@@ -909,5 +910,5 @@ def _characteristic_changes(old: f.RevisionReleased, new: f.RevisionReleased) ->
                               previous.upper_tolerance, previous.unit, previous.requirement)
             now = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
                               char.unit, char.requirement)
-            notes.append(f"{balloon} {was} -> {now}" if was != now else f"{balloon} changed")
+            notes.append(f"{balloon}: {was} -> {now}" if was != now else f"{balloon} changed")
     return ", ".join(notes)

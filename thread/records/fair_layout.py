@@ -140,11 +140,11 @@ def _due(report: FirstArticleReport) -> Section:
                Cell(moment(r.at) if r.at else "-"), Cell(str(r.serials)))
               for r in due.reasons),
         (0.7, 5, 1, 1.3, 0.5), empty="None.")
-    checked = Grid(("What was checked",), tuple((Cell(c),) for c in due.checked), (1,))
+    checked = Grid(("Check and its outcome",), tuple((Cell(c),) for c in due.checked), (1,))
     blocks: tuple[Block, ...] = (
         Note(verdict, "fail" if due.due else "pass"),
         Caption("Reasons (AS9102: design change; change of manufacturing process, NC program, "
                 "tooling or location; production lapse over two years)"),
-        reasons, checked)
+        reasons, Caption("What was checked"), checked)
     refs = tuple(dict.fromkeys(ref for r in due.reasons for ref in r.evidence))
     return Section("When a new FAI is due", blocks, evidence=refs, new_page=True)

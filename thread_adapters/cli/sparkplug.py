@@ -118,7 +118,7 @@ class _Progress:
                 f"{plural(stats.readings, 'reading')}, "
                 f"{plural(self.records.process_records, 'process record')}, "
                 f"{plural(stats.gaps, 'gap')} ({stats.lost_messages} lost), "
-                f"{stats.rebirths_requested} rebirth requests"
+                f"{plural(stats.rebirths_requested, 'rebirth request')}"
                 + (f", {self.refused} refused" if self.refused else ""))
         click.echo(f"\r{line:<130}", nl=False, err=True)
 

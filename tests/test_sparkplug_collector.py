@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sparkplug_node import (
     unique,
 )
 
+from thread.errors import LedgerError
 from thread_adapters.sparkplug import BrokerUnreachable, SparkplugCollector
 
 NODE_METRICS = [
@@ -316,3 +318,48 @@ def test_datetime_metric_is_iso_text(node: SparkplugEdgeNode, sink: RecordingSin
                                datetime(2026, 3, 2, 6, 0, 1, 250_000, tzinfo=UTC), alias=7))
     node.birth()
     assert sink.wait_for_tag("Setup/Done") == ["2026-03-02T06:00:01.250Z"]
+
+
+class RefusingSink(RecordingSink):
+    """A sink whose ledger refuses every reading, as a mapping layer does for a bad tag map."""
+
+    def observe(self, tag: str, value: float | int | bool | str, at_ns: int) -> None:
+        """Refuse."""
+        raise ReadingRefused(f"tag {tag!r} cannot hold {value!r}")
+
+
+class ReadingRefused(LedgerError):  # noqa: N818 - stands in for the mapping layer's error
+    """What the refusing sink raises."""
+
+
+def test_a_sink_that_refuses_stops_run_with_its_error(broker: tuple[str, int], group: str,
+                                                      state_watcher: StateWatcher) -> None:
+    """An error inside the network thread stops run(), which flushes and raises it."""
+    host, port = broker
+    host_id = unique("host")
+    states = state_watcher.watch(host_id)
+    sink = RefusingSink()
+    collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
+                                   host_id=host_id)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            collector.run(threading.Event(), tick_seconds=0.05)
+        except LedgerError as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    node = SparkplugEdgeNode(group, "press-7", NODE_METRICS)
+    try:
+        assert states.get(timeout=WAIT)["online"] is True
+        node.connect()
+        node.birth()
+        runner.join(WAIT)
+    finally:
+        node.disconnect()
+    assert not runner.is_alive()
+    assert [str(failure) for failure in failures] == ["tag 'Spindle/Speed' cannot hold 12001.5"]
+    assert sink.flushes == 1
+    assert states.get(timeout=WAIT)["online"] is False

@@ -9,7 +9,8 @@ the NCMD ``Node Control/Rebirth`` the session asks for. paho's network
 thread reconnects after a dropped connection; the session records the gap
 and a rebirth is requested on every (re)connection.
 
-Works with paho-mqtt 1.6 and 2.x (through paho's version 1 callback API).
+Tested with paho-mqtt 1.6; on paho-mqtt 2.x it asks for the version 1 callback API,
+whose signatures are the ones used here.
 """
 
 from __future__ import annotations

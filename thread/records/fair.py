@@ -12,10 +12,7 @@ or a production lapse of more than two years.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
 
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
@@ -23,15 +20,10 @@ from thread.errors import UnknownSubject
 from thread.ledger import Ledger
 from thread.records.evidence import (
     Cutoff,
-    Derivation,
-    DocumentInfo,
-    EventRef,
-    Model,
     Reader,
     RecordField,
     RecordUnavailable,
     SignatureRecord,
-    Stream,
     TimeAxis,
     field,
     moment,
@@ -39,140 +31,22 @@ from thread.records.evidence import (
     number,
     requirement,
 )
-from thread.records.layout import Document
+from thread.records.fair_context import Production, fair_identifier, serials_of
+from thread.records.fair_due import DueAnalysis
+from thread.records.fair_products import Products
+from thread.records.fair_record import (
+    STANDARD,
+    CharacteristicRow,
+    ComponentAccountability,
+    FaiDue,
+    FirstArticleReport,
+    Form1,
+    Form2,
+    Form3,
+    MeasuredResult,
+)
 
-STANDARD = "AS9102 Rev C First Article Inspection"
-#: Operation attributes whose change in later production makes a new FAI due.
-_WATCHED = ("station", "machine", "program", "program_revision")
-DueKind = Literal["design", "process", "program", "location", "lapse", "incomplete"]
-
-
-class ComponentAccountability(Model):
-    """Form 1 fields 15-18 for one component of an assembly."""
-
-    serial: str
-    fields: tuple[RecordField, ...]
-
-
-class Form1(Model):
-    """Part number accountability: fields 1-26."""
-
-    fields: tuple[RecordField, ...]
-    components: tuple[ComponentAccountability, ...]
-
-
-class ProductRow(Model):
-    """One Form 2 row (fields 5-13): a material, a process, a functional test or a certificate."""
-
-    kind: Literal["material", "process", "functional test", "certificate"]
-    fields: tuple[RecordField, ...]
-
-
-class Form2(Model):
-    """Product accountability: header fields 1-4 and a row per material, process and test."""
-
-    header: tuple[RecordField, ...]
-    rows: tuple[ProductRow, ...]
-
-
-class MeasuredResult(Model):
-    """One inspection result of a characteristic on the first article."""
-
-    measured: str | None
-    verdict: str
-    method: str
-    gauge: str | None
-    program: str | None
-    report: str | None
-    non_conformance: str | None
-    occurred_at: datetime
-    event: EventRef
-
-
-class CharacteristicRow(Model):
-    """One Form 3 row (fields 5-12) and the results behind it."""
-
-    balloon: str
-    on_drawing: bool
-    fields: tuple[RecordField, ...]
-    results: tuple[MeasuredResult, ...]
-    conforms: bool | None
-
-
-class Form3(Model):
-    """Characteristic accountability: header fields 1-4 and a row per characteristic."""
-
-    header: tuple[RecordField, ...]
-    rows: tuple[CharacteristicRow, ...]
-
-
-class DueReason(Model):
-    """One reason a new (full or partial) FAI is due."""
-
-    kind: DueKind
-    finding: str
-    first_serial: str | None
-    at: datetime | None
-    serials: int
-    evidence: tuple[EventRef, ...]
-
-
-class FaiDue(Model):
-    """Whether a new FAI is due, why, and what was checked to say so."""
-
-    due: bool
-    evaluated_at: datetime
-    reasons: tuple[DueReason, ...]
-    checked: tuple[str, ...]
-
-
-class FirstArticleReport(Model):
-    """An AS9102 Rev C FAIR as typed, JSON-serialisable data."""
-
-    document: DocumentInfo
-    part_number: str
-    revision: str
-    serial: str
-    selection: str
-    form1: Form1
-    form2: Form2
-    form3: Form3
-    fai_due: FaiDue
-    signatures: tuple[SignatureRecord, ...]
-    derivations: tuple[Derivation, ...]
-    evidence: tuple[EventRef, ...]
-
-    def to_json(self) -> dict[str, object]:
-        """The report as plain JSON values."""
-        return self.model_dump(mode="json")
-
-    def layout(self) -> Document:
-        """The report laid out for the HTML and PDF copies."""
-        from thread.records.fair_layout import fair_document
-
-        return fair_document(self)
-
-
-def serials_of(ledger: Ledger, part_number: str, revision: str, cutoff: Cutoff) -> list[str]:
-    """Serials registered against ``part_number`` rev ``revision`` as of ``cutoff``.
-
-    The one query a FAIR asks across parts. It replays each registered part
-    for now; the read models will answer it from an index.
-    """
-    found = []
-    for serial in ledger.parts():
-        try:
-            part = ledger.part(serial, as_of=cutoff.as_of, by=cutoff.by)
-        except UnknownSubject:
-            continue  # registered after the cutoff
-        if part.part_number == part_number and part.revision == revision:
-            found.append(serial)
-    return found
-
-
-def fair_identifier(part_number: str, revision: str, serial: str) -> str:
-    """The FAIR identifier (Form 1 field 4) of a first article."""
-    return f"FAIR-{part_number}-{revision}-{serial}"
+__all__ = ["FirstArticleReport", "fair_identifier", "first_article_report", "serials_of"]
 
 
 def first_article_report(
@@ -205,7 +79,7 @@ def first_article_report(
             f"revision {revision} of {part_number} was not released"
             + (f" as of {moment(as_of)}" if as_of else "") + "; released: "
             + (", ".join(r.revision for _, r in releases) or "none"))
-    production = _Production(reader, serials_of(ledger, part_number, revision, reader.cutoff))
+    production = Production(reader, serials_of(ledger, part_number, revision, reader.cutoff))
     if not production.serials:
         raise RecordUnavailable(
             f"no serial of {part_number} rev {revision} is registered"
@@ -226,63 +100,8 @@ def first_article_report(
     return builder.build(selection, generated_at)
 
 
-class _Production:
-    """The serials of one part number and revision, ordered by when they were produced."""
-
-    def __init__(self, reader: Reader, serials: Iterable[str]) -> None:
-        self.streams: dict[str, Stream] = {}
-        self.produced: dict[str, datetime] = {}
-        for serial in serials:
-            stream = reader.stream("part", serial)
-            if stream is not None:
-                self.streams[serial] = stream
-                self.produced[serial] = produced_at(stream)
-        self.serials = sorted(self.streams, key=lambda s: (self.produced[s], s))
-
-
-def produced_at(stream: Stream) -> datetime:
-    """When a part was produced: its first operation or process start, else its registration."""
-    starts = [fact.started_at for _, fact in stream.facts(f.OperationPerformed)]
-    starts += [fact.started_at for _, fact in stream.facts(f.ProcessRecorded)]
-    if starts:
-        return min(starts)
-    return stream.events[0].occurred_at
-
-
-def _add_years(moment_: datetime, years: int) -> datetime:
-    try:
-        return moment_.replace(year=moment_.year + years)
-    except ValueError:  # 29 February
-        return moment_.replace(year=moment_.year + years, day=28)
-
-
-class _Builder:
+class _Builder(Products, DueAnalysis):
     """Fills the three forms and the FAI-due analysis for one first article."""
-
-    def __init__(self, reader: Reader, design: Stream,
-                 release: tuple[Recorded, f.RevisionReleased], production: _Production,
-                 serial: str, evaluated_at: datetime) -> None:
-        self.reader = reader
-        self.design = design
-        self.release_event, self.release = release
-        self.production = production
-        self.serial = serial
-        self.stream = production.streams[serial]
-        self.produced = production.produced[serial]
-        self.evaluated_at = evaluated_at
-        self.part_number, self.revision = self.release.part_number, self.release.revision
-        self.fair_id = fair_identifier(self.part_number, self.revision, serial)
-        self.derivations: list[Derivation] = []
-        registered = self.stream.first(f.PartRegistered)
-        assert registered is not None  # a part's stream starts with its registration
-        self.registered_event, self.registration = registered
-        self.reports = self.stream.facts(f.InspectionReported)
-
-    def ref(self, event: Recorded) -> EventRef:
-        return self.reader.ref(self.stream, event)
-
-    def derive(self, name: str, source: str) -> None:
-        self.derivations.append(Derivation(field=name, derived_from=source))
 
     def build(self, selection: str, generated_at: datetime | None) -> FirstArticleReport:
         header = self.header()
@@ -301,6 +120,7 @@ class _Builder:
             serial=self.serial, selection=selection, form1=form1, form2=form2, form3=form3,
             fai_due=due, signatures=signatures, derivations=tuple(derivations),
             evidence=self.reader.evidence())
+
 
     # Form 1
 
@@ -408,7 +228,7 @@ class _Builder:
                         if r.revision == reg.revision), None)
         name_refs = (self.reader.ref(design, release[0]),) if design and release else ()
         has_components = bool(stream.facts(f.ComponentInstalled))
-        first = _Production(self.reader, serials_of(self.reader.ledger, reg.part_number,
+        first = Production(self.reader, serials_of(self.reader.ledger, reg.part_number,
                                                     reg.revision, self.reader.cutoff))
         component_fair = (fair_identifier(reg.part_number, reg.revision, first.serials[0])
                           if first.serials and not reg.undocumented else None)
@@ -495,137 +315,6 @@ class _Builder:
         notes.append("Form 2 lists every recorded operation: the ledger does not mark special "
                      "processes")
         return "; ".join(notes)
-
-    # Form 2
-
-    def products(self) -> tuple[ProductRow, ...]:
-        self.derive("Form 2", "MaterialConsumed with the lot's MaterialLotReceived (materials), "
-                    "OperationPerformed and ProcessRecorded (processes), TestRecorded "
-                    "(functional tests), CertificationAttached (certificates)")
-        rows = [self.material(e, c) for e, c in self.stream.facts(f.MaterialConsumed)]
-        processes = self.stream.facts(f.ProcessRecorded)
-        rows += [self.process(e, o, processes) for e, o in self.stream.facts(f.OperationPerformed)]
-        rows += [self.test(e, t) for e, t in self.stream.facts(f.TestRecorded)]
-        rows += [self.certificate(e, c) for e, c in self.stream.facts(f.CertificationAttached)]
-        return tuple(rows)
-
-    def material(self, event: Recorded, consumed: f.MaterialConsumed) -> ProductRow:
-        refs = [self.ref(event)]
-        lot = self.reader.stream("lot", consumed.material_lot)
-        receipt = lot.first(f.MaterialLotReceived) if lot else None
-        got = receipt[1] if receipt else None
-        if lot is not None and receipt is not None:
-            refs.append(self.reader.ref(lot, receipt[0]))
-        acceptance = [c for _, c in lot.facts(f.CertificationAttached)] if lot else []
-        check = ("certificate digest matches the lot's receipt"
-                 if got and got.certificate_digest and consumed.certificate_digest
-                 == got.certificate_digest else
-                 "MISMATCH: certificate digest differs from the lot's receipt"
-                 if got and got.certificate_digest and consumed.certificate_digest
-                 else "certificate digest not checked")
-        comment = (f"lot {consumed.material_lot}" + (f", heat {got.heat}" if got and got.heat
-                                                     else "")
-                   + f"; {number(consumed.quantity)} {consumed.unit} consumed; {check}")
-        return ProductRow(kind="material", fields=(
-            field("Material or Process Name", got.material if got else None,
-                  "MaterialLotReceived.material", refs, number="5"),
-            field("Specification Number", got.specification if got else None,
-                  "MaterialLotReceived.specification", refs, number="6"),
-            field("Code", None, "no fact records a material code (type, class, grade)",
-                  number="7"),
-            field("Special Process Supplier Code", got.supplier if got else None,
-                  "MaterialLotReceived.supplier (the material's supplier)", refs, number="8"),
-            field("Customer Approval Verification", None, "no fact records customer "
-                  "approval of sources", number="9"),
-            field("Certificate of Conformance Number", got.certificate_number if got else None,
-                  "MaterialLotReceived.certificate_number", refs, number="10"),
-            not_applicable("Functional Test Procedure Number", "material", number="11"),
-            field("Acceptance Report Number", "; ".join(c.number for c in acceptance) or None,
-                  "CertificationAttached on the material lot", number="12"),
-            field("Comments", comment, "MaterialConsumed and MaterialLotReceived", refs,
-                  number="13", status="derived"),
-        ))
-
-    def process(self, event: Recorded, operation: f.OperationPerformed,
-                processes: list[tuple[Recorded, f.ProcessRecorded]]) -> ProductRow:
-        refs = [self.ref(event)]
-        parameters = ""
-        for process_event, process in processes:
-            if process.operation == operation.operation and process.started_at == (
-                    operation.started_at):
-                refs.append(self.ref(process_event))
-                parameters = "; parameters " + ", ".join(
-                    f"{p.name} {number(p.mean)} {p.unit} ({number(p.min)}-{number(p.max)}, "
-                    f"n {p.n})" for p in process.parameters)
-        site = self.registration.site
-        comment = (f"station {operation.station}"
-                   + (f", machine {operation.machine}" if operation.machine else "")
-                   + f", program {operation.program or 'not recorded'} rev "
-                   + f"{operation.program_revision or 'not recorded'}, operator "
-                   + f"{operation.operator}, {moment(operation.started_at)}"
-                   + (f", site {site}" if site else "") + parameters)
-        return ProductRow(kind="process", fields=(
-            field("Material or Process Name", operation.operation,
-                  "OperationPerformed.operation", refs, number="5"),
-            field("Specification Number", None, "no fact records a process specification",
-                  number="6"),
-            field("Code", None, "no fact records a process code", number="7"),
-            field("Special Process Supplier Code", None, "no fact records a supplier code; "
-                  "the operation ran in-house at the station named in the comments",
-                  number="8"),
-            field("Customer Approval Verification", None, "no fact records customer approval "
-                  "of process sources", number="9"),
-            field("Certificate of Conformance Number", None, "no certificate recorded for the "
-                  "operation", number="10"),
-            not_applicable("Functional Test Procedure Number", "process", number="11"),
-            field("Acceptance Report Number", None, "no acceptance report recorded for the "
-                  "operation", number="12"),
-            field("Comments", comment, "OperationPerformed and ProcessRecorded", refs,
-                  number="13", status="derived"),
-        ))
-
-    def test(self, event: Recorded, test: f.TestRecorded) -> ProductRow:
-        refs = (self.ref(event),)
-        values = ", ".join(f"{v.name} {number(v.value)} {v.unit}" for v in test.values)
-        return ProductRow(kind="functional test", fields=(
-            field("Material or Process Name", f"functional test {test.procedure}",
-                  "TestRecorded.procedure", refs, number="5"),
-            field("Specification Number", None, "no fact records a test specification",
-                  number="6"),
-            not_applicable("Code", "functional test", number="7"),
-            not_applicable("Special Process Supplier Code", "functional test", number="8"),
-            field("Customer Approval Verification", None, "no fact records customer approval",
-                  number="9"),
-            not_applicable("Certificate of Conformance Number", "functional test", number="10"),
-            field("Functional Test Procedure Number", test.procedure
-                  + (f" rev {test.procedure_revision}" if test.procedure_revision else
-                     " (revision not recorded)"), "TestRecorded.procedure, procedure_revision",
-                  refs, number="11"),
-            field("Acceptance Report Number", test.report, "TestRecorded.report", refs,
-                  number="12"),
-            field("Comments", f"{test.verdict.upper()}" + (f": {values}" if values else ""),
-                  "TestRecorded.verdict and values", refs, number="13"),
-        ))
-
-    def certificate(self, event: Recorded, certificate: f.CertificationAttached) -> ProductRow:
-        refs = (self.ref(event),)
-        return ProductRow(kind="certificate", fields=(
-            field("Material or Process Name", f"{certificate.document} certificate",
-                  "CertificationAttached.document", refs, number="5"),
-            field("Specification Number", None, "not recorded with the certificate", number="6"),
-            field("Code", None, "not recorded with the certificate", number="7"),
-            field("Special Process Supplier Code", certificate.issuer,
-                  "CertificationAttached.issuer", refs, number="8"),
-            field("Customer Approval Verification", None, "no fact records customer approval",
-                  number="9"),
-            field("Certificate of Conformance Number", certificate.number,
-                  "CertificationAttached.number", refs, number="10"),
-            not_applicable("Functional Test Procedure Number", "certificate", number="11"),
-            field("Acceptance Report Number", None, "not recorded with the certificate",
-                  number="12"),
-            field("Comments", f"document digest {certificate.digest}",
-                  "CertificationAttached.digest", refs, number="13"),
-        ))
 
     # Form 3
 
@@ -738,150 +427,6 @@ class _Builder:
                       status="derived"),
             ))
 
-    # When a new FAI is due
-
-    def fai_due(self, form3: Form3) -> FaiDue:
-        self.derive("FAI due", "RevisionReleased and ChangeOrderIssued after the first article "
-                    "(design); OperationPerformed and PartRegistered.site of later serials "
-                    "against the first article's (process, program, location); production "
-                    "dates of every serial of the revision (lapse over two years)")
-        reasons: list[DueReason] = []
-        checked: list[str] = []
-        reasons += self.design_changes(checked)
-        reasons += self.process_changes(checked)
-        reasons += self.lapses(checked)
-        incomplete = [row for row in form3.rows if row.on_drawing and not row.conforms]
-        if incomplete:
-            reasons.append(DueReason(
-                kind="incomplete", finding="the first article has no conforming result for "
-                "characteristic(s) " + ", ".join(row.balloon for row in incomplete)
-                + ": the FAI stays open until a partial FAI verifies them",
-                first_serial=self.serial, at=None, serials=1,
-                evidence=tuple(ref for row in incomplete for fld in row.fields
-                               if fld.number == "9" for ref in fld.evidence)))
-        checked.append(f"first article: {len(form3.rows)} Form 3 rows, "
-                       f"{len(incomplete)} without a conforming result")
-        return FaiDue(due=bool(reasons), evaluated_at=self.evaluated_at, reasons=tuple(reasons),
-                      checked=tuple(checked))
-
-    def design_changes(self, checked: list[str]) -> list[DueReason]:
-        reasons = []
-        later = [(e, r) for e, r in self.design.facts(f.RevisionReleased)
-                 if e.originator_version > self.release_event.originator_version]
-        for event, release in later:
-            changes = _characteristic_changes(self.release, release)
-            reasons.append(DueReason(
-                kind="design", finding=f"revision {release.revision} released "
-                f"{moment(event.occurred_at)}" + (f" under {release.change_order}"
-                                                   if release.change_order else "")
-                + f": a new FAI is due for revision {release.revision}"
-                + (f" (changed characteristics: {changes})" if changes else ""),
-                first_serial=None, at=event.occurred_at, serials=0,
-                evidence=(self.reader.ref(self.design, event),)))
-        orders = [(e, o) for e, o in self.design.facts(f.ChangeOrderIssued)
-                  if self.revision in o.affected_revisions and e.occurred_at > self.produced]
-        for event, order in orders:
-            reasons.append(DueReason(
-                kind="design", finding=f"change order {order.change_order} ({order.title}) "
-                f"affects revision {self.revision}, issued {moment(event.occurred_at)} after "
-                "the first article" + (f"; new revision {order.new_revision}"
-                                       if order.new_revision else ""),
-                first_serial=None, at=event.occurred_at, serials=0,
-                evidence=(self.reader.ref(self.design, event),)))
-        checked.append(f"design: revision {self.revision} released "
-                       f"{moment(self.release_event.occurred_at)}; {len(later)} later "
-                       f"revision(s); {len(orders)} change order(s) on revision "
-                       f"{self.revision} after the first article")
-        return reasons
-
-    def process_changes(self, checked: list[str]) -> list[DueReason]:
-        baseline: dict[str, tuple[Recorded, f.OperationPerformed]] = {}
-        for event, operation in self.stream.facts(f.OperationPerformed):
-            baseline.setdefault(operation.operation, (event, operation))
-        site = self.registration.site
-        later = [s for s in self.production.serials
-                 if s != self.serial and self.production.produced[s] > self.produced]
-        found: dict[tuple[str, str, str], list[tuple[str, Recorded]]] = {}
-        for serial in later:
-            stream = self.production.streams[serial]
-            registration = stream.first(f.PartRegistered)
-            if registration is not None and registration[1].site != site:
-                found.setdefault(("", "site", str(registration[1].site)), []).append(
-                    (serial, registration[0]))
-            mrb = [e.occurred_at for e, d in stream.facts(f.DispositionRecorded)
-                   if d.decision in ("rework", "repair")]
-            for event, operation in stream.facts(f.OperationPerformed):
-                base = baseline.get(operation.operation)
-                if base is None:
-                    if any(at <= operation.started_at for at in mrb):
-                        continue  # rework or repair under a signed disposition, not a process
-                    found.setdefault((operation.operation, "added", ""), []).append(
-                        (serial, event))
-                    continue
-                for attribute in _WATCHED:
-                    now, then = getattr(operation, attribute), getattr(base[1], attribute)
-                    if now != then:
-                        found.setdefault((operation.operation, attribute, str(now)), []).append(
-                            (serial, event))
-        reasons = []
-        for (name, attribute, value), hits in found.items():
-            first_serial, event = hits[0]
-            stream = self.production.streams[first_serial]
-            refs = [self.reader.ref(stream, event)]
-            if attribute == "site":
-                kind: DueKind = "location"
-                finding = f"made at site {value} (first article: {site or 'not recorded'})"
-            elif attribute == "added":
-                kind = "process"
-                finding = f"operation {name} was not part of the first article"
-            else:
-                base_event, first_operation = baseline[name]
-                refs.insert(0, self.ref(base_event))
-                kind = "program" if attribute.startswith("program") else "process"
-                label = attribute.replace("_", " ")
-                finding = (f"{name} ran with {label} {value} (first article: "
-                           f"{getattr(first_operation, attribute) or 'not recorded'})")
-            reasons.append(DueReason(
-                kind=kind, finding=f"{finding}, first on {first_serial} "
-                f"{moment(self.production.produced[first_serial])}; {len(hits)} serial(s)",
-                first_serial=first_serial, at=self.production.produced[first_serial],
-                serials=len({s for s, _ in hits}), evidence=tuple(refs)))
-        reasons.sort(key=lambda r: (r.at or self.produced, r.kind, r.finding))
-        checked.append(f"process: {len(later)} later serial(s) compared with the first article "
-                       f"on {', '.join(a.replace('_', ' ') for a in _WATCHED)} of "
-                       f"{len(baseline)} operation(s), and on site")
-        return reasons
-
-    def lapses(self, checked: list[str]) -> list[DueReason]:
-        produced = self.production.produced
-        order = [s for s in self.production.serials if produced[s] >= self.produced]
-        reasons = []
-        longest = 0
-        for before, after in itertools.pairwise(order):
-            gap = produced[after] - produced[before]
-            longest = max(longest, gap.days)
-            if produced[after] > _add_years(produced[before], 2):
-                stream = self.production.streams[after]
-                reasons.append(DueReason(
-                    kind="lapse", finding=f"production resumed with {after} "
-                    f"{moment(produced[after])} after {gap.days} days without production "
-                    f"(previous: {before} {moment(produced[before])}); a new FAI was due "
-                    "before it", first_serial=after, at=produced[after], serials=1,
-                    evidence=(self.reader.ref(stream, stream.events[0]),)))
-        last = order[-1]
-        idle = self.evaluated_at - produced[last]
-        if self.evaluated_at > _add_years(produced[last], 2):
-            stream = self.production.streams[last]
-            reasons.append(DueReason(
-                kind="lapse", finding=f"no production since {last} {moment(produced[last])}, "
-                f"{idle.days} days before {moment(self.evaluated_at)}: the next production "
-                "needs a new FAI", first_serial=None, at=produced[last], serials=0,
-                evidence=(self.reader.ref(stream, stream.events[0]),)))
-        checked.append(f"lapse: {len(order)} serial(s) produced from {moment(self.produced)} to "
-                       f"{moment(produced[last])}; longest gap {longest} days; evaluated at "
-                       f"{moment(self.evaluated_at)} ({max(idle.days, 0)} days after the last)")
-        return reasons
-
     # Signatures
 
     def signatures(self) -> tuple[SignatureRecord, ...]:
@@ -897,18 +442,3 @@ def _ncs(row: CharacteristicRow) -> list[str]:
     return [r.non_conformance for r in row.results if r.non_conformance]
 
 
-def _characteristic_changes(old: f.RevisionReleased, new: f.RevisionReleased) -> str:
-    """Which balloons a new revision adds, removes or changes, for a partial FAI."""
-    before = {c.balloon: c for c in old.characteristics}
-    after = {c.balloon: c for c in new.characteristics}
-    notes = [f"{b} added" for b in after if b not in before]
-    notes += [f"{b} removed" for b in before if b not in after]
-    for balloon, char in after.items():
-        previous = before.get(balloon)
-        if previous is not None and previous != char:
-            was = requirement(previous.nominal, previous.lower_tolerance,
-                              previous.upper_tolerance, previous.unit, previous.requirement)
-            now = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
-                              char.unit, char.requirement)
-            notes.append(f"{balloon}: {was} -> {now}" if was != now else f"{balloon} changed")
-    return ", ".join(notes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from thread.records.evidence import EventRef, RecordField, field, moment
-from thread.records.fair import FirstArticleReport
+from thread.records.fair_record import FirstArticleReport
 from thread.records.layout import (
     Block,
     Boxes,

@@ -319,6 +319,29 @@ def test_untrusted_key_and_bad_udi_are_shown_not_hidden(sqlite_ledger: thread.Le
     assert "check digit 2" in record.udi.error
 
 
+def test_a_correction_supersedes_without_hiding(sqlite_ledger: thread.Ledger) -> None:
+    """A corrected inspection stays in the record marked superseded; acceptance uses the
+    correction, and the correction is listed with its reason."""
+    ledger = sqlite_ledger
+    design(ledger)
+    implant(ledger, ship=False)
+    wrong = next(e for e in ledger.history(SERIAL)
+                 if isinstance(e.fact, f.InspectionRecorded) and e.fact.characteristic == "2")
+    ledger.correct(f.InspectionRecorded(serial=SERIAL, characteristic="2", method="vision",
+                                        verdict="fail", report="IR-1"),
+                   corrects=wrong.originator_version, reason="marking was smudged",
+                   occurred_at=at(31))
+    record = device_history_record(ledger, SERIAL)
+    rows = [r for r in record.acceptance.inspections if r.characteristic == "2"]
+    assert [(r.verdict, r.remarks is None) for r in rows] == [("pass", False), ("fail", True)]
+    assert rows[0].remarks is not None and rows[0].remarks.startswith("superseded by version")
+    chars = {c.balloon: c for c in record.acceptance.characteristics}
+    assert not chars["2"].accepted
+    (correction,) = record.corrections
+    assert (correction.corrects_version, correction.reason) == (wrong.originator_version,
+                                                                 "marking was smudged")
+
+
 def test_material_lot_has_no_dhr(sqlite_ledger: thread.Ledger) -> None:
     """Asking for the DHR of a raw-material lot says what it is instead of a bogus record."""
     design(sqlite_ledger)

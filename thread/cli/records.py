@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from thread.cli import db_option, echo_json, json_option, main, opened
 from thread.errors import UnknownSubject
-from thread.records.dhr import DeviceHistoryRecord, device_history_record
-from thread.records.evidence import TimeAxis
-from thread.records.fair import FirstArticleReport, first_article_report
-from thread.records.html import render_html
-from thread.records.pdf import render_pdf
+
+if TYPE_CHECKING:
+    from thread.records.dhr import DeviceHistoryRecord
+    from thread.records.fair import FirstArticleReport
+
+# The records and their PDF writer load when a record is asked for, not with every command.
+TimeAxis = Literal["recorded", "occurred"]
 
 Format = Literal["json", "html", "pdf"]
 _FORMATS = ("json", "html", "pdf")
@@ -75,6 +77,8 @@ def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | Non
       thread dhr BRG-000042 -o dhr.pdf
       thread dhr BRG-000042 --as-of 2026-03-01T00:00Z --by recorded -o dhr.html
     """
+    from thread.records.dhr import device_history_record
+
     with opened(ctx) as ledger:
         try:
             record = device_history_record(ledger, key, as_of=as_of, by=by)
@@ -103,6 +107,8 @@ def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None
       thread fair BRG-6204 --revision A -o fair.pdf
       thread fair BRG-6204 --revision A --as-of 2026-03-01T00:00Z --by occurred
     """
+    from thread.records.fair import first_article_report
+
     with opened(ctx) as ledger:
         report = first_article_report(ledger, part_number, revision, serial=serial,
                                       as_of=as_of, by=by)
@@ -112,6 +118,9 @@ def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None
 def _write(record: DeviceHistoryRecord | FirstArticleReport, output: Path | None,
            format_: Format | None, as_json: bool) -> None:
     """The record in the chosen format, to the file or to stdout."""
+    from thread.records.html import render_html
+    from thread.records.pdf import render_pdf
+
     chosen = format_ or _format_of(output)
     if output is None:
         if chosen == "pdf":

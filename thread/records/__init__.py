@@ -8,6 +8,8 @@ facts, as of any past moment by either clock; :func:`render_html` and
 from thread.records.dhr import DeviceHistoryRecord, device_history_record
 from thread.records.evidence import Cutoff, EventRef, RecordField, RecordUnavailable
 from thread.records.fair import FirstArticleReport, first_article_report, serials_of
+from thread.records.html import render_html
+from thread.records.pdf import render_pdf
 
 __all__ = [
     "Cutoff",
@@ -18,5 +20,7 @@ __all__ = [
     "RecordUnavailable",
     "device_history_record",
     "first_article_report",
+    "render_html",
+    "render_pdf",
     "serials_of",
 ]

@@ -228,10 +228,10 @@ class _Builder(Products, DueAnalysis):
                         if r.revision == reg.revision), None)
         name_refs = (self.reader.ref(design, release[0]),) if design and release else ()
         has_components = bool(stream.facts(f.ComponentInstalled))
-        first = Production(self.reader, serials_of(self.reader.ledger, reg.part_number,
-                                                    reg.revision, self.reader.cutoff))
-        component_fair = (fair_identifier(reg.part_number, reg.revision, first.serials[0])
-                          if first.serials and not reg.undocumented else None)
+        component_fair = None if reg.undocumented else self.first_serial(reg.part_number,
+                                                                          reg.revision)
+        if component_fair is not None:
+            component_fair = fair_identifier(reg.part_number, reg.revision, component_fair)
         return ComponentAccountability(serial=installed.component, fields=(
             field("Part Number", f"{reg.part_number} rev {reg.revision}",
                   "PartRegistered of the component", refs, number="15"),
@@ -248,6 +248,15 @@ class _Builder(Products, DueAnalysis):
                   "and revision: its earliest produced serial", number="18",
                   status="derived"),
         ))
+
+    def first_serial(self, part_number: str, revision: str) -> str | None:
+        """The first article of another part number and revision (components share them)."""
+        wanted = (part_number, revision)
+        if wanted not in self.first_serials:
+            production = Production(self.reader, serials_of(
+                self.reader.ledger, part_number, revision, self.reader.cutoff))
+            self.first_serials[wanted] = production.serials[0] if production.serials else None
+        return self.first_serials[wanted]
 
     def component_summary(self, components: tuple[ComponentAccountability, ...]
                           ) -> tuple[RecordField, ...]:
@@ -308,10 +317,10 @@ class _Builder(Products, DueAnalysis):
         open_rows = [row.balloon for row in form3.rows if row.on_drawing and not row.conforms]
         if open_rows:
             notes.append("characteristics without a conforming result: " + ", ".join(open_rows))
-        if due.due:
-            notes.append("a new FAI is due: " + "; ".join(r.finding for r in due.reasons[:3])
-                         + (f" (and {len(due.reasons) - 3} more)" if len(due.reasons) > 3
-                            else ""))
+        others = [r for r in due.reasons if r.kind != "incomplete"]  # the note above says it
+        if others:
+            notes.append("a new FAI is due: " + "; ".join(r.finding for r in others[:3])
+                         + (f" (and {len(others) - 3} more)" if len(others) > 3 else ""))
         notes.append("Form 2 lists every recorded operation: the ledger does not mark special "
                      "processes")
         return "; ".join(notes)

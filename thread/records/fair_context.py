@@ -93,6 +93,8 @@ class FirstArticle:
         assert registered is not None  # a part's stream starts with its registration
         self.registered_event, self.registration = registered
         self.reports = self.stream.facts(f.InspectionReported)
+        # First articles of the components' part numbers, looked up once each.
+        self.first_serials: dict[tuple[str, str], str | None] = {}
 
     def ref(self, event: Recorded) -> EventRef:
         """Cite an event of the first article."""

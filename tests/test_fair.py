@@ -289,6 +289,20 @@ def test_as_of_by_either_clock(sqlite_ledger: thread.Ledger) -> None:
     assert serials_of(ledger, PN, "A", Cutoff(at(4), "occurred")) == ["FA-1"]
 
 
+def test_a_part_registered_early_but_not_yet_made_is_not_the_first_article(
+        sqlite_ledger: thread.Ledger) -> None:
+    """The first article is the earliest part made, not the earliest registered: a part waiting
+    for its first operation comes after every part that was machined."""
+    ledger = sqlite_ledger
+    setup(ledger)
+    ledger.record(f.PartRegistered(serial="SN-0", part_number=PN, revision="A"),
+                  occurred_at=at(-1))
+    first_article(ledger)
+    report = first_article_report(ledger, PN, "A", evaluated_at=at(1))
+    assert report.serial == "FA-1"
+    assert serials_of(ledger, PN, "A", Cutoff()) == ["SN-0", "FA-1"]
+
+
 def test_named_serial_and_assembly_fields(sqlite_ledger: thread.Ledger) -> None:
     """--serial picks the first article; an assembly fills fields 15-18 per component."""
     ledger = sqlite_ledger

@@ -42,26 +42,36 @@ def fair_identifier(part_number: str, revision: str, serial: str) -> str:
 
 
 class Production:
-    """The serials of one part number and revision, ordered by when they were produced."""
+    """The serials of one part number and revision, ordered by when they were produced.
+
+    A serial with an operation or process record was produced when the first
+    of them started; one without any (an assembly put together, or a part
+    registered but not yet made) counts from its registration and sorts
+    after those that were made, so that a part merely registered early is
+    never taken for the first article.
+    """
 
     def __init__(self, reader: Reader, serials: Iterable[str]) -> None:
         self.streams: dict[str, Stream] = {}
         self.produced: dict[str, datetime] = {}
+        made: set[str] = set()
         for serial in serials:
             stream = reader.stream("part", serial)
             if stream is not None:
                 self.streams[serial] = stream
-                self.produced[serial] = produced_at(stream)
-        self.serials = sorted(self.streams, key=lambda s: (self.produced[s], s))
+                started = started_at(stream)
+                if started is not None:
+                    made.add(serial)
+                self.produced[serial] = started or stream.events[0].occurred_at
+        self.serials = sorted(self.streams,
+                              key=lambda s: (s not in made, self.produced[s], s))
 
 
-def produced_at(stream: Stream) -> datetime:
-    """When a part was produced: its first operation or process start, else its registration."""
+def started_at(stream: Stream) -> datetime | None:
+    """When a part's first operation or process record started, if it has any."""
     starts = [fact.started_at for _, fact in stream.facts(f.OperationPerformed)]
     starts += [fact.started_at for _, fact in stream.facts(f.ProcessRecorded)]
-    if starts:
-        return min(starts)
-    return stream.events[0].occurred_at
+    return min(starts) if starts else None
 
 
 def add_years(moment_: datetime, years: int) -> datetime:

@@ -137,7 +137,8 @@ class DueAnalysis(FirstArticle):
 
     def lapses(self, checked: list[str]) -> list[DueReason]:
         produced = self.production.produced
-        order = [s for s in self.production.serials if produced[s] >= self.produced]
+        order = sorted((s for s in self.production.serials if produced[s] >= self.produced),
+                       key=lambda s: (produced[s], s))
         reasons = []
         longest = 0
         for before, after in itertools.pairwise(order):

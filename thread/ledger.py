@@ -456,6 +456,18 @@ class Ledger(Application[UUID]):
                                 as_of=AsOf(as_of, by), position=position,
                                 longest_window_ns=models.longest_window_ns())
 
+    def serials(self, part_number: str, revision: str | None = None, *,
+                as_of: datetime | None = None, by: TimeAxis = "recorded",
+                kind: Literal["part", "lot"] = "part", catch_up: bool = True) -> list[str]:
+        """Serials (or lots) registered against a part number and revision, oldest first."""
+        from thread.read.clock import AsOf
+        from thread.read.registry import registered
+
+        models = self.read_models
+        models.fresh(["registry"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return registered(conn, part_number, revision, AsOf(as_of, by), kind)
+
     def rebuild(self, names: Sequence[str] | None = None, *,
                 progress: Callable[[int], object] | None = None) -> int:
         """Drop and rebuild read models (all by default) from the log; returns events read."""

@@ -10,6 +10,10 @@ from thread.demo.grinding import Ready
 from thread.demo.journal import Journal
 from thread.domain import facts as f
 from thread.domain.facts.quality import Verdict
+from thread.domain.udi import UDI, gtin_check_digit
+
+#: The hub's GS1 device identifier (a GTIN-14 under a made-up company prefix).
+HUB_GTIN = "0761234567001" + str(gtin_check_digit("0761234567001"))
 
 
 class HubLine:
@@ -26,8 +30,10 @@ class HubLine:
         serial = f"HUB-{self.hubs:06d}"
         rng = journal.rng("hub", serial)
         at = max(inboard.at, outboard.at) + timedelta(minutes=45)
+        label = UDI(gtin=HUB_GTIN, serial=serial, production_date=f"{at:%y%m%d}")
         journal.add(f.PartRegistered(serial=serial, part_number=HUB, revision=REVISION,
-                                     work_order=f"WO-{at:%y%m%d}-HUB", site=SITE), at, "mes")
+                                     work_order=f"WO-{at:%y%m%d}-HUB", site=SITE,
+                                     udi=label.hri()), at, "mes")
         for position, bearing in (("inboard", inboard), ("outboard", outboard)):
             at += timedelta(minutes=4)
             journal.add(f.ComponentInstalled(serial=serial, component=bearing.serial,

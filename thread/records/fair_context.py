@@ -8,7 +8,6 @@ from datetime import datetime
 
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
-from thread.errors import UnknownSubject
 from thread.ledger import Ledger
 from thread.records.evidence import (
     Cutoff,
@@ -22,18 +21,9 @@ from thread.records.evidence import (
 def serials_of(ledger: Ledger, part_number: str, revision: str, cutoff: Cutoff) -> list[str]:
     """Serials registered against ``part_number`` rev ``revision`` as of ``cutoff``.
 
-    The one query a FAIR asks across parts. It replays each registered part
-    for now; the read models will answer it from an index.
+    The one query a FAIR asks across parts, answered by the registry read model.
     """
-    found = []
-    for serial in ledger.parts():
-        try:
-            part = ledger.part(serial, as_of=cutoff.as_of, by=cutoff.by)
-        except UnknownSubject:
-            continue  # registered after the cutoff
-        if part.part_number == part_number and part.revision == revision:
-            found.append(serial)
-    return found
+    return ledger.serials(part_number, revision, as_of=cutoff.as_of, by=cutoff.by)
 
 
 def fair_identifier(part_number: str, revision: str, serial: str) -> str:

@@ -8,7 +8,8 @@ process records, condition blocks, alarms and gap facts.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 #: A tag's value as it arrives from a PLC: a number, a flag, a counter or a text (serials).
 TagValue = float | int | bool | str
@@ -25,3 +26,27 @@ class ReadingSink(Protocol):
 
     def flush(self) -> None:
         """Write everything buffered to the ledger now (on shutdown, or when asked)."""
+
+
+class CollectingSink(ReadingSink, Protocol):
+    """A sink with what long-running collectors also use (the mapping layer is one).
+
+    Adapters that only need :class:`ReadingSink` keep using it; these
+    methods are optional extras for a collector's run loop.
+    """
+
+    def observe_many(self, tag: str, values: Sequence[TagValue] | Any,
+                     times_ns: Sequence[int] | Any) -> None:
+        """Many readings of one tag at once, in source-time order."""
+
+    def heartbeat(self, at_ns: int) -> None:
+        """The source was connected and had nothing new up to ``at_ns`` (source clock)."""
+
+    def declare_unit(self, tag: str, unit: str, origin: str) -> None:
+        """The unit the source states for ``tag``; raises when the tag map says otherwise."""
+
+    def write_ready(self) -> None:
+        """Write what is finished (called on a timer by the collector's run loop)."""
+
+    def close(self) -> None:
+        """Flush everything and let go (at shutdown)."""

@@ -598,3 +598,45 @@ def test_records_carry_the_source_and_deterministic_ids(sqlite_ledger: thread.Le
     assert events[0].source == "opcua:PRESS-7"
     assert events[0].source_record_id == f"PRESS-7/OP10-mould/SN-1/{ns(1)}"
     assert events[0].occurred_at == at(5)
+
+
+def test_without_a_start_trigger_a_cycle_starts_when_its_serial_arrives(
+        sqlite_ledger: thread.Ledger) -> None:
+    """A machine with only a complete trigger: each part's cycle runs from its serial's arrival."""
+    text = PRESS.replace('[tags.start]\nkind = "cycle-start"\n', "")
+    layer = MappingLayer(sqlite_ledger, press(text), protocol="test", monotonic=Wall())
+    layer.observe("done", False, ns(0))
+    for index in range(2):
+        start = 10.0 * index + 1
+        layer.observe("serial", f"SN-{index}", ns(start))
+        layer.observe_many("barrel_temp", [230.0 + index, 231.0 + index],
+                           [ns(start + 1), ns(start + 2)])
+        layer.observe("done", True, ns(start + 5))
+        layer.observe("done", False, ns(start + 6))
+    layer.flush()
+    records = facts_of(sqlite_ledger, f.ProcessRecorded)
+    assert [(r.serial, r.started_at, r.ended_at) for r in records] == [
+        ("SN-0", at(1), at(6)), ("SN-1", at(11), at(16))]
+    assert [r.parameters[0].n for r in records] == [2, 3]  # the second holds 231 from before
+
+
+def test_buffers_stay_small_over_many_cycles(sqlite_ledger: thread.Ledger) -> None:
+    """Readings already summarised are let go: memory does not grow with the shift."""
+    wall = Wall()
+    layer = layer_on(sqlite_ledger, wall=wall)
+    times = np.arange(200, dtype=np.int64)
+    for index in range(40):
+        start = 30.0 * index + 1
+        layer.observe("serial", f"SN-{index}", ns(start))
+        layer.observe("start", True, ns(start))
+        layer.observe("start", False, ns(start + 0.1))
+        layer.observe_many("barrel_temp", 230 + np.sin(times / 9.0), ns(start) + times * 10**8)
+        layer.observe_many("vibration", 1 + np.cos(times / 7.0), ns(start) + times * 10**8)
+        layer.observe("done", True, ns(start + 25))
+        layer.observe("done", False, ns(start + 25.1))
+        wall.now += 5  # the injection pressure never reports: wait settle_s for it
+    layer.write_ready()
+    stats = layer.stats()
+    assert stats.readings > 16_000
+    assert stats.buffered < 1_000
+    assert stats.process_records >= 38

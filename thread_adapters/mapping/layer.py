@@ -31,6 +31,7 @@ import itertools
 import logging
 import operator
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,7 +157,8 @@ class MappingLayer:
         self._alarms: dict[str, _Alarm] = {}
         self._alarm_log: list[tuple[str, int, int | None]] = []
         self._window_from: int | None = None
-        self._due: dict[str, tuple[int, float]] = {}
+        self._seen: deque[tuple[float, int]] = deque()
+        self._settled_at = NEVER
         self._signals: dict[str, Signal] = {}
         self._discrete: dict[str, Discrete] = {}
         self._roles = _Roles()
@@ -435,28 +437,30 @@ class MappingLayer:
             return NEVER
         return mark + int((self._monotonic() - at) * _NS)
 
-    def _caught_up(self, what: str, moment: int, tags: Sequence[Signal | Discrete],
-                   now: int) -> bool:
+    def _caught_up(self, moment: int, tags: Sequence[Signal | Discrete], now: int) -> bool:
         """Whether every reading up to ``moment`` is in, as far as anyone can tell.
 
         Yes when every watched tag has a reading at or after ``moment`` (each
-        tag arrives in time order). Otherwise, once the source's time is past
-        ``moment`` by ``settle_s``, wait ``settle_s`` of wall time more: a
+        tag arrives in time order). Otherwise once the source's time has been
+        past ``moment`` by ``settle_s`` for ``settle_s`` of wall time: a
         protocol that delivers one tag's backlog before another's (a replay,
-        a slow publish) must not close a cycle or window early.
+        a slow publish) must not close a cycle or window early, and a tag
+        that stays silent must not hold it forever.
         """
         if all(t.last_t >= moment for t in tags):
-            self._due.pop(what, None)
             return True
-        if now < moment + self._settle_ns:
-            self._due.pop(what, None)
-            return False
+        return self._settled(now) >= moment + self._settle_ns
+
+    def _settled(self, now: int) -> int:
+        """The latest source time that has been known for ``settle_s`` of wall time."""
         wall = self._monotonic()
-        due = self._due.get(what)
-        if due is None or due[0] != moment:
-            self._due[what] = (moment, wall)
-            return self._settle_ns == 0
-        return wall - due[1] >= self._settle_ns / _NS
+        seen = self._seen
+        if not seen or now > seen[-1][1]:
+            seen.append((wall, now))
+        limit = wall - self._settle_ns / _NS
+        while seen and seen[0][0] <= limit:
+            self._settled_at = max(self._settled_at, seen.popleft()[1])
+        return self._settled_at
 
     def _resolve_cycles(self, now: int, force: bool) -> None:
         tracker = self.tracker
@@ -469,7 +473,7 @@ class MappingLayer:
             watched.append(tracker.start)
         upto = NEVER
         for end in ends:
-            if not (force or self._caught_up("cycle", end, watched, now)):
+            if not (force or self._caught_up(end, watched, now)):
                 break
             upto = end
         if upto == NEVER:
@@ -576,7 +580,7 @@ class MappingLayer:
             start = self._window_from
             end = (start // size + 1) * size
             forced = last is not None and end <= last
-            if not (forced or self._caught_up("window", end, watched, now)):
+            if not (forced or self._caught_up(end, watched, now)):
                 break
             following = self._next_heard(start)
             if following is None:

@@ -119,18 +119,20 @@ class Tracker:
         return None
 
     def keep_from(self) -> int | None:
-        """The earliest time a future cycle can still start (readings before it can go)."""
-        if self.ends:
-            return None
+        """The earliest time a cycle not yet resolved can start (readings before it can go)."""
         if self.start is not None:
-            # A future cycle starts at a start edge not yet seen: after the tag's last reading.
-            return self.starts[0] if self.starts else (
-                self.start.last_t if self.start.changes else self.previous_end)
+            # Cycles start at start edges: one not yet used, or one not yet seen.
+            if self.starts:
+                return self.starts[0]
+            if self.ends:
+                return self.previous_end
+            return self.start.last_t if self.start.changes else self.previous_end
+        if self.ends:
+            return self.previous_end
         latest = self.subject.changes[-1][0] if self.subject.changes else None
         if latest is None:
             return self.previous_end
         return max(latest, self.previous_end) if self.previous_end is not None else latest
-
 
 def _name(value: TagValue | None) -> str | None:
     """A serial or batch id as text; empty means no part in the machine."""

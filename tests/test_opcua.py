@@ -572,3 +572,14 @@ def test_the_command_refuses_a_bad_map_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "grinder-1.toml line 41, key 'tags.spindle_speed.unit'" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_the_example_grinder_map_is_ready_for_opc_ua() -> None:
+    """The shipped example's OPC UA connection and node ids validate."""
+    from thread_adapters.tagmap import load_tag_map
+
+    example = Path(__file__).parent.parent / "examples" / "tagmaps" / "grinder.toml"
+    collector = OpcUaCollector(load_tag_map(example), _NoSink())
+    assert collector.endpoint == "opc.tcp://grinder-2.plant.local:4840/"
+    assert collector.addresses["spindle_speed"] == "ns=2;s=Grinder2.Spindle.Speed"
+    assert len(collector.addresses) == 11

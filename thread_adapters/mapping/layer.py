@@ -640,8 +640,8 @@ class MappingLayer:
         metrics: list[f.ConditionMetric] = []
         for key, signal in roles.conditions.items():
             span, held = signal.span(window.start, window.end)
-            _, values = signal.columns(span, held, window.start)
-            _, values, _ = summaries.finite(np.zeros(len(values), dtype=np.int64), values)
+            times, values = signal.columns(span, held, window.start)
+            _, values, _ = summaries.finite(times, values)
             if len(values):
                 tag = tag_map.tags[key]
                 assert tag.unit is not None

@@ -15,8 +15,9 @@ from thread_adapters.mapping.errors import (
     RecordsRefused,
     UnitMismatch,
 )
-from thread_adapters.mapping.layer import CollectionStats, MappingLayer
+from thread_adapters.mapping.layer import MappingLayer
 from thread_adapters.mapping.units import source_unit
+from thread_adapters.mapping.writer import CollectionStats
 
 __all__ = [
     "CollectionStats",

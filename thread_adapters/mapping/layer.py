@@ -34,27 +34,24 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from thread import facts as f
-from thread.domain.chain import aggregate_id
-from thread.domain.facts.base import Fact, SubjectKind
-from thread.errors import AlreadyRegistered, InvalidFact, LedgerError, RuleViolation
+from thread.domain.facts.base import SubjectKind
+from thread.errors import LedgerError
 from thread.ledger import Ledger
 from thread_adapters.mapping import summaries
 from thread_adapters.mapping.errors import (
-    MachineNotRegistered,
     ReadingRefused,
-    RecordsRefused,
     UnitMismatch,
 )
 from thread_adapters.mapping.signals import NEVER, Discrete, Signal, truthy
 from thread_adapters.mapping.tracking import Cycle, Tracker, edge_of
 from thread_adapters.mapping.units import source_unit
+from thread_adapters.mapping.writer import CollectionStats, Record, Writer
 from thread_adapters.readings import TagValue
 from thread_adapters.tagmap import Tag, TagKind, TagMap
 
@@ -62,41 +59,8 @@ logger = logging.getLogger(__name__)
 
 #: Readings a numeric tag may hold unsummarised before the oldest are let go.
 MAX_BUFFERED = 20_000_000
-#: Refusal messages kept for inspection.
-REFUSALS_KEPT = 1_000
 _NS = 1_000_000_000
 _NEVER_END = 2**63 - 1
-
-
-@dataclass
-class CollectionStats:
-    """What the layer has taken in and written so far."""
-
-    readings: int = 0
-    re_delivered: int = 0
-    unmapped: int = 0
-    not_numbers: int = 0
-    process_records: int = 0
-    condition_records: int = 0
-    alarms: int = 0
-    gaps: int = 0
-    registrations: int = 0
-    duplicates: int = 0
-    refused: int = 0
-    cycles_started_unseen: int = 0
-    cycles_without_part: int = 0
-    cycles_without_readings: int = 0
-    buffered: int = 0
-    pending: int = 0
-
-
-@dataclass
-class _Record:
-    fact: Fact
-    occurred_at: datetime
-    source_record_id: str
-    #: The part or lot the record needs registered.
-    needs: tuple[SubjectKind, str] | None = None
 
 
 @dataclass
@@ -146,11 +110,9 @@ class MappingLayer:
         self._batch = tag_map.collection.batch_records
         self._write_every = tag_map.collection.write_every_s
         self._last_write = monotonic()
-        self._pending: list[_Record] = []
-        self._refusals: list[str] = []
-        self._unraised: list[str] = []
-        self._known: set[tuple[SubjectKind, str]] = set()
         self._stats = CollectionStats()
+        self._writer = Writer(ledger, tag_map, source=self.source, actor=self.actor,
+                              batch=tag_map.collection.batch_records, stats=self._stats)
         self._unmapped: set[str] = set()
         self._mark: tuple[int, float] = (NEVER, monotonic())
         self._heartbeats: list[int] = []
@@ -172,7 +134,7 @@ class MappingLayer:
         self._windows_on = bool(self._roles.conditions or self._roles.alarms
                                 or self._roles.thresholds or self._roles.running
                                 or self._roles.total)
-        self._ensure_machine()
+        self._writer.ensure_machine()
 
     # The ReadingSink protocol
 
@@ -222,7 +184,7 @@ class MappingLayer:
     def gap(self, start_ns: int, end_ns: int, reason: str, lost: int | None = None) -> None:
         """Record that nothing was received between two moments; written at once."""
         end_ns = max(start_ns, end_ns)
-        self._queue(_Record(
+        self._writer.queue(Record(
             f.CollectionGapRecorded(
                 machine=self.machine, gap_start=summaries.instant(start_ns),
                 gap_end=summaries.instant(end_ns), protocol=self.protocol,
@@ -306,7 +268,7 @@ class MappingLayer:
         stats.re_delivered = sum(s.dropped for s in self._signals.values()) + sum(
             d.dropped for d in self._discrete.values())
         stats.buffered = sum(len(s.times) for s in self._signals.values())
-        stats.pending = len(self._pending)
+        stats.pending = len(self._writer.pending)
         if self.tracker is not None:
             stats.cycles_started_unseen = self.tracker.skipped.no_start
             stats.cycles_without_part = self.tracker.skipped.no_subject
@@ -315,7 +277,7 @@ class MappingLayer:
     @property
     def refusals(self) -> list[str]:
         """The most recent refusal messages, oldest first."""
-        return list(self._refusals)
+        return self._writer.refusals
 
     # Building the tag roles
 
@@ -410,7 +372,7 @@ class MappingLayer:
         if force:
             self._write_open_alarms()
         self._prune()
-        if (len(self._pending) >= self._batch
+        if (len(self._writer.pending) >= self._batch
                 or self._monotonic() - self._last_write >= self._write_every):
             self._write(quiet=True)
 
@@ -517,10 +479,10 @@ class MappingLayer:
                 parameters=tuple(summaries_),
             )
         except LedgerError as error:
-            self._refuse(f"process record for {cycle.subject} (cycle from "
+            self._writer.refuse(f"process record for {cycle.subject} (cycle from "
                          f"{summaries.instant(cycle.start).isoformat()}): {error}")
             return
-        self._queue(_Record(
+        self._writer.queue(Record(
             fact, summaries.instant(cycle.end),
             f"{self.machine}/{self.operation}/{cycle.subject}/{cycle.start}",
             needs=(kind, cycle.subject)))
@@ -560,9 +522,10 @@ class MappingLayer:
                 severity=alarm.severity, raised_at=summaries.instant(raised),
                 cleared_at=summaries.instant(cleared) if cleared is not None else None)
         except LedgerError as error:
-            self._refuse(f"alarm {alarm.code} raised at {summaries.instant(raised)}: {error}")
+            self._writer.refuse(f"alarm {alarm.code} raised at "
+                                f"{summaries.instant(raised).isoformat()}: {error}")
             return
-        self._queue(_Record(fact, summaries.instant(raised),
+        self._writer.queue(Record(fact, summaries.instant(raised),
                             f"{self.machine}/alarm/{alarm.code}/{raised}"))
 
     # Condition windows
@@ -671,10 +634,10 @@ class MappingLayer:
                 alarms_active=tuple(active), availability=availability,
                 performance=performance, quality=quality)
         except LedgerError as error:
-            self._refuse(f"condition record of {self.machine} from "
+            self._writer.refuse(f"condition record of {self.machine} from "
                          f"{summaries.instant(window.start).isoformat()}: {error}")
             return
-        self._queue(_Record(fact, summaries.instant(window.end),
+        self._writer.queue(Record(fact, summaries.instant(window.end),
                             f"{self.machine}/condition/{window.start}/{window.end}"))
 
     def _cycles_in(self, window: _Window) -> int | None:
@@ -726,145 +689,9 @@ class MappingLayer:
                            self.machine, signal.key, MAX_BUFFERED, cut)
             signal.prune(int(signal.times[cut]))
 
-    # Writing
-
-    def _queue(self, record: _Record) -> None:
-        self._pending.append(record)
-
-    def _refuse(self, message: str) -> None:
-        logger.error("%s: %s", self.machine, message)
-        self._stats.refused += 1
-        self._refusals.append(message)
-        del self._refusals[:-REFUSALS_KEPT]
-        self._unraised.append(message)
-        del self._unraised[:-REFUSALS_KEPT]
-
     def _write(self, *, quiet: bool) -> None:
-        """Write pending records; refusals raise only when ``quiet`` is False."""
         self._last_write = self._monotonic()
-        try:
-            if self._pending:
-                pending, self._pending = self._pending, []
-                try:
-                    self._commit_all(pending)
-                except LedgerError as error:
-                    if not quiet:
-                        raise
-                    logger.warning("%s: writing to the ledger failed, retrying later: %s",
-                                   self.machine, error)
-        finally:
-            if self._unraised and not quiet:
-                refused, self._unraised = self._unraised, []
-                raise RecordsRefused(refused)
-
-    def _commit_all(self, records: list[_Record]) -> None:
-        records = self._registered(records)
-        for index in range(0, len(records), self._batch):
-            chunk = records[index:index + self._batch]
-            try:
-                self._commit(chunk)
-            except BaseException:
-                # Not written: keep it and everything after it for the next attempt.
-                self._pending[:0] = records[index:]
-                raise
-
-    def _commit(self, chunk: list[_Record]) -> None:
-        try:
-            with self.ledger.batch(source=self.source, actor=self.actor) as batch:
-                for record in chunk:
-                    batch.record(record.fact, occurred_at=record.occurred_at,
-                                 source_record_id=record.source_record_id)
-        except (RuleViolation, InvalidFact) as error:
-            if len(chunk) > 1:  # find the culprits; the others still go in
-                for record in chunk:
-                    self._commit([record])
-                return
-            record = chunk[0]
-            if isinstance(error, AlreadyRegistered) and isinstance(
-                    record.fact, (f.PartRegistered, f.MachineRegistered)):
-                return  # someone else registered it meanwhile
-            self._refuse(f"{_describe(record.fact)} ({record.source_record_id}): {error}")
-            return
-        stats = self._stats
-        for record, receipt in zip(chunk, batch.receipts, strict=True):
-            if receipt.duplicate:
-                stats.duplicates += 1
-            elif isinstance(record.fact, f.ProcessRecorded):
-                stats.process_records += 1
-            elif isinstance(record.fact, f.ConditionRecorded):
-                stats.condition_records += 1
-            elif isinstance(record.fact, f.AlarmRaised):
-                stats.alarms += 1
-            elif isinstance(record.fact, f.CollectionGapRecorded):
-                stats.gaps += 1
-            else:
-                stats.registrations += 1
-
-    def _registered(self, records: list[_Record]) -> list[_Record]:
-        """Records whose part or lot exists or may be registered, registrations first."""
-        wanted = {r.needs for r in records if r.needs is not None and r.needs not in self._known}
-        if not wanted:
-            return records
-        existing = self._existing(wanted)
-        if len(self._known) > 100_000:
-            self._known.clear()
-        self._known |= existing
-        missing = wanted - existing
-        if not missing:
-            return records
-        part = self.tag_map.part
-        assert part is not None
-        out: list[_Record] = []
-        if part.register_parts == "never":
-            line = self.tag_map.line_of("part", "register") or self.tag_map.line_of("part")
-            for record in records:
-                if record.needs in missing:
-                    kind, key = record.needs
-                    self._refuse(
-                        f"{_describe(record.fact)} ({record.source_record_id}): {kind} {key} is "
-                        f"not registered in the ledger; register it first, or set register = "
-                        f"\"undocumented\" or \"released\" under [part] in {self.tag_map.file}"
-                        f"{f' (line {line})' if line else ''}")
-                else:
-                    out.append(record)
-            return out
-        assert part.part_number is not None
-        assert part.revision is not None
-        for kind, key in sorted(missing):
-            subject = {"serial": key} if kind == "part" else {"lot": key}
-            try:
-                fact = f.PartRegistered(
-                    **subject, part_number=part.part_number, revision=part.revision,
-                    undocumented=part.register_parts == "undocumented")
-            except LedgerError as error:
-                self._refuse(f"registration of {kind} {key}: {error}")
-                continue
-            first = min(r.occurred_at for r in records if r.needs == (kind, key))
-            out.append(_Record(fact, first, f"{self.machine}/register/{kind}/{key}"))
-            self._known.add((kind, key))
-        return out + records
-
-    def _existing(self, subjects: set[tuple[SubjectKind, str]]) -> set[tuple[SubjectKind, str]]:
-        ids = {aggregate_id(kind, key): (kind, key) for kind, key in subjects}
-        found = self.ledger.store.select_versions(list(ids))
-        return {ids[ident] for ident in found}
-
-    def _ensure_machine(self) -> None:
-        machine = self.tag_map.machine
-        if self._existing({("machine", self.machine)}):
-            return
-        if not machine.register_machine:
-            line = self.tag_map.line_of("machine", "id")
-            raise MachineNotRegistered(
-                f"machine {self.machine} is not registered in the ledger; register it "
-                f"(MachineRegistered) or set register = true with a name and a kind under "
-                f"[machine] in {self.tag_map.file}{f' (line {line})' if line else ''}")
-        assert machine.name is not None
-        assert machine.kind is not None
-        self._commit([_Record(
-            f.MachineRegistered(machine=self.machine, name=machine.name, kind=machine.kind,
-                                site=machine.site, line=machine.line),
-            datetime.now(UTC), f"{self.machine}/registered")])
+        self._writer.write(quiet=quiet)
 
     # Refusing readings
 
@@ -902,15 +729,6 @@ def _is_time(at_ns: Any) -> bool:
     except TypeError:
         return False
     return True
-
-
-def _describe(fact: Fact) -> str:
-    kind, key = fact.subject
-    what = {f.ProcessRecorded: "process record", f.ConditionRecorded: "condition record",
-            f.AlarmRaised: "alarm", f.CollectionGapRecorded: "collection gap",
-            f.PartRegistered: "registration", f.MachineRegistered: "registration"}.get(
-                type(fact), type(fact).__name__)
-    return f"{what} for {key}" if kind in ("part", "lot") else f"{what} of {kind} {key}"
 
 
 def _short(value: Any) -> str:

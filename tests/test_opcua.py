@@ -305,8 +305,8 @@ def test_what_the_ledger_holds_matches_what_the_server_published_across_a_restar
         sent = len(NODES) + len(grinder.published)
         await until(lambda: collector.stats.values >= sent, "the first cycles to arrive")
 
-        stopped_at = datetime.now(UTC)
         await grinder.stop()
+        stopped_at = datetime.now(UTC)  # after the stop: the server's clock ticks until then
         await until(lambda: not collector.stats.connected and collector.stats.reconnect_failures
                     > 0, "the collector to notice the server is gone")
         restarted_at = datetime.now(UTC)

@@ -321,3 +321,18 @@ def test_rebuilding_one_read_model_leaves_the_rest_consistent(ledger: thread.Led
     assert snapshot(ledger_url) == caught_up
     with pytest.raises(thread.errors.ConfigurationError, match="no read model named nope"):
         ledger.rebuild(["nope"])
+
+
+def test_rebuild_in_a_worker_process_gives_the_same_rows(ledger: thread.Ledger, ledger_url: str,
+                                                         plant: Plant,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long catch-up projects pages in a second process; the rows are the same."""
+    from thread.read import pipeline
+
+    ledger.read_models.page = 50
+    ledger.rebuild()
+    in_process = snapshot(ledger_url)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    assert ledger.rebuild() == ledger.count()
+    assert snapshot(ledger_url) == in_process

@@ -99,6 +99,23 @@ def pages(
         start = rows[-1].id + 1
 
 
+def raw_pages(
+    read: Callable[[int, int], Sequence[Any]],
+    plaintext: Callable[[Any], bytes],
+    start: int,
+    size: int,
+) -> Iterator[list[tuple[int, bytes]]]:
+    """The log from ``start`` on, a page of (position, canonical bytes) at a time."""
+    while True:
+        rows = read(start, size)
+        if not rows:
+            return
+        yield [(row.id, plaintext(row)) for row in rows]
+        if len(rows) < size:
+            return
+        start = rows[-1].id + 1
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

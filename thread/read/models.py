@@ -10,7 +10,6 @@ both write a page: the position update is conditional on the position read.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +20,8 @@ from sqlalchemy.schema import CreateTable
 
 from thread.errors import ConfigurationError, LedgerError
 from thread.read import schema as s
-from thread.read.events import LogEvent, pages
+from thread.read.events import raw_pages
+from thread.read.pipeline import projected
 from thread.read.projections import PROJECTIONS, Projection, tables_of
 
 #: Events read from the log and written to the read models per transaction.
@@ -192,16 +192,15 @@ class ReadModels:
                             recorder.select_notifications(first, size, topics=topics))
         else:
             read = self.ledger.store.select_log  # every event: the leaner read
-        for page in pages(read, mapper.plaintext, start, self.page):
-            last = page[-1].position
-            rows = _rows(chosen, at, page)
+        raw = raw_pages(read, mapper.plaintext, start, self.page)
+        for last, count, rows in projected(chosen, at, raw, behind=head - start):
             if not self._write(at, last, rows):
                 return None
-            done += len(page)
+            done += count
             for name in at:
                 at[name] = max(at[name], last)
             if progress is not None:
-                progress(len(page))
+                progress(count)
         if any(position < head for position in at.values()) and not self._write(at, head, {}):
             return None
         return done
@@ -233,27 +232,6 @@ class ReadModels:
                 if values:
                     conn.exec_driver_sql(_insert_sql(conn, table), values)
         return True
-
-
-def _rows(chosen: Sequence[Projection], at: dict[str, int], page: list[LogEvent]
-          ) -> dict[Table, list[tuple[object, ...]]]:
-    rows: dict[Table, list[tuple[object, ...]]] = defaultdict(list)
-    after = min(at[projection.name] for projection in chosen)
-    caught_up = all(at[projection.name] == after for projection in chosen)
-    dispatch: dict[tuple[str, str], list[Projection]] = {}
-    for log_event in page:
-        if log_event.position <= after:
-            continue
-        route = (log_event.topic, log_event.kind)
-        takers = dispatch.get(route)
-        if takers is None:
-            takers = dispatch[route] = [p for p in chosen if p.takes(*route)]
-        for projection in takers:
-            if not caught_up and log_event.position <= at[projection.name]:
-                continue
-            for table, row in projection.rows(log_event):
-                rows[table].append(row)
-    return rows
 
 
 def _topics(chosen: Sequence[Projection]) -> list[str]:

@@ -278,7 +278,7 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         "benchmark": "dataset",
         "db": _redact(url),
         "seed": seed,
-        "parts": units * PARTS_PER_UNIT + (replacements if not skipped else 0),
+        "parts": units * PARTS_PER_UNIT,  # the units' trees; replacements of scrap come on top
         "units": units,
         "replacement_parts_written": replacements,
         "events": events,

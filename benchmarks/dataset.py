@@ -242,8 +242,8 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
         if progress:
             meter.update(units, force=True)
             meter.done()
-        matching = [number for number, parameters in watch.seen
-                    if matches(predicate, parameters)]
+        matching = list(dict.fromkeys(number for number, parameters in watch.seen
+                                      if matches(predicate, parameters)))
         leaf = matching[0] if matching else serial(LAYOUT[0], units // 2)
         genealogy = lineage(ledger, leaf)
         written = ledger.store.tree_size() - size_before
@@ -263,7 +263,7 @@ def fill(url: str, parts: int, seed: int, *, probes_file: Path | None = None,
             "start": window_start.isoformat(),
             "end": window_end.isoformat(),
             "predicate": predicate,
-            "parts_on_machine": len(watch.seen),
+            "parts_on_machine": len({number for number, _ in watch.seen}),
             "matching_parts": len(matching),
             "examples": matching[:5],
         },

@@ -6,8 +6,10 @@ import json
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -35,6 +37,36 @@ def main(ctx: click.Context, url: str | None) -> None:
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print machine-readable JSON instead of text.")
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]
+    """An ISO 8601 time with its zone, such as 2026-03-01T00:00Z."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time; expected e.g. 2026-03-01T00:00Z",
+                      param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add Z for UTC or an offset such as +01:00",
+                      param, ctx)
+        return moment
+
+
+MOMENT = Moment()
+as_of_option = click.option("--as-of", "as_of", type=MOMENT, default=None,
+                            help="Answer as the record stood at this moment (ISO 8601 with zone).")
+by_option = click.option("--by", type=click.Choice(["recorded", "occurred"]), default="recorded",
+                         show_default=True,
+                         help="Which clock --as-of reads: when the ledger recorded a fact, or "
+                              "when it happened on the floor.")
+
 
 
 class Silent:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from thread.cli import db_option, echo_json, json_option, main, opened
+from thread.cli import as_of_option, by_option, db_option, echo_json, json_option, main, opened
 from thread.errors import UnknownSubject
 
 if TYPE_CHECKING:
@@ -22,25 +22,6 @@ Format = Literal["json", "html", "pdf"]
 _FORMATS = ("json", "html", "pdf")
 
 
-class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """An ISO 8601 time with a zone, such as 2026-03-01T00:00Z."""
-
-    name = "TIME"
-
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-03-01T00:00Z", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{value!r} has no time zone; add Z for UTC or an offset such as +01:00",
-                      param, ctx)
-        return moment
-
-
 def _record_options(command: click.decorators.FC) -> click.decorators.FC:
     """Options every record command shares: output, format, as-of and its clock."""
     for option in reversed((
@@ -50,12 +31,8 @@ def _record_options(command: click.decorators.FC) -> click.decorators.FC:
         click.option("--format", "format_", type=click.Choice(_FORMATS),
                      help="json, html or pdf [default: from the -o extension; JSON on stdout "
                           "without -o]."),
-        click.option("--as-of", type=Moment(),
-                     help="Draw the record as of this moment, e.g. 2026-03-01T00:00Z."),
-        click.option("--by", type=click.Choice(("recorded", "occurred")), default="recorded",
-                     show_default=True,
-                     help="Read --as-of on the time the ledger recorded each fact, or on the "
-                          "time it happened on the floor."),
+        as_of_option,
+        by_option,
         json_option,
     )):
         command = option(command)

@@ -10,42 +10,23 @@ from typing import Any
 
 import click
 
-from thread.cli import SUMMARY_WIDTH, echo_json, json_option, main, opened, plural
+from thread.cli import (
+    MOMENT,
+    SUMMARY_WIDTH,
+    as_of_option,
+    by_option,
+    echo_json,
+    json_option,
+    main,
+    opened,
+    plural,
+)
 from thread.domain.facts import fact_class
 from thread.errors import LedgerError
 from thread.presentation import shorten, summarize, table
 from thread.read.genealogy import Node
 from thread.read.recall import RecallScope
 from thread.read.trace import Story
-
-
-class Moment(click.ParamType):  # type: ignore[type-arg]
-    """An ISO 8601 time with its zone, such as 2026-03-01T00:00Z."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time; expected e.g. 2026-03-01T00:00Z",
-                      param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{value!r} has no time zone; add Z for UTC or an offset such as +01:00",
-                      param, ctx)
-        return moment
-
-
-MOMENT = Moment()
-as_of_option = click.option("--as-of", "as_of", type=MOMENT, default=None,
-                            help="Answer as the record stood at this moment (ISO 8601 with zone).")
-by_option = click.option("--by", type=click.Choice(["recorded", "occurred"]), default="recorded",
-                         show_default=True,
-                         help="Which clock --as-of reads: when the ledger recorded a fact, or "
-                              "when it happened on the floor.")
 
 
 @main.command()

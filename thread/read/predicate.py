@@ -135,32 +135,9 @@ def evaluate(predicate: Predicate, values: Values) -> bool | None:
 
     Missing values follow three-valued logic: ``False and unknown`` is False,
     ``True or unknown`` is True, anything else with an unknown is unknown.
+    To test many runs, compile the predicate once with :func:`compile_predicate`.
     """
-    match predicate:
-        case Comparison():
-            value = values.get(predicate.reference)
-            if value is None or math.isnan(value):
-                return None
-            return OPERATORS[predicate.operator](value, predicate.number)
-        case Not():
-            inner = evaluate(predicate.operand, values)
-            return None if inner is None else not inner
-        case Both():
-            left = evaluate(predicate.left, values)
-            if left is False:
-                return False
-            right = evaluate(predicate.right, values)
-            if right is False:
-                return False
-            return None if left is None or right is None else True
-        case Either():
-            left = evaluate(predicate.left, values)
-            if left is True:
-                return True
-            right = evaluate(predicate.right, values)
-            if right is True:
-                return True
-            return None if left is None or right is None else False
+    return compile_predicate(predicate)(values)
 
 
 def compile_predicate(predicate: Predicate) -> Callable[[Values], bool | None]:

@@ -12,7 +12,6 @@ scalars availability, performance, quality, oee. ``and`` binds tighter than
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -462,15 +462,30 @@ def test_windows_with_nothing_heard_are_skipped(sqlite_ledger: thread.Ledger) ->
     assert [w.window_start for w in windows] == [at(0), at(600)]
 
 
-def test_gaps_are_recorded_at_once(ledger: thread.Ledger) -> None:
-    """A gap the adapter reports is a fact with its protocol, reason and lost count."""
-    layer = layer_on(ledger, protocol="opcua")
+def test_gaps_are_recorded_once_the_source_had_time_to_backfill(ledger: thread.Ledger) -> None:
+    """A reported gap is written after settle_s of wall time, with protocol, reason and loss."""
+    wall = Wall()
+    layer = layer_on(ledger, protocol="opcua", wall=wall)
     layer.gap(ns(10), ns(40), "server restarted", None)
     layer.gap(ns(50), ns(45), "sequence skipped", 4)
+    layer.write_ready()
+    assert facts_of(ledger, f.CollectionGapRecorded) == []
+    assert layer.stats().open_gaps == 2
+    wall.now += 2.0
+    layer.write_ready()
     gaps = facts_of(ledger, f.CollectionGapRecorded)
     assert [(g.gap_start, g.gap_end, g.protocol, g.reason, g.lost_messages) for g in gaps] == [
         (at(10), at(40), "opcua", "server restarted", None),
         (at(50), at(50), "opcua", "sequence skipped", 4)]
+    assert layer.stats().open_gaps == 0
+
+
+def test_without_settle_time_a_gap_is_written_at_once(sqlite_ledger: thread.Ledger) -> None:
+    """settle_s = 0 waits for nothing: the gap is a fact as soon as it is reported."""
+    layer = layer_on(sqlite_ledger, press(PRESS.replace("settle_s = 2", "settle_s = 0")))
+    layer.gap(ns(10), ns(40), "connection lost", None)
+    (gap,) = facts_of(sqlite_ledger, f.CollectionGapRecorded)
+    assert gap.reason == "connection lost"
 
 
 def test_text_on_a_numeric_tag_is_refused_clearly(sqlite_ledger: thread.Ledger) -> None:
@@ -549,21 +564,26 @@ def test_bulk_and_single_readings_give_the_same_records(tmp_path: Path) -> None:
     assert results[0][0].parameters[0].n == 500
 
 
-def test_non_numbers_and_late_readings_are_left_out(sqlite_ledger: thread.Ledger) -> None:
-    """NaN and infinity never reach a summary; a reading older than the tag's last is dropped."""
+def test_non_numbers_are_left_out_and_a_reading_out_of_order_is_merged(
+        sqlite_ledger: thread.Ledger) -> None:
+    """NaN and infinity never reach a summary; a reading older than the tag's last one, in a
+    cycle not yet resolved, takes its place in time."""
     layer = layer_on(sqlite_ledger)
     layer.observe("serial", "SN-1", ns(0))
     layer.observe("start", True, ns(0))
     layer.observe_many("barrel_temp", [231.0, float("nan"), float("inf"), 233.0],
                        [ns(1), ns(2), ns(3), ns(4)])
     layer.observe("barrel_temp", 100.0, ns(3.5))   # out of order for this tag
+    layer.observe("barrel_temp", 100.0, ns(3.5))   # and delivered twice
     layer.observe("done", True, ns(5))
     layer.flush()
     (record,) = facts_of(sqlite_ledger, f.ProcessRecorded)
     temp = record.parameters[0]
-    assert (temp.n, temp.min, temp.max) == (2, 231.0, 233.0)
+    assert (temp.n, temp.min, temp.max) == (3, 100.0, 233.0)
+    assert temp.samples is not None
+    assert decode(temp.samples).times_ns.tolist() == [ns(1), ns(3.5), ns(4)]
     stats = layer.stats()
-    assert stats.not_numbers == 2 and stats.re_delivered == 1
+    assert (stats.not_numbers, stats.backfilled, stats.re_delivered, stats.late) == (2, 1, 1, 0)
 
 
 def test_samples_can_be_left_out_per_map_or_per_tag(sqlite_ledger: thread.Ledger) -> None:

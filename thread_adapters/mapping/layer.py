@@ -14,12 +14,37 @@ and records through the ledger:
   against their thresholds, alarms active, OEE factors;
 - ``AlarmRaised`` for each alarm-bit rising edge and each threshold crossing,
   written when it clears (or, still active, at :meth:`flush`);
-- ``CollectionGapRecorded`` for every :meth:`gap` the adapter reports.
+- ``CollectionGapRecorded`` for every :meth:`gap` the adapter reports, once
+  the source has had ``settle_s`` to backfill it.
 
 Every record has a source record id derived from what it is about (machine,
 operation, serial and cycle start time for a process record), so readings
 delivered again - after a reconnect, a restart, a store-and-forward replay -
 record nothing twice.
+
+**Late readings.** Readings of one tag usually arrive in source-time order,
+but not always: after an outage a Sparkplug B edge node publishes its NBIRTH
+(current values) first and then its store-and-forward buffer, readings older
+than the ones just delivered. Each tag has a *horizon*: the moment before
+which the layer has already resolved everything the tag feeds - the end of
+the last resolved cycle for part-tracking tags and parameters, the start of
+the next condition window and the moment alarms were taken to for condition,
+alarm and OEE tags, and how far readings were let go of, for all tags.
+
+- a reading older than the tag's last but not older than its horizon is
+  merged into its place, so cycles and windows come out exactly as if it had
+  arrived in order;
+- a reading older than its horizon is *late*: it is counted
+  (``stats().late``), logged, and left out, never folded into a record that
+  is already written or into the wrong one;
+- a reading the layer already holds (same tag, time and value) is counted as
+  delivered again (``stats().re_delivered``) and writes nothing.
+
+Since per-tag order no longer proves that everything up to a moment is in
+while a source may still backfill, a reported gap stays open until
+``settle_s`` of wall time passes with no reading from inside it, and nothing
+after its start is resolved meanwhile (see :mod:`~thread_adapters.mapping.gaps`
+for what the gap's fact then says).
 
 The layer is not thread-safe: call it from one thread at a time.
 """
@@ -37,18 +62,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from thread import facts as f
 from thread.domain.facts.base import SubjectKind
 from thread.errors import LedgerError
 from thread.ledger import Ledger
 from thread_adapters.mapping import summaries
+from thread_adapters.mapping.alarms import Alarm, Alarms
 from thread_adapters.mapping.errors import (
     ReadingRefused,
     UnitMismatch,
 )
-from thread_adapters.mapping.signals import NEVER, Discrete, Signal, truthy
+from thread_adapters.mapping.gaps import OpenGap, OpenGaps
+from thread_adapters.mapping.signals import MERGED, NEVER, Discrete, Signal
 from thread_adapters.mapping.tracking import Cycle, Tracker, edge_of
 from thread_adapters.mapping.units import source_unit
 from thread_adapters.mapping.writer import CollectionStats, Record, Writer
@@ -59,17 +86,10 @@ logger = logging.getLogger(__name__)
 
 #: Readings a numeric tag may hold unsummarised before the oldest are let go.
 MAX_BUFFERED = 20_000_000
+#: Readings a discrete tag may hold before the oldest are let go.
+MAX_DISCRETE = 1_000_000
 _NS = 1_000_000_000
 _NEVER_END = 2**63 - 1
-
-
-@dataclass
-class _Alarm:
-    code: str
-    text: str
-    severity: str
-    active_since: int | None = None
-    written_open: bool = False
 
 
 @dataclass
@@ -89,6 +109,15 @@ class _Roles:
     running: Discrete | None = None
     total: Discrete | None = None
     good: Discrete | None = None
+
+
+@dataclass(frozen=True)
+class _Feeds:
+    """What a tag's readings end up in, which says how far back a reading may still come."""
+
+    cycles: bool = False
+    windows: bool = False
+    alarms: bool = False
 
 
 class MappingLayer:
@@ -116,21 +145,32 @@ class MappingLayer:
         self._unmapped: set[str] = set()
         self._mark: tuple[int, float] = (NEVER, monotonic())
         self._heartbeats: list[int] = []
-        self._alarms: dict[str, _Alarm] = {}
-        self._alarm_log: list[tuple[str, int, int | None]] = []
+        self._alarms = Alarms(self.machine, self._writer)
+        self._gaps = OpenGaps()
+        self._gap_queued = False
         self._window_from: int | None = None
         self._seen: deque[tuple[float, int]] = deque()
         self._settled_at = NEVER
+        #: Readings before this moment were let go of (every tag's horizon is at least this).
+        self._let_go = NEVER
+        self._capped: dict[str, int] = {}
+        self._late_told: dict[str, int] = {}
         self._signals: dict[str, Signal] = {}
         self._discrete: dict[str, Discrete] = {}
         self._roles = _Roles()
         self.tracker: Tracker | None = None
-        self._handlers: dict[str, Callable[[TagValue, int], None]] = {}
         self._build()
+        self._feeds = self._feeds_of()
         names = tag_map.incoming_names(protocol)
         self._keys = names
-        for name, key in names.items():
-            self._handlers[name] = self._handler_of(key)
+        self._handlers: dict[str, Callable[[TagValue, int], int]] = {
+            name: self._handler_of(key) for name, key in names.items()}
+        # Names whose changes can complete a cycle or move an alarm: checked at once.
+        self._progress_on = frozenset(
+            name for name, key in names.items()
+            if key in self._roles.alarms or (self.tracker is not None and key in (
+                self.tracker.subject.key, *(d.key for d in (self.tracker.start,
+                                                            self.tracker.complete) if d))))
         self._windows_on = bool(self._roles.conditions or self._roles.alarms
                                 or self._roles.thresholds or self._roles.running
                                 or self._roles.total)
@@ -141,19 +181,26 @@ class MappingLayer:
     def observe(self, tag: str, value: TagValue, at_ns: int) -> None:
         """One reading of ``tag`` (its key, or its name in this protocol) at source time ``at_ns``.
 
-        Raises :class:`ReadingRefused` for a value its tag cannot have (text
-        on a numeric tag) or a time that is not an integer.
+        Readings of a tag may arrive out of time order: one older than the
+        tag's horizon is counted as late and left out; any other is merged
+        into its place. Raises :class:`ReadingRefused` for a value its tag
+        cannot have (text on a numeric tag) or a time that is not an integer.
         """
         handler = self._handlers.get(tag)
         if handler is None:
             self._unmapped_tag(tag)
             return
         try:
-            handler(value, at_ns)
+            kept = handler(value, at_ns)
         except (TypeError, OverflowError):
             if self._keys[tag] not in self._signals and _is_time(at_ns):
                 raise
             raise self._refused(tag, value, at_ns) from None
+        if kept <= MERGED:
+            if self._gaps:
+                self._gaps.note(at_ns, self._monotonic())
+            if kept and tag in self._progress_on:
+                self._progress()
 
     def observe_many(self, tag: str, values: ArrayLike, times_ns: ArrayLike) -> None:
         """Many readings of one tag at once: the fast path for numeric signals."""
@@ -177,32 +224,36 @@ class MappingLayer:
                 f"tag map '{self.tag_map.name}': readings of tag '{key}' need one integer "
                 f"time (ns) per value (got {numbers.shape} values, {times.shape} "
                 f"times of {times.dtype})")
-        signal.extend(numbers, times.astype(np.int64, copy=False))
-        if self._may_progress(signal):
+        kept = signal.extend(numbers, times.astype(np.int64, copy=False))
+        if self._gaps and len(kept):
+            self._gaps.note_many(kept, self._monotonic())
+        if self._may_progress(signal, numbers):
             self._progress()
 
     def gap(self, start_ns: int, end_ns: int, reason: str, lost: int | None = None) -> None:
-        """Record that nothing was received between two moments; written at once."""
+        """Note that nothing was received between two moments.
+
+        The gap's fact is written once the source has had ``settle_s`` of wall
+        time to backfill it (or at the next flush); until then nothing after
+        its start is resolved. Its reason then says whether readings from
+        inside it arrived (see :mod:`~thread_adapters.mapping.gaps`).
+        """
         end_ns = max(start_ns, end_ns)
-        self._writer.queue(Record(
-            f.CollectionGapRecorded(
-                machine=self.machine, gap_start=summaries.instant(start_ns),
-                gap_end=summaries.instant(end_ns), protocol=self.protocol,
-                reason=reason[:4000], lost_messages=lost,
-            ),
-            summaries.instant(start_ns), f"{self.machine}/gap/{start_ns}/{end_ns}",
-        ))
-        self._write(quiet=True)
+        # Checked now, so a gap that cannot be a fact is refused to the adapter that reported it.
+        self._gap_fact(start_ns, end_ns, reason, lost)
+        self._gaps.open(OpenGap(start_ns, end_ns, reason, lost, self._monotonic()))
+        self._progress()
 
     def flush(self) -> None:
-        """Write everything that can be written now: completed cycles whatever other tags
-        still owe, the open condition window, alarms still active.
+        """Write everything that can be written now: open gaps, completed cycles whatever
+        other tags still owe, the open condition window, alarms still active.
 
         A cycle that has started but not completed stays buffered: it is not a
         part's record yet. Raises :class:`RecordsRefused` after writing the rest
         when the ledger refused some records.
         """
         self._progress(force=True)
+        self._tell_late()
         self._write(quiet=False)
 
     # Beyond the protocol
@@ -210,6 +261,7 @@ class MappingLayer:
     def write_ready(self) -> None:
         """Write the records that are finished now (collectors call it on a timer)."""
         self._progress()
+        self._tell_late()
         self._write(quiet=False)
 
     def heartbeat(self, at_ns: int) -> None:
@@ -255,20 +307,23 @@ class MappingLayer:
             self.flush()
         finally:
             tracker = self.tracker
-            if tracker is not None and tracker.starts:
+            starts = tracker.starts() if tracker is not None else []
+            if starts:
                 logger.warning("%s: a cycle started at %s had not completed; its readings are "
                                "not recorded", self.machine,
-                               summaries.instant(tracker.starts[-1]).isoformat())
+                               summaries.instant(starts[-1]).isoformat())
 
     def stats(self) -> CollectionStats:
         """A snapshot of the counts."""
         stats = CollectionStats(**vars(self._stats))
-        stats.readings = sum(s.received for s in self._signals.values()) + sum(
-            d.received for d in self._discrete.values())
-        stats.re_delivered = sum(s.dropped for s in self._signals.values()) + sum(
-            d.dropped for d in self._discrete.values())
+        buffers = self._buffers()
+        stats.readings = sum(buffer.received for buffer in buffers)
+        stats.re_delivered = sum(buffer.dropped for buffer in buffers)
+        stats.late = sum(buffer.late for buffer in buffers)
+        stats.backfilled = sum(buffer.merged for buffer in buffers)
         stats.buffered = sum(len(s.times) for s in self._signals.values())
         stats.pending = len(self._writer.pending)
+        stats.open_gaps = len(self._gaps.gaps)
         if self.tracker is not None:
             stats.cycles_started_unseen = self.tracker.skipped.no_start
             stats.cycles_without_part = self.tracker.skipped.no_subject
@@ -278,6 +333,12 @@ class MappingLayer:
     def refusals(self) -> list[str]:
         """The most recent refusal messages, oldest first."""
         return self._writer.refusals
+
+    def horizon(self, tag: str) -> int:
+        """The moment (ns) before which a reading of ``tag`` is late; ``NEVER`` when none is."""
+        key = self._keys.get(tag, tag)
+        buffer = self._signals.get(key) or self._discrete.get(key)
+        return buffer.horizon if buffer is not None else NEVER
 
     # Building the tag roles
 
@@ -293,16 +354,17 @@ class MappingLayer:
                     roles.conditions[key] = signal
                 if tag.threshold is not None:
                     roles.thresholds[key] = signal
-                    self._alarms[key] = _Alarm(
+                    self._alarms.add(key, Alarm(
                         tag.code or f"{tag_map.parameter_name(key)}-high",
                         tag.text or (f"{tag_map.parameter_name(key)} above {tag.threshold:g} "
-                                     f"{tag.unit}"), tag.severity)
+                                     f"{tag.unit}"), tag.severity, signal))
                 continue
             discrete = Discrete(key)
             self._discrete[key] = discrete
             if tag.kind == "alarm":
                 roles.alarms[key] = discrete
-                self._alarms[key] = _Alarm(tag.code or key, tag.text or key, tag.severity)
+                self._alarms.add(key, Alarm(tag.code or key, tag.text or key, tag.severity,
+                                            discrete))
             elif tag.kind == "running":
                 roles.running = discrete
             elif tag.kind == "count-total":
@@ -323,62 +385,53 @@ class MappingLayer:
             else edge_of("rising"),
         )
 
-    def _handler_of(self, key: str) -> Callable[[TagValue, int], None]:
+    def _feeds_of(self) -> dict[str, _Feeds]:
+        roles, tracker = self._roles, self.tracker
+        cycles = set(roles.parameters)
+        if tracker is not None:
+            cycles |= {d.key for d in (tracker.subject, tracker.start, tracker.complete) if d}
+        windows = {*roles.conditions, *roles.thresholds, *roles.alarms}
+        windows |= {d.key for d in (roles.running, roles.total, roles.good) if d is not None}
+        if tracker is not None and tracker.complete is not None and roles.total is None:
+            windows.add(tracker.complete.key)  # it counts the parts of each window
+        return {key: _Feeds(key in cycles, key in windows, key in self._alarms.alarms)
+                for key in self.tag_map.tags}
+
+    def _handler_of(self, key: str) -> Callable[[TagValue, int], int]:
         signal = self._signals.get(key)
         if signal is not None:
             return signal.observe
-        discrete = self._discrete[key]
-        tag = self.tag_map.tags[key]
-        tracker = self.tracker
+        return self._discrete[key].observe
 
-        if tracker is not None and tag.kind in ("serial", "batch", "cycle-start",
-                                                "cycle-complete"):
-            react = {"cycle-start": tracker.on_start, "cycle-complete": tracker.on_complete}.get(
-                tag.kind, tracker.on_subject)
-
-            def track(value: TagValue, at_ns: int) -> None:
-                at_ns = operator.index(at_ns)
-                previous = discrete.observe(value, at_ns)
-                if previous is not None:
-                    react(previous, value, at_ns)
-                    self._progress()
-            return track
-
-        if tag.kind == "alarm":
-            alarm = self._alarms[key]
-
-            def alarm_bit(value: TagValue, at_ns: int) -> None:
-                at_ns = operator.index(at_ns)
-                first = not discrete.changes
-                previous = discrete.observe(value, at_ns)
-                if first or previous is not None:
-                    self._alarm_state(alarm, truthy(value), at_ns)
-                    self._progress()
-            return alarm_bit
-
-        def plain(value: TagValue, at_ns: int) -> None:
-            discrete.observe(value, at_ns)
-        return plain
-
-    # Progress: cycles, alarms, windows, writing
+    # Progress: gaps, alarms, cycles, windows, writing
 
     def _progress(self, *, force: bool = False) -> None:
         now = self._source_now()
-        self._take_crossings()
+        self._close_gaps(force)
+        if self._alarms:
+            taken = self._alarms.processed_to
+            self._alarms.process(_NEVER_END if force else self._frontier(self._window_tags(), now))
+            if force:
+                # Everything heard is taken; what comes later continues from there.
+                self._alarms.processed_to = max(taken, self._last_heard() or NEVER)
         if self.tracker is not None:
             self._resolve_cycles(now, force)
         if self._windows_on:
             self._close_windows(now, force)
         if force:
-            self._write_open_alarms()
+            self._alarms.write_open()
         self._prune()
-        if (len(self._writer.pending) >= self._batch
+        self._set_horizons()
+        if (self._gap_queued or len(self._writer.pending) >= self._batch
                 or self._monotonic() - self._last_write >= self._write_every):
+            self._gap_queued = False
             self._write(quiet=True)
 
-    def _may_progress(self, signal: Signal) -> bool:
+    def _may_progress(self, signal: Signal, values: NDArray[np.float64]) -> bool:
         """Whether new readings of ``signal`` can finish anything (cheap, so bulk stays fast)."""
-        if signal.crossings or (self.tracker is not None and self.tracker.ends):
+        if self._gaps or self._alarms.may_change(signal.key, values):
+            return True
+        if self.tracker is not None and self.tracker.pending():
             return True
         if self._windows_on:
             start = self._window_from
@@ -399,19 +452,22 @@ class MappingLayer:
             return NEVER
         return mark + int((self._monotonic() - at) * _NS)
 
-    def _caught_up(self, moment: int, tags: Sequence[Signal | Discrete], now: int) -> bool:
-        """Whether every reading up to ``moment`` is in, as far as anyone can tell.
+    def _frontier(self, tags: Sequence[Signal | Discrete], now: int) -> int:
+        """The latest moment up to which every reading of ``tags`` is in, as far as anyone can tell.
 
-        Yes when every watched tag has a reading at or after ``moment`` (each
-        tag arrives in time order). Otherwise once the source's time has been
-        past ``moment`` by ``settle_s`` for ``settle_s`` of wall time: a
-        protocol that delivers one tag's backlog before another's (a replay,
-        a slow publish) must not close a cycle or window early, and a tag
-        that stays silent must not hold it forever.
+        Every moment up to the earliest of the tags' last readings, when each
+        tag arrives in time order. Otherwise up to ``settle_s`` before the
+        source time that has been known for ``settle_s`` of wall time: a
+        protocol that delivers one tag's backlog before another's (a replay, a
+        slow publish) must not close a cycle or window early, and a tag that
+        stays silent must not hold it forever. Never past the start of a gap
+        the source may still backfill: after an outage, tags do not arrive in
+        time order.
         """
-        if all(t.last_t >= moment for t in tags):
-            return True
-        return self._settled(now) >= moment + self._settle_ns
+        ordered = min((tag.last_t for tag in tags), default=_NEVER_END)
+        frontier = max(ordered, self._settled(now) - self._settle_ns)
+        limit = self._gaps.limit()
+        return frontier if limit is None else min(frontier, limit)
 
     def _settled(self, now: int) -> int:
         """The latest source time that has been known for ``settle_s`` of wall time."""
@@ -424,6 +480,25 @@ class MappingLayer:
             self._settled_at = max(self._settled_at, seen.popleft()[1])
         return self._settled_at
 
+    def _close_gaps(self, force: bool) -> None:
+        for gap in self._gaps.close(self._monotonic(), self._settle_ns / _NS, force=force):
+            try:
+                fact = self._gap_fact(gap.start, gap.end, gap.statement(), gap.lost)
+            except LedgerError as error:
+                self._writer.refuse(f"collection gap from "
+                                    f"{summaries.instant(gap.start).isoformat()}: {error}")
+                continue
+            self._writer.queue(Record(fact, summaries.instant(gap.start),
+                                      f"{self.machine}/gap/{gap.start}/{gap.end}"))
+            self._gap_queued = True
+
+    def _gap_fact(self, start_ns: int, end_ns: int, reason: str,
+                  lost: int | None) -> f.CollectionGapRecorded:
+        return f.CollectionGapRecorded(
+            machine=self.machine, gap_start=summaries.instant(start_ns),
+            gap_end=summaries.instant(end_ns), protocol=self.protocol,
+            reason=reason[:4000], lost_messages=lost)
+
     def _resolve_cycles(self, now: int, force: bool) -> None:
         tracker = self.tracker
         assert tracker is not None
@@ -433,14 +508,11 @@ class MappingLayer:
         watched: list[Signal | Discrete] = [*self._roles.parameters.values(), tracker.subject]
         if tracker.start is not None:
             watched.append(tracker.start)
-        upto = NEVER
-        for end in ends:
-            if not (force or self._caught_up(end, watched, now)):
-                break
-            upto = end
-        if upto == NEVER:
+        frontier = _NEVER_END if force else self._frontier(watched, now)
+        ready = [end for end in ends if end <= frontier]
+        if not ready:
             return
-        for cycle in tracker.resolve(upto):
+        for cycle in tracker.resolve(ready[-1]):
             self._process_record(cycle)
 
     def _process_record(self, cycle: Cycle) -> None:
@@ -480,58 +552,16 @@ class MappingLayer:
             )
         except LedgerError as error:
             self._writer.refuse(f"process record for {cycle.subject} (cycle from "
-                         f"{summaries.instant(cycle.start).isoformat()}): {error}")
+                                f"{summaries.instant(cycle.start).isoformat()}): {error}")
             return
         self._writer.queue(Record(
             fact, summaries.instant(cycle.end),
             f"{self.machine}/{self.operation}/{cycle.subject}/{cycle.start}",
             needs=(kind, cycle.subject)))
 
-    def _take_crossings(self) -> None:
-        for key, signal in self._roles.thresholds.items():
-            if signal.crossings:
-                alarm = self._alarms[key]
-                for at_ns, above in signal.crossings:
-                    self._alarm_state(alarm, above, at_ns)
-                signal.crossings.clear()
-
-    def _alarm_state(self, alarm: _Alarm, active: bool, at_ns: int) -> None:
-        if active and alarm.active_since is None:
-            alarm.active_since = at_ns
-            alarm.written_open = False
-            self._alarm_log.append((alarm.code, at_ns, None))
-        elif not active and alarm.active_since is not None:
-            raised, alarm.active_since = alarm.active_since, None
-            for index in range(len(self._alarm_log) - 1, -1, -1):
-                code, start, _ = self._alarm_log[index]
-                if code == alarm.code and start == raised:
-                    self._alarm_log[index] = (code, start, at_ns)
-                    break
-            self._queue_alarm(alarm, raised, at_ns)
-
-    def _write_open_alarms(self) -> None:
-        for alarm in self._alarms.values():
-            if alarm.active_since is not None and not alarm.written_open:
-                alarm.written_open = True
-                self._queue_alarm(alarm, alarm.active_since, None)
-
-    def _queue_alarm(self, alarm: _Alarm, raised: int, cleared: int | None) -> None:
-        try:
-            fact = f.AlarmRaised(
-                machine=self.machine, code=alarm.code, text=alarm.text,
-                severity=alarm.severity, raised_at=summaries.instant(raised),
-                cleared_at=summaries.instant(cleared) if cleared is not None else None)
-        except LedgerError as error:
-            self._writer.refuse(f"alarm {alarm.code} raised at "
-                                f"{summaries.instant(raised).isoformat()}: {error}")
-            return
-        self._writer.queue(Record(fact, summaries.instant(raised),
-                            f"{self.machine}/alarm/{alarm.code}/{raised}"))
-
     # Condition windows
 
     def _close_windows(self, now: int, force: bool) -> None:
-        watched = self._window_tags()
         if self._window_from is None:
             first = self._first_heard()
             if first is None:
@@ -539,25 +569,27 @@ class MappingLayer:
             self._window_from = first
         size = self._window_ns
         last = self._last_heard() if force else None
+        frontier = self._frontier(self._window_tags(), now)
+        # Windows end at or before what is known; at a flush, at or before the last reading.
+        reach = frontier if last is None else max(frontier, last)
         while True:
             start = self._window_from
             end = (start // size + 1) * size
-            forced = last is not None and end <= last
-            if not (forced or self._caught_up(end, watched, now)):
+            if end > reach:
                 break
             following = self._next_heard(start)
             if following is None:
                 # Nothing heard since: no window to write, up to the time all is known.
-                self._window_from = max(end, (now - self._settle_ns) // size * size)
+                self._window_from = max(end, reach // size * size)
                 break
             if following >= end:
-                self._window_from = following // size * size
+                self._window_from = max(end, min(following, reach) // size * size)
                 continue
             self._condition_record(_Window(start, end))
             self._window_from = end
         if last is not None:
             start = self._window_from
-            if last is not None and last >= start and self._next_heard(start) is not None:
+            if last >= start and self._next_heard(start) is not None:
                 # Up to and including the last reading, in whole microseconds as facts hold.
                 end = (last // 1000 + 1) * 1000
                 self._condition_record(_Window(start, end))
@@ -572,7 +604,7 @@ class MappingLayer:
 
     def _first_heard(self) -> int | None:
         firsts = [int(s.times[0]) for s in self._signals.values() if len(s.times)]
-        firsts += [d.changes[0][0] for d in self._discrete.values() if d.changes]
+        firsts += [d.readings[0][0] for d in self._discrete.values() if d.readings]
         firsts += self._heartbeats[:1]
         return min(firsts) if firsts else None
 
@@ -590,12 +622,13 @@ class MappingLayer:
             if last > first:
                 found.append(int(signal.times[first]))
         for discrete in self._discrete.values():
-            index = bisect.bisect_left(discrete.changes, start, key=lambda change: change[0])
-            if index < len(discrete.changes):
-                found.append(discrete.changes[index][0])
-        index = bisect.bisect_left(self._heartbeats, start)
-        if index < len(self._heartbeats):
-            found.append(self._heartbeats[index])
+            heard = discrete.first_at_or_after(start)
+            if heard is not None:
+                found.append(heard)
+        beats = self._heartbeats
+        index = bisect.bisect_left(beats, start)
+        if index < len(beats):
+            found.append(beats[index])
         return min(found) if found else None
 
     def _condition_record(self, window: _Window) -> None:
@@ -610,8 +643,7 @@ class MappingLayer:
                 assert tag.unit is not None
                 metrics.append(summaries.condition_metric(
                     tag_map.parameter_name(key), tag.unit, values, tag.threshold))
-        active = sorted({code for code, start, end in self._alarm_log
-                         if start < window.end and (end is None or end > window.start)})
+        active = self._alarms.active_in(window.start, window.end)
         availability = performance = quality = None
         seconds = (window.end - window.start) / _NS
         running_s = seconds
@@ -631,14 +663,14 @@ class MappingLayer:
             fact = f.ConditionRecorded(
                 machine=self.machine, window_start=summaries.instant(window.start),
                 window_end=summaries.instant(window.end), metrics=tuple(metrics),
-                alarms_active=tuple(active), availability=availability,
+                alarms_active=active, availability=availability,
                 performance=performance, quality=quality)
         except LedgerError as error:
             self._writer.refuse(f"condition record of {self.machine} from "
-                         f"{summaries.instant(window.start).isoformat()}: {error}")
+                                f"{summaries.instant(window.start).isoformat()}: {error}")
             return
         self._writer.queue(Record(fact, summaries.instant(window.end),
-                            f"{self.machine}/condition/{window.start}/{window.end}"))
+                                  f"{self.machine}/condition/{window.start}/{window.end}"))
 
     def _cycles_in(self, window: _Window) -> int | None:
         """Parts completed in the window, counted from the cycle-complete trigger."""
@@ -653,7 +685,7 @@ class MappingLayer:
                 count += 1
         return count
 
-    # Keeping memory bounded
+    # Keeping memory bounded, and how far back readings may still come
 
     def _prune(self) -> None:
         keeps: list[int | None] = []
@@ -662,12 +694,20 @@ class MappingLayer:
         if self._windows_on:
             keeps.append(self._window_from)
         if any(keep is None for keep in keeps):
-            for signal in self._signals.values():
-                self._cap(signal)
+            for key, signal in self._signals.items():
+                self._cap(key, signal)
+            for key, discrete in self._discrete.items():
+                self._cap(key, discrete)
             return
         before = min(k for k in keeps if k is not None) if keeps else self._last_heard()
         if before is None:
             return
+        limit = self._gaps.limit()
+        if limit is not None:
+            before = min(before, limit)  # a backfill may still come after the gap's start
+        if before <= self._let_go:
+            return
+        self._let_go = before
         for signal in self._signals.values():
             if len(signal.times) > 1 and signal.times[0] < before:
                 signal.prune(before)
@@ -678,16 +718,58 @@ class MappingLayer:
         if self._heartbeats and self._heartbeats[0] < before:
             self._heartbeats = [beat for beat in self._heartbeats if beat >= before] or (
                 self._heartbeats[-1:])
-        self._alarm_log = [entry for entry in self._alarm_log
-                           if entry[2] is None or entry[2] > before]
+        self._alarms.prune(before)
 
-    def _cap(self, signal: Signal) -> None:
-        if len(signal.times) > MAX_BUFFERED:
-            cut = len(signal.times) - MAX_BUFFERED // 2
-            logger.warning("%s: tag %s buffered more than %d readings without a cycle or "
-                           "window to put them in; letting the oldest %d go",
-                           self.machine, signal.key, MAX_BUFFERED, cut)
-            signal.prune(int(signal.times[cut]))
+    def _cap(self, key: str, buffer: Signal | Discrete) -> None:
+        if isinstance(buffer, Signal):
+            if len(buffer.times) <= MAX_BUFFERED:
+                return
+            cut = len(buffer.times) - MAX_BUFFERED // 2
+            since = int(buffer.times[cut])
+            buffer.prune(since)
+        else:
+            if len(buffer.readings) <= MAX_DISCRETE:
+                return
+            cut = buffer.cap(MAX_DISCRETE // 2)
+            since = buffer.readings[0][0]
+        self._capped[key] = since
+        logger.warning("%s: tag %s buffered more readings than it may without a cycle or window "
+                       "to put them in; letting the oldest %d go", self.machine, key, cut)
+
+    def _set_horizons(self) -> None:
+        """Move each tag's horizon up to what has been resolved for what it feeds."""
+        tracker = self.tracker
+        cycles = (tracker.previous_end + 1 if tracker is not None
+                  and tracker.previous_end is not None else NEVER)
+        windows = self._window_from if self._window_from is not None else NEVER
+        alarms = min(self._alarms.processed_to, _NEVER_END - 1) + 1
+        for buffer in self._buffers():
+            key = buffer.key
+            feeds = self._feeds[key]
+            horizon = max(self._let_go, self._capped.get(key, NEVER))
+            if feeds.cycles:
+                horizon = max(horizon, cycles)
+            if feeds.windows:
+                horizon = max(horizon, windows)
+            if feeds.alarms:
+                horizon = max(horizon, alarms)
+            buffer.horizon = horizon
+
+    def _tell_late(self) -> None:
+        """Log, once per batch, the readings that came too late to be used."""
+        for buffer in self._buffers():
+            told = self._late_told.get(buffer.key, 0)
+            if buffer.late > told:
+                self._late_told[buffer.key] = buffer.late
+                logger.warning(
+                    "%s: %d reading(s) of tag %s arrived after the records they belong to were "
+                    "resolved (readings before %s); they are counted as late and not recorded",
+                    self.machine, buffer.late - told, buffer.key,
+                    summaries.instant(buffer.horizon).isoformat()
+                    if buffer.horizon != NEVER else "the first")
+
+    def _buffers(self) -> list[Signal | Discrete]:
+        return [*self._signals.values(), *self._discrete.values()]
 
     def _write(self, *, quiet: bool) -> None:
         self._last_write = self._monotonic()

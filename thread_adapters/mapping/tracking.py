@@ -1,9 +1,10 @@
 """Which part was in the machine when: cycles from triggers and serial or batch tags.
 
-Triggers, serials and parameters arrive on different tags, each in its own
-time order but interleaved in any way across tags. So a cycle is not cut
-when its trigger arrives; the trigger's time is noted, and the cycle is
-resolved by time once the other tags have caught up with it:
+Triggers, serials and parameters arrive on different tags, interleaved in
+any way across tags and, after an outage, even out of order within a tag. So
+a cycle is not cut when its trigger arrives; the cycle is resolved by source
+time once the other tags have caught up with its end, from the edges the
+trigger tags' changes show then:
 
 - it **ends** at a cycle-complete edge, or, when batches are tracked without
   a cycle-complete trigger, when the batch id changes;
@@ -20,6 +21,7 @@ middle of it) is not recorded: its readings are incomplete.
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,7 +48,12 @@ class Skipped:
 
 @dataclass
 class Tracker:
-    """Collects trigger edges and subject changes, and resolves them into cycles."""
+    """Finds cycles in the trigger and subject tags' changes, and resolves them in time order.
+
+    Edges are read from the tags' changes whenever they are needed, not noted
+    as readings arrive, so a trigger merged out of arrival order (a
+    store-and-forward replay) counts exactly as if it had arrived in order.
+    """
 
     tracking: Literal["serial", "batch"]
     subject: Discrete
@@ -55,52 +62,54 @@ class Tracker:
     start_edge: Edge = rising
     complete_edge: Edge = rising
     skipped: Skipped = field(default_factory=Skipped)
-    #: Times of cycle-start and cycle-complete edges not yet resolved.
-    starts: list[int] = field(default_factory=list)
-    #: (time, subject known then) of each cycle end not yet resolved.
-    ends: list[tuple[int, str | None]] = field(default_factory=list)
+    #: The end of the last cycle resolved (recorded or skipped).
     previous_end: int | None = None
 
-    def on_subject(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
-        """A serial or batch id changed; without a complete trigger a batch run ends here."""
-        if self.complete is None and previous is not None and _name(previous) is not None:
-            self.ends.append((at_ns, _name(previous)))
+    def starts(self) -> list[int]:
+        """Times of cycle-start edges after the last resolved cycle, oldest first."""
+        if self.start is None:
+            return []
+        return _edges(self.start, self.start_edge, self.previous_end)
 
-    def on_start(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
-        """A cycle-start reading changed."""
-        if previous is not None and self.start_edge(previous, value):
-            self.starts.append(at_ns)
+    def ends(self) -> list[tuple[int, str | None]]:
+        """(time, subject known then) of each cycle end not yet resolved, oldest first.
 
-    def on_complete(self, previous: TagValue | None, value: TagValue, at_ns: int) -> None:
-        """A cycle-complete reading changed."""
-        if previous is not None and self.complete_edge(previous, value):
-            self.ends.append((at_ns, None))
+        A cycle ends at a cycle-complete edge; without a cycle-complete trigger,
+        when the serial or batch id changes (the run was the previous id's).
+        """
+        if self.complete is not None:
+            return [(at, None) for at in _edges(self.complete, self.complete_edge,
+                                                self.previous_end)]
+        after = self.previous_end
+        return [(at, _name(before))
+                for (_, before), (at, _) in itertools.pairwise(self.subject.changes)
+                if (after is None or at > after) and _name(before) is not None]
 
     def pending(self) -> list[int]:
         """End times of cycles waiting to be resolved, oldest first."""
-        return [end for end, _ in self.ends]
+        return [end for end, _ in self.ends()]
 
     def resolve(self, upto: int) -> list[Cycle]:
-        """The cycles that ended at or before ``upto``, in order; forgets their triggers."""
+        """The cycles that ended at or before ``upto``, in order."""
+        starts = self.starts()
         cycles: list[Cycle] = []
-        while self.ends and self.ends[0][0] <= upto:
-            end, known = self.ends.pop(0)
-            cycle = self._cycle(end, known)
+        for end, known in self.ends():
+            if end > upto:
+                break
+            cycle = self._cycle(end, known, starts)
             self.previous_end = end
             if cycle is not None:
                 cycles.append(cycle)
-            cut = bisect.bisect_right(self.starts, end)
-            del self.starts[:cut]
         return cycles
 
-    def _cycle(self, end: int, known: str | None) -> Cycle | None:
+    def _cycle(self, end: int, known: str | None, starts: list[int]) -> Cycle | None:
         subject = known if known is not None else _name(self.subject.at(end))
         if subject is None:
             self.skipped.no_subject += 1
             return None
         after = self.previous_end
         if self.start is not None:
-            candidates = [t for t in self.starts if t <= end and (after is None or t > after)]
+            candidates = [t for t in starts if t <= end and (after is None or t > after)]
             if not candidates:
                 self.skipped.no_start += 1
                 return None
@@ -122,17 +131,28 @@ class Tracker:
         """The earliest time a cycle not yet resolved can start (readings before it can go)."""
         if self.start is not None:
             # Cycles start at start edges: one not yet used, or one not yet seen.
-            if self.starts:
-                return self.starts[0]
-            if self.ends:
+            starts = self.starts()
+            if starts:
+                return starts[0]
+            if self.ends():
                 return self.previous_end
             return self.start.last_t if self.start.changes else self.previous_end
-        if self.ends:
+        if self.ends():
             return self.previous_end
         latest = self.subject.changes[-1][0] if self.subject.changes else None
         if latest is None:
             return self.previous_end
         return max(latest, self.previous_end) if self.previous_end is not None else latest
+
+
+def _edges(tag: Discrete, edge: Edge, after: int | None) -> list[int]:
+    """Times of the tag's changes after ``after`` that are edges of the given kind."""
+    changes = tag.changes
+    first = 1 if after is None else max(1, bisect.bisect_right(changes, after,
+                                                               key=lambda change: change[0]))
+    return [changes[index][0] for index in range(first, len(changes))
+            if edge(changes[index - 1][1], changes[index][1])]
+
 
 def _name(value: TagValue | None) -> str | None:
     """A serial or batch id as text; empty means no part in the machine."""

@@ -25,7 +25,12 @@ class CollectionStats:
     """What the layer has taken in and written so far."""
 
     readings: int = 0
+    #: Readings the layer already held (same tag, time and value): nothing written twice.
     re_delivered: int = 0
+    #: Readings older than what was already resolved for their tag: counted, not recorded.
+    late: int = 0
+    #: Readings merged into their place out of arrival order (store-and-forward history).
+    backfilled: int = 0
     unmapped: int = 0
     not_numbers: int = 0
     process_records: int = 0
@@ -40,6 +45,8 @@ class CollectionStats:
     cycles_without_readings: int = 0
     buffered: int = 0
     pending: int = 0
+    #: Gaps reported and not yet written (the source may still backfill them).
+    open_gaps: int = 0
 
 
 @dataclass

@@ -4,46 +4,72 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf
 from thread.read.events import iso
+from thread.read.sql import rows
 
 Direction = Literal["down", "up"]
 
-_CHILDREN = text(
-    "SELECT position, parent, child_kind, child, action, slot, occurred_ns FROM read_edges "
+class _Edge(NamedTuple):
+    position: int
+    other_kind: str
+    parent: str
+    child: str
+    action: str
+    slot: str | None
+    occurred_ns: int
+
+
+class _Registered(NamedTuple):
+    key: str
+    kind: str
+    part_number: str | None
+    revision: str | None
+
+
+class _Moved(NamedTuple):
+    position: int
+    key: str
+    topic: str
+    detail: str
+
+
+_CHILDREN = (
+    "SELECT position, child_kind, parent, child, action, slot, occurred_ns FROM read_edges "
     "WHERE parent IN :keys AND {clock} <= :bound ORDER BY position"
 )
-_PARENTS = text(
+_PARENTS = (
     "SELECT position, parent_kind, parent, child, action, slot, occurred_ns FROM read_edges "
     "WHERE child IN :keys AND {clock} <= :bound ORDER BY position"
 )
-_REGISTRY = text(
+_REGISTRY = (
     "SELECT key, kind, part_number, revision FROM read_registry WHERE key IN :keys "
     "AND {clock} <= :bound"
 )
-_WHEREABOUTS = text(
-    "SELECT key, topic, detail FROM read_whereabouts WHERE key IN :keys AND {clock} <= :bound "
-    "ORDER BY position"
+_WHEREABOUTS = (
+    "SELECT position, key, topic, detail FROM read_whereabouts WHERE key IN :keys "
+    "AND {clock} <= :bound ORDER BY position"
 )
-_STATEMENTS: dict[tuple[str, str], Any] = {}
+_SHAPES: dict[str, Any] = {_CHILDREN: _Edge, _PARENTS: _Edge, _REGISTRY: _Registered,
+                           _WHEREABOUTS: _Moved}
+#: Keys per ``IN`` list, under the drivers' parameter limits.
+_CHUNK = 900
 
 
-def query(conn: Connection, template: Any, keys: list[str], as_of: AsOf) -> list[Any]:
-    """Rows of an ``IN :keys`` read-model query as of a moment."""
-    if not keys:
-        return []
-    cache = (template.text, as_of.column)
-    statement = _STATEMENTS.get(cache)
-    if statement is None:
-        statement = text(template.text.replace("{clock}", as_of.column)).bindparams(
-            bindparam("keys", expanding=True))
-        _STATEMENTS[cache] = statement
-    return list(conn.execute(statement, {"keys": keys, "bound": as_of.bound_ns}))
+def query(conn: Connection, template: str, keys: list[str], as_of: AsOf) -> list[Any]:
+    """Rows of an ``IN :keys`` read-model query as of a moment, as named tuples."""
+    shape = _SHAPES[template]
+    found: list[Any] = []
+    for first in range(0, len(keys), _CHUNK):
+        found.extend(map(shape._make, rows(conn, template, as_of, keys=keys[first:first + _CHUNK])))
+    if len(keys) > _CHUNK and "ORDER BY position" in template:
+        found.sort(key=lambda row: row.position)
+    return found
 
 
 @dataclass
@@ -155,9 +181,9 @@ def _links(conn: Connection, keys: list[str], direction: Direction, as_of: AsOf
         if row.action == "remove":
             continue
         if direction == "down":
-            links.append((parent, row.child_kind, child, row.action, row.slot, row.occurred_ns))
+            links.append((parent, row.other_kind, child, row.action, row.slot, row.occurred_ns))
         else:
-            links.append((child, row.parent_kind, parent, row.action, row.slot, row.occurred_ns))
+            links.append((child, row.other_kind, parent, row.action, row.slot, row.occurred_ns))
     return links
 
 

@@ -295,7 +295,6 @@ def _engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA cache_size = -65536")  # 64 MB: index builds after a rebuild
-        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
 
     return engine

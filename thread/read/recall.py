@@ -58,6 +58,11 @@ _KNOWN = (
     "SELECT DISTINCT 'condition', name FROM read_metrics WHERE machine = :machine "
     "AND start_ns >= :start AND start_ns < :end AND {clock} <= :bound"
 )
+_RUN_PART_NUMBERS = (
+    "SELECT DISTINCT r.part_number FROM read_operations o JOIN read_registry r "
+    "ON r.key = o.key WHERE o.machine = :machine AND o.started_ns >= :start "
+    "AND o.started_ns < :end AND o.{clock} <= :bound AND r.{clock} <= :bound"
+)
 _SUPERSEDED = (
     "SELECT key, version FROM read_superseded WHERE key IN :keys AND {clock} <= :bound"
 )
@@ -125,17 +130,20 @@ class RecallScope:
         return {**asdict(self), "serials": self.serials, "reduction": self.reduction}
 
 
-@dataclass
 class _Run:
-    kind: str
-    key: str
-    version: int
-    operation: str
-    start: int
-    end: int
-    process: dict[str, tuple[float, float, float, float, float]] = field(default_factory=dict)
-    condition: dict[str, list[float]] = field(default_factory=dict)
-    scalars: dict[str, float] = field(default_factory=dict)
+    """One run of a part on the machine, with the values a predicate may read."""
+
+    __slots__ = ("condition", "end", "folded", "key", "kind", "operation", "process",
+                 "scalars", "start", "version")
+
+    def __init__(self, kind: str, key: str, version: int, operation: str, start: int,
+                 end: int) -> None:
+        self.kind, self.key, self.version = kind, key, version
+        self.operation, self.start, self.end = operation, start, end
+        self.process: dict[str, tuple[float, float, float, float, float]] = {}
+        self.condition: dict[str, list[float]] = {}
+        self.scalars: dict[str, float] = {}
+        self.folded = False
 
 
 def recall_scope(conn: Connection, *, machine: str, start: datetime, end: datetime,
@@ -152,17 +160,18 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     condition_names = {r.name for r in needed if r.scope in (None, "condition")
                        and r.stat != "value"}
     runs = _runs(conn, machine, low, high, as_of, process_names)
-    if condition_names or any(r.stat == "value" for r in needed):
-        _condition_values(conn, machine, low, high, as_of, longest_window_ns, runs,
-                          condition_names)
+    conditions: _Conditions | None = None
+    if runs and (condition_names or any(r.stat == "value" for r in needed)):
+        conditions = _Conditions(conn, machine, low, max(run.end for run in runs) + 1, as_of,
+                                 longest_window_ns, condition_names)
     if predicate is not None:
-        _check_names(conn, predicate, runs, machine, low, high, as_of)
+        _check_names(conn, predicate, runs, conditions, machine, low, high, as_of)
     scope = RecallScope(machine=machine, start=iso(low), end=iso(high),
                         where=None if predicate is None else str(predicate),
                         as_of=as_of.describe(), position=position, examined=len(runs))
     test = compile_predicate(predicate) if predicate is not None else None
     for run in runs:
-        values = _Values(run)
+        values = _Values(run, conditions)
         matched: dict[str, float] = {}
         if predicate is not None and test is not None:
             verdict = test(values)
@@ -178,7 +187,7 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
             matched = {str(r): v for r in needed if (v := values.get(r)) is not None}
         scope.affected.append(Affected(run.kind, run.key, None, None, run.operation,
                                        iso(run.start), iso(run.end), matched))
-    scope.naive_part_numbers = _part_numbers(conn, sorted({run.key for run in runs}), as_of)
+    scope.naive_part_numbers = _part_numbers(conn, machine, low, high, as_of)
     _whereabouts(conn, scope, as_of)
     if scope.naive_part_numbers:
         scope.naive = int(rows(conn, _NAIVE, as_of, numbers=scope.naive_part_numbers,
@@ -186,13 +195,11 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     return scope
 
 
-def _part_numbers(conn: Connection, keys: list[str], as_of: AsOf) -> list[str]:
+def _part_numbers(conn: Connection, machine: str, low: int, high: int, as_of: AsOf
+                  ) -> list[str]:
     """Part numbers of the serials and lots that ran on the machine in the window."""
-    numbers: set[str] = set()
-    for first in range(0, len(keys), _CHUNK):
-        found = rows(conn, _REGISTERED, as_of, keys=keys[first:first + _CHUNK])
-        numbers.update(number for _, number, _ in found if number)
-    return sorted(numbers)
+    found = rows(conn, _RUN_PART_NUMBERS, as_of, machine=machine, start=low, end=high)
+    return sorted(number for (number,) in found if number)
 
 
 def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
@@ -201,8 +208,7 @@ def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
     runs: dict[tuple[str, str, int], _Run] = {}
     for _, kind, key, version, operation, started, ended in rows(
             conn, _RUNS, as_of, machine=machine, start=low, end=high):
-        runs.setdefault((key, operation, started),
-                        _Run(kind, key, version, operation, started, ended))
+        runs[(key, operation, started)] = _Run(kind, key, version, operation, started, ended)
     if names:
         for (kind, key, version, operation, started, ended, name, n, least, most, mean,
              sd) in rows(conn, _PARAMETERS, as_of, machine=machine, start=low, end=high,
@@ -223,37 +229,44 @@ def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
                   key=lambda run: (run.start, run.key))
 
 
-def _condition_values(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
-                      longest: int, runs: list[_Run], names: set[str]) -> None:
-    """Fold the condition windows overlapping each run into its values.
+class _Conditions:
+    """The machine's condition windows in the recall window, folded into a run when asked.
 
-    Over those windows a metric's min is the lowest min, its max the highest
-    max, its mean the n-weighted mean; OEE factors are the lowest seen.
+    Over the windows that overlap a run, a metric's min is the lowest min, its
+    max the highest max, its mean the n-weighted mean; OEE factors are the
+    lowest seen. Folding waits until a predicate asks for a condition value,
+    since a comparison already decided by process values needs none.
     """
-    if not runs:
-        return
-    end = max(run.end for run in runs) + 1
-    windows: dict[int, tuple[int, int, list[Any], list[tuple[str, float]]]] = {}
-    for position, start, stop, availability, performance, quality in rows(
-            conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
-        scalars = [(name, value) for name, value in (
-            ("availability", availability), ("performance", performance),
-            ("quality", quality)) if value is not None]
-        windows[position] = (start, stop, [], scalars)
-    if names:
-        for position, _, _, *metric in rows(conn, _METRICS, as_of, machine=machine,
-                                             low=low - longest, end=end, names=sorted(names)):
-            window = windows.get(position)
-            if window is not None:
-                window[2].append(metric)
-    ordered = sorted(windows.values(), key=lambda w: w[0])
-    starts = [w[0] for w in ordered]
-    for run in runs:
-        first = bisect.bisect_right(starts, run.start - longest - 1)
-        last = bisect.bisect_left(starts, run.end)
-        folded = run.condition
-        seen_scalars = run.scalars
-        for _, stop, metrics, scalars in ordered[first:last]:
+
+    def __init__(self, conn: Connection, machine: str, low: int, end: int, as_of: AsOf,
+                 longest: int, names: set[str]) -> None:
+        self.longest = longest
+        windows: dict[int, tuple[int, int, list[Any], list[tuple[str, float]]]] = {}
+        for position, start, stop, availability, performance, quality in rows(
+                conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
+            scalars = [(name, value) for name, value in (
+                ("availability", availability), ("performance", performance),
+                ("quality", quality)) if value is not None]
+            windows[position] = (start, stop, [], scalars)
+        self.names: set[str] = set()
+        if names:
+            for position, _, _, *metric in rows(conn, _METRICS, as_of, machine=machine,
+                                                 low=low - longest, end=end,
+                                                 names=sorted(names)):
+                window = windows.get(position)
+                if window is not None:
+                    window[2].append(metric)
+                    self.names.add(metric[0])
+        self.ordered = sorted(windows.values(), key=lambda w: w[0])
+        self.starts = [w[0] for w in self.ordered]
+
+    def fold(self, run: _Run) -> None:
+        """Fill ``run.condition`` and ``run.scalars`` from the windows that overlap it."""
+        run.folded = True
+        first = bisect.bisect_right(self.starts, run.start - self.longest - 1)
+        last = bisect.bisect_left(self.starts, run.end)
+        folded, seen_scalars = run.condition, run.scalars
+        for _, stop, metrics, scalars in self.ordered[first:last]:
             if stop <= run.start:
                 continue
             for name, n, least, most, mean, threshold in metrics:
@@ -281,8 +294,9 @@ _CONDITION_STATS = {"min": 0, "max": 1, "n": 3, "threshold": 4}
 class _Values:
     """A run's values as the predicate asks for them; unqualified names try process first."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, conditions: _Conditions | None) -> None:
         self.run = run
+        self.conditions = conditions
 
     def get(self, reference: Reference) -> float | None:
         if reference.scope in (None, "process"):
@@ -292,6 +306,8 @@ class _Values:
                 return stats[index]
             if reference.scope == "process":
                 return None
+        if not self.run.folded and self.conditions is not None:
+            self.conditions.fold(self.run)
         if reference.stat == "value":
             return self.run.scalars.get(reference.name)
         folded = self.run.condition.get(reference.name)
@@ -306,10 +322,13 @@ class _Values:
         return None if value == math.inf else value
 
 
-def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run], machine: str,
-                 low: int, high: int, as_of: AsOf) -> None:
+def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run],
+                 conditions: _Conditions | None, machine: str, low: int, high: int,
+                 as_of: AsOf) -> None:
     """A name that no run on the machine has is a typo, not a value to skip."""
-    seen = {name for run in runs for name in (*run.process, *run.condition, *run.scalars)}
+    seen = {name for run in runs for name in run.process}
+    if conditions is not None:
+        seen |= conditions.names
     unknown = [r for r in references(predicate) if r.name not in seen and r.stat != "value"]
     if not unknown or not runs:
         return

@@ -183,6 +183,9 @@ INDEXES: dict[str, list[Index]] = {
         Index("read_registry_key", registry.c.key),
         Index("read_registry_design", registry.c.part_number, registry.c.revision,
               registry.c.occurred_ns),
+        # The naive recall scope counts a part number's production in a period.
+        Index("read_registry_produced", registry.c.part_number, registry.c.occurred_ns,
+              registry.c.recorded_ns),
     ],
     whereabouts.name: [Index("read_whereabouts_key", whereabouts.c.key, whereabouts.c.position)],
     edges.name: [Index("read_edges_parent", edges.c.parent, edges.c.position),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 from conftest import Clock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import thread
 from thread import facts as f
@@ -22,7 +25,8 @@ from thread_adapters.mapping import (
     RecordsRefused,
     UnitMismatch,
 )
-from thread_adapters.readings import ReadingSink
+from thread_adapters.mapping.signals import DUPLICATE, LATE, MERGED, Discrete
+from thread_adapters.readings import ReadingSink, TagValue
 from thread_adapters.samples import ENCODING, decode
 from thread_adapters.tagmap import TagMap, parse_tag_map
 
@@ -660,3 +664,262 @@ def test_buffers_stay_small_over_many_cycles(sqlite_ledger: thread.Ledger) -> No
     assert stats.readings > 16_000
     assert stats.buffered < 1_000
     assert stats.process_records >= 38
+
+
+# --- readings out of time order: merging, the late-reading horizon, backfilled gaps ---------
+
+WINDOWS_ONLY = """\
+[machine]
+id = "PRESS-7"
+name = "Injection press 7"
+kind = "injection-press"
+register = true
+
+[conditions]
+window_s = 60
+
+[tags.vibration]
+kind = "condition"
+unit = "mm/s"
+"""
+
+
+def test_a_reading_up_to_a_resolved_cycle_end_is_late_and_after_it_is_merged(
+        sqlite_ledger: thread.Ledger) -> None:
+    """The end of the last resolved cycle is the horizon: before or at it a reading is late
+    (counted, in no record); after it, though older than the tag's last, it is merged."""
+    layer = layer_on(sqlite_ledger)
+    run_cycle(layer, "SN-1", 1.0, 5.0, {"barrel_temp": [(2.0, 231.0)], "pressure": [(2.0, 800.0)]})
+    layer.observe("serial", "SN-2", ns(5.2))
+    layer.observe("start", True, ns(5.2))
+    layer.observe_many("barrel_temp", [232.0, 233.0], [ns(6), ns(7)])
+    layer.observe("pressure", 801.0, ns(6))
+    layer.write_ready()                            # every watched tag is past 5 s: SN-1 resolves
+    (first,) = facts_of(sqlite_ledger, f.ProcessRecorded)
+    assert layer.horizon("barrel_temp") == ns(5) + 1
+    layer.observe("barrel_temp", 100.0, ns(4))     # inside SN-1's written cycle: late
+    layer.observe("barrel_temp", 101.0, ns(5))     # at its end, which the cycle includes: late
+    layer.observe("barrel_temp", 234.0, ns(5.5))   # in SN-2, not yet resolved: merged
+    layer.observe("done", True, ns(9))
+    layer.flush()
+    records = facts_of(sqlite_ledger, f.ProcessRecorded)
+    assert records[0] == first and [r.serial for r in records] == ["SN-1", "SN-2"]
+    temp = {p.name: p for p in records[1].parameters}["barrel_temp"]
+    assert temp.samples is not None
+    assert decode(temp.samples).times_ns.tolist() == [ns(5.2), ns(5.5), ns(6), ns(7)]
+    assert (temp.min, temp.max) == (231.0, 234.0)  # 231 held from SN-1's reading at 2 s
+    stats = layer.stats()
+    assert (stats.late, stats.backfilled) == (2, 1)
+
+
+def test_a_reading_in_a_written_condition_window_is_late(sqlite_ledger: thread.Ledger,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A condition window once written is final: a reading for it is late and logged; one in
+    the open window, though out of order, is merged."""
+    layer = MappingLayer(sqlite_ledger, press(WINDOWS_ONLY), protocol="test", monotonic=Wall())
+    layer.observe_many("vibration", [1.0, 2.0, 3.0, 6.0], [ns(10), ns(30), ns(61), ns(70)])
+    layer.write_ready()
+    (written,) = facts_of(sqlite_ledger, f.ConditionRecorded)
+    assert (written.window_start, written.window_end) == (at(10), at(60))
+    layer.observe("vibration", 9.0, ns(50))
+    layer.observe("vibration", 4.0, ns(65))
+    with caplog.at_level(logging.WARNING):
+        layer.flush()
+    first, second = facts_of(sqlite_ledger, f.ConditionRecorded)
+    assert first == written
+    (metric,) = second.metrics                    # 2.0 held from 30 s, then 61, 65, 70 s
+    assert (metric.n, metric.min, metric.max, metric.mean) == (4, 2.0, 6.0, 3.75)
+    assert (layer.stats().late, layer.stats().backfilled) == (1, 1)
+    assert "1 reading(s) of tag vibration (the latest taken at 2026-03-02T06:00:50+00:00) " \
+           "arrived after the records they belong to were resolved" in caplog.text
+
+
+def test_a_trigger_merged_between_equal_readings_splits_them_into_changes() -> None:
+    """A discrete tag keeps every reading, so a value merged between two equal ones makes the
+    later one a change back, at its own time."""
+    trigger = Discrete("done")
+    trigger.observe(False, ns(0))
+    trigger.observe(False, ns(10))                 # an NBIRTH restating the value
+    assert trigger.changes == [(ns(0), False)]
+    assert trigger.observe(True, ns(5)) == MERGED  # the backfill
+    assert trigger.changes == [(ns(0), False), (ns(5), True), (ns(10), False)]
+    assert trigger.observe(True, ns(5)) == DUPLICATE
+    trigger.horizon = ns(6)
+    assert trigger.observe(True, ns(4)) == LATE
+    assert (trigger.received, trigger.merged, trigger.dropped, trigger.late) == (3, 1, 1, 1)
+
+
+def test_bulk_readings_out_of_order_merge_like_single_ones(tmp_path: Path) -> None:
+    """observe_many merges an older block into place, dropping what it holds already."""
+    results = []
+    for bulk in (False, True):
+        ledger = thread.open(str(tmp_path / f"{bulk}.db"), clock=Clock())
+        layer = layer_on(ledger)
+        layer.observe("serial", "SN-1", ns(0))
+        layer.observe("start", True, ns(0))
+        layer.observe_many("barrel_temp", [230.0, 236.0], [ns(1), ns(6)])
+        late = ([233.0, 231.0, 230.0, 232.0], [ns(3), ns(2), ns(1), ns(2.5)])
+        if bulk:
+            layer.observe_many("barrel_temp", *late)
+        else:
+            for value, stamp in zip(*late, strict=True):
+                layer.observe("barrel_temp", value, stamp)
+        layer.observe("done", True, ns(10))
+        layer.flush()
+        results.append((facts_of(ledger, f.ProcessRecorded), layer.stats()))
+        ledger.close()
+    (single, single_stats), (bulk_records, bulk_stats) = results
+    assert single == bulk_records
+    assert single[0].parameters[0].samples is not None
+    assert decode(single[0].parameters[0].samples).times_ns.tolist() == [
+        ns(1), ns(2), ns(2.5), ns(3), ns(6)]
+    assert (bulk_stats.backfilled, bulk_stats.re_delivered) == (3, 1)
+    assert (single_stats.backfilled, single_stats.re_delivered) == (3, 1)
+
+
+def test_an_outage_backfilled_after_the_birth_is_recorded_and_the_gap_says_so(
+        sqlite_ledger: thread.Ledger) -> None:
+    """Current values first, then the stored history: the outage's cycles are cut in source
+    time once the backfill has settled, and the gap's reason names what was backfilled."""
+    wall = Wall()
+    layer = layer_on(sqlite_ledger, wall=wall)
+    run_cycle(layer, "SN-1", 1.0, 5.0, {"barrel_temp": temps(1.0, 4)})
+    layer.gap(ns(6), ns(60), "edge node went offline (NDEATH, bdSeq 0)")
+    for tag, value in (("serial", "SN-3"), ("start", False), ("done", False),
+                       ("barrel_temp", 240.0), ("pressure", 790.0)):
+        layer.observe(tag, value, ns(60))          # the NBIRTH: current values
+    history = {"SN-2": (10.0, 20.0, temps(10.0, 5, base=231)),
+               "SN-3": (30.0, 40.0, temps(30.0, 6, base=232))}
+    for serial, (start, end, barrel) in history.items():
+        run_cycle(layer, serial, start, end, {"barrel_temp": barrel,
+                                              "pressure": [(start + 1, 805.0)]})
+    layer.write_ready()
+    assert [r.serial for r in facts_of(sqlite_ledger, f.ProcessRecorded)] == ["SN-1"]
+    assert facts_of(sqlite_ledger, f.CollectionGapRecorded) == []
+    wall.now += 2.0                                # settle_s with nothing more from the outage
+    layer.write_ready()
+    records = facts_of(sqlite_ledger, f.ProcessRecorded)
+    assert [(r.serial, r.started_at, r.ended_at) for r in records] == [
+        ("SN-1", at(1), at(5)), ("SN-2", at(10), at(20)), ("SN-3", at(30), at(40))]
+    for record, (_, _, barrel) in zip(records[1:], history.values(), strict=True):
+        temp = {p.name: p for p in record.parameters}["barrel_temp"]
+        assert (temp.n, temp.min, temp.max) == (len(barrel), barrel[0][1], barrel[-1][1])
+    (gap,) = facts_of(sqlite_ledger, f.CollectionGapRecorded)
+    readings = sum(5 + len(barrel) + 1 for _, _, barrel in history.values())  # triggers too
+    assert (gap.gap_start, gap.gap_end) == (at(6), at(60))
+    assert gap.reason == (
+        f"edge node went offline (NDEATH, bdSeq 0); backfilled afterwards: the source forwarded "
+        f"{readings} stored reading(s) taken from 2026-03-02T06:00:10.000+00:00 to "
+        f"2026-03-02T06:00:40.100+00:00 within this stretch, merged into the records by their "
+        f"source time")
+    layer.flush()
+    count = sqlite_ledger.count()
+    for serial, (start, end, barrel) in history.items():   # the same history again
+        run_cycle(layer, serial, start, end, {"barrel_temp": barrel})
+    layer.flush()
+    assert sqlite_ledger.count() == count
+    assert layer.stats().late > 0
+
+
+def test_a_gap_holds_back_only_what_comes_after_its_start(sqlite_ledger: thread.Ledger) -> None:
+    """A cycle that ended before an open gap began is written; one after waits for the gap."""
+    wall = Wall()
+    layer = layer_on(sqlite_ledger, wall=wall)
+    run_cycle(layer, "SN-1", 1.0, 5.0, {"barrel_temp": temps(1.0, 4)})
+    layer.gap(ns(6), ns(7), "seq skipped from 4 to 6: 2 messages lost", 2)
+    run_cycle(layer, "SN-2", 8.0, 12.0, {"barrel_temp": temps(8.0, 4), "pressure": [(8, 1.0)]})
+    for tag in ("barrel_temp", "pressure", "serial", "start"):
+        layer.observe(tag, "SN-2" if tag == "serial" else 0.0 if tag != "start" else False,
+                      ns(13))
+    layer.write_ready()
+    assert [r.serial for r in facts_of(sqlite_ledger, f.ProcessRecorded)] == ["SN-1"]
+    wall.now += 2.0
+    layer.write_ready()
+    assert [r.serial for r in facts_of(sqlite_ledger, f.ProcessRecorded)] == ["SN-1", "SN-2"]
+    (gap,) = facts_of(sqlite_ledger, f.CollectionGapRecorded)
+    assert gap.reason == "seq skipped from 4 to 6: 2 messages lost" and gap.lost_messages == 2
+
+
+Reading = tuple[str, TagValue, int]
+
+
+def _region(data: st.DataObject) -> tuple[list[Reading], list[Reading]]:
+    """Cycles from 10 s on: (two parameter tags' readings, the triggers and serials)."""
+    cycles = data.draw(st.integers(min_value=1, max_value=3), label="cycles")
+    span_ms = (10_000, 10_000 + 20_000 * cycles)
+    parameters: list[Reading] = []
+    for tag, low, high in (("barrel_temp", 245.0, 255.0), ("pressure", 700.0, 900.0)):
+        stamps = data.draw(st.sets(st.integers(*span_ms), min_size=1, max_size=10), label=tag)
+        for stamp in sorted(stamps):
+            value = data.draw(st.floats(low, high).map(lambda v: round(v, 1)))
+            parameters.append((tag, value, ns(stamp / 1000)))
+    triggers: list[Reading] = []
+    for index in range(cycles):
+        start = 10.0 + 20.0 * index
+        end = start + data.draw(st.integers(2_000, 15_000), label="length") / 1000
+        triggers += [("serial", f"SN-{index + 1}", ns(start)), ("start", True, ns(start)),
+                     ("start", False, ns(start + 0.1)), ("done", True, ns(end)),
+                     ("done", False, ns(end + 0.1))]
+    return parameters, triggers
+
+
+def _deliver(readings: Sequence[Reading], *, gap: tuple[int, int] | None = None,
+             birth: Sequence[Reading] = ()) -> list[f.Fact]:
+    """Feed a fresh layer and ledger a live cycle, then ``readings`` one at a time; its facts."""
+    with tempfile.TemporaryDirectory() as directory:
+        ledger = thread.open(str(Path(directory) / "ledger.db"), clock=Clock())
+        layer = layer_on(ledger)
+        run_cycle(layer, "SN-0", 1.0, 5.0, {"barrel_temp": [(2.0, 248.0), (6.0, 251.0)],
+                                            "pressure": [(2.0, 800.0), (6.0, 801.0)]})
+        layer.observe("vibration", 1.0, ns(0))      # silent afterwards: windows wait for it
+        if gap is not None:
+            layer.gap(*gap, "edge node went offline")
+        for tag, value, stamp in [*readings, *birth]:
+            layer.observe(tag, value, stamp)
+            layer.write_ready()
+        layer.flush()
+        facts = [event.fact for _, event in ledger.scan()
+                 if not isinstance(event.fact, (f.PartRegistered, f.MachineRegistered))]
+        ledger.close()
+    return sorted(facts, key=lambda fact: (fact.topic, repr(fact)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_interleaving_of_two_tags_within_the_horizon_records_what_order_would(
+        data: st.DataObject) -> None:
+    """Two tags' readings in any arrival order, each even out of its own order, give the
+    same process, condition and alarm records as delivery in time order, while what they
+    feed is unresolved (here: the cycle triggers arrive after them)."""
+    parameters, triggers = _region(data)
+    in_order = sorted([*parameters, *triggers], key=lambda reading: reading[2])
+    shuffled = data.draw(st.permutations(parameters), label="arrival")
+    expected = _deliver(in_order)
+    assert _deliver([*shuffled, *triggers]) == expected
+    assert _count(expected, f.ProcessRecorded) == 1 + len(triggers) // 5
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_backfill_order_after_an_outage_records_what_order_would(
+        data: st.DataObject) -> None:
+    """After a gap and the node's current values, its stored history in any order - triggers,
+    serials and parameters alike - gives the records, and the gap fact, of in-order delivery."""
+    parameters, triggers = _region(data)
+    region = [*parameters, *triggers]
+    gap = (ns(9), ns(80))
+    birth: list[Reading] = [("serial", triggers[-5][1], ns(80)), ("start", False, ns(80)),
+                            ("done", False, ns(80)), ("barrel_temp", 249.0, ns(80)),
+                            ("pressure", 800.0, ns(80))]
+    in_order = sorted(region, key=lambda reading: reading[2])
+    backfill = data.draw(st.permutations(region), label="backfill")
+    replayed = _deliver([*birth, *backfill], gap=gap)  # the node's current values come first
+    assert replayed == _deliver(in_order, gap=gap, birth=birth)
+    assert _count(replayed, f.ProcessRecorded) == 1 + len(triggers) // 5
+    assert _count(replayed, f.ConditionRecorded) >= 1
+    (gap_fact,) = [fact for fact in replayed if isinstance(fact, f.CollectionGapRecorded)]
+    assert f"forwarded {len(region)} stored reading(s)" in gap_fact.reason
+
+
+def _count(facts: list[f.Fact], kind: type[f.Fact]) -> int:
+    return sum(isinstance(fact, kind) for fact in facts)

@@ -756,17 +756,16 @@ class MappingLayer:
             buffer.horizon = horizon
 
     def _tell_late(self) -> None:
-        """Log, once per batch, the readings that came too late to be used."""
+        """Log the readings that came too late to be used, since the last time."""
         for buffer in self._buffers():
             told = self._late_told.get(buffer.key, 0)
             if buffer.late > told:
                 self._late_told[buffer.key] = buffer.late
                 logger.warning(
-                    "%s: %d reading(s) of tag %s arrived after the records they belong to were "
-                    "resolved (readings before %s); they are counted as late and not recorded",
+                    "%s: %d reading(s) of tag %s (the latest taken at %s) arrived after the "
+                    "records they belong to were resolved; counted as late, not recorded",
                     self.machine, buffer.late - told, buffer.key,
-                    summaries.instant(buffer.horizon).isoformat()
-                    if buffer.horizon != NEVER else "the first")
+                    summaries.instant(buffer.late_at).isoformat())
 
     def _buffers(self) -> list[Signal | Discrete]:
         return [*self._signals.values(), *self._discrete.values()]

@@ -55,6 +55,7 @@ class Signal:
         "last_t",
         "last_v",
         "late",
+        "late_at",
         "merged",
         "pruned",
         "threshold",
@@ -73,8 +74,9 @@ class Signal:
         self.horizon = NEVER
         #: Readings dropped as delivered again.
         self.dropped = 0
-        #: Readings older than the horizon, left out.
+        #: Readings older than the horizon, left out; the source time of the latest of them.
         self.late = 0
+        self.late_at = NEVER
         #: Readings merged into their place out of arrival order.
         self.merged = 0
         #: Readings already summarised and let go.
@@ -103,6 +105,7 @@ class Signal:
         at_ns = operator.index(at_ns)  # before anything changes: a float time raises here
         if at_ns < self.horizon:
             self.late += 1
+            self.late_at = max(self.late_at, at_ns)
             return LATE
         first = bisect.bisect_left(self.times, at_ns)
         after = bisect.bisect_right(self.times, at_ns, lo=first)
@@ -125,7 +128,9 @@ class Signal:
             older = times < self.last_t
             if bool(older.any()):
                 late = older & (times < self.horizon)
-                self.late += int(np.count_nonzero(late))
+                if bool(late.any()):
+                    self.late += int(np.count_nonzero(late))
+                    self.late_at = max(self.late_at, int(times[late].max()))
                 into = older & ~late
                 if bool(into.any()):
                     merged = self._merge(values[into], times[into])
@@ -230,6 +235,7 @@ class Discrete:
     horizon: int = NEVER
     dropped: int = 0
     late: int = 0
+    late_at: int = NEVER
     merged: int = 0
     received: int = 0
 
@@ -253,6 +259,7 @@ class Discrete:
             return CHANGED
         if at_ns < self.horizon:
             self.late += 1
+            self.late_at = max(self.late_at, at_ns)
             return LATE
         if self._holds(value, at_ns):
             self.dropped += 1

@@ -336,3 +336,19 @@ def test_rebuild_in_a_worker_process_gives_the_same_rows(ledger: thread.Ledger, 
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
     assert ledger.rebuild() == ledger.count()
     assert snapshot(ledger_url) == in_process
+
+
+def test_read_models_of_another_layout_are_rebuilt(ledger_url: str, clock: Clock) -> None:
+    """Read models written with an older layout are dropped and rebuilt, not misread."""
+    ledger = thread.open(ledger_url, clock=clock)
+    build(ledger, bearings=4)
+    assert ledger.trace("B-000").part_number == "BRG-6204"
+    ledger.close()
+    raw_sql(ledger_url, "UPDATE read_layout SET layout = 1")
+    raw_sql(ledger_url, "DELETE FROM read_story")
+    ledger = thread.open(ledger_url, clock=clock)
+    try:
+        assert all(p.position == 0 for p in ledger.read_models.positions())
+        assert ledger.trace("B-000").part_number == "BRG-6204"
+    finally:
+        ledger.close()

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import Connection, Engine, Index, Table, create_engine, event, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Index,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.schema import CreateTable
 
 from thread.errors import ConfigurationError, LedgerError
@@ -25,7 +35,7 @@ from thread.read.pipeline import projected
 from thread.read.projections import PROJECTIONS, Projection, tables_of
 
 #: Events read from the log and written to the read models per transaction.
-PAGE = 5_000
+PAGE = 10_000
 
 Progress = Callable[[int], object]
 
@@ -167,12 +177,27 @@ class ReadModels:
 
     def _ensure(self) -> None:
         with self.engine.begin() as conn:
+            if self._outdated(conn):
+                # Read models are derived data: a new layout is a rebuild, never a migration.
+                for table in reversed(s.metadata.sorted_tables):
+                    conn.execute(text(f"DROP TABLE IF EXISTS {_quoted(conn, table.name)}"))
             s.metadata.create_all(conn, checkfirst=True)
+            if conn.execute(select(s.layout.c.layout)).first() is None:
+                conn.execute(s.layout.insert().values(layout=s.LAYOUT))
             _create_indexes(conn, tables_of(PROJECTIONS))
             known = set(conn.execute(select(s.positions.c.projection)).scalars())
             for name in PROJECTIONS:
                 if name not in known:
                     conn.execute(s.positions.insert().values(projection=name, position=0))
+
+    @staticmethod
+    def _outdated(conn: Connection) -> bool:
+        names = set(inspect(conn).get_table_names())
+        if s.positions.name not in names:
+            return False  # nothing built yet
+        if s.layout.name not in names:
+            return True
+        return conn.execute(select(s.layout.c.layout)).scalar() != s.LAYOUT
 
     def _catch_up_once(self, chosen: Sequence[Projection], progress: Progress | None) -> int | None:
         with self.engine.connect() as conn:

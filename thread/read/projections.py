@@ -61,7 +61,7 @@ def _clocks(event: LogEvent) -> tuple[int, int]:
 def _story(event: LogEvent) -> Rows:
     rows: Rows = [(s.story, (
         event.position, event.kind, event.key, event.version, event.topic,
-        *_clocks(event), event.actor, event.source, event.source_record_id, event.canonical,
+        *_clocks(event),
     ))]
     if event.topic == f.CorrectionRecorded.topic:
         p = event.payload

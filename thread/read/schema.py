@@ -15,7 +15,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -24,11 +23,20 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: The layout of the read models; a store written with another layout is dropped and rebuilt.
+LAYOUT = 2
+
 
 def _clocks() -> list[Column[int]]:
     return [Column("occurred_ns", BigInteger, nullable=False),
             Column("recorded_ns", BigInteger, nullable=False)]
 
+
+#: Which layout the read models in this database have.
+layout = Table(
+    "read_layout", metadata,
+    Column("layout", Integer, primary_key=True, autoincrement=False),
+)
 
 #: How far each projection has read the log, written in the same transaction as its rows.
 positions = Table(
@@ -38,7 +46,8 @@ positions = Table(
     Column("longest_window_ns", BigInteger, nullable=False, server_default="0"),
 )
 
-# -- story: every event of parts, lots and design items, in its canonical bytes.
+# -- story: which events of parts, lots and design items there are, when, at which position;
+#    their bytes stay in the event store.
 story = Table(
     "read_story", metadata,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
@@ -47,10 +56,6 @@ story = Table(
     Column("version", Integer, nullable=False),
     Column("topic", String(80), nullable=False),
     *_clocks(),
-    Column("actor", String(200), nullable=False),
-    Column("source", String(200), nullable=False),
-    Column("source_record_id", String(400)),
-    Column("canonical", LargeBinary, nullable=False),
 )
 superseded = Table(
     "read_superseded", metadata,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, bindparam, text
 
 from thread.domain import facts as f
-from thread.errors import UnknownSubject
+from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
 from thread.read.events import iso, plain, unpack_event
 
@@ -60,8 +61,8 @@ _ACTIONS = {f.Quarantined.topic, f.ReleasedFromQuarantine.topic, f.Recalled.topi
 _SUBJECT = ("serial", "lot", "kind", "key")
 
 _EVENTS = text(
-    "SELECT position, kind, key, version, topic, occurred_ns, recorded_ns, actor, source, "
-    "canonical FROM read_story WHERE kind = :kind AND key IN :keys AND {clock} <= :bound "
+    "SELECT position, kind, key, version, topic, occurred_ns, recorded_ns "
+    "FROM read_story WHERE kind = :kind AND key IN :keys AND {clock} <= :bound "
     "ORDER BY key, version"
 )
 _CONDITIONS = text(
@@ -101,24 +102,72 @@ def _query(conn: Connection, template: Any, as_of: AsOf, **params: Any) -> list[
     return list(conn.execute(statement, {"bound": as_of.bound_ns, **params}))
 
 
-def events_of(conn: Connection, kind: str, keys: list[str], as_of: AsOf) -> list[Any]:
-    """Story rows of subjects of one kind, oldest first per subject."""
-    return _query(conn, _EVENTS, as_of, kind=kind, keys=keys) if keys else []
+#: Where the story reads an event's bytes: (kind, key) -> {version: canonical bytes}.
+Fetch = Callable[[str, str], dict[int, bytes]]
 
 
-def trace(conn: Connection, key: str, as_of: AsOf, *, position: int,
+class Event(NamedTuple):
+    """A story event: where it is in the log, its clocks, provenance and payload."""
+
+    position: int
+    kind: str
+    key: str
+    version: int
+    topic: str
+    occurred_ns: int
+    recorded_ns: int
+    actor: str
+    source: str
+    canonical: bytes
+    payload: Record
+
+
+def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of: AsOf
+              ) -> list[Event]:
+    """Events of subjects of one kind as of a moment, oldest first per subject.
+
+    The read model says which events count as of the moment; their bytes come
+    from the event store itself, so the hash a story reports is of the bytes
+    in the log.
+    """
+    if not keys:
+        return []
+    stored: dict[str, dict[int, bytes]] = {}
+    found: list[Event] = []
+    for row in _query(conn, _EVENTS, as_of, kind=kind, keys=keys):
+        chain = stored.get(row.key)
+        if chain is None:
+            chain = stored[row.key] = fetch(row.kind, row.key)
+        canonical = chain.get(row.version)
+        if canonical is None:
+            raise IntegrityFailure(
+                f"read model names {row.kind} {row.key} version {row.version} at log position "
+                f"{row.position}, which the event store does not hold; rebuild the read models "
+                f"(thread rebuild) and verify the ledger (thread verify)", version=row.version)
+        version, topic, _, _, actor, source, _, payload = unpack_event(canonical, row.position)
+        if (version, topic) != (row.version, row.topic):
+            raise IntegrityFailure(
+                f"read model and event store disagree on {row.kind} {row.key} version "
+                f"{row.version}; rebuild the read models (thread rebuild)", version=row.version)
+        found.append(Event(row.position, row.kind, row.key, row.version, row.topic,
+                           row.occurred_ns, row.recorded_ns, actor, source, canonical,
+                           cast(Record, plain(payload))))
+    return found
+
+
+def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, position: int,
           longest_window_ns: int) -> Story:
-    """The story of serial (or lot) ``key`` from the read models."""
+    """The story of serial (or lot) ``key`` from the read models and the event store."""
     kind = "part"
-    rows = events_of(conn, kind, [key], as_of)
+    rows = events_of(conn, fetch, kind, [key], as_of)
     if not rows:
         kind = "lot"
-        rows = events_of(conn, kind, [key], as_of)
+        rows = events_of(conn, fetch, kind, [key], as_of)
     if not rows:
         when = "" if as_of.moment is None else f" as of {as_of.describe()} "
         raise UnknownSubject(f"no part or lot {key} in this ledger{when}".rstrip())
     story = Story(kind=kind, key=key, position=position, as_of=as_of.describe())
-    payloads = {row.position: _payload(row) for row in rows}
+    payloads = {row.position: row.payload for row in rows}
     corrected = {payloads[row.position]["corrects_version"]: row.version
                  for row in rows if row.topic == f.CorrectionRecorded.topic}
     open_ncs: dict[str, Record] = {}
@@ -132,8 +181,8 @@ def trace(conn: Connection, key: str, as_of: AsOf, *, position: int,
             continue  # superseded: it stays in the timeline, marked, and counts no more
         by_version[row.version] = payload
         _place(story, row, payload, open_ncs, lots)
-    _design(conn, story, as_of)
-    _materials(conn, story, lots, as_of)
+    _design(conn, fetch, story, as_of)
+    _materials(conn, fetch, story, lots, as_of)
     _conditions(conn, story, as_of, longest_window_ns)
     _components(conn, story, as_of)
     for signature in story.signatures:
@@ -144,17 +193,12 @@ def trace(conn: Connection, key: str, as_of: AsOf, *, position: int,
     return story
 
 
-def _payload(row: Any) -> Record:
-    """A story row's payload, JSON-ready."""
-    return cast(Record, plain(unpack_event(bytes(row.canonical), row.position)[-1]))
-
-
 def _timeline_entry(row: Any, payload: Record, corrected_by: int | None) -> Record:
     return {
         "position": row.position, "version": row.version, "topic": row.topic,
         "occurred_at": iso(row.occurred_ns), "recorded_at": iso(row.recorded_ns),
         "actor": row.actor, "source": row.source,
-        "hash": hashlib.sha256(bytes(row.canonical)).hexdigest(),
+        "hash": hashlib.sha256(row.canonical).hexdigest(),
         "fact": {k: v for k, v in payload.items() if k not in _SUBJECT},
         "corrected_by": corrected_by,
     }
@@ -253,13 +297,13 @@ def _topic_of(timeline: list[Record], version: int) -> str | None:
     return next((e["topic"] for e in timeline if e["version"] == version), None)
 
 
-def _design(conn: Connection, story: Story, as_of: AsOf) -> None:
+def _design(conn: Connection, fetch: Fetch, story: Story, as_of: AsOf) -> None:
     if story.part_number is None:
         return
     released: Record | None = None
     changes: list[Record] = []
-    for row in events_of(conn, "design", [story.part_number], as_of):
-        payload = _payload(row)
+    for row in events_of(conn, fetch, "design", [story.part_number], as_of):
+        payload = row.payload
         if row.topic == f.RevisionReleased.topic and payload["revision"] == story.revision:
             released = {**payload, "released_at": iso(row.occurred_ns), "version": row.version}
         elif (row.topic == f.ChangeOrderIssued.topic
@@ -272,11 +316,12 @@ def _design(conn: Connection, story: Story, as_of: AsOf) -> None:
         story.design = {**released, "released": True, "change_orders": changes}
 
 
-def _materials(conn: Connection, story: Story, lots: list[str], as_of: AsOf) -> None:
+def _materials(conn: Connection, fetch: Fetch, story: Story, lots: list[str], as_of: AsOf
+               ) -> None:
     received: dict[str, Record] = {}
     certificates: dict[str, list[Record]] = defaultdict(list)
-    for row in events_of(conn, "lot", sorted(set(lots)), as_of):
-        payload = _payload(row)
+    for row in events_of(conn, fetch, "lot", sorted(set(lots)), as_of):
+        payload = row.payload
         if row.topic == f.MaterialLotReceived.topic:
             received[row.key] = payload
         elif row.topic == f.CertificationAttached.topic:

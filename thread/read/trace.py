@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from thread.domain import facts as f
 from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
 from thread.read.events import iso, plain, unpack_event
+from thread.read.sql import rows
 
 Record = dict[str, Any]
 
@@ -60,46 +61,73 @@ _ACTIONS = {f.Quarantined.topic, f.ReleasedFromQuarantine.topic, f.Recalled.topi
             f.CorrectiveActionOpened.topic, f.CorrectiveActionClosed.topic}
 _SUBJECT = ("serial", "lot", "kind", "key")
 
-_EVENTS = text(
+class _StoryRow(NamedTuple):
+    position: int
+    kind: str
+    key: str
+    version: int
+    topic: str
+    occurred_ns: int
+    recorded_ns: int
+
+
+class _ConditionRow(NamedTuple):
+    position: int
+    start_ns: int
+    end_ns: int
+    alarms: str
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    name: str | None
+    unit: str | None
+    min: float | None
+    max: float | None
+    mean: float | None
+    threshold: float | None
+
+
+class _AlarmRow(NamedTuple):
+    code: str
+    text: str
+    severity: str
+    raised_ns: int
+    cleared_ns: int | None
+
+
+class _RegisteredRow(NamedTuple):
+    key: str
+    part_number: str | None
+    revision: str | None
+
+
+_EVENTS = (
     "SELECT position, kind, key, version, topic, occurred_ns, recorded_ns "
     "FROM read_story WHERE kind = :kind AND key IN :keys AND {clock} <= :bound "
     "ORDER BY key, version"
 )
-_CONDITIONS = text(
+_CONDITIONS = (
     "SELECT c.position, c.start_ns, c.end_ns, c.alarms, c.availability, c.performance, "
     "c.quality, m.name, m.unit, m.min, m.max, m.mean, m.threshold FROM read_conditions c "
     "LEFT JOIN read_metrics m ON m.position = c.position "
     "WHERE c.machine = :machine AND c.start_ns >= :low AND c.start_ns < :high "
     "AND c.{clock} <= :bound ORDER BY c.start_ns"
 )
-_ALARMS = text(
+_ALARMS = (
     "SELECT code, text, severity, raised_ns, cleared_ns FROM read_alarms "
     "WHERE machine = :machine AND raised_ns >= :low AND raised_ns < :high "
     "AND {clock} <= :bound ORDER BY raised_ns"
 )
-_REGISTERED = text(
+_REGISTERED = (
     "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
     "AND {clock} <= :bound"
 )
+_SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow, _ALARMS: _AlarmRow,
+                           _REGISTERED: _RegisteredRow}
 
 
-def _statement(template: Any, as_of: AsOf) -> Any:
-    sql = template.text.replace("{clock}", as_of.column)
-    statement = text(sql)
-    if ":keys" in sql:
-        statement = statement.bindparams(bindparam("keys", expanding=True))
-    return statement
-
-
-_CACHE: dict[tuple[int, str], Any] = {}
-
-
-def _query(conn: Connection, template: Any, as_of: AsOf, **params: Any) -> list[Any]:
-    key = (id(template), as_of.column)
-    statement = _CACHE.get(key)
-    if statement is None:
-        statement = _CACHE[key] = _statement(template, as_of)
-    return list(conn.execute(statement, {"bound": as_of.bound_ns, **params}))
+def _query(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[Any]:
+    return list(map(_SHAPES[template]._make, rows(conn, template, as_of, **params)))
 
 
 #: Where the story reads an event's bytes: (kind, key) -> {version: canonical bytes}.

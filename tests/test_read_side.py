@@ -332,9 +332,18 @@ def test_rebuild_in_a_worker_process_gives_the_same_rows(ledger: thread.Ledger, 
     ledger.read_models.page = 50
     ledger.rebuild()
     in_process = snapshot(ledger_url)
+    started: list[object] = []
+    real = pipeline._Worker.__enter__
+
+    def spy(worker: pipeline._Worker) -> pipeline._Worker:
+        started.append(worker)
+        return real(worker)
+
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline._Worker, "__enter__", spy)
     assert ledger.rebuild() == ledger.count()
+    assert started, "the rebuild did not use the worker process"
     assert snapshot(ledger_url) == in_process
 
 

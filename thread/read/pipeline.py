@@ -11,13 +11,16 @@ they take.
 from __future__ import annotations
 
 import os
-from collections import defaultdict, deque
+import pickle
+import subprocess
+import sys
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
+from typing import NoReturn, cast
 
 from sqlalchemy import Table
 
+from thread.errors import LedgerError
 from thread.read import schema as s
 from thread.read.events import LogEvent, decode
 from thread.read.projections import PROJECTIONS, Projection
@@ -70,18 +73,79 @@ def projected(chosen: Sequence[Projection], at: dict[str, int], raw: Iterable[Ra
             last, count, rows = project_page(names, at, page)
             yield last, count, _tables(rows)
         return
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        pending: deque[Future[tuple[int, int, dict[str, list[tuple[object, ...]]]]]] = deque()
-        for page in raw:
-            # Positions only move forward past earlier pages, so the snapshot taken
-            # here filters this page exactly as the positions after them would.
-            pending.append(pool.submit(project_page, names, dict(at), page))
-            if len(pending) > 1:
-                last, count, rows = pending.popleft().result()
-                yield last, count, _tables(rows)
-        while pending:
-            last, count, rows = pending.popleft().result()
+    with _Worker() as worker:
+        pages = iter(raw)
+        first = next(pages, None)
+        if first is None:
+            return
+        worker.send((names, dict(at), first))
+        while True:
+            last, count, rows = worker.receive()
+            # Hand the worker the next page before writing this one, so that it projects
+            # while this process writes. Positions only move forward past earlier pages,
+            # so the snapshot of ``at`` taken now filters the next page exactly.
+            following = next(pages, None)
+            if following is not None:
+                worker.send((names, dict(at), following))
             yield last, count, _tables(rows)
+            if following is None:
+                return
+
+
+class _Worker:
+    """``python -m thread.read.worker``: a child that projects pages sent over a pipe.
+
+    A plain child interpreter rather than multiprocessing, so that nothing of the
+    caller's own ``__main__`` runs again in it and no threads are forked. One
+    request is in flight at a time, so neither side can block the other on a
+    full pipe.
+    """
+
+    def __enter__(self) -> _Worker:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "thread.read.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        return self
+
+    def send(self, request: tuple[list[str], dict[str, int], RawPage]) -> None:
+        data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(len(data).to_bytes(8, "big") + data)
+            stdin.flush()
+        except BrokenPipeError:
+            self._died()
+
+    def receive(self) -> tuple[int, int, dict[str, list[tuple[object, ...]]]]:
+        stdout = self.process.stdout
+        assert stdout is not None
+        header = stdout.read(8)
+        if len(header) < 8:
+            self._died()
+        data = stdout.read(int.from_bytes(header, "big"))
+        # The worker is this library's own child, fed only what this process sent it.
+        return cast(tuple[int, int, dict[str, list[tuple[object, ...]]]],
+                    pickle.loads(data))  # noqa: S301
+
+    def _died(self) -> NoReturn:
+        self.process.wait(timeout=10)
+        stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+        raise LedgerError(f"read-model worker exited with status {self.process.returncode}: "
+                          f"{stderr.strip().splitlines()[-1] if stderr.strip() else 'no message'}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def _tables(rows: dict[str, list[tuple[object, ...]]]) -> Rows:

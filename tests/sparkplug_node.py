@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pysparkplug as sp
@@ -129,7 +129,7 @@ class SparkplugEdgeNode:
     """An edge node on the real broker, encoded by pysparkplug, with seq under test control."""
 
     def __init__(self, group: str, edge_node: str, metrics: Sequence[sp.Metric], *,
-                 devices: dict[str, Sequence[sp.Metric]] | None = None, bd_seq: int = 0,
+                 devices: Mapping[str, Sequence[sp.Metric]] | None = None, bd_seq: int = 0,
                  answer_rebirth: bool = True) -> None:
         self.group, self.edge_node = group, edge_node
         self.metrics = list(metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sparkplug_node import (
 )
 
 from thread.errors import LedgerError
+from thread_adapters.mapping import ReadingRefused, UnitMismatch
 from thread_adapters.sparkplug import BrokerUnreachable, SparkplugCollector
 
 NODE_METRICS = [
@@ -321,36 +323,87 @@ def test_datetime_metric_is_iso_text(node: SparkplugEdgeNode, sink: RecordingSin
 
 
 class RefusingSink(RecordingSink):
-    """A sink whose ledger refuses every reading, as a mapping layer does for a bad tag map."""
+    """A sink that refuses text readings, as the mapping layer does on a numeric tag."""
 
     def observe(self, tag: str, value: float | int | bool | str, at_ns: int) -> None:
-        """Refuse."""
-        raise ReadingRefused(f"tag {tag!r} cannot hold {value!r}")
+        """Refuse text; keep the rest."""
+        if isinstance(value, str):
+            raise ReadingRefused(f"tag {tag!r} is a parameter in kN, but the reading is "
+                                 f"{value!r}")
+        super().observe(tag, value, at_ns)
 
 
-class ReadingRefused(LedgerError):  # noqa: N818 - stands in for the mapping layer's error
-    """What the refusing sink raises."""
+class MisconfiguredSink(RecordingSink):
+    """A sink whose tag map contradicts the source, which no later reading can mend."""
+
+    def observe(self, tag: str, value: float | int | bool | str, at_ns: int) -> None:
+        """Refuse everything as a configuration error."""
+        raise UnitMismatch(f"parameter {tag!r} is in degF at the source but the tag map "
+                           "declares Cel; correct the tag map or the source")
 
 
-def test_a_sink_that_refuses_stops_run_with_its_error(broker: tuple[str, int], group: str,
-                                                      state_watcher: StateWatcher) -> None:
-    """An error inside the network thread stops run(), which flushes and raises it."""
+def run_in_thread(collector: SparkplugCollector, stop: threading.Event,
+                  failures: list[BaseException]) -> threading.Thread:
+    """Start ``collector.run`` on a thread of its own; what it raises goes to ``failures``."""
+
+    def run() -> None:
+        try:
+            collector.run(stop, tick_seconds=0.05)
+        except LedgerError as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    return runner
+
+
+def test_a_refused_reading_is_counted_and_collection_goes_on(
+        broker: tuple[str, int], group: str, state_watcher: StateWatcher,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Text on a numeric tag is refused by the sink: counted, logged with tag and value, kept
+    for the console; the rest of the message and later messages are still read."""
     host, port = broker
     host_id = unique("host")
     states = state_watcher.watch(host_id)
     sink = RefusingSink()
     collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
                                    host_id=host_id)
-    failures: list[BaseException] = []
+    stop, failures = threading.Event(), list[BaseException]()
+    runner = run_in_thread(collector, stop, failures)
+    node = SparkplugEdgeNode(group, "press-7", NODE_METRICS)
+    try:
+        assert states.get(timeout=WAIT)["online"] is True
+        node.connect()
+        with caplog.at_level(logging.WARNING):
+            node.birth()                          # its Program metric is text: refused
+            node.data([by_alias(2, sp.DataType.UINT32, 42)])
+            assert sink.wait_for_tag("Cycle/Count", 2) == [41, 42]
+        assert sink.values("Spindle/Speed") == [12001.5]
+        assert collector.stats().refused_readings == 1
+        (refusal,) = collector.take_refusals()
+        assert "reading of Program = 'BRG6204-IG'" in refusal and "refused" in refusal
+        assert "reading of Program = 'BRG6204-IG'" in caplog.text
+        assert collector.take_refusals() == []
+    finally:
+        stop.set()
+        runner.join(WAIT)
+        node.disconnect()
+    assert not runner.is_alive()
+    assert failures == []
+    assert sink.flushes == 1
 
-    def run() -> None:
-        try:
-            collector.run(threading.Event(), tick_seconds=0.05)
-        except LedgerError as error:
-            failures.append(error)
 
-    runner = threading.Thread(target=run)
-    runner.start()
+def test_an_error_that_makes_collection_meaningless_stops_run(
+        broker: tuple[str, int], group: str, state_watcher: StateWatcher) -> None:
+    """A configuration error from the sink stops run(), which flushes, says offline and raises."""
+    host, port = broker
+    host_id = unique("host")
+    states = state_watcher.watch(host_id)
+    sink = MisconfiguredSink()
+    collector = SparkplugCollector(sink, group=group, edge_node="press-7", host=host, port=port,
+                                   host_id=host_id)
+    stop, failures = threading.Event(), list[BaseException]()
+    runner = run_in_thread(collector, stop, failures)
     node = SparkplugEdgeNode(group, "press-7", NODE_METRICS)
     try:
         assert states.get(timeout=WAIT)["online"] is True
@@ -358,8 +411,11 @@ def test_a_sink_that_refuses_stops_run_with_its_error(broker: tuple[str, int], g
         node.birth()
         runner.join(WAIT)
     finally:
+        stop.set()
+        runner.join(WAIT)
         node.disconnect()
     assert not runner.is_alive()
-    assert [str(failure) for failure in failures] == ["tag 'Spindle/Speed' cannot hold 12001.5"]
+    assert [type(failure) for failure in failures] == [UnitMismatch]
+    assert "'Spindle/Speed' is in degF" in str(failures[0])
     assert sink.flushes == 1
     assert states.get(timeout=WAIT)["online"] is False

@@ -4,6 +4,10 @@ show live counts on a terminal, and flush on Ctrl-C or SIGTERM.
 A protocol adapter provides a coroutine that reads its source until a stop
 event is set; :func:`collect` runs it beside a timer that writes finished
 records, and flushes the sink when it ends, whichever way it ends.
+
+What a sink refuses does not stop collection when it concerns one reading or
+one record (:func:`refused`); errors that make further collection
+meaningless do.
 """
 
 from __future__ import annotations
@@ -17,13 +21,28 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TextIO
 
-from thread.errors import LedgerError
+from thread.errors import ConfigurationError, IntegrityFailure, LedgerError
 from thread_adapters.readings import CollectingSink
 
 logger = logging.getLogger(__name__)
 
 #: A protocol's reading loop: runs until the event is set.
 Source = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def refused(error: BaseException) -> bool:
+    """Whether a sink's error refuses one reading or one record, so collection goes on.
+
+    A reading its tag cannot hold (text on a numeric tag) or a record the
+    ledger refuses (a part it does not know) concerns that reading or record:
+    it is counted and reported, and the machine's other data keeps flowing. A
+    configuration error (a unit the tag map contradicts, an unregistered
+    machine), a ledger that does not verify, or one that cannot be reached at
+    all (an error outside the ledger's hierarchy) makes further collection
+    meaningless, and stops it.
+    """
+    return isinstance(error, LedgerError) and not isinstance(
+        error, (ConfigurationError, IntegrityFailure))
 
 
 class Console:
@@ -104,6 +123,8 @@ async def collect(sink: CollectingSink, source: Source, stop: asyncio.Event, *,
             try:
                 sink.write_ready()
             except LedgerError as error:
+                if not refused(error):
+                    raise
                 # Refused records are reported; the rest was written; collection goes on.
                 logger.error("%s", error)
                 if console is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -20,8 +19,7 @@ from thread_adapters.tagmap import load_tag_map
 
 if TYPE_CHECKING:
     from thread_adapters.mapping import CollectionStats, MappingLayer
-
-logger = logging.getLogger(__name__)
+    from thread_adapters.sparkplug.collector import SparkplugCollector
 
 
 @click.command("sparkplug")
@@ -38,8 +36,10 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
     its metrics into process records, condition blocks and alarms through
     the tag map: a node metric is known by its name, a device metric by
     DEVICE/NAME. Skipped seq numbers, deaths and lost connections are
-    recorded as collection gaps. Ctrl-C or SIGTERM stops cleanly and writes
-    everything buffered.
+    recorded as collection gaps; history the node sends from its
+    store-and-forward buffer afterwards is merged in time. A reading or
+    record that is refused is printed on its own line and collection goes on.
+    Ctrl-C or SIGTERM stops cleanly and writes everything buffered.
     """
     # The mapping layer (numpy) loads only when a collector runs, not with every command.
     from thread_adapters.mapping import MappingLayer
@@ -58,11 +58,11 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
     with opened(ctx, create=True) as ledger:
         layer = MappingLayer(ledger, tag_map, protocol="sparkplug")
         collector = collector_for(tag_map, layer, connection=connection)
-        progress = _Progress(layer, where, live=sys.stderr.isatty() and not as_json)
+        progress = _Progress(layer, collector, where, live=sys.stderr.isatty() and not as_json)
         previous = {number: signal.signal(number, halt)
                     for number in (signal.SIGINT, signal.SIGTERM)}
         try:
-            collector.run(stop, on_tick=progress.show, housekeeping=progress.write_ready)
+            collector.run(stop, on_tick=progress.show, housekeeping=progress.refresh)
             layer.close()
         finally:
             for number, handler in previous.items():
@@ -78,6 +78,10 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
                    "skipped_metrics": stats.skipped_metrics,
                    "ignored_messages": stats.ignored_messages,
                    "rebirths_requested": stats.rebirths_requested,
+                   "refused_readings": stats.refused_readings,
+                   "refused_records": records.refused,
+                   "backfilled_readings": records.backfilled,
+                   "late_readings": records.late,
                    "process_records": records.process_records,
                    "condition_records": records.condition_records,
                    "alarms": records.alarms, "unmapped_tags": records.unmapped})
@@ -87,45 +91,50 @@ def sparkplug(ctx: click.Context, map_file: Path, as_json: bool) -> None:
                f"{plural(records.process_records, 'process record')}, "
                f"{plural(records.condition_records, 'condition record')}, "
                f"{plural(records.alarms, 'alarm')}, {plural(stats.gaps, 'gap')} "
-               f"in {ledger_name(ctx.obj)}", err=True)
+               f"in {ledger_name(ctx.obj)}"
+               + (f"; {plural(stats.refused_readings, 'reading')} and "
+                  f"{plural(records.refused, 'record')} refused"
+                  if stats.refused_readings or records.refused else ""), err=True)
 
 
 class _Progress:
-    """The collector's timed work: the layer's writes, and a live status line on a terminal."""
+    """The command's console: refusals on their own lines, and a live status line on a terminal."""
 
-    def __init__(self, layer: MappingLayer, where: str, *, live: bool) -> None:
-        self.layer, self.where, self.live = layer, where, live
+    def __init__(self, layer: MappingLayer, collector: SparkplugCollector, where: str, *,
+                 live: bool) -> None:
+        self.layer, self.collector, self.where, self.live = layer, collector, where, live
         self.records: CollectionStats = layer.stats()
-        self.refused = 0
 
-    def write_ready(self) -> None:
-        """Write finished records (runs while no message is handled, so the layer is ours)."""
-        from thread_adapters.mapping import RecordsRefused
-
-        try:
-            self.layer.write_ready()
-        except RecordsRefused as refused:
-            # One part's refused record must not stop the machine's collection.
-            self.refused += len(refused.refusals)
-            logger.warning("%s", refused)
+    def refresh(self) -> None:
+        """Read the layer's counts (runs while no message is handled, so the layer is ours)."""
         self.records = self.layer.stats()
 
     def show(self, stats: SessionStats, connected: bool) -> None:
-        """Rewrite the status line."""
+        """Print what was refused since the last tick, then rewrite the status line."""
+        self.say_refusals()
         if not self.live:
             return
+        refused = stats.refused_readings + self.records.refused
         line = (f"{self.where}: {'connected' if connected else 'reconnecting'}; "
                 f"{plural(stats.readings, 'reading')}, "
                 f"{plural(self.records.process_records, 'process record')}, "
                 f"{plural(stats.gaps, 'gap')} ({stats.lost_messages} lost), "
                 f"{plural(stats.rebirths_requested, 'rebirth request')}"
-                + (f", {self.refused} refused" if self.refused else ""))
+                + (f", {refused} refused" if refused else ""))
         click.echo(f"\r{line:<130}", nl=False, err=True)
 
+    def say_refusals(self) -> None:
+        """One line per refused reading or record, whatever the terminal."""
+        for text in self.collector.take_refusals():
+            if self.live:
+                click.echo(f"\r{'':<130}\r", nl=False, err=True)
+            click.echo(f"refused, collection goes on: {text}", err=True)
+
     def end(self) -> None:
-        """Leave the status line."""
+        """Say the last refusals and leave the status line."""
         if self.live:
             click.echo("", err=True)
+        self.say_refusals()
 
 
 #: The commands this module adds to its group.

@@ -9,6 +9,15 @@ the NCMD ``Node Control/Rebirth`` the session asks for. paho's network
 thread reconnects after a dropped connection; the session records the gap
 and a rebirth is requested on every (re)connection.
 
+While :meth:`SparkplugCollector.run` runs, the sink's ``write_ready`` (the
+mapping layer's timed write) is called every ``write_every_s``, so a cycle
+that completed on a machine that then stands idle is written without
+waiting for the next message. A reading or record the sink refuses is
+counted, logged and kept for the console (:meth:`SparkplugCollector.take_refusals`),
+and collection goes on; an error that makes collection meaningless (a
+configuration error, an unreachable ledger) stops ``run``, which flushes the
+sink and raises it.
+
 Tested with paho-mqtt 1.6; on paho-mqtt 2.x it asks for the version 1 callback API,
 whose signatures are the ones used here.
 """
@@ -20,12 +29,15 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from paho.mqtt import client as mqtt
 
+from thread.errors import LedgerError
+from thread_adapters.collector import refused
 from thread_adapters.readings import ReadingSink
 from thread_adapters.sparkplug.errors import BrokerUnreachable, SparkplugError
 from thread_adapters.sparkplug.payload import DataType, Metric, Payload, encode_payload
@@ -45,6 +57,9 @@ REBIRTH_METRIC = "Node Control/Rebirth"
 #: The host application id the collector's STATE is published under, unless configured.
 DEFAULT_HOST_ID = "thread-ledger"
 
+#: Refusal messages kept until the console takes them.
+REFUSALS_KEPT = 100
+
 
 class SparkplugCollector:
     """Collects one Sparkplug B edge node's metrics from an MQTT broker into a ReadingSink."""
@@ -54,6 +69,7 @@ class SparkplugCollector:
                  username: str | None = None, password: str | None = None,
                  keepalive: int = 30, client_id: str | None = None,
                  rebirth_interval_ns: int = DEFAULT_REBIRTH_INTERVAL_NS,
+                 write_every_s: float = 1.0,
                  clock: Callable[[], int] = time.time_ns) -> None:
         if not host_id or any(character in host_id for character in "/+#"):
             raise SparkplugError(f"Sparkplug host id {host_id!r} is not usable in a topic: it "
@@ -62,9 +78,13 @@ class SparkplugCollector:
         self.session = SparkplugSession(sink, group=group, edge_node=edge_node,
                                         rebirth_interval_ns=rebirth_interval_ns)
         self.host, self.port, self.host_id, self.keepalive = host, port, host_id, keepalive
+        self.write_every_s = write_every_s
         self.clock = clock
-        #: What stopped the collector from inside its network thread (a sink that refused).
+        #: What stopped the collector: a sink error that makes collection meaningless.
         self.failure: BaseException | None = None
+        #: Records the sink's ledger refused (readings refused are in the session's stats).
+        self.refused_records = 0
+        self._refusals: deque[str] = deque(maxlen=REFUSALS_KEPT)
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._connected = False
@@ -99,6 +119,38 @@ class SparkplugCollector:
         """A snapshot of the session's counts."""
         with self._lock:
             return replace(self.session.stats)
+
+    def take_refusals(self) -> list[str]:
+        """What the sink refused since the last call, one message per reading or record."""
+        with self._lock:
+            taken = [*self.session.refusals, *self._refusals]
+            self.session.refusals.clear()
+            self._refusals.clear()
+        return taken
+
+    def write_ready(self) -> None:
+        """Have the sink write what it has finished, if it writes on a timer (the mapping layer).
+
+        Records the ledger refuses are counted, logged and kept for
+        :meth:`take_refusals`; any other error is raised.
+        """
+        write: Callable[[], None] | None = getattr(self.sink, "write_ready", None)
+        if write is None:
+            return
+        try:
+            with self._lock:
+                write()
+        except LedgerError as error:
+            if not refused(error):
+                raise
+            self._records_refused(error)
+
+    def _records_refused(self, error: LedgerError) -> None:
+        messages: list[str] = list(getattr(error, "refusals", None) or [str(error)])
+        logger.warning("collection goes on: %s", error)
+        with self._lock:
+            self.refused_records += len(messages)
+            self._refusals.extend(messages)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -141,23 +193,38 @@ class SparkplugCollector:
         self._halt()
         with self._lock:
             self.session.close(self.clock())
-        self.sink.flush()
+        try:
+            self.sink.flush()
+        except LedgerError as error:
+            if not refused(error):
+                raise
+            self._records_refused(error)
 
     def run(self, stop: threading.Event, *,
             on_tick: Callable[[SessionStats, bool], None] | None = None,
             housekeeping: Callable[[], None] | None = None,
             tick_seconds: float = 0.5) -> None:
-        """Collect until ``stop`` is set; every tick run ``housekeeping`` and ``on_tick``.
+        """Collect until ``stop`` is set, writing what the sink finished every ``write_every_s``.
 
-        ``housekeeping`` (such as the mapping layer's timed writes) runs while no
-        message is being handled, since sinks need not be thread-safe;
-        ``on_tick(stats, connected)`` shows progress. Always stops cleanly (the
-        sink is flushed); re-raises what failed inside the network thread, such
-        as a sink that refused a reading.
+        Every tick runs ``housekeeping`` (while no message is being handled,
+        since sinks need not be thread-safe) and ``on_tick(stats, connected)``
+        to show progress. Refused readings and records do not stop it. Always
+        stops cleanly (the sink is flushed); re-raises an error that made
+        collection meaningless, whether from the network thread or a timed write.
         """
         self.start()
+        tick = min(tick_seconds, self.write_every_s)
+        written = time.monotonic()
         try:
-            while not stop.wait(tick_seconds) and self.failure is None:
+            while not stop.wait(tick) and self.failure is None:
+                if time.monotonic() - written >= self.write_every_s:
+                    written = time.monotonic()
+                    try:
+                        self.write_ready()
+                    except Exception as error:
+                        logger.error("collector stopped: %s", error)
+                        self.failure = error
+                        break
                 if housekeeping is not None:
                     with self._lock:
                         housekeeping()
@@ -223,7 +290,8 @@ class SparkplugCollector:
             with self._lock:
                 requests = self.session.handle(topic, message.payload, self.clock())
         except Exception as error:
-            # Raising here would kill paho's thread silently; run() raises it instead.
+            # The session has already let refused readings go; this one makes collection
+            # meaningless. Raising here would kill paho's thread silently; run() raises it.
             logger.error("collector stopped: %s", error)
             self.failure = error
             return

@@ -95,7 +95,8 @@ def collector_for(tag_map: TagMap, sink: ReadingSink, *,
         sink, group=settings.group, edge_node=settings.edge_node, host=settings.host,
         port=settings.port, host_id=settings.host_id, username=settings.username,
         password=password, keepalive=settings.keepalive_s,
-        rebirth_interval_ns=round(settings.rebirth_interval_s * 1e9))
+        rebirth_interval_ns=round(settings.rebirth_interval_s * 1e9),
+        write_every_s=tag_map.collection.write_every_s)
     if settings.tls:
         collector.use_tls(settings.ca_file)
     return collector

@@ -31,17 +31,29 @@ Lost data is recorded, never guessed at:
 
 Historical metrics (a node's store-and-forward buffer) are delivered with
 their own timestamps, which may be older than readings already delivered for
-the same tag. Null metrics and non-scalar datatypes are counted and skipped;
-DateTime values are delivered as ISO 8601 text in UTC.
+the same tag: after an outage the node's NBIRTH (current values) comes
+first, then its history. The mapping layer merges them into their place in
+time, and the gap recorded for the outage stays open for them (see
+:mod:`thread_adapters.mapping.gaps`). Null metrics and non-scalar datatypes
+are counted and skipped; DateTime values are delivered as ISO 8601 text in UTC.
+
+A reading the sink refuses (text on a numeric tag: a
+:class:`~thread_adapters.mapping.ReadingRefused`) is counted, logged with its
+tag and value and kept in :attr:`SparkplugSession.refusals`; the rest of the
+message and of the session goes on. Errors that make collection meaningless
+(configuration errors, an unreachable ledger) are raised.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from thread.errors import LedgerError
+from thread_adapters.collector import refused
 from thread_adapters.readings import ReadingSink, TagValue
 from thread_adapters.sparkplug.errors import PayloadError, SparkplugError
 from thread_adapters.sparkplug.payload import (
@@ -67,6 +79,11 @@ _NS_PER_MS = 1_000_000
 #: By default a rebirth is asked for again after this long without an NBIRTH.
 DEFAULT_REBIRTH_INTERVAL_NS = 5_000_000_000
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Refusal messages a session keeps until the collector takes them.
+REFUSALS_KEPT = 100
+
 
 @dataclass(frozen=True, slots=True)
 class RebirthRequest:
@@ -90,6 +107,7 @@ class SessionStats:
     skipped_metrics: int = 0
     ignored_messages: int = 0
     rebirths_requested: int = 0
+    refused_readings: int = 0
 
 
 @dataclass(slots=True)
@@ -187,6 +205,8 @@ class SparkplugSession:
         self._last_ns: int | None = None
         self._open_gap: _OpenGap | None = None
         self._last_request_ns: int | None = None
+        #: Messages about readings the sink refused, newest last (the collector takes them).
+        self.refusals: deque[str] = deque(maxlen=REFUSALS_KEPT)
 
     @property
     def online(self) -> bool:
@@ -369,9 +389,26 @@ class SparkplugSession:
         # A store-and-forward batch may list a tag's readings out of time order.
         readings.sort(key=lambda reading: reading[0])
         for when, tag, value, historical in readings:
-            self.sink.observe(tag, value, when)
+            try:
+                self.sink.observe(tag, value, when)
+            except LedgerError as error:
+                if not refused(error):
+                    raise
+                self._refuse(tag, value, when, error)
+                continue
             self.stats.readings += 1
             self.stats.historical += historical
+
+    def _refuse(self, tag: str, value: TagValue, at_ns: int, error: LedgerError) -> None:
+        """One reading refused by the sink: counted and reported, and collection goes on."""
+        self.stats.refused_readings += 1
+        taken = (_EPOCH + timedelta(microseconds=at_ns // 1000)).isoformat(
+            timespec="milliseconds")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        message = (f"{self.group}/{self.edge_node}: reading of {tag} = {shown} taken at "
+                   f"{taken} refused; collection goes on: {error}")
+        logger.warning("%s", message)
+        self.refusals.append(message)
 
     # --- gaps and rebirths ---------------------------------------------------
 

@@ -144,6 +144,7 @@ class SparkplugEdgeNode:
         self._client = sp.Client(client_id=unique("edge"))
         # A rebirth is answered from the network thread while a test publishes from its own.
         self._lock = threading.RLock()
+        self._dropped = False
 
     def connect(self, host: str = BROKER_HOST, port: int = BROKER_PORT) -> None:
         """Connect with an NDEATH will for the current bdSeq; returns once NCMD is subscribed."""
@@ -166,8 +167,23 @@ class SparkplugEdgeNode:
         assert self._probe.is_set(), "edge node's subscriptions were not confirmed"
 
     def disconnect(self) -> None:
-        """Disconnect cleanly (no will)."""
-        self._client.disconnect()
+        """Disconnect cleanly (no will), unless the connection was dropped already."""
+        if not self._dropped:
+            self._client.disconnect()
+
+    def drop(self) -> None:
+        """Lose the connection without a DISCONNECT, as when the node's network fails.
+
+        The broker then publishes the node's NDEATH will. pysparkplug has no
+        call for this, so its paho client's network loop is stopped (no
+        reconnect) and its socket closed.
+        """
+        paho = self._client._client
+        self._dropped = True
+        paho.loop_stop()
+        sock = paho.socket()
+        if sock is not None:
+            sock.close()
 
     # --- what the node publishes ------------------------------------------------------
 

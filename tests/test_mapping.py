@@ -570,8 +570,7 @@ def test_bulk_and_single_readings_give_the_same_records(tmp_path: Path) -> None:
 
 def test_non_numbers_are_left_out_and_a_reading_out_of_order_is_merged(
         sqlite_ledger: thread.Ledger) -> None:
-    """NaN and infinity never reach a summary; a reading older than the tag's last one, in a
-    cycle not yet resolved, takes its place in time."""
+    """NaN and infinity are left out; an older reading in an unresolved cycle is merged in place."""
     layer = layer_on(sqlite_ledger)
     layer.observe("serial", "SN-1", ns(0))
     layer.observe("start", True, ns(0))
@@ -686,8 +685,7 @@ unit = "mm/s"
 
 def test_a_reading_up_to_a_resolved_cycle_end_is_late_and_after_it_is_merged(
         sqlite_ledger: thread.Ledger) -> None:
-    """The end of the last resolved cycle is the horizon: before or at it a reading is late
-    (counted, in no record); after it, though older than the tag's last, it is merged."""
+    """A reading up to the last resolved cycle's end is late; one after it is merged."""
     layer = layer_on(sqlite_ledger)
     run_cycle(layer, "SN-1", 1.0, 5.0, {"barrel_temp": [(2.0, 231.0)], "pressure": [(2.0, 800.0)]})
     layer.observe("serial", "SN-2", ns(5.2))
@@ -714,8 +712,7 @@ def test_a_reading_up_to_a_resolved_cycle_end_is_late_and_after_it_is_merged(
 
 def test_a_reading_in_a_written_condition_window_is_late(sqlite_ledger: thread.Ledger,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    """A condition window once written is final: a reading for it is late and logged; one in
-    the open window, though out of order, is merged."""
+    """A reading for a written window is late and logged; one in the open window merges."""
     layer = MappingLayer(sqlite_ledger, press(WINDOWS_ONLY), protocol="test", monotonic=Wall())
     layer.observe_many("vibration", [1.0, 2.0, 3.0, 6.0], [ns(10), ns(30), ns(61), ns(70)])
     layer.write_ready()
@@ -735,8 +732,7 @@ def test_a_reading_in_a_written_condition_window_is_late(sqlite_ledger: thread.L
 
 
 def test_a_trigger_merged_between_equal_readings_splits_them_into_changes() -> None:
-    """A discrete tag keeps every reading, so a value merged between two equal ones makes the
-    later one a change back, at its own time."""
+    """A trigger merged between two equal readings makes the later one a change back."""
     trigger = Discrete("done")
     trigger.observe(False, ns(0))
     trigger.observe(False, ns(10))                 # an NBIRTH restating the value
@@ -779,8 +775,7 @@ def test_bulk_readings_out_of_order_merge_like_single_ones(tmp_path: Path) -> No
 
 def test_an_outage_backfilled_after_the_birth_is_recorded_and_the_gap_says_so(
         sqlite_ledger: thread.Ledger) -> None:
-    """Current values first, then the stored history: the outage's cycles are cut in source
-    time once the backfill has settled, and the gap's reason names what was backfilled."""
+    """History after the node's current values is recorded in time order; the gap says so."""
     wall = Wall()
     layer = layer_on(sqlite_ledger, wall=wall)
     run_cycle(layer, "SN-1", 1.0, 5.0, {"barrel_temp": temps(1.0, 4)})
@@ -888,11 +883,11 @@ def _deliver(readings: Sequence[Reading], *, gap: tuple[int, int] | None = None,
 @given(data=st.data())
 def test_any_interleaving_of_two_tags_within_the_horizon_records_what_order_would(
         data: st.DataObject) -> None:
-    """Two tags' readings in any arrival order, each even out of its own order, give the
-    same process, condition and alarm records as delivery in time order, while what they
-    feed is unresolved (here: the cycle triggers arrive after them)."""
+    """Two tags' readings in any order within the unresolved horizon give the in-order records."""
     parameters, triggers = _region(data)
     in_order = sorted([*parameters, *triggers], key=lambda reading: reading[2])
+    # Each tag even out of its own order; nothing they feed resolves meanwhile, since the
+    # region's triggers arrive after them and the condition tags stay silent.
     shuffled = data.draw(st.permutations(parameters), label="arrival")
     expected = _deliver(in_order)
     assert _deliver([*shuffled, *triggers]) == expected
@@ -903,8 +898,7 @@ def test_any_interleaving_of_two_tags_within_the_horizon_records_what_order_woul
 @given(data=st.data())
 def test_any_backfill_order_after_an_outage_records_what_order_would(
         data: st.DataObject) -> None:
-    """After a gap and the node's current values, its stored history in any order - triggers,
-    serials and parameters alike - gives the records, and the gap fact, of in-order delivery."""
+    """A backfilled outage in any order records what time order would, gap fact included."""
     parameters, triggers = _region(data)
     region = [*parameters, *triggers]
     gap = (ns(9), ns(80))
@@ -912,6 +906,7 @@ def test_any_backfill_order_after_an_outage_records_what_order_would(
                             ("done", False, ns(80)), ("barrel_temp", 249.0, ns(80)),
                             ("pressure", 800.0, ns(80))]
     in_order = sorted(region, key=lambda reading: reading[2])
+    # Triggers, serials and parameters alike, in any order, after the node's current values.
     backfill = data.draw(st.permutations(region), label="backfill")
     replayed = _deliver([*birth, *backfill], gap=gap)  # the node's current values come first
     assert replayed == _deliver(in_order, gap=gap, birth=birth)

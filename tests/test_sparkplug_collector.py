@@ -360,8 +360,7 @@ def run_in_thread(collector: SparkplugCollector, stop: threading.Event,
 def test_a_refused_reading_is_counted_and_collection_goes_on(
         broker: tuple[str, int], group: str, state_watcher: StateWatcher,
         caplog: pytest.LogCaptureFixture) -> None:
-    """Text on a numeric tag is refused by the sink: counted, logged with tag and value, kept
-    for the console; the rest of the message and later messages are still read."""
+    """A refused reading is counted, logged and kept for the console; later messages are read."""
     host, port = broker
     host_id = unique("host")
     states = state_watcher.watch(host_id)

@@ -290,8 +290,7 @@ def test_edge_node_to_ledger_through_the_mapping_layer(tag_map_text: str,
 def test_collect_command_runs_until_sigterm_and_writes_everything(
         tag_map_text: str, press: SparkplugEdgeNode, state_watcher: StateWatcher,
         tmp_path: Path) -> None:
-    """thread collect sparkplug records what the press publishes, prints the one reading it
-    refused and goes on, and stops cleanly on SIGTERM."""
+    """thread collect sparkplug records the press, prints a refused reading, stops on SIGTERM."""
     map_file = tmp_path / "press.toml"
     map_file.write_text(tag_map_text, encoding="utf-8")
     settings = parse_tag_map(tag_map_text).connection["sparkplug"]
@@ -336,9 +335,7 @@ STORED = {"SN-3": [30.5, 31.0, 29.75, 30.25], "SN-4": [40.0, 41.5]}
 def test_store_and_forward_history_after_an_outage_is_recorded(
         tag_map_text: str, press: SparkplugEdgeNode, state_watcher: StateWatcher,
         tmp_path: Path, outage: str) -> None:
-    """Live cycles, an outage (NDEATH, or a dropped connection and the broker's will), cycles
-    kept in the node's buffer, then NBIRTH and the buffer as historical metrics: the ledger
-    holds every cycle as published, and the gap says the stretch was backfilled."""
+    """After an outage the node's stored history lands as published; the gap says so."""
     tag_map = parse_tag_map(tag_map_text + QUICK)
     settings = tag_map.connection["sparkplug"]
     online = state_watcher.watch(settings["host_id"])
@@ -350,6 +347,7 @@ def test_store_and_forward_history_after_an_outage_is_recorded(
                    for index, (serial, forces) in enumerate(CYCLES.items())}
         last_live = windows["SN-2"][1] + 50
         run.handled(2 + sum(len(forces) + 3 for forces in CYCLES.values()))
+        # Offline by its own NDEATH, or by a network failure the broker answers with its will.
         if outage == "ndeath":
             press.death()
             press.disconnect()
@@ -397,8 +395,7 @@ def test_store_and_forward_history_after_an_outage_is_recorded(
 def test_a_completed_cycle_on_an_idle_machine_is_written_without_a_flush(
         tag_map_text: str, press: SparkplugEdgeNode, state_watcher: StateWatcher,
         tmp_path: Path) -> None:
-    """After its last cycle the press publishes nothing more; the collector's timed writes
-    still record that cycle, while collection runs."""
+    """An idle press's last cycle is written by the timed writes while collection runs."""
     tag_map = parse_tag_map(tag_map_text + QUICK)
     online = state_watcher.watch(tag_map.connection["sparkplug"]["host_id"])
     with Collecting(tag_map, tmp_path / "ledger.db") as run:
@@ -419,8 +416,7 @@ def test_a_completed_cycle_on_an_idle_machine_is_written_without_a_flush(
 def test_a_refused_reading_does_not_stop_collection(
         tag_map_text: str, press: SparkplugEdgeNode, state_watcher: StateWatcher,
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Text on the numeric ram force is refused, counted and logged with its tag and value;
-    that part's cycle and the next are still recorded from the readings that could be."""
+    """A refused text force is counted and logged; both parts' cycles are still recorded."""
     tag_map = parse_tag_map(tag_map_text + QUICK)
     online = state_watcher.watch(tag_map.connection["sparkplug"]["host_id"])
     with caplog.at_level(logging.WARNING), Collecting(tag_map, tmp_path / "ledger.db") as run:

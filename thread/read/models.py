@@ -84,19 +84,24 @@ class ReadModels:
     def positions(self) -> list[Position]:
         """Where each projection stands against the log's head."""
         head = self.head()
-        with self.engine.connect() as conn:
-            stored = {row[0]: row[1] for row in conn.execute(
-                select(s.positions.c.projection, s.positions.c.position))}
-        return [Position(name, int(stored.get(name, 0)), head) for name in PROJECTIONS]
+        stored = self._stored()
+        return [Position(name, stored.get(name, (0, 0))[0], head) for name in PROJECTIONS]
 
     def longest_window_ns(self) -> int:
         """The longest machine condition window projected so far (bounds overlap queries)."""
+        return self._stored().get("production", (0, 0))[1]
+
+    def _stored(self) -> dict[str, tuple[int, int]]:
+        """Each projection's (position, longest window), read straight from the driver."""
         with self.engine.connect() as conn:
-            value = conn.execute(
-                select(s.positions.c.longest_window_ns)
-                .where(s.positions.c.projection == "production")
-            ).scalar()
-        return int(value or 0)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("SELECT projection, position, longest_window_ns "
+                               "FROM read_positions")
+                return {name: (int(position), int(longest))
+                        for name, position, longest in cursor.fetchall()}
+            finally:
+                cursor.close()
 
     # -- keeping up ----------------------------------------------------------
 
@@ -108,18 +113,23 @@ class ReadModels:
         :class:`StaleReadModel` saying how far behind the view is.
         """
         names = list(names)
-        behind = [p for p in self.positions() if p.projection in names and p.behind]
+        head = self.head()
+        stored = self._stored()
+        behind = [Position(name, stored.get(name, (0, 0))[0], head) for name in names
+                  if stored.get(name, (0, 0))[0] < head]
         if not behind:
-            return min(p.position for p in self.positions() if p.projection in names)
+            return min(stored.get(name, (0, 0))[0] for name in names)
         if not catch_up:
             raise StaleReadModel(
                 "read models behind the log: " + ", ".join(
                     f"{p.projection} at {p.position} of {p.head} ({p.behind} events behind)"
                     for p in behind
-                ) + "; catch up first (thread catch-up), or let the query catch up"
+                ) + "; catch them up (ledger.read_models.catch_up(), or keep them current "
+                "with thread follow), or let the query catch up"
             )
         self.catch_up(names)
-        return min(p.position for p in self.positions() if p.projection in names)
+        stored = self._stored()
+        return min(stored.get(name, (0, 0))[0] for name in names)
 
     def catch_up(self, names: Iterable[str] | None = None, *,
                  progress: Progress | None = None) -> int:
@@ -327,6 +337,8 @@ def _engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA cache_size = -65536")  # 64 MB: index builds after a rebuild
+        # Queries touch a few pages each across a large file: map it rather than copy pages.
+        cursor.execute("PRAGMA mmap_size = 2147418112")
         cursor.close()
 
     return engine

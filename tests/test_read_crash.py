@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 
+from conftest import Clock, raw_sql
+from read_plant import build
+from test_read_side import snapshot
+
 import thread
-from tests.conftest import Clock, raw_sql
-from tests.read_plant import build
-from tests.test_read_side import snapshot
 
 CATCH_UP = """
 import sys, thread
@@ -38,7 +39,7 @@ def test_killed_catch_up_resumes_without_gaps_or_duplicates(ledger_url: str,
     seen: list[int] = []
     for _ in range(3):
         process = subprocess.Popen([sys.executable, "-c", CATCH_UP, ledger_url],
-                                   env={**os.environ, "PYTHONPATH": os.getcwd()})
+                                   env=dict(os.environ))
         start = _position(ledger_url)
         deadline = time.monotonic() + 60
         while _position(ledger_url) == start and process.poll() is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from conftest import Clock
+
 import thread
-from tests.conftest import Clock
 from thread import facts as f
 
 

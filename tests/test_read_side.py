@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import Clock, raw_sql
+from read_plant import BAD_END, BAD_START, T0, Plant, build
 
 import thread
-from tests.conftest import Clock, raw_sql
-from tests.read_plant import BAD_END, BAD_START, T0, Plant, build
 from thread import facts as f
 from thread.cli import main
 from thread.errors import UnknownSubject

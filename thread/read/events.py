@@ -82,23 +82,6 @@ def subject_of(cls: type[Fact], payload: dict[str, Any]) -> tuple[str, str]:
     raise IntegrityFailure(f"{cls.__name__} names no subject kind the read side knows")
 
 
-def pages(
-    read: Callable[[int, int], Sequence[Any]],
-    plaintext: Callable[[Any], bytes],
-    start: int,
-    size: int,
-) -> Iterator[list[LogEvent]]:
-    """The log from ``start`` on, a page of decoded events at a time."""
-    while True:
-        rows = read(start, size)
-        if not rows:
-            return
-        yield [decode(row.id, plaintext(row)) for row in rows]
-        if len(rows) < size:
-            return
-        start = rows[-1].id + 1
-
-
 def raw_pages(
     read: Callable[[int, int], Sequence[Any]],
     plaintext: Callable[[Any], bytes],
@@ -114,6 +97,17 @@ def raw_pages(
         if len(rows) < size:
             return
         start = rows[-1].id + 1
+
+
+def pages(
+    read: Callable[[int, int], Sequence[Any]],
+    plaintext: Callable[[Any], bytes],
+    start: int,
+    size: int,
+) -> Iterator[list[LogEvent]]:
+    """The log from ``start`` on, a page of decoded events at a time."""
+    for page in raw_pages(read, plaintext, start, size):
+        yield [decode(position, canonical) for position, canonical in page]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -47,10 +47,6 @@ class Projection:
         """Whether events of ``topic`` on a subject of ``kind`` can add rows here."""
         return topic in self.handlers or (self.fallback is not None and kind in self.kinds)
 
-    def wants(self, topic: str) -> bool:
-        """Whether events of ``topic`` can add rows (kind-wide projections want all)."""
-        return bool(self.kinds) or topic in self.handlers
-
 
 def _clocks(event: LogEvent) -> tuple[int, int]:
     return event.occurred_ns, event.recorded_ns

@@ -265,7 +265,7 @@ def _scope_lines(scope: RecallScope) -> list[str]:
     ) if scope.affected else "  no serial matches")
     for item in scope.undetermined:
         lines.append(f"  undetermined: {item['key']} ({item['operation']} "
-                     f"{item['started_at'][:19]}): no value for {item['missing']}")
+                     f"{item['started_at'][:19]}): no value for {', '.join(item['missing'])}")
     reduction = scope.reduction
     lines.append(
         f"{plural(len(scope.affected), 'serial')} in scope of {scope.examined} run on "

@@ -175,6 +175,12 @@ def test_recall_predicate_typo_names_the_known_values(ledger: thread.Ledger,
                             where="vibraton.max > 4")
 
 
+def test_recall_on_an_unknown_machine_is_refused(ledger: thread.Ledger, plant: Plant) -> None:
+    """A mistyped machine id is an error, not an empty scope."""
+    with pytest.raises(UnknownSubject, match="no machine GR-9"):
+        ledger.recall_scope(machine="GR-9", start=T0, end=T0 + timedelta(days=1))
+
+
 def test_recall_as_of_recorded_sees_only_what_was_known(ledger: thread.Ledger,
                                                         clock: Clock) -> None:
     """As of a recorded moment before the process data landed, nothing is in scope."""

@@ -454,6 +454,9 @@ class Ledger(Application[UUID]):
         from thread.read.clock import AsOf
         from thread.read.recall import recall_scope
 
+        if not self.store.select_versions([aggregate_id("machine", machine)]):
+            raise UnknownSubject(f"no machine {machine} in this ledger; a recall scope needs "
+                                 f"the id a MachineRegistered fact gave it")
         models = self.read_models
         position = models.fresh(["production", "registry", "genealogy", "story"],
                                 catch_up=catch_up)

@@ -37,11 +37,11 @@ from ingest import BATCH, EVENTS_PER_PART, LedgerSide, plan_part
 import thread
 import thread.ledger as ledger_module
 import thread.storage.sqlite as sqlite_module
-from thread.audit import audit
-from thread.checkpoint import generate_signer
-from thread.merkle import CompactRange
+from thread.log.audit import audit
+from thread.log.checkpoint import generate_signer
+from thread.log.merkle import CompactRange
+from thread.log.verify import verify_inclusion
 from thread.storage.log import TreeLog
-from thread.verify import verify_inclusion
 
 TARGET_LOG_VERIFY = 200_000.0
 TARGET_PROOF_MS = 1.0

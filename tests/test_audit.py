@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from conftest import bearing, drop_append_only_triggers, inspection, raw_sql, released_bearing
 
 import thread
-from thread.audit import audit
-from thread.checkpoint import generate_signer
 from thread.cli import main
+from thread.log.audit import audit
+from thread.log.checkpoint import generate_signer
 
 
 @pytest.fixture

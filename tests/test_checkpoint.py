@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thread.checkpoint import (
+from thread.errors import IntegrityFailure
+from thread.log.checkpoint import (
     Checkpoint,
     CheckpointError,
     TlogProof,
@@ -19,9 +20,8 @@ from thread.checkpoint import (
     verifier_key_for,
     verify_checkpoint,
 )
-from thread.errors import IntegrityFailure
-from thread.merkle import MemoryTree, inclusion_proof, leaf_hash
-from thread.verify import ProofError, verify_tlog_proof
+from thread.log.merkle import MemoryTree, inclusion_proof, leaf_hash
+from thread.log.verify import ProofError, verify_tlog_proof
 
 # The example of Go's golang.org/x/mod/sumdb/note package documentation: a
 # signer key, its verifier key, a text and the note Go's Sign writes for it.

@@ -8,8 +8,8 @@ import pytest
 from conftest import bearing, drop_append_only_triggers, raw_sql, released_bearing
 
 import thread
-from thread.checkpoint import generate_signer
-from thread.verify import verify_checkpoint, verify_consistency
+from thread.log.checkpoint import generate_signer
+from thread.log.verify import verify_checkpoint, verify_consistency
 
 
 def test_checkpoint_is_a_signed_c2sp_note_of_the_tree_head(ledger: thread.Ledger) -> None:

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 import thread
 from thread import facts as f
-from thread.checkpoint import generate_signer, sign_note
 from thread.cli import main
 from thread.demo import fill
 from thread.domain.canonical import PREFIX, unpack
 from thread.domain.chain import GENESIS, NAMESPACE
-from thread.dossier import NotCheckpointed, dossier_of
-from thread.offline import (
+from thread.log.checkpoint import generate_signer, sign_note
+from thread.log.dossier import NotCheckpointed, dossier_of
+from thread.log.offline import (
     CANONICAL_PREFIX,
     FORMAT,
     Dossier,
@@ -34,8 +34,8 @@ from thread.offline import (
     summarize_payload,
     verify_dossier,
 )
-from thread.offline import GENESIS as OFFLINE_GENESIS
-from thread.offline import NAMESPACE as OFFLINE_NAMESPACE
+from thread.log.offline import GENESIS as OFFLINE_GENESIS
+from thread.log.offline import NAMESPACE as OFFLINE_NAMESPACE
 from thread.presentation import summarize
 
 Keys = tuple[str, str]
@@ -339,13 +339,13 @@ def test_offline_constants_are_the_ledgers() -> None:
 
 _AUDITOR = """
 import sys
-from thread.offline import verify_dossier
+from thread.log.offline import verify_dossier
 story = verify_dossier(open(sys.argv[1], "rb").read(), sys.argv[2])
 assert story.events
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in
                 {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3", "sqlalchemy", "pydantic"}
                 or m.startswith(("thread.storage", "thread.ledger", "thread.bootstrap",
-                                 "thread.domain", "thread.presentation", "thread.dossier")))
+                                 "thread.domain", "thread.presentation", "thread.log.dossier")))
 print(",".join(loaded))
 """
 

@@ -6,8 +6,8 @@ import pytest
 from conftest import bearing, inspection, released_bearing
 
 import thread
-from thread.merkle import leaf_hash, root
-from thread.verify import verify_consistency, verify_inclusion
+from thread.log.merkle import leaf_hash, root
+from thread.log.verify import verify_consistency, verify_inclusion
 
 
 def _fill(ledger: thread.Ledger, parts: int) -> None:

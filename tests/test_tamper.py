@@ -27,11 +27,11 @@ from conftest import (
 
 import thread
 from thread import facts as f
-from thread.audit import AuditReport, Finding, audit
-from thread.checkpoint import Checkpoint, generate_signer, sign_note
 from thread.domain.chain import GENESIS, Recorded, aggregate_id
-from thread.merkle import CompactRange, leaf_hash
-from thread.merkle import root as merkle_root
+from thread.log.audit import AuditReport, Finding, audit
+from thread.log.checkpoint import Checkpoint, generate_signer, sign_note
+from thread.log.merkle import CompactRange, leaf_hash
+from thread.log.merkle import root as merkle_root
 from thread.storage.log import leaf_rows, node_rows
 
 SERIALS = tuple(f"SN-{number:04d}" for number in range(1, 9))

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from thread.storage.encryption import new_key as new_encryption_key
 
 # The ledger, its storage and drivers load on first use, so that an auditor's
-# ``import thread.verify`` loads the verifier and nothing of the storage layer.
+# ``import thread.log.verify`` loads the verifier and nothing of the storage layer.
 _LAZY = {
     "facts": ("thread.facts", None),
     "open": ("thread.bootstrap", "open"),

@@ -18,7 +18,6 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
 
-from thread.checkpoint import Checkpoint, sign_note
 from thread.domain import facts as f
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
@@ -36,17 +35,18 @@ from thread.errors import (
     UnknownSubject,
     UnreleasedRevision,
 )
-from thread.merkle import (
+from thread.log.checkpoint import Checkpoint, sign_note
+from thread.log.merkle import (
     SubtreeHash,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
     tree_root,
 )
+from thread.log.verify import verify_consistency
 from thread.storage.log import missing_subtree
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceRecord
-from thread.verify import verify_consistency
 
 if TYPE_CHECKING:
     from thread.read.genealogy import Node

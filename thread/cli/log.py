@@ -9,8 +9,6 @@ from typing import TextIO, cast
 
 import click
 
-from thread.audit import audit
-from thread.checkpoint import generate_signer
 from thread.cli import (
     SUMMARY_WIDTH,
     Silent,
@@ -22,11 +20,13 @@ from thread.cli import (
     opened,
     plural,
 )
-from thread.dossier import NotCheckpointed, dossier_of
 from thread.errors import LedgerError, UnknownSubject
-from thread.offline import DossierError, verify_dossier
+from thread.log.audit import audit
+from thread.log.checkpoint import generate_signer
+from thread.log.dossier import NotCheckpointed, dossier_of
+from thread.log.offline import DossierError, verify_dossier
+from thread.log.verify import verify_checkpoint
 from thread.presentation import moment, shorten, table
-from thread.verify import verify_checkpoint
 
 
 @main.command()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from thread.errors import IntegrityFailure
-from thread.merkle import CompactRange, Subtree, SubtreeHash, root
+from thread.log.merkle import CompactRange, Subtree, SubtreeHash, root
 
 #: Subtrees below this level are not stored but hashed from their at most 2**(FLOOR-1)
 #: leaves when a proof needs them: it cuts the rows an append writes from two per event

@@ -1,12 +1,12 @@
 """What an auditor runs on a part's dossier: no database, no ledger, only the file and a key.
 
-A dossier (written by :mod:`thread.dossier`, ``thread dossier SERIAL -o FILE``)
+A dossier (written by :mod:`thread.log.dossier`, ``thread dossier SERIAL -o FILE``)
 holds one part's events in their canonical bytes, the RFC 6962 inclusion proof
 of each in the global log, and the signed checkpoint those proofs lead to.
 :func:`verify_dossier` checks all of it with the verifier key of the log's
 signer. This module imports only the standard library, ``msgpack``,
 ``cryptography`` and the ledger's pure modules (:mod:`thread.errors`,
-:mod:`thread.merkle`, :mod:`thread.checkpoint`, :mod:`thread.verify`): never
+:mod:`thread.log.merkle`, :mod:`thread.log.checkpoint`, :mod:`thread.log.verify`): never
 the storage layer, the ledger, eventsourcing or pydantic.
 
 The format, ``thread-dossier/v1``
@@ -84,10 +84,10 @@ from uuid import UUID, uuid5
 
 import msgpack
 
-from thread.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.errors import IntegrityFailure
-from thread.merkle import HASH_SIZE, ProofError, leaf_hash
-from thread.verify import verify_inclusion
+from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
+from thread.log.merkle import HASH_SIZE, ProofError, leaf_hash
+from thread.log.verify import verify_inclusion
 
 #: The format tag this module writes and reads.
 FORMAT = "thread-dossier/v1"

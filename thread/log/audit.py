@@ -18,12 +18,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from thread.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.domain.canonical import CanonicalError, unpack
 from thread.domain.chain import GENESIS
 from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
-from thread.merkle import CompactRange, Subtree, leaf_hash
+from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
+from thread.log.merkle import CompactRange, Subtree, leaf_hash
 from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow

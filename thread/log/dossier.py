@@ -1,6 +1,6 @@
 """Writing a part's dossier: its events, their inclusion proofs and a signed checkpoint, one file.
 
-The file format and its verification are in :mod:`thread.offline`, which an
+The file format and its verification are in :mod:`thread.log.offline`, which an
 auditor runs without the ledger. A dossier is proved against the ledger's
 latest signed checkpoint, so it holds the part's events that were in the log
 when that checkpoint was signed; later ones wait for the next checkpoint.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thread.checkpoint import Checkpoint
 from thread.domain.chain import aggregate_id
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import Ledger
-from thread.merkle import leaf_hash
-from thread.offline import Dossier, DossierEvent
+from thread.log.checkpoint import Checkpoint
+from thread.log.merkle import leaf_hash
+from thread.log.offline import Dossier, DossierEvent
 
 
 class NotCheckpointed(LedgerError):  # noqa: N818 - reads as the state of the part

@@ -16,14 +16,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from thread.checkpoint import (
+from thread.log.checkpoint import (
     Checkpoint,
     CheckpointError,
     TlogProof,
     open_note,
     verify_checkpoint,
 )
-from thread.merkle import HASH_SIZE, ProofError, node_hash
+from thread.log.merkle import HASH_SIZE, ProofError, node_hash
 
 __all__ = [
     "Checkpoint",

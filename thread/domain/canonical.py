@@ -17,10 +17,10 @@ from typing import Any
 import msgpack
 from pydantic import BaseModel
 
+from thread.domain.envelope import PREFIX
 from thread.errors import LedgerError
 
-#: Format tag of the canonical encoding; bump it with any change to the rules.
-PREFIX = b"DTL\x01"
+__all__ = ["PREFIX", "CanonicalError", "model_payload", "normalise", "pack", "unpack"]
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1

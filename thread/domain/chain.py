@@ -12,33 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
-from thread.domain.canonical import (
-    CanonicalError,
-    model_payload,
-    pack_normalised,
-    unpack,
-    utc,
-)
+from thread.domain.canonical import CanonicalError, model_payload, pack_normalised, utc
+from thread.domain.envelope import GENESIS, NAMESPACE, EnvelopeError, aggregate_id, open_envelope
 from thread.domain.facts.base import Fact, SubjectKind, fact_class
 from thread.errors import IntegrityFailure, InvalidFact, LedgerError, UnknownSubject
 
-#: The predecessor hash of every aggregate's first event.
-GENESIS = bytes(32)
-
-#: Namespace of the ledger's deterministic aggregate ids.
-NAMESPACE = UUID("6f1c2f4e-3a57-5e0b-9a4e-0c5d1b2a7e10")
-
-_BODY_FIELDS = 11
-
-
-@lru_cache(maxsize=65_536)
-def aggregate_id(kind: SubjectKind, key: str) -> UUID:
-    """The deterministic id of the aggregate for a natural key (serial, lot, machine, part no.)."""
-    return uuid5(NAMESPACE, f"{kind}:{key}")
+__all__ = ["GENESIS", "NAMESPACE", "Aggregate", "Recorded", "aggregate_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +96,11 @@ class Recorded:
     def decode(cls, canonical: bytes) -> Recorded:
         """Rebuild an event from its canonical bytes, upcasting old class versions."""
         try:
-            body = unpack(canonical)
-        except CanonicalError as error:
-            raise IntegrityFailure(f"stored event is not in canonical form: {error}") from None
-        if not isinstance(body, list) or len(body) != _BODY_FIELDS:
-            raise IntegrityFailure("stored event does not have the ledger's event layout")
+            envelope = open_envelope(canonical)
+        except EnvelopeError as error:
+            raise IntegrityFailure(f"stored event {error}") from None
         (raw_id, version, topic, class_version, prev_hash, occurred_at, recorded_at,
-         actor, source, source_record_id, payload) = body
+         actor, source, source_record_id, payload) = envelope
         try:
             originator_id = UUID(bytes=raw_id)
             fact_type = fact_class(topic)

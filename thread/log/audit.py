@@ -18,8 +18,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from thread.domain.canonical import CanonicalError, unpack
-from thread.domain.chain import GENESIS
+from thread.domain.envelope import GENESIS, EnvelopeError, open_envelope
+from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
@@ -349,12 +349,11 @@ def _uuid(value: UUID | str) -> UUID:
 def _names_row(canonical: bytes, row: LogRow | Notification) -> bool:
     """True unless the bytes decode and name another aggregate, version or topic than the row."""
     try:
-        body = unpack(canonical)
-    except CanonicalError:
+        envelope = open_envelope(canonical)
+    except EnvelopeError:
         return True
     originator = _uuid(row.originator_id)
-    return not isinstance(body, list) or body[:3] == [originator.bytes, row.originator_version,
-                                                      row.topic]
+    return envelope[:3] == (originator.bytes, row.originator_version, row.topic)
 
 
 def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport) -> None:
@@ -390,16 +389,16 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                 report.aggregates += 1
             try:
                 canonical = mapper.plaintext(row)
-                body = unpack(canonical)
-                raw_id, body_version, topic, _, prev_hash = body[:5]
-                fact = body[10]
-            except (CanonicalError, ValueError, TypeError, IndexError, KeyError) as error:
+                envelope = open_envelope(canonical)
+                raw_id, body_version, topic, _, prev_hash = envelope[:5]
+                fact = envelope.payload
+            except (ValueError, EnvelopeError) as error:
                 _add(report, _placed(ledger, notification, f"event does not decode: {error}",
                                      originator, subject, row.originator_version))
                 version, head, committed = row.originator_version, b"", notification
                 continue
             if raw_id == originator.bytes:
-                subject = subject or _subject_of(fact)
+                subject = subject or subject_label(topic, fact)
             problem = ""
             if (raw_id, body_version, topic) != (originator.bytes, row.originator_version,
                                                  row.topic):
@@ -424,11 +423,11 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
             break
 
 
-def _mislabelled(row: Notification, raw_id: object, version: object, topic: object,
+def _mislabelled(row: Notification, raw_id: object, version: object, topic: str,
                  fact: object) -> str:
     """What is wrong when a row's bytes are not the event the row says it holds."""
     if raw_id != cast(UUID, row.originator_id).bytes:
-        other = _subject_of(fact) or "another subject"
+        other = subject_label(topic, fact) or "another subject"
         return (f"row holds the bytes of {other} version {version} ({topic}), not its own: "
                 f"rows were swapped, moved or relabelled")
     if version != row.originator_version:
@@ -441,20 +440,10 @@ def _mislabelled(row: Notification, raw_id: object, version: object, topic: obje
 def _subject_in(canonical: bytes) -> str:
     """The subject an event's bytes name, for a report; empty when they do not decode."""
     try:
-        return _subject_of(unpack(canonical)[10])
-    except (CanonicalError, IndexError, TypeError):
+        envelope = open_envelope(canonical)
+    except EnvelopeError:
         return ""
-
-
-def _subject_of(fact: object) -> str:
-    if isinstance(fact, dict):
-        for key, label in (("serial", "part"), ("lot", "lot"), ("machine", "machine"),
-                           ("part_number", "design"), ("key", "")):
-            value = fact.get(key)
-            if isinstance(value, str):
-                kind = fact.get("kind") if key == "key" else label
-                return f"{kind} {value}"
-    return ""
+    return subject_label(envelope.topic, envelope.payload)
 
 
 def _placed(ledger: Ledger, notification: int, what: str, originator: UUID, subject: str,

@@ -76,14 +76,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
-import msgpack
-
+from thread.domain.envelope import GENESIS, EnvelopeError, aggregate_id, open_envelope
+from thread.domain.topics import subject_label, summarize
 from thread.errors import IntegrityFailure
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.log.merkle import HASH_SIZE, ProofError, leaf_hash
@@ -95,21 +95,9 @@ FORMAT = "thread-dossier/v1"
 #: Format tags of this family start with this; another version is refused by name.
 FORMAT_FAMILY = "thread-dossier/"
 
-#: The ledger's namespace of aggregate ids (``thread.domain.chain.NAMESPACE``).
-NAMESPACE = UUID("6f1c2f4e-3a57-5e0b-9a4e-0c5d1b2a7e10")
-
-#: The predecessor hash of an aggregate's first event (``thread.domain.chain.GENESIS``).
-GENESIS = bytes(HASH_SIZE)
-
-#: The first bytes of every event's canonical form (``thread.domain.canonical.PREFIX``).
-CANONICAL_PREFIX = b"DTL\x01"
-
 _TOP_FIELDS = ("format", "serial", "origin", "tree_size", "checkpoint", "events")
 _EVENT_FIELDS = ("version", "index", "hash", "canonical", "path")
-_BODY_FIELDS = 11
 _HEX_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
-#: Payload fields that name the subject; a summary leaves them out.
-_SUBJECT_FIELDS = frozenset({"serial", "lot", "machine", "part_number", "kind", "key"})
 
 
 class DossierError(IntegrityFailure):
@@ -275,7 +263,7 @@ def verify_dossier(data: bytes, verifier_keys: str | Iterable[str]) -> VerifiedD
     """
     dossier = Dossier.parse(data)
     checkpoint, signed_by = _verified_checkpoint(dossier, verifier_keys)
-    expected_id = uuid5(NAMESPACE, f"part:{dossier.serial}")
+    expected_id = aggregate_id("part", dossier.serial)
     count = len(dossier.events)
     story: list[StoryEvent] = []
     previous = GENESIS
@@ -299,8 +287,8 @@ def verify_dossier(data: bytes, verifier_keys: str | Iterable[str]) -> VerifiedD
                 f"{where} belongs to aggregate {decoded.aggregate_id}, not to part "
                 f"{dossier.serial} ({expected_id})"
             )
-        subject = _payload_subject(decoded.payload)
-        if subject is not None and subject != f"part {dossier.serial}":
+        subject = subject_label(decoded.topic, decoded.payload)
+        if subject and subject != f"part {dossier.serial}":
             raise DossierError(
                 f"{where}: its {decoded.topic} fact is about {subject}, not part {dossier.serial}"
             )
@@ -317,24 +305,12 @@ def verify_dossier(data: bytes, verifier_keys: str | Iterable[str]) -> VerifiedD
             class_version=decoded.class_version, occurred_at=decoded.occurred_at,
             recorded_at=decoded.recorded_at, actor=decoded.actor, source=decoded.source,
             source_record_id=decoded.source_record_id, payload=decoded.payload,
-            summary=summarize_payload(decoded.topic, decoded.payload),
+            summary=summarize(decoded.topic, decoded.payload),
         ))
     return VerifiedDossier(
         serial=dossier.serial, origin=checkpoint.origin, tree_size=checkpoint.size,
         root=checkpoint.root, signed_by=signed_by, events=tuple(story),
     )
-
-
-def summarize_payload(topic: str, payload: Mapping[str, Any]) -> str:
-    """One line saying what a fact records, from its payload map; as ``thread history`` reads."""
-    summary = _SUMMARIES.get(topic)
-    if summary is not None:
-        try:
-            return summary(payload)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            pass  # an older class version's payload: fall back to its fields
-    return ", ".join(f"{name}={_plain(value)}" for name, value in sorted(payload.items())
-                     if value is not None and name not in _SUBJECT_FIELDS)
 
 
 def plain(value: Any) -> Any:
@@ -522,154 +498,11 @@ class _Decoded:
 
 def _decoded(event: DossierEvent, where: str) -> _Decoded:
     """The envelope and payload in an event's canonical bytes, each field of the right type."""
-    data = event.canonical
-    if not data.startswith(CANONICAL_PREFIX):
-        raise DossierError(
-            f"{where} starts with {data[:4]!r}, not the canonical prefix {CANONICAL_PREFIX!r}"
-        )
     try:
-        body = msgpack.unpackb(data[len(CANONICAL_PREFIX):], timestamp=3, raw=False,
-                               strict_map_key=True, use_list=True)
-    except (ValueError, TypeError, OverflowError) as error:
-        raise DossierError(f"{where} is not valid msgpack: {error}") from None
-    if not isinstance(body, list) or len(body) != _BODY_FIELDS:
-        raise DossierError(f"{where} does not have the ledger's event layout of "
-                           f"{_BODY_FIELDS} fields")
-    (raw_id, version, topic, class_version, prev_hash, occurred_at, recorded_at, actor, source,
-     source_record_id, payload) = body
-    expected: list[tuple[str, object, type | tuple[type, ...]]] = [
-        ("aggregate id", raw_id, bytes), ("version", version, int), ("topic", topic, str),
-        ("class version", class_version, int), ("previous hash", prev_hash, bytes),
-        ("occurred time", occurred_at, datetime), ("recorded time", recorded_at, datetime),
-        ("actor", actor, str), ("source", source, str),
-        ("source record id", source_record_id, (str, type(None))), ("payload", payload, dict),
-    ]
-    for name, value, kind in expected:
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise DossierError(f"{where}: its {name} is a {type(value).__name__}")
-    if len(raw_id) != 16 or len(prev_hash) != HASH_SIZE:
-        raise DossierError(f"{where}: its aggregate id or previous hash has the wrong length")
-    if version != event.version:
-        raise DossierError(
-            f"{where}: the dossier says version {event.version} but its bytes say {version}"
-        )
-    return _Decoded(UUID(bytes=raw_id), version, topic, class_version, prev_hash, occurred_at,
-                    recorded_at, actor, source, source_record_id, payload)
-
-
-def _payload_subject(payload: Mapping[str, Any]) -> str | None:
-    """The subject a payload names: a part fact's serial or lot, or a record's kind and key."""
-    if "serial" in payload or "lot" in payload:
-        if payload.get("serial") is not None:
-            return f"part {payload['serial']}"
-        return f"lot {payload.get('lot')}"
-    if isinstance(payload.get("kind"), str) and isinstance(payload.get("key"), str):
-        return f"{payload['kind']} {payload['key']}"
-    return None
-
-
-# One-line summaries of the facts a part's chain holds, from their payload maps; the same
-# sentences thread.presentation writes from fact objects, which this module cannot import.
-
-
-def _at(position: str | None) -> str:
-    return f" at {position}" if position else ""
-
-
-def _signed(value: float | None) -> str:
-    return "?" if value is None else f"{value:+g}"
-
-
-def _tolerance(p: Mapping[str, Any]) -> str:
-    lower, upper = p.get("lower_tolerance"), p.get("upper_tolerance")
-    if lower is not None and upper is not None and lower == -upper:
-        return f"+/-{upper:g}"
-    return f"{_signed(upper)}/{_signed(lower)}"
-
-
-def _part_registered(p: Mapping[str, Any]) -> str:
-    text = f"{p['part_number']} rev {p['revision']}"
-    if p.get("work_order"):
-        text += f", work order {p['work_order']}"
-    return text + (" (undocumented)" if p.get("undocumented") else "")
-
-
-def _operation(p: Mapping[str, Any]) -> str:
-    where = p.get("machine") or p["station"]
-    return (f"{p['operation']} on {where} by {p['operator']}"
-            + (f", program {p['program']}" if p.get("program") else "")
-            + f", {p['cycle_time_s']:g} s")
-
-
-def _inspection(p: Mapping[str, Any]) -> str:
-    text = f"{p['verdict'].upper()} {p['characteristic']}"
-    if p.get("name"):
-        text += f" {p['name']}"
-    if p.get("measured") is not None:
-        text += f": {p['measured']:g} {p.get('unit') or ''}".rstrip()
-    if p.get("nominal") is not None:
-        text += f" (nominal {p['nominal']:g} {_tolerance(p)})"
-    return text + (f", {p['non_conformance']}" if p.get("non_conformance") else "")
-
-
-def _test(p: Mapping[str, Any]) -> str:
-    values = ", ".join(f"{v['name']} {v['value']:g} {v['unit']}" for v in p.get("values", ()))
-    return f"{p['verdict'].upper()} {p['procedure']}" + (f": {values}" if values else "")
-
-
-def _quarantine(p: Mapping[str, Any]) -> str:
-    return (f"{p['reference']}: " if p.get("reference") else "") + f"{p['reason']}"
-
-
-def _performance(p: Mapping[str, Any]) -> str:
-    readings = ", ".join(f"{r['name']} {r['value']:g} {r['unit']}" for r in p.get("readings", ()))
-    return f"{p['operating_hours']:g} h" + (f": {readings}" if readings else "")
-
-
-def _failure(p: Mapping[str, Any]) -> str:
-    hours = p.get("operating_hours")
-    after = f" after {hours:g} h" if hours is not None else ""
-    return f"claim {p['claim']}: {p['failure_mode']}{after}"
-
-
-_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "manufacturing.part-registered": _part_registered,
-    "manufacturing.material-consumed":
-        lambda p: f"{p['quantity']:g} {p['unit']} from lot {p['material_lot']}",
-    "manufacturing.operation-performed": _operation,
-    "manufacturing.process-recorded": lambda p: "; ".join(
-        f"{q['name']} {q['mean']:g} {q['unit']} (sd {q['sd']:g}, n {q['n']})"
-        for q in p["parameters"]),
-    "manufacturing.component-installed":
-        lambda p: f"installed {p['component']}" + _at(p.get("position")),
-    "manufacturing.component-removed": lambda p: f"removed {p['component']}: {p['reason']}",
-    "manufacturing.installed-into": lambda p: f"into {p['assembly']}" + _at(p.get("position")),
-    "manufacturing.removed-from": lambda p: f"out of {p['assembly']}: {p['reason']}",
-    "quality.inspection-recorded": _inspection,
-    "quality.test-recorded": _test,
-    "quality.non-conformance-opened":
-        lambda p: f"{p['non_conformance']} ({p['severity']}): {p['description']}",
-    "quality.disposition-recorded":
-        lambda p: f"{p['non_conformance']} -> {p['decision']}: {p['rationale']}",
-    "record.signature-applied": lambda p: (
-        f"{p['meaning']} of version {p['signed_version']} by {p['printed_name']} "
-        f"({p['signer']})"),
-    "record.correction-recorded": lambda p: (
-        f"version {p['corrects_version']} corrected by version {p['replaced_by_version']}: "
-        f"{p['reason']}"),
-    "action.quarantined": _quarantine,
-    "action.released-from-quarantine": _quarantine,
-    "service.shipped": lambda p: f"to {p['customer']}, order {p['order']}" + (
-        f", {p['carrier']}" if p.get("carrier") else ""),
-    "service.installed-at-site": lambda p: f"at {p['site']}" + (
-        f", {p['equipment']}" if p.get("equipment") else ""),
-    "service.performance-reported": _performance,
-    "service.failure-reported": _failure,
-    "service.failure-analysis-recorded":
-        lambda p: f"root cause: {p['root_cause']}; {p['conclusion']}",
-}
-
-
-def _plain(value: Any) -> str:
-    shown = plain(value)
-    return shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+        envelope = open_envelope(event.canonical)
+    except EnvelopeError as error:
+        raise DossierError(f"{where} {error}") from None
+    if envelope.version != event.version:
+        raise DossierError(f"{where}: the dossier says version {event.version} but its bytes "
+                           f"say {envelope.version}")
+    return _Decoded(UUID(bytes=envelope.aggregate_id), *envelope[1:])

@@ -9,21 +9,13 @@ trusts that the log it reads is the log that verifies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import msgpack
-
-from thread.domain.canonical import PREFIX
-from thread.domain.facts import (
-    DesignFact,
-    Fact,
-    LotFact,
-    MachineFact,
-    PartFact,
-    SubjectFact,
-    fact_class,
-)
+from thread.domain.condition import moment, nanoseconds
+from thread.domain.envelope import EnvelopeError, open_envelope
+from thread.domain.facts import fact_class
+from thread.domain.topics import subject_of
 from thread.errors import IntegrityFailure
 
 
@@ -48,7 +40,7 @@ def decode(position: int, canonical: bytes) -> LogEvent:
     """The event at ``position`` from its canonical bytes."""
     (version, topic, occurred_at, recorded_at, actor, source, source_record_id,
      payload) = unpack_event(canonical, position)
-    kind, key = subject_of(fact_class(topic), payload)
+    kind, key = subject_of(topic, payload)
     return LogEvent(position, kind, key, version, topic, nanoseconds(occurred_at),
                     nanoseconds(recorded_at), actor, source, source_record_id, canonical,
                     payload)
@@ -56,30 +48,16 @@ def decode(position: int, canonical: bytes) -> LogEvent:
 
 def unpack_event(canonical: bytes, position: int) -> tuple[Any, ...]:
     """Version, topic, both times, actor, source, source record id and (upcast) payload."""
-    if not canonical.startswith(PREFIX):
-        raise IntegrityFailure(f"log position {position} is not in canonical form")
-    (_, version, topic, class_version, _, occurred_at, recorded_at, actor, source,
-     source_record_id, payload) = msgpack.unpackb(canonical[len(PREFIX):], timestamp=3, raw=False)
+    try:
+        (_, version, topic, class_version, _, occurred_at, recorded_at, actor, source,
+         source_record_id, payload) = open_envelope(canonical)
+    except EnvelopeError as error:
+        raise IntegrityFailure(f"log position {position} {error}") from None
     cls = fact_class(topic)
     if class_version != cls.class_version:
         payload = cls.upcast(payload, class_version)
     return version, topic, occurred_at, recorded_at, actor, source, source_record_id, payload
 
-
-def subject_of(cls: type[Fact], payload: dict[str, Any]) -> tuple[str, str]:
-    """(kind, key) of the subject a raw payload of fact class ``cls`` is about."""
-    if issubclass(cls, PartFact):
-        serial = payload.get("serial")
-        return ("part", serial) if serial is not None else ("lot", payload["lot"])
-    if issubclass(cls, SubjectFact):
-        return payload["kind"], payload["key"]
-    if issubclass(cls, LotFact):
-        return "lot", payload["lot"]
-    if issubclass(cls, MachineFact):
-        return "machine", payload["machine"]
-    if issubclass(cls, DesignFact):
-        return "design", payload["part_number"]
-    raise IntegrityFailure(f"{cls.__name__} names no subject kind the read side knows")
 
 
 def raw_pages(
@@ -110,18 +88,9 @@ def pages(
         yield [decode(position, canonical) for position, canonical in page]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def nanoseconds(moment: datetime) -> int:
-    """Nanoseconds since the epoch of a payload or envelope time (microsecond precision)."""
-    return (moment - _EPOCH) // _MICROSECOND * 1000
-
-
 def iso(ns: int) -> str:
     """An ISO 8601 UTC time for nanoseconds since the epoch (microsecond precision)."""
-    return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat().replace("+00:00", "Z")
+    return moment(ns).isoformat().replace("+00:00", "Z")
 
 
 def plain(value: Any) -> Any:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Table
 
 from thread.domain import facts as f
+from thread.domain.condition import nanoseconds
 from thread.read import schema as s
-from thread.read.events import LogEvent, nanoseconds
+from thread.read.events import LogEvent
 
 Row = tuple[object, ...]
 Rows = list[tuple[Table, Row]]

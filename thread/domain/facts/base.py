@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from thread.domain import topics
 from thread.errors import InvalidFact, LedgerError
 
 #: Aggregate kinds a fact can be about.
@@ -82,12 +83,16 @@ class Fact(BaseModel):
 
     topic: ClassVar[str]
     class_version: ClassVar[int] = 1
+    #: Which fields name the subject (the catalogue in :mod:`thread.domain.topics` says it
+    #: for every built-in topic; this is the default for fact kinds defined elsewhere).
+    subject_rule: ClassVar[topics.Subject] = topics.ANY
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise invalid(type(self), describe_subject(data), error) from None
+            raise invalid(type(self), topics.subject_label(self.topic, data)
+                          or "unknown subject", error) from None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -96,6 +101,10 @@ class Fact(BaseModel):
         if topic is None:
             return
         existing = _REGISTRY.get(topic)
+        if topics.topic(topic) is None:
+            # A fact kind from outside the catalogue: described by its base class.
+            topics.register(topics.Topic(topic, cls.subject_rule, topics.fields, None,
+                                         topics.section_of(topic), ()))
         if existing is not None and existing.class_version >= cls.class_version:
             if existing.__qualname__ == cls.__qualname__ and existing.__module__ == cls.__module__:
                 _REGISTRY[topic] = cls  # module reloaded
@@ -133,7 +142,7 @@ class Fact(BaseModel):
     @property
     def subject(self) -> tuple[SubjectKind, str]:
         """The aggregate this fact is recorded against: (kind, natural key)."""
-        raise NotImplementedError
+        return topics.subject_of(self.topic, self.__dict__)  # type: ignore[return-value]
 
     def references(self) -> list[tuple[SubjectKind, str]]:
         """Other subjects this fact names, which must already exist."""
@@ -143,6 +152,7 @@ class Fact(BaseModel):
 class PartFact(Fact):
     """A fact about one serialised part or one lot: exactly one of ``serial``, ``lot``."""
 
+    subject_rule: ClassVar[topics.Subject] = topics.ITEM
     serial: Identifier | None = None
     lot: Identifier | None = None
 
@@ -152,22 +162,13 @@ class PartFact(Fact):
             raise ValueError("exactly one of 'serial' or 'lot'")
         return self
 
-    @property
-    def subject(self) -> tuple[SubjectKind, str]:
-        if self.serial is not None:
-            return ("part", self.serial)
-        assert self.lot is not None
-        return ("lot", self.lot)
 
 
 class LotFact(Fact):
     """A fact that only a lot can have, such as a material receipt."""
 
+    subject_rule: ClassVar[topics.Subject] = topics.LOT
     lot: Identifier
-
-    @property
-    def subject(self) -> tuple[SubjectKind, str]:
-        return ("lot", self.lot)
 
 
 class SubjectFact(Fact):
@@ -176,39 +177,20 @@ class SubjectFact(Fact):
     kind: SubjectKind
     key: Identifier
 
-    @property
-    def subject(self) -> tuple[SubjectKind, str]:
-        return (self.kind, self.key)
-
 
 class MachineFact(Fact):
     """A fact in a machine's own stream."""
 
+    subject_rule: ClassVar[topics.Subject] = topics.MACHINE
     machine: Identifier
-
-    @property
-    def subject(self) -> tuple[SubjectKind, str]:
-        return ("machine", self.machine)
 
 
 class DesignFact(Fact):
     """A fact about a design item, keyed by part number."""
 
+    subject_rule: ClassVar[topics.Subject] = topics.DESIGN
     part_number: Identifier
 
-    @property
-    def subject(self) -> tuple[SubjectKind, str]:
-        return ("design", self.part_number)
-
-
-def describe_subject(data: dict[str, Any]) -> str:
-    """How an error message names the subject of raw fact data."""
-    for key, label in (("serial", "part"), ("lot", "lot"), ("machine", "machine"),
-                       ("part_number", "design item")):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            return f"{label} {value}"
-    return "unknown subject"
 
 
 def invalid(cls: type[BaseModel], subject: str, error: ValidationError) -> InvalidFact:

@@ -1,0 +1,87 @@
+"""The event envelope: how an event's canonical bytes decode, in one place.
+
+Canonical bytes are ``PREFIX`` and a msgpack array of eleven fields: aggregate
+id (16 bytes), version, topic, class version, the previous event's hash (32
+bytes), occurred time, recorded time, actor, source, source record id and the
+fact's payload map. The chain, the read side, ``thread verify`` and the
+offline verifier all read events through :func:`open_envelope`, so they agree
+on what an event says. This module needs only the standard library and
+msgpack: the offline verifier imports it without pydantic or any storage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
+from uuid import UUID, uuid5
+
+import msgpack
+
+from thread.errors import IntegrityFailure
+
+#: Format tag of the canonical encoding; bump it with any change to the rules.
+PREFIX = b"DTL\x01"
+#: Fields of the envelope array.
+FIELDS = 11
+#: Bytes of a SHA-256 hash and of an aggregate id.
+HASH_SIZE, ID_SIZE = 32, 16
+#: The predecessor hash of every aggregate's first event.
+GENESIS = bytes(HASH_SIZE)
+#: Namespace of the ledger's deterministic aggregate ids.
+NAMESPACE = UUID("6f1c2f4e-3a57-5e0b-9a4e-0c5d1b2a7e10")
+
+
+@lru_cache(maxsize=65_536)
+def aggregate_id(kind: str, key: str) -> UUID:
+    """The deterministic id of a subject's aggregate: UUIDv5 of ``kind:key``."""
+    return uuid5(NAMESPACE, f"{kind}:{key}")
+
+
+class EnvelopeError(IntegrityFailure):
+    """Bytes that are not an event in the ledger's canonical layout."""
+
+
+class Envelope(NamedTuple):
+    """One event's envelope and raw payload, as its canonical bytes hold them."""
+
+    aggregate_id: bytes
+    version: int
+    topic: str
+    class_version: int
+    prev_hash: bytes
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    source: str
+    source_record_id: str | None
+    payload: dict[str, Any]
+
+
+_TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("aggregate id", bytes), ("version", int), ("topic", str), ("class version", int),
+    ("previous hash", bytes), ("occurred time", datetime), ("recorded time", datetime),
+    ("actor", str), ("source", str), ("source record id", (str, type(None))),
+    ("payload", dict),
+)
+
+
+def open_envelope(canonical: bytes) -> Envelope:
+    """Decode an event's canonical bytes; :class:`EnvelopeError` says what is wrong."""
+    if not canonical.startswith(PREFIX):
+        raise EnvelopeError(
+            f"starts with {canonical[:4]!r}, not the canonical prefix {PREFIX!r}")
+    try:
+        body = msgpack.unpackb(canonical[len(PREFIX):], timestamp=3, raw=False,
+                               strict_map_key=True, use_list=True)
+    except (ValueError, TypeError, OverflowError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError) as error:
+        raise EnvelopeError(f"is not valid msgpack: {error}") from None
+    if type(body) is not list or len(body) != FIELDS:
+        raise EnvelopeError(f"does not have the ledger's event layout of {FIELDS} fields")
+    for (name, kind), value in zip(_TYPES, body, strict=True):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise EnvelopeError(f"its {name} is a {type(value).__name__}")
+    if len(body[0]) != ID_SIZE or len(body[4]) != HASH_SIZE:
+        raise EnvelopeError("its aggregate id or previous hash has the wrong length")
+    return Envelope(*body)

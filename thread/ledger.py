@@ -403,8 +403,10 @@ class Ledger(Application[UUID]):
         if self._read_models is None:
             from thread.read.models import ReadModels
             from thread.read.urls import sqlalchemy_url
+            from thread.storage.reading import StoredLog
 
-            self._read_models = ReadModels(self, self._read_url or sqlalchemy_url(self.env))
+            self._read_models = ReadModels(StoredLog(self.store, cast(FactMapper, self.mapper)),
+                                           self._read_url or sqlalchemy_url(self.env))
         return self._read_models
 
     def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",

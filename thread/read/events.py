@@ -8,7 +8,7 @@ trusts that the log it reads is the log that verifies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -60,31 +60,9 @@ def unpack_event(canonical: bytes, position: int) -> tuple[Any, ...]:
 
 
 
-def raw_pages(
-    read: Callable[[int, int], Sequence[Any]],
-    plaintext: Callable[[Any], bytes],
-    start: int,
-    size: int,
-) -> Iterator[list[tuple[int, bytes]]]:
-    """The log from ``start`` on, a page of (position, canonical bytes) at a time."""
-    while True:
-        rows = read(start, size)
-        if not rows:
-            return
-        yield [(row.id, plaintext(row)) for row in rows]
-        if len(rows) < size:
-            return
-        start = rows[-1].id + 1
-
-
-def pages(
-    read: Callable[[int, int], Sequence[Any]],
-    plaintext: Callable[[Any], bytes],
-    start: int,
-    size: int,
-) -> Iterator[list[LogEvent]]:
-    """The log from ``start`` on, a page of decoded events at a time."""
-    for page in raw_pages(read, plaintext, start, size):
+def pages(raw: Iterable[list[tuple[int, bytes]]]) -> Iterator[list[LogEvent]]:
+    """Pages of (leaf index, canonical bytes), decoded."""
+    for page in raw:
         yield [decode(position, canonical) for position, canonical in page]
 
 

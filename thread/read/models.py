@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import (
@@ -31,9 +31,9 @@ from sqlalchemy.schema import CreateTable
 
 from thread.errors import ConfigurationError, LedgerError
 from thread.read import schema as s
-from thread.read.events import raw_pages
 from thread.read.pipeline import projected
 from thread.read.projections import PROJECTIONS, Projection, tables_of
+from thread.read.source import EventLog
 
 #: Events read from the log and written to the read models per transaction.
 PAGE = 10_000
@@ -47,7 +47,7 @@ class StaleReadModel(LedgerError):  # noqa: N818 - reads as the situation it rep
 
 @dataclass(frozen=True)
 class Position:
-    """How far one projection has read the log."""
+    """How far one projection has read the log: the log size it has read up to."""
 
     projection: str
     position: int
@@ -62,8 +62,8 @@ class Position:
 class ReadModels:
     """The projections of one ledger, in the ledger's database or another one."""
 
-    def __init__(self, ledger: Any, url: str, *, page: int = PAGE) -> None:
-        self.ledger = ledger
+    def __init__(self, log: EventLog, url: str, *, page: int = PAGE) -> None:
+        self.log = log
         self.url = url
         self.page = page
         self.engine = _engine(url)
@@ -78,8 +78,8 @@ class ReadModels:
     # -- positions ----------------------------------------------------------
 
     def head(self) -> int:
-        """The log position of the newest event in the ledger."""
-        return int(self.ledger.recorder.max_notification_id() or 0)
+        """The size of the ledger's log: how many events a current read model has read."""
+        return self.log.size()
 
     def positions(self) -> list[Position]:
         """Where each projection stands against the log's head."""
@@ -108,7 +108,7 @@ class ReadModels:
     def fresh(self, names: Iterable[str], *, catch_up: bool = True) -> int:
         """Make the named projections current (or, with ``catch_up=False``, check they are).
 
-        Returns the log position the answer will reflect. A query never answers
+        Returns the log size the answer will reflect. A query never answers
         silently from a stale view: it catches up first, or it raises
         :class:`StaleReadModel` saying how far behind the view is.
         """
@@ -221,26 +221,18 @@ class ReadModels:
             stored = {row[0]: row[1] for row in conn.execute(
                 select(s.positions.c.projection, s.positions.c.position))}
         at = {p.name: int(stored.get(p.name, 0)) for p in chosen}
-        start = min(at.values(), default=0) + 1
-        recorder, mapper = self.ledger.recorder, self.ledger.mapper
-        topics = _topics(chosen)
+        start = min(at.values(), default=0)
         # Everything up to this head is visible now, so once the pages are read every
         # position can move up to it, over events no chosen projection wants.
         head = self.head()
         done = 0
-        if topics:
-            def read(first: int, size: int) -> Sequence[Any]:
-                return cast(Sequence[Any],
-                            recorder.select_notifications(first, size, topics=topics))
-        else:
-            read = self.ledger.store.select_log  # every event: the leaner read
-        raw = raw_pages(read, mapper.plaintext, start, self.page)
+        raw = self.log.pages(start, self.page, _topics(chosen))
         for last, count, rows in projected(chosen, at, raw, behind=head - start):
-            if not self._write(at, last, rows):
+            if not self._write(at, last + 1, rows):
                 return None
             done += count
             for name in at:
-                at[name] = max(at[name], last)
+                at[name] = max(at[name], last + 1)
             if progress is not None:
                 progress(count)
         if any(position < head for position in at.values()) and not self._write(at, head, {}):

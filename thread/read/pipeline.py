@@ -35,20 +35,20 @@ RawPage = list[tuple[int, bytes]]
 
 
 def rows_of(chosen: Sequence[Projection], at: dict[str, int], page: list[LogEvent]) -> Rows:
-    """The rows a page adds to each chosen projection past its position."""
+    """The rows a page adds to each chosen projection past the log size it has read."""
     rows: Rows = defaultdict(list)
     after = min(at[projection.name] for projection in chosen)
     caught_up = all(at[projection.name] == after for projection in chosen)
     dispatch: dict[tuple[str, str], list[Projection]] = {}
     for log_event in page:
-        if log_event.position <= after:
+        if log_event.position < after:
             continue
         route = (log_event.topic, log_event.kind)
         takers = dispatch.get(route)
         if takers is None:
             takers = dispatch[route] = [p for p in chosen if p.takes(*route)]
         for projection in takers:
-            if not caught_up and log_event.position <= at[projection.name]:
+            if not caught_up and log_event.position < at[projection.name]:
                 continue
             for table, row in projection.rows(log_event):
                 rows[table].append(row)

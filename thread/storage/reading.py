@@ -1,0 +1,52 @@
+"""The event store as the read side reads it (:class:`thread.read.source.EventLog`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from eventsourcing.persistence import Notification
+
+from thread.domain.envelope import aggregate_id
+from thread.storage.mapper import FactMapper
+from thread.storage.recorder import LedgerRecorder, LogRow
+
+
+class StoredLog:
+    """Leaves and events of one store, paged in log order by leaf index."""
+
+    def __init__(self, store: LedgerRecorder, mapper: FactMapper) -> None:
+        self._store = store
+        self._mapper = mapper
+
+    def size(self) -> int:
+        return self._store.tree_size()
+
+    def pages(self, start: int, size: int, topics: Sequence[str] = ()
+              ) -> Iterator[list[tuple[int, bytes]]]:
+        plaintext = self._mapper.plaintext
+        while True:
+            leaves = self._store.select_leaves(start, size)
+            if not leaves:
+                return
+            first, last = leaves[0][1], leaves[-1][1]
+            index = {notification: position for position, notification, _ in leaves}
+            rows: Sequence[LogRow | Notification]
+            if topics:
+                rows = self._store.select_notifications(first, len(leaves), stop=last,
+                                                        topics=topics)
+            else:
+                rows = self._store.select_log(first, len(leaves))
+            page = [(index[row.id], plaintext(row)) for row in rows if row.id in index]
+            if page:
+                yield page
+            if len(leaves) < size:
+                return
+            start = leaves[-1][0] + 1
+
+    def canonical_of(self, kind: str, key: str) -> dict[int, bytes]:
+        plaintext = self._mapper.plaintext
+        return {row.originator_version: plaintext(row)
+                for row in self._store.select_events(aggregate_id(kind, key))}
+
+    def exists(self, kind: str, key: str) -> bool:
+        return bool(self._store.select_versions([aggregate_id(kind, key)]))

@@ -9,6 +9,8 @@ from uuid import UUID
 from thread.domain import facts as f
 from thread.domain.chain import Aggregate, Recorded
 from thread.domain.facts.base import Fact, SubjectKind
+from thread.domain.topics import moves
+from thread.domain.whereabouts import NOWHERE, Whereabouts
 from thread.errors import (
     AlreadyRegistered,
     GenealogyViolation,
@@ -54,12 +56,30 @@ class Item(Aggregate):
         self.inspections = 0
         self.failed_inspections = 0
         self.non_conformances: dict[str, NonConformance] = {}
-        self.quarantined = False
-        self.scrapped = False
-        self.recalls: list[str] = []
         self.open_capas: set[str] = set()
         self.claims: list[str] = []
-        self.location = "in production"
+        #: Where it is and the holds on it: the domain's one fold over its facts.
+        self.whereabouts: Whereabouts = NOWHERE
+
+    @property
+    def location(self) -> str:
+        """Where it is, in words (``shipped to ACME (Berlin)``)."""
+        return self.whereabouts.location
+
+    @property
+    def quarantined(self) -> bool:
+        """Held: it may not ship or be installed."""
+        return self.whereabouts.quarantined
+
+    @property
+    def scrapped(self) -> bool:
+        """Dispositioned scrap."""
+        return self.whereabouts.state == "scrapped"
+
+    @property
+    def recalls(self) -> list[str]:
+        """Recalls it is in the scope of."""
+        return list(self.whereabouts.recalls)
 
     @property
     def open_non_conformances(self) -> list[str]:
@@ -71,8 +91,6 @@ class Item(Aggregate):
         return (f.PartRegistered,)
 
     def check(self, fact: Fact) -> None:
-        if type(fact) not in _CHECKED:
-            return
         if isinstance(fact, self.creators()) and self.exists:
             raise AlreadyRegistered(
                 f"{self.label} is already registered (part number {self.part_number}, "
@@ -138,8 +156,9 @@ class Item(Aggregate):
 
     def apply(self, event: Recorded) -> None:
         fact = event.fact
-        if type(fact) not in _APPLIED:
-            return
+        move = moves().get(fact.topic)
+        if move is not None:
+            self.whereabouts = move(self.whereabouts, fact.__dict__)
         if isinstance(fact, f.PartRegistered):
             self.part_number, self.revision = fact.part_number, fact.revision
             self.work_order, self.quantity = fact.work_order, fact.quantity
@@ -147,7 +166,6 @@ class Item(Aggregate):
         elif isinstance(fact, f.MaterialLotReceived):
             self.part_number = fact.material
             self.quantity = int(fact.quantity)
-            self.location = "in stock"
         elif isinstance(fact, f.MaterialConsumed):
             self.materials.append(Consumption(fact.material_lot, fact.quantity, fact.unit))
         elif isinstance(fact, f.ComponentInstalled):
@@ -156,10 +174,8 @@ class Item(Aggregate):
             self.components.pop(fact.component, None)
         elif isinstance(fact, f.InstalledInto):
             self.installed_in = fact.assembly
-            self.location = f"in assembly {fact.assembly}"
         elif isinstance(fact, f.RemovedFrom):
             self.installed_in = None
-            self.location = "in stock"
         elif isinstance(fact, f.OperationPerformed):
             self.operations += 1
         elif isinstance(fact, f.InspectionRecorded):
@@ -171,42 +187,13 @@ class Item(Aggregate):
             )
         elif isinstance(fact, f.DispositionRecorded):
             self.non_conformances[fact.non_conformance].decision = fact.decision
-            if fact.decision == "scrap":
-                self.scrapped, self.location = True, "scrapped"
-            elif fact.decision == "return-to-vendor":
-                self.location = "returned to vendor"
-        elif isinstance(fact, f.Shipped):
-            self.location = f"shipped to {fact.customer}"
-        elif isinstance(fact, f.InstalledAtSite):
-            self.location = f"installed at {fact.site}"
         elif isinstance(fact, f.FailureReported):
             self.claims.append(fact.claim)
-        elif isinstance(fact, f.Quarantined):
-            self.quarantined = True
-        elif isinstance(fact, f.ReleasedFromQuarantine):
-            self.quarantined = False
-        elif isinstance(fact, f.Recalled):
-            self.recalls.append(fact.recall)
         elif isinstance(fact, f.CorrectiveActionOpened):
             self.open_capas.add(fact.capa)
         elif isinstance(fact, f.CorrectiveActionClosed):
             self.open_capas.discard(fact.capa)
 
-
-# Fact kinds that have a rule or change state here; the rest pass straight through.
-_CHECKED = frozenset({
-    f.PartRegistered, f.MaterialLotReceived, f.DispositionRecorded, f.NonConformanceOpened,
-    f.ReleasedFromQuarantine, f.CorrectiveActionClosed, f.CorrectiveActionOpened, f.Shipped,
-    f.InstalledInto, f.InstalledAtSite, f.RemovedFrom, f.ComponentInstalled, f.ComponentRemoved,
-    f.SignatureApplied, f.CorrectionRecorded,
-})
-_APPLIED = frozenset({
-    f.PartRegistered, f.MaterialLotReceived, f.MaterialConsumed, f.ComponentInstalled,
-    f.ComponentRemoved, f.InstalledInto, f.RemovedFrom, f.OperationPerformed,
-    f.InspectionRecorded, f.NonConformanceOpened, f.DispositionRecorded, f.Shipped,
-    f.InstalledAtSite, f.FailureReported, f.Quarantined, f.ReleasedFromQuarantine, f.Recalled,
-    f.CorrectiveActionOpened, f.CorrectiveActionClosed,
-})
 
 
 class Part(Item):

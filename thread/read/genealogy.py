@@ -8,6 +8,7 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection
 
+from thread.domain.whereabouts import Whereabouts, fold
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf
 from thread.read.events import iso
@@ -72,44 +73,12 @@ def query(conn: Connection, template: str, keys: list[str], as_of: AsOf) -> list
     return found
 
 
-@dataclass
-class Whereabouts:
-    """Where a serial or lot is, as its own events say."""
-
-    location: str = "not registered"
-    quarantined: bool = False
-    recalls: list[str] = field(default_factory=list)
-    customer: str | None = None
-    site: str | None = None
-
-
 def whereabouts(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, Whereabouts]:
-    """Where each of ``keys`` is, as of a moment."""
-    found = {row.key: Whereabouts(location="in stock")
-             for row in query(conn, _REGISTRY, keys, as_of)}
+    """Where each of ``keys`` is, as of a moment: the domain's fold over its moves."""
+    moved: dict[str, list[tuple[str, dict[str, object]]]] = {}
     for row in query(conn, _WHEREABOUTS, keys, as_of):
-        here = found.setdefault(row.key, Whereabouts(location="in stock"))
-        detail = json.loads(row.detail)
-        kind = row.topic.split(".", 1)[1]
-        if kind == "shipped":
-            here.location, here.customer = f"shipped to {detail['customer']}", detail["customer"]
-            if detail.get("destination"):
-                here.location += f" ({detail['destination']})"
-        elif kind == "installed-at-site":
-            here.location, here.site = f"installed at {detail['site']}", detail["site"]
-        elif kind == "installed-into":
-            here.location = f"in assembly {detail['assembly']}"
-        elif kind == "removed-from":
-            here.location = "in stock"
-        elif kind == "disposition-recorded":
-            here.location = detail["state"]
-        elif kind == "quarantined":
-            here.quarantined = True
-        elif kind == "released-from-quarantine":
-            here.quarantined = False
-        elif kind == "recalled":
-            here.recalls.append(detail["recall"])
-    return found
+        moved.setdefault(row.key, []).append((row.topic, json.loads(row.detail)))
+    return {key: fold(facts) for key, facts in moved.items()}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from sqlalchemy import Table
 
 from thread.domain import facts as f
 from thread.domain.condition import nanoseconds
+from thread.domain.topics import moves
 from thread.read import schema as s
 from thread.read.events import LogEvent
 
@@ -102,49 +103,29 @@ def _lot_received(event: LogEvent) -> Rows:
     ))]
 
 
-def _whereabouts(describe: Callable[[dict[str, object]], str | None]) -> Handler:
-    def handler(event: LogEvent) -> Rows:
-        detail = describe(event.payload)
-        if detail is None:
-            return []
-        return [(s.whereabouts, (
-            event.position, event.kind, event.key, event.version, event.topic, detail,
-            *_clocks(event),
-        ))]
-    return handler
+def _moved(event: LogEvent) -> Rows:
+    """A fact that moves its subject (the registry says which): its scalar fields, which
+    are all a move reads, for the domain's whereabouts fold at query time."""
+    detail = {name: value for name, value in event.payload.items()
+              if value is None or isinstance(value, str | int | float | bool)}
+    return [(s.whereabouts, (
+        event.position, event.kind, event.key, event.version, event.topic,
+        json.dumps(detail, sort_keys=True), *_clocks(event),
+    ))]
 
 
-def _disposition(payload: dict[str, object]) -> str | None:
-    return {"scrap": "scrapped", "return-to-vendor": "returned to vendor"}.get(
-        str(payload["decision"])
-    )
+def _registry_handlers() -> dict[str, Handler]:
+    handlers: dict[str, Handler] = dict.fromkeys(moves(), _moved)
+    for topic, handler in ((f.PartRegistered.topic, _registered),
+                           (f.MaterialLotReceived.topic, _lot_received)):
+        handlers[topic] = (lambda first: lambda event: [*first(event), *_moved(event)])(handler)
+    return handlers
 
 
 REGISTRY = Projection(
     name="registry",
     tables=(s.registry, s.whereabouts),
-    handlers={
-        f.PartRegistered.topic: _registered,
-        f.MaterialLotReceived.topic: _lot_received,
-        f.Shipped.topic: _whereabouts(lambda p: json.dumps(
-            {"customer": p["customer"], "order": p["order"], "destination": p.get("destination")}
-        )),
-        f.InstalledAtSite.topic: _whereabouts(lambda p: json.dumps(
-            {"site": p["site"], "equipment": p.get("equipment")}
-        )),
-        f.InstalledInto.topic: _whereabouts(lambda p: json.dumps({"assembly": p["assembly"]})),
-        f.RemovedFrom.topic: _whereabouts(lambda p: json.dumps({"assembly": p["assembly"]})),
-        f.DispositionRecorded.topic: _whereabouts(lambda p: (
-            None if (state := _disposition(p)) is None else json.dumps({"state": state})
-        )),
-        f.Quarantined.topic: _whereabouts(lambda p: json.dumps({"reason": p["reason"]})),
-        f.ReleasedFromQuarantine.topic: _whereabouts(lambda p: json.dumps(
-            {"reason": p["reason"]}
-        )),
-        f.Recalled.topic: _whereabouts(lambda p: json.dumps(
-            {"recall": p["recall"], "reason": p["reason"]}
-        )),
-    },
+    handlers=_registry_handlers(),
 )
 
 
@@ -219,14 +200,21 @@ def _alarm(event: LogEvent) -> Rows:
     ))]
 
 
+def _gap(event: LogEvent) -> Rows:
+    p = event.payload
+    return [(s.gaps, (event.position, event.key, nanoseconds(p["gap_start"]),
+                      nanoseconds(p["gap_end"]), p["reason"], *_clocks(event)))]
+
+
 PRODUCTION = Projection(
     name="production",
-    tables=(s.operations, s.parameters, s.conditions, s.metrics, s.alarms),
+    tables=(s.operations, s.parameters, s.conditions, s.metrics, s.alarms, s.gaps),
     handlers={
         f.OperationPerformed.topic: _operation,
         f.ProcessRecorded.topic: _process,
         f.ConditionRecorded.topic: _condition,
         f.AlarmRaised.topic: _alarm,
+        f.CollectionGapRecorded.topic: _gap,
     },
 )
 

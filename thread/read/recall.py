@@ -10,7 +10,6 @@ the same period.
 from __future__ import annotations
 
 import bisect
-import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from thread.domain.condition import Folded, Metric, Window, covering, fold_metrics, fold_oee
 from thread.read.clock import AsOf, ns
 from thread.read.events import iso
 from thread.read.genealogy import _PARENTS, query, whereabouts
@@ -141,7 +141,7 @@ class _Run:
         self.kind, self.key, self.version = kind, key, version
         self.operation, self.start, self.end = operation, start, end
         self.process: dict[str, tuple[float, float, float, float, float]] = {}
-        self.condition: dict[str, list[float]] = {}
+        self.condition: dict[str, Folded] = {}
         self.scalars: dict[str, float] = {}
         self.folded = False
 
@@ -232,63 +232,46 @@ def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
 class _Conditions:
     """The machine's condition windows in the recall window, folded into a run when asked.
 
-    Over the windows that overlap a run, a metric's min is the lowest min, its
-    max the highest max, its mean the n-weighted mean; OEE factors are the
-    lowest seen. Folding waits until a predicate asks for a condition value,
-    since a comparison already decided by process values needs none.
+    Which windows count for a run and how their values combine is the domain's
+    rule (:mod:`thread.domain.condition`): half-open overlap, lowest min, highest
+    max, n-weighted mean, lowest OEE factors. Folding waits until a predicate asks
+    for a condition value, since a comparison already decided by process values
+    needs none.
     """
 
     def __init__(self, conn: Connection, machine: str, low: int, end: int, as_of: AsOf,
                  longest: int, names: set[str]) -> None:
         self.longest = longest
-        windows: dict[int, tuple[int, int, list[Any], list[tuple[str, float]]]] = {}
-        for position, start, stop, availability, performance, quality in rows(
-                conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
-            scalars = [(name, value) for name, value in (
-                ("availability", availability), ("performance", performance),
-                ("quality", quality)) if value is not None]
-            windows[position] = (start, stop, [], scalars)
+        metrics: dict[int, list[Metric]] = {}
         self.names: set[str] = set()
         if names:
-            for position, _, _, *metric in rows(conn, _METRICS, as_of, machine=machine,
-                                                 low=low - longest, end=end,
-                                                 names=sorted(names)):
-                window = windows.get(position)
-                if window is not None:
-                    window[2].append(metric)
-                    self.names.add(metric[0])
-        self.ordered = sorted(windows.values(), key=lambda w: w[0])
-        self.starts = [w[0] for w in self.ordered]
+            for position, _, _, name, n, least, most, mean, threshold in rows(
+                    conn, _METRICS, as_of, machine=machine, low=low - longest, end=end,
+                    names=sorted(names)):
+                metrics.setdefault(position, []).append(
+                    Metric(name, "", int(n), least, most, mean, threshold))
+        windows = []
+        for position, start, stop, availability, performance, quality in rows(
+                conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
+            found = tuple(metrics.get(position, ()))
+            self.names.update(m.name for m in found)
+            windows.append(Window(position, start, stop, found, (), availability, performance,
+                                  quality))
+        self.ordered = sorted(windows, key=lambda w: (w.start_ns, w.position))
+        self.starts = [w.start_ns for w in self.ordered]
 
     def fold(self, run: _Run) -> None:
-        """Fill ``run.condition`` and ``run.scalars`` from the windows that overlap it."""
+        """Fill ``run.condition`` and ``run.scalars`` from the windows that count for it."""
         run.folded = True
-        first = bisect.bisect_right(self.starts, run.start - self.longest - 1)
-        last = bisect.bisect_left(self.starts, run.end)
-        folded, seen_scalars = run.condition, run.scalars
-        for _, stop, metrics, scalars in self.ordered[first:last]:
-            if stop <= run.start:
-                continue
-            for name, n, least, most, mean, threshold in metrics:
-                seen = folded.get(name)
-                if seen is None:
-                    folded[name] = [least, most, mean * n, n,
-                                    threshold if threshold is not None else math.inf]
-                else:
-                    seen[0], seen[1] = min(seen[0], least), max(seen[1], most)
-                    seen[2] += mean * n
-                    seen[3] += n
-                    if threshold is not None:
-                        seen[4] = min(seen[4], threshold)
-            for name, value in scalars:
-                seen_scalars[name] = min(seen_scalars.get(name, value), value)
-        if len(seen_scalars) == 3:
-            seen_scalars["oee"] = (seen_scalars["availability"] * seen_scalars["performance"]
-                                   * seen_scalars["quality"])
+        first = bisect.bisect_left(self.starts, run.start - self.longest)
+        last = bisect.bisect_right(self.starts, run.end)
+        used = covering(self.ordered[first:last], run.start, run.end)
+        run.condition.update(fold_metrics(used))
+        run.scalars.update(fold_oee(used))
 
 
 _PROCESS_STATS = {"n": 0, "min": 1, "max": 2, "mean": 3, "sd": 4}
-_CONDITION_STATS = {"min": 0, "max": 1, "n": 3, "threshold": 4}
+_CONDITION_STATS = frozenset({"min", "max", "mean", "n", "threshold"})
 
 
 class _Values:
@@ -311,15 +294,10 @@ class _Values:
         if reference.stat == "value":
             return self.run.scalars.get(reference.name)
         folded = self.run.condition.get(reference.name)
-        if folded is None:
+        if folded is None or reference.stat not in _CONDITION_STATS:
             return None
-        if reference.stat == "mean":
-            return folded[2] / folded[3]
-        index = _CONDITION_STATS.get(reference.stat)
-        if index is None:
-            return None
-        value = folded[index]
-        return None if value == math.inf else value
+        value = getattr(folded, reference.stat)
+        return None if value is None else float(value)
 
 
 def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run],

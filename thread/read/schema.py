@@ -179,6 +179,15 @@ alarms = Table(
     Column("cleared_ns", BigInteger),
     *_clocks(),
 )
+gaps = Table(
+    "read_gaps", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("machine", String(200), nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    *_clocks(),
+)
 
 #: Secondary indexes, created after a bulk rebuild rather than maintained during it.
 INDEXES: dict[str, list[Index]] = {
@@ -219,4 +228,5 @@ INDEXES: dict[str, list[Index]] = {
                             conditions.c.start_ns)],
     metrics.name: [Index("read_metrics_machine", metrics.c.machine, metrics.c.start_ns)],
     alarms.name: [Index("read_alarms_machine", alarms.c.machine, alarms.c.raised_ns)],
+    gaps.name: [Index("read_gaps_machine", gaps.c.machine, gaps.c.start_ns)],
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from thread.domain.condition import ConditionSummary
 from thread.records.evidence import (
     Derivation,
     DocumentInfo,
@@ -142,6 +143,9 @@ class OperationRow(Model):
     cycle_time_s: float
     machine_condition: str
     machine_alert: bool
+    #: The machine's condition over the operation's [start, end), by the domain's one rule;
+    #: None when no machine is named or the machine is not in this copy.
+    condition: ConditionSummary | None
     evidence: tuple[EventRef, ...]
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
+from thread.domain import condition
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
+from thread.domain.condition import ConditionSummary
 from thread.domain.part import Part
 from thread.records.dhr_record import (
     ActionRow,
@@ -39,55 +41,66 @@ class Traceability:
 
     def operations(self) -> tuple[OperationRow, ...]:
         self.derive("Operations", "OperationPerformed; machine condition from the machine's "
-                    "ConditionRecorded, AlarmRaised, CollectionGapRecorded and "
-                    "CalibrationRecorded around the operation's window")
+                    "ConditionRecorded, AlarmRaised and CollectionGapRecorded that share a "
+                    "moment with the operation's [start, end) (thread.domain.condition), and "
+                    "its last CalibrationRecorded before the start")
         rows = []
         for event, fact in self.stream.facts(f.OperationPerformed):
-            condition, alert, refs = self.machine_condition(fact.machine, fact.started_at,
-                                                            fact.ended_at)
+            text, alert, summary, refs = self.machine_condition(
+                fact.machine, fact.started_at, fact.ended_at)
             rows.append(OperationRow(
                 operation=fact.operation, station=fact.station, machine=fact.machine,
                 operator=fact.operator, program=fact.program,
                 program_revision=fact.program_revision, started_at=fact.started_at,
                 ended_at=fact.ended_at, cycle_time_s=fact.cycle_time_s,
-                machine_condition=condition, machine_alert=alert,
+                machine_condition=text, machine_alert=alert, condition=summary,
                 evidence=(self.ref(event), *refs)))
         return tuple(rows)
 
-    def machine_condition(self, machine: str | None, start: datetime,
-                          end: datetime) -> tuple[str, bool, tuple[EventRef, ...]]:
-        """What the machine's stream says about the window of one operation, and whether
-        anything in it (threshold, alarm, data gap, overdue calibration) needs a look."""
+    def machine_condition(
+        self, machine: str | None, start: datetime, end: datetime,
+    ) -> tuple[str, bool, ConditionSummary | None, tuple[EventRef, ...]]:
+        """What the machine's stream says about one operation's ``[start, end)``, by the
+        domain's one rule (:func:`thread.domain.condition.condition_during`); whether
+        anything in it (threshold, alarm, data gap, overdue or failed calibration) needs a
+        look; the summary; and the events it used."""
         if machine is None:
-            return "no machine named", False, ()
+            return "no machine named", False, None, ()
         stream = self.reader.stream("machine", machine)
         if stream is None:
-            return f"machine {machine} not in this copy", True, ()
-        used: list[Recorded] = []
-        notes: list[str] = []
-        alert = False
-        windows = [(e, c) for e, c in stream.facts(f.ConditionRecorded)
-                   if c.window_start <= end and c.window_end >= start]
-        for event, condition in windows:
-            used.append(event)
-            for metric in condition.metrics:
-                if metric.exceeded:
-                    alert = True
-                    notes.append(f"{metric.name} max {number(metric.max)} {metric.unit} over "
-                                 f"threshold {number(metric.threshold or 0)}")
-            notes += [f"alarm {code} active" for code in condition.alarms_active]
-            alert |= bool(condition.alarms_active)
+            return f"machine {machine} not in this copy", True, None, ()
+        cited: dict[int, Recorded] = {}  # the machine stream's version -> its event
+        windows: list[condition.Window] = []
+        alarms: list[condition.Alarm] = []
+        gaps: list[condition.Gap] = []
+        for event, window in stream.facts(f.ConditionRecorded):
+            cited[event.originator_version] = event
+            windows.append(condition.Window(
+                event.originator_version, condition.nanoseconds(window.window_start),
+                condition.nanoseconds(window.window_end),
+                metrics=tuple(condition.Metric(m.name, m.unit, m.n, m.min, m.max, m.mean,
+                                               m.threshold) for m in window.metrics),
+                alarms=tuple(window.alarms_active), availability=window.availability,
+                performance=window.performance, quality=window.quality))
         for event, alarm in stream.facts(f.AlarmRaised):
-            cleared = alarm.cleared_at or end
-            if alarm.raised_at <= end and cleared >= start:
-                used.append(event)
-                alert = True
-                notes.append(f"alarm {alarm.code} ({alarm.severity})")
+            cited[event.originator_version] = event
+            alarms.append(condition.Alarm(
+                event.originator_version, alarm.code, alarm.text, alarm.severity,
+                condition.nanoseconds(alarm.raised_at),
+                None if alarm.cleared_at is None else condition.nanoseconds(alarm.cleared_at)))
         for event, gap in stream.facts(f.CollectionGapRecorded):
-            if gap.gap_start <= end and gap.gap_end >= start:
-                used.append(event)
-                alert = True
-                notes.append(f"data collection gap ({gap.reason})")
+            cited[event.originator_version] = event
+            gaps.append(condition.Gap(
+                event.originator_version, condition.nanoseconds(gap.gap_start),
+                condition.nanoseconds(gap.gap_end), gap.reason))
+        summary = condition.condition_during(
+            machine, condition.nanoseconds(start), condition.nanoseconds(end),
+            windows, alarms, gaps)
+        used = [cited[position] for position in (
+            *summary.windows, *(a.position for a in summary.alarms),
+            *(g.position for g in summary.gaps))]
+        notes = [summary.describe()]
+        alert = bool(summary.exceeded or summary.alarms_active or summary.gaps)
         calibrations = [(e, c) for e, c in stream.facts(f.CalibrationRecorded)
                         if e.occurred_at <= start]
         if calibrations:
@@ -97,12 +110,8 @@ class Traceability:
             alert |= overdue or calibration.result == "fail"
             notes.append(f"last calibration {calibration.result} "
                          f"{moment(event.occurred_at)}" + (" (OVERDUE)" if overdue else ""))
-        if not windows:
-            notes.insert(0, "no condition record covers the operation")
-        elif not alert:
-            notes.insert(0, f"{len(windows)} condition window(s) within thresholds")
-        unique = list(dict.fromkeys(notes))
-        return "; ".join(unique), alert, self.reader.refs(stream, dict.fromkeys(used))
+        return ("; ".join(notes), alert, summary,
+                self.reader.refs(stream, dict.fromkeys(used)))
 
     def parameters(self) -> tuple[ParameterRow, ...]:
         self.derive("Process parameters", "ProcessRecorded parameter summaries")

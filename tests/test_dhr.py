@@ -424,3 +424,56 @@ def test_cli_writes_pdf_html_and_json(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no part or lot NOPE" in result.output
     result = runner.invoke(main, ["--db", path, "dhr", SERIAL, "--format", "pdf"])
     assert result.exit_code == 2 and "-o FILE.pdf" in result.output
+
+
+def vibration_window(start: datetime, minutes: float, peak: float) -> f.ConditionRecorded:
+    """A condition window of MILL-1 from ``start``, vibration peaking at ``peak`` (limit 4.5)."""
+    return f.ConditionRecorded(
+        machine="MILL-1", window_start=start, window_end=start + timedelta(minutes=minutes),
+        metrics=(f.ConditionMetric(name="vibration", unit="mm/s", n=10, min=1.0, max=peak,
+                                   mean=2.0, threshold=4.5),))
+
+
+def milled(ledger: thread.Ledger, *windows: f.ConditionRecorded) -> tuple[Any, list[Any]]:
+    """A unit milled on MILL-1 from 06:00 to 06:10 with ``windows`` on the machine: its DHR's
+    operation row and the machine's condition windows it cites."""
+    design(ledger)
+    six = T0.replace(hour=6)
+    for window in windows:
+        ledger.record(window, occurred_at=window.window_end)
+    ledger.record(f.PartRegistered(serial=SERIAL, part_number="IMP-100", revision="A"),
+                  occurred_at=six - timedelta(minutes=30))
+    ledger.record(f.OperationPerformed(
+        serial=SERIAL, operation="OP10-mill", station="CELL-2", machine="MILL-1",
+        operator="op-7", started_at=six, ended_at=six + timedelta(minutes=10),
+        cycle_time_s=600), occurred_at=six + timedelta(minutes=10))
+    (row,) = device_history_record(ledger, SERIAL).operations
+    cited = [ref for ref in row.evidence if ref.topic == f.ConditionRecorded.topic]
+    return row, cited
+
+
+def test_condition_windows_that_only_touch_the_operation_do_not_count(
+        sqlite_ledger: thread.Ledger) -> None:
+    """Windows ending as the operation starts or starting as it ends are not its condition."""
+    six = T0.replace(hour=6)
+    row, cited = milled(sqlite_ledger,
+                        vibration_window(six - timedelta(minutes=10), 10, peak=7.0),
+                        vibration_window(six + timedelta(minutes=10), 10, peak=9.0))
+    assert row.machine_condition == "no condition record covers the operation"
+    assert not row.machine_alert
+    assert row.condition is not None and row.condition.windows == ()
+    assert row.condition.metrics == () and cited == []
+
+
+def test_a_condition_window_overlapping_the_operation_counts(
+        sqlite_ledger: thread.Ledger) -> None:
+    """A window sharing a moment with the operation is cited and its exceedance alerts."""
+    six = T0.replace(hour=6)
+    row, cited = milled(sqlite_ledger, vibration_window(six + timedelta(minutes=5), 10, 9.0))
+    assert row.machine_alert
+    assert row.machine_condition == "vibration max 9 mm/s over threshold 4.5"
+    assert row.condition is not None
+    vibration = row.condition.metric("vibration")
+    assert vibration is not None and vibration.max == 9 and vibration.exceeded
+    assert [ref.version for ref in cited] == list(row.condition.windows)
+    assert len(cited) == 1 and cited[0].kind == "machine"

@@ -138,14 +138,19 @@ def raw_sql(url: str, statement: str, params: tuple[object, ...] = ()) -> list[t
             return list(cursor.fetchall()) if cursor.description else []
     import sqlite3
 
-    connection = sqlite3.connect(url)
+    database = sqlite3.connect(url)
     try:
-        cursor = connection.execute(statement, params)
-        rows = list(cursor.fetchall())
-        connection.commit()
+        rows = list(database.execute(statement, params).fetchall())
+        database.commit()
         return rows
     finally:
-        connection.close()
+        database.close()
+
+
+def stored_bytes(value: object) -> bytes:
+    """A binary column's value from :func:`raw_sql` (BLOB or bytea) as bytes."""
+    assert isinstance(value, bytes | bytearray | memoryview), f"not binary: {value!r}"
+    return bytes(value)
 
 
 APPEND_ONLY_TABLES = ("ledger_events", "ledger_sources", "ledger_meta", "ledger_leaves",

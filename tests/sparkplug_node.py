@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import pysparkplug as sp
 import pytest
@@ -30,6 +31,9 @@ MQTT_VARIABLE = "THREAD_TEST_MQTT"
 
 #: Bounded wait for anything to arrive through the broker, in seconds.
 WAIT = 10.0
+
+#: The payloads an edge node publishes (pysparkplug does not export its Payload protocol).
+EdgePayload: TypeAlias = sp.NBirth | sp.DBirth | sp.NData | sp.DData | sp.NDeath | sp.DDeath
 
 
 def broker_or_skip() -> tuple[str, int]:
@@ -108,8 +112,8 @@ class RecordingSink:
         return self.values(tag)
 
 
-def metric(name: str, datatype: sp.DataType, value: object, *, alias: int | None = None,
-           timestamp: int | None = None, historical: bool = False,
+def metric(name: str, datatype: sp.DataType, value: sp.MetricValue | None, *,
+           alias: int | None = None, timestamp: int | None = None, historical: bool = False,
            null: bool = False) -> sp.Metric:
     """A pysparkplug metric; timestamp defaults to now."""
     return sp.Metric(timestamp=timestamp if timestamp is not None else sp.get_current_timestamp(),
@@ -117,7 +121,7 @@ def metric(name: str, datatype: sp.DataType, value: object, *, alias: int | None
                      is_historical=historical, is_null=null)
 
 
-def by_alias(alias: int, datatype: sp.DataType, value: object, *,
+def by_alias(alias: int, datatype: sp.DataType, value: sp.MetricValue, *,
              timestamp: int | None = None, historical: bool = False) -> sp.Metric:
     """A data metric sent by alias only, as an edge node does after its birth."""
     return sp.Metric(timestamp=timestamp if timestamp is not None else sp.get_current_timestamp(),
@@ -272,11 +276,11 @@ class SparkplugEdgeNode:
         return sp.Topic(message_type=kind, group_id=self.group, edge_node_id=self.edge_node,
                         device_id=device)
 
-    def _message(self, kind: sp.MessageType, payload: object,
+    def _message(self, kind: sp.MessageType, payload: EdgePayload,
                  device: str | None = None) -> sp.Message:
         return sp.Message(self._topic(kind, device), payload, sp.QoS.AT_MOST_ONCE, False)
 
-    def _publish(self, kind: sp.MessageType, payload: object, *,
+    def _publish(self, kind: sp.MessageType, payload: EdgePayload, *,
                  device: str | None = None) -> None:
         self._client.publish(self._message(kind, payload, device), include_dtypes=True)
 

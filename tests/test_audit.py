@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import bearing, drop_append_only_triggers, inspection, raw_sql, released_bearing
+from conftest import (
+    bearing,
+    drop_append_only_triggers,
+    inspection,
+    raw_sql,
+    released_bearing,
+    stored_bytes,
+)
 
 import thread
 from thread.cli import main
@@ -47,7 +54,7 @@ def test_edited_payload_is_named_by_position_subject_and_version(
                                "WHERE topic = 'quality.inspection-recorded' "
                                "AND originator_version = 2")
     originator, state = rows[2]
-    edited = bytearray(bytes(state))
+    edited = bytearray(stored_bytes(state))
     edited[-2] ^= 0x01
     raw_sql(ledger_url, "UPDATE ledger_events SET state = ? WHERE originator_id = ? "
                         "AND originator_version = 2", (bytes(edited), originator))

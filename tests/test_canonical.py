@@ -132,6 +132,7 @@ def test_changing_any_payload_field_changes_the_hash(fact: f.InspectionRecorded,
                                                       envelope: dict[str, Any]) -> None:
     """Editing any single payload field of a fact changes its event's hash."""
     base = event(fact, envelope).hash
+    assert fact.serial is not None  # inspections() always names a serial
     replacements: dict[str, Any] = {
         "serial": fact.serial + "X", "characteristic": fact.characteristic + "X",
         "name": (fact.name or "") + "x", "method": "manual" if fact.method != "manual" else "cmm",

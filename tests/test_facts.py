@@ -29,7 +29,9 @@ def test_facts_are_frozen_and_refuse_unknown_fields() -> None:
     with pytest.raises(Exception, match="frozen"):
         fact.serial = "SN-2"  # type: ignore[misc]
     with pytest.raises(thread.InvalidFact) as raised:
-        f.PartRegistered(serial="SN-1", part_number="P", revision="A", revison="B")
+        # The misspelt field is the point of the test: it must be refused at run time.
+        f.PartRegistered(serial="SN-1", part_number="P", revision="A",
+                         revison="B")  # type: ignore[call-arg]
     assert raised.value.field == "revison"
     assert "no such field" in str(raised.value)
 
@@ -37,6 +39,7 @@ def test_facts_are_frozen_and_refuse_unknown_fields() -> None:
 def test_missing_field_is_named() -> None:
     """A missing required field is reported by name with the subject."""
     with pytest.raises(thread.InvalidFact) as raised:
+        # 'order' is left out on purpose, to check the error names it.
         f.Shipped(serial="SN-9", customer="ACME")  # type: ignore[call-arg]
     assert str(raised.value).startswith("Shipped for part SN-9: field 'order' = None")
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pypdfium2 as pdfium
 import pytest
@@ -18,7 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import thread
 from thread import facts as f
 from thread.cli import main
-from thread.records import RecordUnavailable, first_article_report, serials_of
+from thread.records import (
+    FirstArticleReport,
+    RecordUnavailable,
+    first_article_report,
+    serials_of,
+)
 from thread.records.evidence import Cutoff
 from thread.records.html import render_html
 from thread.records.pdf import render_pdf
@@ -118,6 +123,11 @@ def sqlite_ledger(tmp_path: Path) -> Iterator[thread.Ledger]:
     opened.close()
 
 
+def as_json(report: FirstArticleReport) -> dict[str, Any]:
+    """The report's JSON form, whose nested shape the tests read and check field by field."""
+    return cast("dict[str, Any]", report.to_json())
+
+
 def numbered(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """A form's fields by AS9102 field number."""
     return {fld["number"]: fld for fld in fields}
@@ -129,7 +139,7 @@ def test_forms_1_2_3_have_every_as9102_field(ledger: thread.Ledger) -> None:
     setup(ledger)
     first_article(ledger)
     make(ledger, "SN-2", at(1))
-    report = first_article_report(ledger, PN, "A", evaluated_at=at(2)).to_json()
+    report = as_json(first_article_report(ledger, PN, "A", evaluated_at=at(2)))
     assert report["serial"] == "FA-1" and report["selection"].startswith("earliest produced")
 
     form1 = numbered(report["form1"]["fields"])
@@ -190,7 +200,7 @@ def test_forms_1_2_3_have_every_as9102_field(ledger: thread.Ledger) -> None:
     assert all(ref["position"] is not None for ref in report["evidence"])
 
 
-def reasons(report: Any) -> dict[str, list[str]]:
+def reasons(report: FirstArticleReport) -> dict[str, list[str]]:
     """FAI-due findings by kind."""
     found: dict[str, list[str]] = {}
     for reason in report.fai_due.reasons:
@@ -317,7 +327,7 @@ def test_named_serial_and_assembly_fields(sqlite_ledger: thread.Ledger) -> None:
                   occurred_at=at(2))
     ledger.record(f.ComponentInstalled(serial="ACT-001", component="SN-2", position="left"),
                   occurred_at=at(2))
-    assembly = first_article_report(ledger, "ACT-1", "C").to_json()
+    assembly = as_json(first_article_report(ledger, "ACT-1", "C"))
     form1 = numbered(assembly["form1"]["fields"])
     assert form1["13"]["value"] == "Assembly FAI"
     (component,) = assembly["form1"]["components"]

@@ -98,7 +98,9 @@ def test_scopes_and_scalars() -> None:
     assert parse("process.coolant_temp.mean > 30") == Comparison(
         Reference("process", "coolant_temp", "mean"), ">", 30.0)
     assert parse("oee < 0.6") == Comparison(Reference("condition", "oee", "value"), "<", 0.6)
-    assert parse("condition.vibration.threshold <= 4.5").reference.stat == "threshold"
+    threshold = parse("condition.vibration.threshold <= 4.5")
+    assert isinstance(threshold, Comparison)
+    assert threshold.reference.stat == "threshold"
 
 
 @pytest.mark.parametrize(("source", "message"), [

@@ -38,21 +38,24 @@ def test_trace_tells_the_whole_story(ledger: thread.Ledger, plant: Plant) -> Non
     """Trace joins design, operation, process, machine condition, quality and genealogy."""
     story = ledger.trace("B-014")
     assert (story.part_number, story.revision, story.work_order) == ("BRG-6204", "A", "WO-1")
-    assert story.design is not None and story.design["released"]
-    assert [c["balloon"] for c in story.design["characteristics"]] == ["1"]
+    assert story.design is not None and story.design.released
+    assert [c["balloon"] for c in story.design.characteristics] == ["1"]
     [operation] = story.operations
-    assert operation["machine"] == "GR-1" and operation["program"] == "P-7"
-    assert {p["name"]: p["mean"] for p in operation["process"]} == {
+    assert operation.machine == "GR-1" and operation.program == "P-7"
+    assert {p.name: p.mean for p in operation.process} == {
         "coolant_temp": 24.0, "spindle_speed": 12000}
-    condition = operation["machine_condition"]
-    vibration = next(m for m in condition["metrics"] if m["name"] == "vibration")
-    assert vibration["max"] == 6.0 and vibration["threshold"] == 4.5 and vibration["exceeded"]
-    assert condition["oee_lowest"]["oee"] == pytest.approx(0.95 * 0.9 * 0.99, abs=1e-4)
+    condition = operation.condition
+    assert condition is not None
+    vibration = condition.metric("vibration")
+    assert vibration is not None
+    assert vibration.max == 6.0 and vibration.threshold == 4.5 and vibration.exceeded
+    assert condition.oee_lowest is not None
+    assert condition.oee_lowest.oee == pytest.approx(0.95 * 0.9 * 0.99, abs=1e-4)
     [material] = story.materials
-    assert material["lot"]["certificate_number"] == "3.1-4711"
-    assert [e["topic"] for e in story.timeline][:2] == [
+    assert material.lot is not None and material.lot.certificate_number == "3.1-4711"
+    assert [e.topic for e in story.timeline][:2] == [
         "manufacturing.part-registered", "manufacturing.material-consumed"]
-    assert all(len(e["hash"]) == 64 for e in story.timeline)
+    assert all(len(e.hash) == 64 for e in story.timeline)
 
 
 def test_trace_shows_nonconformance_with_signed_disposition(ledger: thread.Ledger,
@@ -61,9 +64,9 @@ def test_trace_shows_nonconformance_with_signed_disposition(ledger: thread.Ledge
     story = ledger.trace(plant.failed)
     assert [i["verdict"] for i in story.inspections] == ["fail"]
     [nc] = story.non_conformances
-    assert nc["disposition"]["decision"] == "scrap"
-    [signature] = nc["signatures"]
-    assert signature["printed_name"] == "Dana Quality" and signature["meaning"] == "approval"
+    assert nc.disposition is not None and nc.disposition.decision == "scrap"
+    [signature] = nc.signatures
+    assert signature.printed_name == "Dana Quality" and signature.meaning == "approval"
     assert story.location == "scrapped"
 
 
@@ -71,9 +74,9 @@ def test_trace_of_assembly_names_parent_and_components(ledger: thread.Ledger,
                                                        plant: Plant) -> None:
     """The middle of the tree knows what it is in and what it contains."""
     story = ledger.trace("HUB-1")
-    assert story.parent is not None and story.parent["assembly"] == "AXLE-1"
-    assert [c["serial"] for c in story.components] == ["PACK-1"]
-    assert story.components[0]["part_number"] == "PACK"
+    assert story.parent is not None and story.parent.assembly == "AXLE-1"
+    assert [c.serial for c in story.components] == ["PACK-1"]
+    assert story.components[0].part_number == "PACK"
 
 
 def test_trace_of_unknown_serial_is_refused(ledger: thread.Ledger, plant: Plant) -> None:
@@ -233,9 +236,9 @@ def test_corrected_event_is_marked_and_no_longer_counts(ledger: thread.Ledger) -
         f.ParameterSummary(name="temp", unit="Cel", n=1, min=20, max=20, mean=20, sd=0),)),
         corrects=receipt.version, reason="sensor unplugged; value from backup logger")
     story = ledger.trace("S-1")
-    marked = [e for e in story.timeline if e["version"] == receipt.version]
-    assert marked[0]["corrected_by"] is not None
-    means = [p["mean"] for o in story.operations for p in o["process"]]
+    marked = [e for e in story.timeline if e.version == receipt.version]
+    assert marked[0].corrected_by is not None
+    means = [p.mean for o in story.operations for p in o.process]
     assert means == [20]
     scope = ledger.recall_scope(machine="M", start=T0 - timedelta(hours=1),
                                 end=T0 + timedelta(hours=1), where="temp.mean > 50")

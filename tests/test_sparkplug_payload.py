@@ -36,7 +36,7 @@ def _ints(bits: int, signed: bool) -> st.SearchStrategy[int]:
 
 
 #: Each scalar datatype a PLC publishes, with values it can hold.
-VALUES: dict[sp.DataType, st.SearchStrategy[object]] = {
+VALUES: dict[sp.DataType, st.SearchStrategy[sp.MetricValue]] = {
     sp.DataType.INT8: _ints(8, True),
     sp.DataType.INT16: _ints(16, True),
     sp.DataType.INT32: _ints(32, True),
@@ -82,7 +82,9 @@ def expected(metric: sp.Metric) -> object:
         return None
     if metric.datatype == sp.DataType.DATETIME:
         # pysparkplug puts whole milliseconds on the wire.
-        return EPOCH + timedelta(milliseconds=sp.DataType.DATETIME.encode(metric.value))
+        milliseconds = sp.DataType.DATETIME.encode(metric.value)
+        assert isinstance(milliseconds, int)
+        return EPOCH + timedelta(milliseconds=milliseconds)
     return metric.value
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pysparkplug as sp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sparkplug_node import RecordingSink, by_alias, metric
+from sparkplug_node import EdgePayload, RecordingSink, by_alias, metric
 
 from thread_adapters.sparkplug import SparkplugError, SparkplugSession
 from thread_adapters.sparkplug.session import RebirthRequest
@@ -29,10 +31,10 @@ class Node:
         self.clock = T0
         self.requests: list[RebirthRequest] = []
 
-    def send(self, kind: str, payload: object, device: str | None = None) -> None:
+    def send(self, kind: str, payload: EdgePayload, device: str | None = None) -> None:
         """Deliver one message to the session, one second after the previous one."""
         self.clock += 1_000
-        raw = payload.encode(include_dtypes=True)  # type: ignore[attr-defined]
+        raw = payload.encode(include_dtypes=True)
         self.requests += self.session.handle(topic(kind, device), raw, self.clock * 1_000_000)
 
     def next_seq(self) -> int:
@@ -63,11 +65,10 @@ class Node:
 
     def device(self, kind: str, device: str, *metrics: sp.Metric) -> None:
         now = self.clock + 1_000
-        payloads = {"DBIRTH": lambda: sp.DBirth(timestamp=now, seq=self.next_seq(),
-                                                metrics=metrics),
-                    "DDATA": lambda: sp.DData(timestamp=now, seq=self.next_seq(),
-                                              metrics=metrics),
-                    "DDEATH": lambda: sp.DDeath(timestamp=now, seq=self.next_seq())}
+        payloads: dict[str, Callable[[], EdgePayload]] = {
+            "DBIRTH": lambda: sp.DBirth(timestamp=now, seq=self.next_seq(), metrics=metrics),
+            "DDATA": lambda: sp.DData(timestamp=now, seq=self.next_seq(), metrics=metrics),
+            "DDEATH": lambda: sp.DDeath(timestamp=now, seq=self.next_seq())}
         self.send(kind, payloads[kind](), device)
 
 

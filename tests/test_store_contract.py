@@ -15,6 +15,7 @@ from conftest import (
     raw_sql,
     released_bearing,
     row_counts,
+    stored_bytes,
 )
 
 import thread
@@ -129,8 +130,8 @@ def test_history_names_an_event_edited_behind_the_ledgers_back(ledger: thread.Le
                                "WHERE originator_version = 2 AND topic = ?",
                    ("quality.inspection-recorded",))
     originator_id, state = rows[0]
-    tampered = bytes(state).replace(struct.pack(">d", 19.995), struct.pack(">d", 19.985))
-    assert tampered != bytes(state)
+    tampered = stored_bytes(state).replace(struct.pack(">d", 19.995), struct.pack(">d", 19.985))
+    assert tampered != stored_bytes(state)
     raw_sql(ledger_url, "UPDATE ledger_events SET state = ? WHERE originator_id = ? AND "
                         "originator_version = 2", (tampered, originator_id))
     reopened = thread.open(ledger_url)
@@ -197,7 +198,8 @@ def test_encrypted_ledger_hashes_plaintext_and_hides_payloads(ledger_url: str,
     secret.record(bearing("SN-1"))
     history = secret.history("SN-1")
     secret.close()
-    states = [bytes(row[0]) for row in raw_sql(ledger_url, "SELECT state FROM ledger_events")]
+    stored = raw_sql(ledger_url, "SELECT state FROM ledger_events")
+    states = [stored_bytes(row[0]) for row in stored]
     assert all(b"BRG-6204" not in state for state in states)
     assert history[0].hash == hashlib.sha256(history[0].canonical).digest()
     with pytest.raises(thread.EncryptionKeyError, match="encrypted"):

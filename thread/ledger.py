@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
     from thread.read.recall import RecallScope
-    from thread.read.trace import Story
+    from thread.read.story import Story
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -423,14 +423,8 @@ class Ledger(Application[UUID]):
         models = self.read_models
         position = models.fresh(["story", "registry", "production"], catch_up=catch_up)
         with models.engine.connect() as conn:
-            return trace(conn, self._canonical_of, key, AsOf(as_of, by), position=position,
-                         longest_window_ns=models.longest_window_ns())
-
-    def _canonical_of(self, kind: str, key: str) -> dict[int, bytes]:
-        """The canonical bytes of a subject's stored events, by version (chain not checked)."""
-        mapper = cast(FactMapper, self.mapper)
-        return {row.originator_version: mapper.plaintext(row)
-                for row in self.recorder.select_events(aggregate_id(kind, key))}
+            return trace(conn, models.log.canonical_of, key, AsOf(as_of, by),
+                         log_size=position, longest_window_ns=models.longest_window_ns())
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,

@@ -21,12 +21,10 @@ from thread.cli import (
     opened,
     plural,
 )
-from thread.domain.facts import fact_class
-from thread.errors import LedgerError
-from thread.presentation import shorten, summarize, table
+from thread.presentation import moment, shorten, table
 from thread.read.genealogy import Node
 from thread.read.recall import RecallScope
-from thread.read.trace import Story
+from thread.read.story import Story
 
 
 @main.command()
@@ -41,7 +39,7 @@ def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str,
     with opened(ctx) as ledger:
         story = ledger.trace(serial, as_of=as_of, by=by)  # type: ignore[arg-type]
     if as_json:
-        echo_json(story.to_dict())
+        echo_json(story.model_dump(mode="json"))
         return
     click.echo("\n".join(_story_lines(story)))
 
@@ -160,72 +158,60 @@ def _story_lines(story: Story) -> list[str]:
         head += f": {story.part_number} rev {story.revision}"
     lines = [head, f"  now: {story.location}" + ("  (QUARANTINED)" if story.quarantined else "")]
     if story.as_of:
-        lines.append(f"  as of {story.as_of['moment']} by {story.as_of['by']} time")
+        lines.append(f"  as of {moment(story.as_of.moment)} by {story.as_of.by} time")
     if story.udi:
         lines.append(f"  UDI {story.udi}")
-    if story.design:
-        design = story.design
-        if design.get("released"):
-            lines.append(f"  design: {design.get('part_name')}, drawing {design.get('drawing')}, "
-                         f"{len(design.get('characteristics', []))} characteristics, released "
-                         f"{design['released_at'][:10]}")
+    design = story.design
+    if design is not None:
+        if design.released and design.released_at is not None:
+            lines.append(f"  design: {design.part_name}, drawing {design.drawing}, "
+                         f"{len(design.characteristics)} characteristics, released "
+                         f"{design.released_at:%Y-%m-%d}")
         else:
             lines.append("  design: revision not released in this ledger")
     if story.parent:
-        lines.append(f"  inside: {story.parent['assembly']} ({story.parent.get('part_number')})")
+        lines.append(f"  inside: {story.parent.assembly} ({story.parent.part_number})")
     for component in story.components:
-        lines.append(f"  contains: {component['serial']} ({component.get('part_number')})"
-                     + (f" at {component['position']}" if component.get("position") else ""))
+        lines.append(f"  contains: {component.serial} ({component.part_number})"
+                     + (f" at {component.position}" if component.position else ""))
     for material in story.materials:
-        lot = material.get("lot") or {}
-        lines.append(f"  material: lot {material['material_lot']} {lot.get('material') or ''}"
-                     f" from {lot.get('supplier') or '?'}, certificate "
-                     f"{lot.get('certificate_number') or 'not recorded'}")
+        lot = material.lot
+        lines.append(f"  material: lot {material.material_lot} {lot.material if lot else ''}"
+                     f" from {lot.supplier if lot else '?'}, certificate "
+                     f"{(lot.certificate_number if lot else None) or 'not recorded'}")
     for operation in story.operations:
-        lines.append(f"  operation {operation['operation']} on {operation.get('machine') or '?'}"
-                     f" {operation['started_at'][:19]} - {operation['ended_at'][11:19]}"
-                     + (f", program {operation['program']}" if operation.get("program") else ""))
-        for p in operation["process"]:
-            lines.append(f"      {p['name']}: mean {p['mean']:g} {p['unit']} "
-                         f"(min {p['min']:g}, max {p['max']:g}, sd {p['sd']:g}, n {p['n']})")
-        condition = operation.get("machine_condition")
-        if condition:
-            for m in condition["metrics"]:
-                flag = "  EXCEEDED" if m["exceeded"] else ""
-                limit = f" / threshold {m['threshold']:g}" if m["threshold"] is not None else ""
-                lines.append(f"      machine {m['name']}: max {m['max']:g} {m['unit']}"
-                             f"{limit}{flag}")
-            if condition["oee_lowest"]:
-                lines.append(f"      machine OEE {condition['oee_lowest']['oee']:.1%}")
-        for alarm in operation["alarms"]:
-            lines.append(f"      alarm {alarm['code']}: {alarm['text']}")
+        lines.append(f"  operation {operation.operation} on {operation.machine or '?'}"
+                     f" {moment(operation.started_at)} - {operation.ended_at:%H:%M:%S}"
+                     + (f", program {operation.program}" if operation.program else ""))
+        for p in operation.process:
+            lines.append(f"      {p.name}: mean {p.mean:g} {p.unit} "
+                         f"(min {p.min:g}, max {p.max:g}, sd {p.sd:g}, n {p.n})")
+        condition = operation.condition
+        if condition is not None:
+            for m in condition.metrics:
+                flag = "  EXCEEDED" if m.exceeded else ""
+                limit = f" / threshold {m.threshold:g}" if m.threshold is not None else ""
+                lines.append(f"      machine {m.name}: max {m.max:g} {m.unit}{limit}{flag}")
+            if condition.oee_lowest:
+                lines.append(f"      machine OEE {condition.oee_lowest.oee:.1%}")
+            for alarm in condition.alarms:
+                lines.append(f"      alarm {alarm.code}: {alarm.text}")
+            for gap in condition.gaps:
+                lines.append(f"      data collection gap {moment(gap.start)} - "
+                             f"{gap.end:%H:%M:%S}: {gap.reason}")
+            if not condition.covered:
+                lines.append("      machine: no condition record covers the operation")
     lines.append("")
     lines.append(table(
         ("POS", "VER", "OCCURRED (UTC)", "RECORDED (UTC)", "TOPIC", "SUMMARY"),
-        [(str(e["position"]), str(e["version"]), e["occurred_at"][:19].replace("T", " "),
-          e["recorded_at"][:19].replace("T", " "), e["topic"],
-          (f"[corrected by v{e['corrected_by']}] " if e["corrected_by"] else "")
-          + shorten(_summary(story, e), SUMMARY_WIDTH))
+        [(str(e.position), str(e.version), moment(e.occurred_at), moment(e.recorded_at),
+          e.topic, (f"[corrected by v{e.corrected_by}] " if e.corrected_by else "")
+          + shorten(e.summary, SUMMARY_WIDTH))
          for e in story.timeline],
     ))
-    lines.append(f"{plural(len(story.timeline), 'event')}; read models at log position "
-                 f"{story.position}")
+    lines.append(f"{plural(len(story.timeline), 'event')}; positions are leaf indices of the "
+                 f"log; read models at log size {story.log_size}")
     return lines
-
-
-def _summary(story: Story, entry: dict[str, Any]) -> str:
-    """The one-line summary ``thread history`` shows, from the fact in the timeline entry."""
-    cls = fact_class(entry["topic"])
-    fields = {k: v for k, v in entry["fact"].items() if k in cls.model_fields}
-    subject = {"serial": story.key} if story.kind == "part" else {"lot": story.key}
-    if "parameters" in fields:
-        fields["parameters"] = [{k: v for k, v in p.items() if k not in ("samples",
-                                                                         "samples_encoding")}
-                                for p in fields["parameters"]]
-    try:
-        return summarize(cls.parse({**fields, **subject}))
-    except LedgerError:
-        return ", ".join(f"{k}={v}" for k, v in fields.items())
 
 
 def _tree_lines(tree: Node, direction: str) -> list[str]:

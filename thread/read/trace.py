@@ -6,59 +6,39 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection
 
 from thread.domain import facts as f
+from thread.domain import topics
+from thread.domain.condition import Alarm, Gap, Metric, Window, condition_during, moment
+from thread.domain.whereabouts import fold
 from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
-from thread.read.events import iso, plain, unpack_event
+from thread.read.events import plain, unpack_event
 from thread.read.sql import rows
+from thread.read.story import (
+    AsOfNote,
+    MaterialLot,
+    ProcessParameter,
+    Story,
+    StoryComponent,
+    StoryDesign,
+    StoryDisposition,
+    StoryFact,
+    StoryMaterial,
+    StoryNonConformance,
+    StoryOperation,
+    StoryParent,
+    StorySignature,
+    TimelineEntry,
+)
 
 Record = dict[str, Any]
 
 
-@dataclass
-class Story:
-    """Everything the ledger knows about one serial or lot, as of a moment."""
-
-    kind: str
-    key: str
-    position: int
-    as_of: dict[str, str] | None
-    part_number: str | None = None
-    revision: str | None = None
-    work_order: str | None = None
-    udi: str | None = None
-    location: str = "in production"
-    quarantined: bool = False
-    design: Record | None = None
-    operations: list[Record] = field(default_factory=list)
-    inspections: list[Record] = field(default_factory=list)
-    tests: list[Record] = field(default_factory=list)
-    non_conformances: list[Record] = field(default_factory=list)
-    materials: list[Record] = field(default_factory=list)
-    certifications: list[Record] = field(default_factory=list)
-    parent: Record | None = None
-    components: list[Record] = field(default_factory=list)
-    service: list[Record] = field(default_factory=list)
-    actions: list[Record] = field(default_factory=list)
-    signatures: list[Record] = field(default_factory=list)
-    timeline: list[Record] = field(default_factory=list)
-
-    def to_dict(self) -> Record:
-        """The story as plain JSON-ready data."""
-        return asdict(self)
-
-
-_SERVICE = {f.Shipped.topic, f.InstalledAtSite.topic, f.FieldMaintenancePerformed.topic,
-            f.FieldPerformanceReported.topic, f.FailureReported.topic,
-            f.FailureAnalysisRecorded.topic, f.CustomerFeedbackReceived.topic}
-_ACTIONS = {f.Quarantined.topic, f.ReleasedFromQuarantine.topic, f.Recalled.topic,
-            f.CorrectiveActionOpened.topic, f.CorrectiveActionClosed.topic}
 _SUBJECT = ("serial", "lot", "kind", "key")
 
 class _StoryRow(NamedTuple):
@@ -81,18 +61,11 @@ class _ConditionRow(NamedTuple):
     quality: float | None
     name: str | None
     unit: str | None
+    n: int | None
     min: float | None
     max: float | None
     mean: float | None
     threshold: float | None
-
-
-class _AlarmRow(NamedTuple):
-    code: str
-    text: str
-    severity: str
-    raised_ns: int
-    cleared_ns: int | None
 
 
 class _RegisteredRow(NamedTuple):
@@ -108,22 +81,26 @@ _EVENTS = (
 )
 _CONDITIONS = (
     "SELECT c.position, c.start_ns, c.end_ns, c.alarms, c.availability, c.performance, "
-    "c.quality, m.name, m.unit, m.min, m.max, m.mean, m.threshold FROM read_conditions c "
+    "c.quality, m.name, m.unit, m.n, m.min, m.max, m.mean, m.threshold FROM read_conditions c "
     "LEFT JOIN read_metrics m ON m.position = c.position "
     "WHERE c.machine = :machine AND c.start_ns >= :low AND c.start_ns < :high "
     "AND c.{clock} <= :bound ORDER BY c.start_ns"
 )
 _ALARMS = (
-    "SELECT code, text, severity, raised_ns, cleared_ns FROM read_alarms "
-    "WHERE machine = :machine AND raised_ns >= :low AND raised_ns < :high "
-    "AND {clock} <= :bound ORDER BY raised_ns"
+    "SELECT position, code, text, severity, raised_ns, cleared_ns FROM read_alarms "
+    "WHERE machine = :machine AND raised_ns < :high AND {clock} <= :bound "
+    "AND (cleared_ns IS NULL OR cleared_ns >= :low)"
+)
+_GAPS = (
+    "SELECT position, start_ns, end_ns, reason FROM read_gaps "
+    "WHERE machine = :machine AND start_ns <= :high AND end_ns >= :low AND {clock} <= :bound"
 )
 _REGISTERED = (
     "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
     "AND {clock} <= :bound"
 )
-_SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow, _ALARMS: _AlarmRow,
-                           _REGISTERED: _RegisteredRow}
+_SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow, _ALARMS: Alarm,
+                           _GAPS: Gap, _REGISTERED: _RegisteredRow}
 
 
 def _query(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[Any]:
@@ -147,7 +124,8 @@ class Event(NamedTuple):
     actor: str
     source: str
     canonical: bytes
-    payload: Record
+    payload: Record  # JSON-ready: times in ISO 8601, sample blocks by size
+    raw: Record  # as decoded: what summaries and the domain read
 
 
 def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of: AsOf
@@ -179,258 +157,287 @@ def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of:
                 f"{row.version}; rebuild the read models (thread rebuild)", version=row.version)
         found.append(Event(row.position, row.kind, row.key, row.version, row.topic,
                            row.occurred_ns, row.recorded_ns, actor, source, canonical,
-                           cast(Record, plain(payload))))
+                           cast(Record, plain(payload)), payload))
     return found
 
 
-def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, position: int,
+def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: int,
           longest_window_ns: int) -> Story:
     """The story of serial (or lot) ``key`` from the read models and the event store."""
     kind = "part"
-    rows = events_of(conn, fetch, kind, [key], as_of)
-    if not rows:
+    found = events_of(conn, fetch, kind, [key], as_of)
+    if not found:
         kind = "lot"
-        rows = events_of(conn, fetch, kind, [key], as_of)
-    if not rows:
+        found = events_of(conn, fetch, kind, [key], as_of)
+    if not found:
         when = "" if as_of.moment is None else f" as of {as_of.describe()} "
         raise UnknownSubject(f"no part or lot {key} in this ledger{when}".rstrip())
-    story = Story(kind=kind, key=key, position=position, as_of=as_of.describe())
-    payloads = {row.position: row.payload for row in rows}
-    corrected = {payloads[row.position]["corrects_version"]: row.version
-                 for row in rows if row.topic == f.CorrectionRecorded.topic}
-    open_ncs: dict[str, Record] = {}
-    by_version: dict[int, Record] = {}
-    lots: list[str] = []
-    for row in rows:
-        payload = payloads[row.position]
-        entry = _timeline_entry(row, payload, corrected.get(row.version))
-        story.timeline.append(entry)
-        if row.version in corrected:
-            continue  # superseded: it stays in the timeline, marked, and counts no more
-        by_version[row.version] = payload
-        _place(story, row, payload, open_ncs, lots)
-    _design(conn, fetch, story, as_of)
-    _materials(conn, fetch, story, lots, as_of)
-    _conditions(conn, story, as_of, longest_window_ns)
-    _components(conn, story, as_of)
-    for signature in story.signatures:
-        signed = by_version.get(signature["signed_version"])
-        signature["signed_topic"] = _topic_of(story.timeline, signature["signed_version"])
-        if signed is not None and signed.get("non_conformance") in open_ncs:
-            open_ncs[signed["non_conformance"]].setdefault("signatures", []).append(signature)
-    return story
+    corrected = {event.payload["corrects_version"]: event.version
+                 for event in found if event.topic == f.CorrectionRecorded.topic}
+    timeline = [_timeline_entry(event, corrected.get(event.version)) for event in found]
+    current = [event for event in found if event.version not in corrected]
+    builder = _Builder(kind, key)
+    for event in current:
+        builder.place(event)
+    note = as_of.describe()
+    return Story(
+        kind=kind, key=key, log_size=log_size,
+        as_of=AsOfNote.model_validate(note) if note else None,
+        part_number=builder.registration.get("part_number"),
+        revision=builder.registration.get("revision"),
+        work_order=builder.registration.get("work_order"),
+        udi=builder.registration.get("udi"),
+        whereabouts=fold((event.topic, event.raw) for event in current),
+        design=_design(conn, fetch, builder, as_of),
+        operations=tuple(_operations(conn, builder, as_of, longest_window_ns)),
+        inspections=tuple(builder.facts("quality.inspection-recorded")),
+        tests=tuple(builder.facts("quality.test-recorded")),
+        non_conformances=tuple(builder.non_conformances(timeline)),
+        materials=tuple(_materials(conn, fetch, builder, as_of)),
+        certifications=tuple(builder.facts(section="certifications")),
+        environment=tuple(builder.facts(section="environment")),
+        parent=builder.parent(conn, as_of),
+        components=tuple(builder.components(conn, as_of)),
+        service=tuple(builder.facts(section="service")),
+        actions=tuple(builder.facts(section="actions")),
+        signatures=tuple(builder.signatures(timeline)),
+        timeline=tuple(timeline),
+    )
 
 
-def _timeline_entry(row: Any, payload: Record, corrected_by: int | None) -> Record:
-    return {
-        "position": row.position, "version": row.version, "topic": row.topic,
-        "occurred_at": iso(row.occurred_ns), "recorded_at": iso(row.recorded_ns),
-        "actor": row.actor, "source": row.source,
-        "hash": hashlib.sha256(row.canonical).hexdigest(),
-        "fact": {k: v for k, v in payload.items() if k not in _SUBJECT},
-        "corrected_by": corrected_by,
-    }
+def _section(topic: str) -> topics.Section:
+    entry = topics.topic(topic)
+    return entry.section if entry is not None else topics.section_of(topic)
 
 
-def _place(story: Story, row: Any, payload: Record, open_ncs: dict[str, Record],
-           lots: list[str]) -> None:
-    """Put one event's content where the story tells it."""
-    topic, at = row.topic, iso(row.occurred_ns)
-    fact = {k: v for k, v in payload.items() if k not in _SUBJECT}
-    if topic == f.PartRegistered.topic:
-        story.part_number, story.revision = payload["part_number"], payload["revision"]
-        story.work_order, story.udi = payload.get("work_order"), payload.get("udi")
-        story.location = "in stock"
-    elif topic == f.OperationPerformed.topic:
-        story.operations.append({**fact, "version": row.version, "process": [],
-                                 "machine_condition": None, "alarms": []})
-    elif topic == f.ProcessRecorded.topic:
-        target = _operation_for(story, payload)
-        parameters = [{k: v for k, v in p.items() if k not in ("samples",)}
-                      for p in payload["parameters"]]
-        if target is None:
-            story.operations.append({
-                "operation": payload["operation"], "machine": payload.get("machine"),
-                "started_at": payload["started_at"], "ended_at": payload["ended_at"],
-                "process": parameters, "machine_condition": None, "alarms": [],
-            })
-        else:
-            target["process"].extend(parameters)
-            target.setdefault("machine", payload.get("machine"))
-            if target["machine"] is None:
-                target["machine"] = payload.get("machine")
-    elif topic == f.InspectionRecorded.topic:
-        story.inspections.append({**fact, "at": at})
-    elif topic == f.TestRecorded.topic:
-        story.tests.append({**fact, "at": at})
-    elif topic == f.InspectionReported.topic:
-        story.certifications.append({**fact, "at": at, "kind": "inspection report"})
-    elif topic == f.NonConformanceOpened.topic:
-        nc = {**fact, "opened_at": at, "disposition": None}
-        open_ncs[payload["non_conformance"]] = nc
-        story.non_conformances.append(nc)
-    elif topic == f.DispositionRecorded.topic:
-        opened = open_ncs.get(payload["non_conformance"])
-        if opened is not None:
-            opened["disposition"] = {**fact, "at": at, "version": row.version}
-        if payload["decision"] == "scrap":
-            story.location = "scrapped"
-        elif payload["decision"] == "return-to-vendor":
-            story.location = "returned to vendor"
-    elif topic == f.CertificationAttached.topic:
-        story.certifications.append({**fact, "at": at})
-    elif topic == f.MaterialConsumed.topic:
-        lots.append(payload["material_lot"])
-        story.materials.append({**fact, "at": at})
-    elif topic == f.ComponentInstalled.topic:
-        story.components.append({"serial": payload["component"],
-                                 "position": payload.get("position"), "installed_at": at})
-    elif topic == f.ComponentRemoved.topic:
-        story.components = [c for c in story.components if c["serial"] != payload["component"]]
-    elif topic == f.InstalledInto.topic:
-        story.parent = {"assembly": payload["assembly"], "position": payload.get("position"),
-                        "since": at}
-        story.location = f"in assembly {payload['assembly']}"
-    elif topic == f.RemovedFrom.topic:
-        story.parent = None
-        story.location = "in stock"
-    elif topic in _SERVICE:
-        story.service.append({"event": topic.split(".", 1)[1], **fact, "at": at})
-        if topic == f.Shipped.topic:
-            story.location = f"shipped to {payload['customer']}"
-        elif topic == f.InstalledAtSite.topic:
-            story.location = f"installed at {payload['site']}"
-    elif topic in _ACTIONS:
-        story.actions.append({"event": topic.split(".", 1)[1], **fact, "at": at})
-        if topic == f.Quarantined.topic:
-            story.quarantined = True
-        elif topic == f.ReleasedFromQuarantine.topic:
-            story.quarantined = False
-    elif topic == f.SignatureApplied.topic:
-        story.signatures.append({k: fact[k] for k in (
-            "signed_version", "signer", "printed_name", "meaning", "signed_at", "signed_hash")})
+def _fact_fields(payload: Record) -> Record:
+    return {k: v for k, v in payload.items() if k not in _SUBJECT}
 
 
-def _operation_for(story: Story, payload: Record) -> Record | None:
-    """The operation a process record belongs to: same operation, same or unnamed machine."""
-    for operation in reversed(story.operations):
-        if operation["operation"] != payload["operation"]:
-            continue
-        if operation.get("machine") in (None, payload.get("machine")):
-            return operation
-    return None
+def _timeline_entry(event: Event, corrected_by: int | None) -> TimelineEntry:
+    return TimelineEntry(
+        position=event.position, version=event.version, topic=event.topic,
+        section=_section(event.topic), occurred_at=moment(event.occurred_ns),
+        recorded_at=moment(event.recorded_ns), actor=event.actor, source=event.source,
+        hash=hashlib.sha256(event.canonical).hexdigest(),
+        summary=topics.summarize(event.topic, event.raw), fact=_fact_fields(event.payload),
+        corrected_by=corrected_by,
+    )
 
 
-def _topic_of(timeline: list[Record], version: int) -> str | None:
-    return next((e["topic"] for e in timeline if e["version"] == version), None)
+class _Builder:
+    """The current events of one subject, sorted into the story's sections."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind, self.key = kind, key
+        self.registration: Record = {}
+        self.events: list[Event] = []
+        self.by_version: dict[int, Event] = {}
+
+    def place(self, event: Event) -> None:
+        self.events.append(event)
+        self.by_version[event.version] = event
+        if event.topic == f.PartRegistered.topic:
+            self.registration = event.payload
+
+    def of(self, topic: str) -> list[Event]:
+        return [event for event in self.events if event.topic == topic]
+
+    def facts(self, topic: str | None = None, *, section: topics.Section | None = None
+              ) -> list[StoryFact]:
+        return [StoryFact(position=e.position, version=e.version, event=topics.in_words(e.topic),
+                          at=moment(e.occurred_ns), summary=topics.summarize(e.topic, e.raw),
+                          fact=_fact_fields(e.payload))
+                for e in self.events
+                if (topic is None or e.topic == topic)
+                and (section is None or _section(e.topic) == section)]
+
+    def signatures(self, timeline: list[TimelineEntry]) -> list[StorySignature]:
+        topic_of = {entry.version: entry.topic for entry in timeline}
+        return [StorySignature(
+            position=e.position, signed_version=e.payload["signed_version"],
+            signed_topic=topic_of.get(e.payload["signed_version"]),
+            signer=e.payload["signer"], printed_name=e.payload["printed_name"],
+            meaning=e.payload["meaning"],
+            signed_at=datetime.fromisoformat(e.payload["signed_at"]),
+            signed_hash=e.payload["signed_hash"]) for e in self.of(f.SignatureApplied.topic)]
+
+    def non_conformances(self, timeline: list[TimelineEntry]) -> list[StoryNonConformance]:
+        signatures = self.signatures(timeline)
+        decided: dict[str, Event] = {e.payload["non_conformance"]: e
+                                     for e in self.of(f.DispositionRecorded.topic)}
+        found = []
+        for opened in self.of(f.NonConformanceOpened.topic):
+            p = opened.payload
+            decision = decided.get(p["non_conformance"])
+            disposition = None if decision is None else StoryDisposition(
+                position=decision.position, version=decision.version,
+                decision=decision.payload["decision"], rationale=decision.payload["rationale"],
+                reference=decision.payload.get("reference"), at=moment(decision.occurred_ns))
+            found.append(StoryNonConformance(
+                non_conformance=p["non_conformance"], description=p["description"],
+                severity=p["severity"], characteristic=p.get("characteristic"),
+                opened_at=moment(opened.occurred_ns), disposition=disposition,
+                signatures=tuple(s for s in signatures if decision is not None
+                                 and s.signed_version == decision.version)))
+        return found
+
+    def installed(self) -> list[Event]:
+        """Components installed and not removed since, in installation order."""
+        present: dict[str, Event] = {}
+        for event in self.events:
+            if event.topic == f.ComponentInstalled.topic:
+                present[event.payload["component"]] = event
+            elif event.topic == f.ComponentRemoved.topic:
+                present.pop(event.payload["component"], None)
+        return list(present.values())
+
+    def components(self, conn: Connection, as_of: AsOf) -> list[StoryComponent]:
+        installed = self.installed()
+        known = _registered(conn, [e.payload["component"] for e in installed], as_of)
+        return [StoryComponent(
+            serial=e.payload["component"], position=e.payload.get("position"),
+            installed_at=moment(e.occurred_ns),
+            part_number=known.get(e.payload["component"], (None, None))[0],
+            revision=known.get(e.payload["component"], (None, None))[1]) for e in installed]
+
+    def parent(self, conn: Connection, as_of: AsOf) -> StoryParent | None:
+        last: Event | None = None
+        for event in self.events:
+            if event.topic == f.InstalledInto.topic:
+                last = event
+            elif event.topic == f.RemovedFrom.topic:
+                last = None
+        if last is None:
+            return None
+        assembly = last.payload["assembly"]
+        number, revision = _registered(conn, [assembly], as_of).get(assembly, (None, None))
+        return StoryParent(assembly=assembly, position=last.payload.get("position"),
+                           since=moment(last.occurred_ns), part_number=number,
+                           revision=revision)
 
 
-def _design(conn: Connection, fetch: Fetch, story: Story, as_of: AsOf) -> None:
-    if story.part_number is None:
-        return
-    released: Record | None = None
+def _registered(conn: Connection, keys: list[str], as_of: AsOf
+                ) -> dict[str, tuple[str | None, str | None]]:
+    if not keys:
+        return {}
+    return {row.key: (row.part_number, row.revision)
+            for row in _query(conn, _REGISTERED, as_of, keys=keys)}
+
+
+def _design(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
+            ) -> StoryDesign | None:
+    number, revision = builder.registration.get("part_number"), builder.registration.get(
+        "revision")
+    if number is None:
+        return None
+    released: Event | None = None
     changes: list[Record] = []
-    for row in events_of(conn, fetch, "design", [story.part_number], as_of):
-        payload = row.payload
-        if row.topic == f.RevisionReleased.topic and payload["revision"] == story.revision:
-            released = {**payload, "released_at": iso(row.occurred_ns), "version": row.version}
-        elif (row.topic == f.ChangeOrderIssued.topic
-              and story.revision in payload.get("affected_revisions", ())):
-            changes.append({**payload, "at": iso(row.occurred_ns)})
+    for event in events_of(conn, fetch, "design", [number], as_of):
+        p = event.payload
+        if event.topic == f.RevisionReleased.topic and p["revision"] == revision:
+            released = event
+        elif (event.topic == f.ChangeOrderIssued.topic
+              and revision in p.get("affected_revisions", ())):
+            changes.append({**_fact_fields(p), "at": moment(event.occurred_ns)})
     if released is None:
-        story.design = {"part_number": story.part_number, "revision": story.revision,
-                        "released": False, "change_orders": changes}
-    else:
-        story.design = {**released, "released": True, "change_orders": changes}
+        return StoryDesign(part_number=number, revision=revision, released=False,
+                           change_orders=tuple(changes))
+    p = released.payload
+    return StoryDesign(part_number=number, revision=revision, released=True,
+                       part_name=p["part_name"], drawing=p["drawing"],
+                       released_at=moment(released.occurred_ns),
+                       characteristics=tuple(p.get("characteristics") or ()),
+                       change_orders=tuple(changes))
 
 
-def _materials(conn: Connection, fetch: Fetch, story: Story, lots: list[str], as_of: AsOf
-               ) -> None:
+def _materials(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
+               ) -> list[StoryMaterial]:
+    consumed = builder.of(f.MaterialConsumed.topic)
+    lots = sorted({e.payload["material_lot"] for e in consumed})
     received: dict[str, Record] = {}
     certificates: dict[str, list[Record]] = defaultdict(list)
-    for row in events_of(conn, fetch, "lot", sorted(set(lots)), as_of):
-        payload = row.payload
-        if row.topic == f.MaterialLotReceived.topic:
-            received[row.key] = payload
-        elif row.topic == f.CertificationAttached.topic:
-            certificates[row.key].append(payload)
-    for material in story.materials:
-        lot = received.get(material["material_lot"], {})
-        material["lot"] = {k: lot.get(k) for k in (
-            "material", "specification", "supplier", "heat", "certificate_number",
-            "certificate_digest")} if lot else None
-        material["certificates"] = certificates.get(material["material_lot"], [])
+    for event in events_of(conn, fetch, "lot", lots, as_of):
+        if event.topic == f.MaterialLotReceived.topic:
+            received[event.key] = event.payload
+        elif event.topic == f.CertificationAttached.topic:
+            certificates[event.key].append(_fact_fields(event.payload))
+    found = []
+    for event in consumed:
+        p = event.payload
+        lot = received.get(p["material_lot"])
+        found.append(StoryMaterial(
+            material_lot=p["material_lot"], quantity=p["quantity"], unit=p["unit"],
+            at=moment(event.occurred_ns), certificate_digest=p.get("certificate_digest"),
+            lot=None if lot is None else MaterialLot(**{k: lot.get(k) for k in (
+                "material", "specification", "supplier", "heat", "certificate_number",
+                "certificate_digest")}),
+            certificates=tuple(certificates.get(p["material_lot"], []))))
+    return found
 
 
-def _conditions(conn: Connection, story: Story, as_of: AsOf, longest_ns: int) -> None:
-    """Attach the machine's condition during each operation's window."""
-    for operation in story.operations:
-        machine = operation.get("machine")
-        if machine is None:
-            continue
-        start = ns(datetime.fromisoformat(operation["started_at"]))
-        end = ns(datetime.fromisoformat(operation["ended_at"]))
-        windows: dict[int, Record] = {}
-        for row in _query(conn, _CONDITIONS, as_of, machine=machine,
-                          low=start - longest_ns, high=end + 1):
-            if row.end_ns <= start:
-                continue
-            window = windows.setdefault(row.position, {
-                "start": row.start_ns, "end": row.end_ns, "alarms": json.loads(row.alarms),
-                "oee": (row.availability, row.performance, row.quality), "metrics": [],
-            })
-            if row.name is not None:
-                window["metrics"].append(row)
-        operation["machine_condition"] = _condition_summary(list(windows.values()))
-        operation["alarms"] = [
-            {"code": a.code, "text": a.text, "severity": a.severity, "raised_at": iso(a.raised_ns),
-             "cleared_at": iso(a.cleared_ns) if a.cleared_ns is not None else None}
-            for a in _query(conn, _ALARMS, as_of, machine=machine, low=start, high=end + 1)
-        ]
+def _operations(conn: Connection, builder: _Builder, as_of: AsOf, longest_ns: int
+                ) -> list[StoryOperation]:
+    """Each operation with its process records and the machine's condition meanwhile.
 
-
-def _condition_summary(windows: list[Record]) -> Record | None:
-    """Worst values over the windows that overlap an operation."""
-    if not windows:
-        return None
-    metrics: dict[str, Record] = {}
-    for window in windows:
-        for m in window["metrics"]:
-            seen = metrics.get(m.name)
-            if seen is None:
-                metrics[m.name] = {"name": m.name, "unit": m.unit, "min": m.min, "max": m.max,
-                                   "mean": m.mean, "threshold": m.threshold}
+    A process record belongs to the latest operation of the same name on the same (or an
+    unnamed) machine; one with no such operation stands as an operation of its own.
+    """
+    operations: list[Record] = []
+    for event in builder.events:
+        p = event.payload
+        if event.topic == f.OperationPerformed.topic:
+            operations.append({
+                "operation": p["operation"], "machine": p.get("machine"),
+                "station": p["station"], "operator": p["operator"],
+                "program": p.get("program"), "program_revision": p.get("program_revision"),
+                "started_at": p["started_at"], "ended_at": p["ended_at"],
+                "cycle_time_s": p["cycle_time_s"], "position": event.position,
+                "version": event.version, "process": []})
+        elif event.topic == f.ProcessRecorded.topic:
+            parameters = [ProcessParameter(**{k: q[k] for k in (
+                "name", "unit", "n", "min", "max", "mean", "sd")}) for q in event.raw["parameters"]]
+            target = next((o for o in reversed(operations) if o["operation"] == p["operation"]
+                           and o["machine"] in (None, p.get("machine"))), None)
+            if target is None:
+                operations.append({
+                    "operation": p["operation"], "machine": p.get("machine"), "station": None,
+                    "operator": None, "program": None, "program_revision": None,
+                    "started_at": p["started_at"], "ended_at": p["ended_at"],
+                    "cycle_time_s": None, "position": event.position, "version": event.version,
+                    "process": parameters})
             else:
-                seen["min"], seen["max"] = min(seen["min"], m.min), max(seen["max"], m.max)
-                seen["mean"] = max(seen["mean"], m.mean)
-    for metric in metrics.values():
-        metric["exceeded"] = metric["threshold"] is not None and metric["max"] > metric["threshold"]
-    factors = [w["oee"] for w in windows if None not in w["oee"]]
-    oee = None
-    if factors:
-        availability = min(a for a, _, _ in factors)
-        performance = min(p for _, p, _ in factors)
-        quality = min(q for _, _, q in factors)
-        oee = {"availability": availability, "performance": performance, "quality": quality,
-               "oee": round(availability * performance * quality, 4)}
-    return {
-        "windows": len(windows),
-        "from": iso(min(w["start"] for w in windows)), "to": iso(max(w["end"] for w in windows)),
-        "metrics": sorted(metrics.values(), key=lambda m: m["name"]),
-        "alarms_active": sorted({a for w in windows for a in w["alarms"]}),
-        "oee_lowest": oee,
-    }
+                target["process"].extend(parameters)
+                target["machine"] = target["machine"] or p.get("machine")
+    return [StoryOperation(**{**o, "process": tuple(o["process"]),
+                              "condition": _condition(conn, o, as_of, longest_ns)})
+            for o in operations]
 
 
-def _components(conn: Connection, story: Story, as_of: AsOf) -> None:
-    keys = [c["serial"] for c in story.components]
-    if story.parent is not None:
-        keys.append(story.parent["assembly"])
-    if not keys:
-        return
-    known = {row.key: row for row in _query(conn, _REGISTERED, as_of, keys=keys)}
-    for record in [*story.components, *([story.parent] if story.parent else [])]:
-        key = record.get("serial") or record.get("assembly")
-        row = known.get(key)
-        record["part_number"] = row.part_number if row is not None else None
-        record["revision"] = row.revision if row is not None else None
+def _condition(conn: Connection, operation: Record, as_of: AsOf, longest_ns: int
+               ) -> Any:
+    machine = operation["machine"]
+    if machine is None:
+        return None
+    start = nanoseconds_of(operation["started_at"])
+    end = nanoseconds_of(operation["ended_at"])
+    windows: dict[int, Window] = {}
+    for row in _query(conn, _CONDITIONS, as_of, machine=machine, low=start - longest_ns,
+                      high=end + 1):
+        window = windows.get(row.position)
+        if window is None:
+            window = windows[row.position] = Window(
+                row.position, row.start_ns, row.end_ns, (), tuple(json.loads(row.alarms)),
+                row.availability, row.performance, row.quality)
+        if row.name is not None:
+            windows[row.position] = window._replace(metrics=(*window.metrics, Metric(
+                row.name, row.unit, int(row.n), row.min, row.max, row.mean, row.threshold)))
+    alarms = _query(conn, _ALARMS, as_of, machine=machine, low=start, high=max(end, start + 1))
+    gaps = _query(conn, _GAPS, as_of, machine=machine, low=start, high=end)
+    return condition_during(machine, start, end, windows.values(), alarms, gaps)
+
+
+def nanoseconds_of(value: str | datetime) -> int:
+    """Nanoseconds since the epoch of a JSON-ready or a decoded payload time."""
+    moment_ = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return ns(moment_)

@@ -1,0 +1,227 @@
+"""What ``trace`` returns: a serial's or lot's story as frozen typed models.
+
+Every part is a frozen pydantic model, so a story reads by attribute
+(``story.operations[0].condition.metric("vibration").max``) and serialises with
+``model_dump(mode="json")``. Positions are the log's leaf indices, from 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from thread.domain.condition import ConditionSummary
+from thread.domain.topics import Section
+from thread.domain.whereabouts import Whereabouts
+from thread.read.clock import TimeAxis
+
+
+class Model(BaseModel):
+    """A frozen part of a read result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AsOfNote(Model):
+    """The moment a result reflects, and by which clock."""
+
+    moment: datetime
+    by: TimeAxis
+
+
+class TimelineEntry(Model):
+    """One event of the subject, in its own chain's order, with its place in the log."""
+
+    position: int
+    version: int
+    topic: str
+    section: Section
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    source: str
+    hash: str
+    summary: str
+    fact: dict[str, Any]
+    corrected_by: int | None
+
+
+class StoryFact(Model):
+    """A fact as a section of the story lists it."""
+
+    position: int
+    version: int
+    event: str
+    at: datetime
+    summary: str
+    fact: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        """A field of the fact: ``inspection["verdict"]``."""
+        return self.fact[name]
+
+
+class ProcessParameter(Model):
+    """One process parameter's summary over an operation."""
+
+    name: str
+    unit: str
+    n: int
+    min: float
+    max: float
+    mean: float
+    sd: float
+
+
+class StoryOperation(Model):
+    """An operation on the subject, its process data and the machine's condition meanwhile."""
+
+    operation: str
+    machine: str | None
+    station: str | None
+    operator: str | None
+    program: str | None
+    program_revision: str | None
+    started_at: datetime
+    ended_at: datetime
+    cycle_time_s: float | None
+    position: int
+    version: int
+    process: tuple[ProcessParameter, ...]
+    condition: ConditionSummary | None
+
+
+class StorySignature(Model):
+    """An electronic signature on one of the subject's events."""
+
+    position: int
+    signed_version: int
+    signed_topic: str | None
+    signer: str
+    printed_name: str
+    meaning: str
+    signed_at: datetime
+    signed_hash: str
+
+
+class StoryDisposition(Model):
+    """The decision that closed a non-conformance."""
+
+    position: int
+    version: int
+    decision: str
+    rationale: str
+    reference: str | None
+    at: datetime
+
+
+class StoryNonConformance(Model):
+    """A non-conformance, its disposition and the signatures on that disposition."""
+
+    non_conformance: str
+    description: str
+    severity: str
+    characteristic: str | None
+    opened_at: datetime
+    disposition: StoryDisposition | None
+    signatures: tuple[StorySignature, ...]
+
+
+class MaterialLot(Model):
+    """What a material lot's receipt says."""
+
+    material: str
+    specification: str | None
+    supplier: str
+    heat: str | None
+    certificate_number: str | None
+    certificate_digest: str | None
+
+
+class StoryMaterial(Model):
+    """Material consumed from a lot, with the lot's receipt and certificates."""
+
+    material_lot: str
+    quantity: float
+    unit: str
+    at: datetime
+    certificate_digest: str | None
+    lot: MaterialLot | None
+    certificates: tuple[dict[str, Any], ...]
+
+
+class StoryComponent(Model):
+    """A component installed in the subject."""
+
+    serial: str
+    position: str | None
+    installed_at: datetime
+    part_number: str | None
+    revision: str | None
+
+
+class StoryParent(Model):
+    """The assembly the subject is installed in."""
+
+    assembly: str
+    position: str | None
+    since: datetime
+    part_number: str | None
+    revision: str | None
+
+
+class StoryDesign(Model):
+    """The design revision the subject was registered against."""
+
+    part_number: str
+    revision: str | None
+    released: bool
+    part_name: str | None = None
+    drawing: str | None = None
+    released_at: datetime | None = None
+    characteristics: tuple[dict[str, Any], ...] = ()
+    change_orders: tuple[dict[str, Any], ...] = ()
+
+
+class Story(Model):
+    """Everything the ledger knows about one serial or lot, as of a moment."""
+
+    kind: str
+    key: str
+    log_size: int
+    as_of: AsOfNote | None
+    part_number: str | None
+    revision: str | None
+    work_order: str | None
+    udi: str | None
+    whereabouts: Whereabouts
+    design: StoryDesign | None
+    operations: tuple[StoryOperation, ...]
+    inspections: tuple[StoryFact, ...]
+    tests: tuple[StoryFact, ...]
+    non_conformances: tuple[StoryNonConformance, ...]
+    materials: tuple[StoryMaterial, ...]
+    certifications: tuple[StoryFact, ...]
+    environment: tuple[StoryFact, ...]
+    parent: StoryParent | None
+    components: tuple[StoryComponent, ...]
+    service: tuple[StoryFact, ...]
+    actions: tuple[StoryFact, ...]
+    signatures: tuple[StorySignature, ...]
+    timeline: tuple[TimelineEntry, ...]
+
+    @property
+    def location(self) -> str:
+        """Where it is now, in words."""
+        return self.whereabouts.location
+
+    @property
+    def quarantined(self) -> bool:
+        """Whether it is on hold."""
+        return self.whereabouts.quarantined
+
+    def section(self, name: Section) -> tuple[TimelineEntry, ...]:
+        """The current (not superseded) events of one story section, oldest first."""
+        return tuple(e for e in self.timeline if e.section == name and e.corrected_by is None)

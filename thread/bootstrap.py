@@ -6,12 +6,16 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
 from thread.errors import ConfigurationError, EncryptionKeyError
 from thread.ledger import Ledger
 from thread.storage.encryption import cipher_for, key_check, load_key
+
+if TYPE_CHECKING:
+    from thread.read.queries import Queries
 
 #: Environment variable with the ledger URL, used when none is given.
 DB_VARIABLE = "THREAD_DB"
@@ -61,7 +65,8 @@ def open(
         ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock,
                         checkpoint_key=checkpoint_key, checkpoint_every=checkpoint_every,
                         checkpoint_seconds=checkpoint_seconds,
-                        read_url=_read_url(read_url or os.environ.get(READ_DB_VARIABLE)))
+                        open_read_side=_read_side(
+                            _read_url(read_url or os.environ.get(READ_DB_VARIABLE))))
     except ConfigurationError:
         raise
     except Exception as error:  # the drivers' errors differ; say what could not be opened
@@ -132,6 +137,21 @@ def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
             "THREAD_ENCRYPTION_KEY_FILE)"
         )
     raise EncryptionKeyError("the encryption key given is not the key this ledger was written with")
+
+
+def _read_side(url: str | None) -> Callable[[Ledger], Queries]:
+    """How the ledger opens its read side on first use: read models over its stored log."""
+
+    def open_read_side(ledger: Ledger) -> Queries:
+        from thread.read.models import ReadModels
+        from thread.read.queries import Queries
+        from thread.read.urls import sqlalchemy_url
+        from thread.storage.reading import StoredLog
+
+        log = StoredLog(ledger.store, ledger.mapper)
+        return Queries(ReadModels(log, url or sqlalchemy_url(ledger.env)))
+
+    return open_read_side
 
 
 def _read_url(url: str | None) -> str | None:

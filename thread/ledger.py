@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
 
 from thread.domain import facts as f
+from thread.domain import policies
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
 from thread.domain.facts.base import Fact, SubjectKind
@@ -28,12 +29,10 @@ from thread.domain.part import Lot, Part
 from thread.domain.signature import Signer
 from thread.errors import (
     ConcurrencyConflict,
-    GenealogyViolation,
     IntegrityFailure,
     LedgerError,
     RuleViolation,
     UnknownSubject,
-    UnreleasedRevision,
 )
 from thread.log.checkpoint import Checkpoint, sign_note
 from thread.log.merkle import (
@@ -51,6 +50,7 @@ from thread.storage.recorder import LedgerRecorder, SourceRecord
 if TYPE_CHECKING:
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
+    from thread.read.queries import Queries
     from thread.read.recall import RecallScope
     from thread.read.story import Story
 
@@ -217,10 +217,30 @@ class Batch:
             self.receipts = self._ledger._commit(self._commands)
 
 
-class Ledger(Application[UUID]):
-    """The digital-thread ledger. Open one with :func:`thread.open`."""
+class _Application(Application[UUID]):
+    """The eventsourcing application the ledger owns: persistence and mapper, nothing more.
+
+    Private on purpose: its ``save``, ``repository`` and notification log would
+    let a caller append events without their log leaves or the ledger's rules.
+    """
 
     name = "Ledger"
+
+    def __init__(self, env: dict[str, str], cipher: Cipher | None) -> None:
+        self._cipher = cipher
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return FactMapper(self._cipher)
+
+
+class Ledger:
+    """The digital-thread ledger. Open one with :func:`thread.open`.
+
+    A facade over a private eventsourcing application: the only ways to append
+    are :meth:`record`, :meth:`correct` and :meth:`batch`, which write each event
+    with its leaf in the global log.
+    """
 
     def __init__(
         self,
@@ -232,12 +252,11 @@ class Ledger(Application[UUID]):
         checkpoint_key: str | None = None,
         checkpoint_every: int | None = None,
         checkpoint_seconds: float | None = None,
-        read_url: str | None = None,
+        open_read_side: Callable[[Ledger], Queries] | None = None,
     ) -> None:
-        self._cipher = cipher
-        self._read_url = read_url
-        self._read_models: ReadModels | None = None
-        super().__init__(env)
+        self._open_read_side = open_read_side
+        self._read_side: Queries | None = None
+        self._app = _Application(env, cipher)
         self.actor = actor or _login()
         self.clock = clock or _now
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
@@ -254,18 +273,25 @@ class Ledger(Application[UUID]):
 
     def close(self) -> None:
         """Release the ledger's connections (and its read models')."""
-        if self._read_models is not None:
-            self._read_models.close()
-            self._read_models = None
-        super().close()
-
-    def construct_mapper(self) -> Mapper[UUID]:
-        return FactMapper(self._cipher)
+        if self._read_side is not None:
+            self._read_side.models.close()
+            self._read_side = None
+        self._app.close()
 
     @property
     def store(self) -> LedgerRecorder:
-        """The recorder, with the ledger's own operations."""
-        return cast(LedgerRecorder, self.recorder)
+        """The event store, for reading and verification (it refuses bare inserts)."""
+        return cast(LedgerRecorder, self._app.recorder)
+
+    @property
+    def mapper(self) -> FactMapper:
+        """How stored rows decode into events (decryption included)."""
+        return cast(FactMapper, self._app.mapper)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The persistence settings the ledger was opened with."""
+        return dict(self._app.env)
 
     # Writing
 
@@ -324,10 +350,10 @@ class Ledger(Application[UUID]):
     def history_of(self, kind: SubjectKind, key: str) -> list[Recorded]:
         """The chain-verified events of any subject, oldest first."""
         ident = aggregate_id(kind, key)
-        stored = self.recorder.select_events(ident)
+        stored = self.store.select_events(ident)
         if not stored:
             raise UnknownSubject(f"{kind} {key} is not in this ledger")
-        mapper = cast(FactMapper, self.mapper)
+        mapper = self.mapper
         events = [mapper.decode(row) for row in stored]
         aggregate: Aggregate | None = None
         for event in events:
@@ -375,7 +401,7 @@ class Ledger(Application[UUID]):
     ) -> Iterator[Notification]:
         """Every stored row in commit order, paged in bulk."""
         while True:
-            page = self.recorder.select_notifications(start, PAGE, topics=topics)
+            page = self.store.select_notifications(start, PAGE, topics=topics)
             yield from page
             if len(page) < PAGE:
                 return
@@ -383,7 +409,7 @@ class Ledger(Application[UUID]):
 
     def scan(self, *, start: int = 1, topics: Sequence[str] = ()) -> Iterator[tuple[int, Recorded]]:
         """Every event in commit order with its position in the log."""
-        mapper = cast(FactMapper, self.mapper)
+        mapper = self.mapper
         for row in self.notifications(start=start, topics=topics):
             yield row.id, mapper.decode(row)
 
@@ -395,19 +421,20 @@ class Ledger(Application[UUID]):
             if (serial := cast(f.PartRegistered, event.fact).serial) is not None
         ]
 
-    # The read side
+    # The read side, wired in by bootstrap
 
     @property
     def read_models(self) -> ReadModels:
         """The projections of this ledger's log into SQL tables (opened on first use)."""
-        if self._read_models is None:
-            from thread.read.models import ReadModels
-            from thread.read.urls import sqlalchemy_url
-            from thread.storage.reading import StoredLog
+        return self._queries().models
 
-            self._read_models = ReadModels(StoredLog(self.store, cast(FactMapper, self.mapper)),
-                                           self._read_url or sqlalchemy_url(self.env))
-        return self._read_models
+    def _queries(self) -> Queries:
+        if self._read_side is None:
+            if self._open_read_side is None:
+                raise LedgerError("this ledger was opened without a read side; open it with "
+                                  "thread.open()")
+            self._read_side = self._open_read_side(self)
+        return self._read_side
 
     def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
               catch_up: bool = True) -> Story:
@@ -417,26 +444,14 @@ class Ledger(Application[UUID]):
         a view that is behind raises :class:`~thread.read.models.StaleReadModel`
         instead of answering from stale data.
         """
-        from thread.read.clock import AsOf
-        from thread.read.trace import trace
-
-        models = self.read_models
-        position = models.fresh(["story", "registry", "production"], catch_up=catch_up)
-        with models.engine.connect() as conn:
-            return trace(conn, models.log.canonical_of, key, AsOf(as_of, by),
-                         log_size=position, longest_window_ns=models.longest_window_ns())
+        return self._queries().trace(key, as_of=as_of, by=by, catch_up=catch_up)
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,
                   by: TimeAxis = "recorded", catch_up: bool = True) -> Node:
         """What went into an assembly (``down``), or every assembly a part or lot is in (``up``)."""
-        from thread.read.clock import AsOf
-        from thread.read.genealogy import genealogy
-
-        models = self.read_models
-        models.fresh(["genealogy", "registry"], catch_up=catch_up)
-        with models.engine.connect() as conn:
-            return genealogy(conn, key, direction, AsOf(as_of, by), depth=depth)
+        return self._queries().genealogy(key, direction=direction, depth=depth, as_of=as_of,
+                                         by=by, catch_up=catch_up)
 
     def recall_scope(self, *, machine: str, start: datetime, end: datetime,
                      where: str | None = None, as_of: datetime | None = None,
@@ -447,36 +462,21 @@ class Ledger(Application[UUID]):
         ``"vibration.max > 4.0 and coolant_temp.mean > 30"`` (see
         :mod:`thread.read.predicate`); without it, every run in the window is in scope.
         """
-        from thread.read.clock import AsOf
-        from thread.read.recall import recall_scope
-
-        if not self.store.select_versions([aggregate_id("machine", machine)]):
-            raise UnknownSubject(f"no machine {machine} in this ledger; a recall scope needs "
-                                 f"the id a MachineRegistered fact gave it")
-        models = self.read_models
-        position = models.fresh(["production", "registry", "genealogy", "story"],
-                                catch_up=catch_up)
-        with models.engine.connect() as conn:
-            return recall_scope(conn, machine=machine, start=start, end=end, where=where,
-                                as_of=AsOf(as_of, by), position=position,
-                                longest_window_ns=models.longest_window_ns())
+        return self._queries().recall_scope(machine=machine, start=start, end=end,
+                                            where=where, as_of=as_of, by=by,
+                                            catch_up=catch_up)
 
     def serials(self, part_number: str, revision: str | None = None, *,
                 as_of: datetime | None = None, by: TimeAxis = "recorded",
                 kind: Literal["part", "lot"] = "part", catch_up: bool = True) -> list[str]:
         """Serials (or lots) registered against a part number and revision, oldest first."""
-        from thread.read.clock import AsOf
-        from thread.read.registry import registered
-
-        models = self.read_models
-        models.fresh(["registry"], catch_up=catch_up)
-        with models.engine.connect() as conn:
-            return registered(conn, part_number, revision, AsOf(as_of, by), kind)
+        return self._queries().serials(part_number, revision, as_of=as_of, by=by, kind=kind,
+                                       catch_up=catch_up)
 
     def rebuild(self, names: Sequence[str] | None = None, *,
                 progress: Callable[[int], object] | None = None) -> int:
         """Drop and rebuild read models (all by default) from the log; returns events read."""
-        return self.read_models.rebuild(names, progress=progress)
+        return self._queries().models.rebuild(names, progress=progress)
 
     # The global log
 
@@ -581,7 +581,7 @@ class Ledger(Application[UUID]):
             self.checkpoint(self._checkpoint_key)
 
     def _checkpoint_loop(self, interval: float) -> None:
-        while not self.closing.wait(interval):
+        while not self._app.closing.wait(interval):
             try:
                 size, _ = self._checkpointed
                 if self.store.tree_size() > size:
@@ -690,16 +690,10 @@ class Ledger(Application[UUID]):
         fact = command.fact
         kind, key = fact.subject
         aggregate = unit.get(kind, key)
-        self._check_links(unit, aggregate, fact)
+        policies.check(fact, aggregate, unit.get, unit.read)
         event = unit.record(aggregate, fact, command, at)
-        if isinstance(fact, f.ComponentInstalled):
-            unit.record(unit.get("part", fact.component),
-                        f.InstalledInto(serial=fact.component, assembly=key,
-                                        position=fact.position), command, at)
-        elif isinstance(fact, f.ComponentRemoved):
-            unit.record(unit.get("part", fact.component),
-                        f.RemovedFrom(serial=fact.component, assembly=key, reason=fact.reason),
-                        command, at)
+        for caused in policies.effects(fact):
+            unit.record(unit.get(*caused.subject), caused, command, at)
         if command.signer is not None:
             signed_at = command.occurred_at or at  # the approval is signed when it is made
             unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning,
@@ -711,38 +705,6 @@ class Ledger(Application[UUID]):
                 replaced_by_version=event.originator_version, reason=command.reason or "",
             ), command, at)
         return event
-
-    def _check_links(self, unit: _Unit, aggregate: Aggregate, fact: Fact) -> None:
-        """Rules that need other subjects: references exist, revisions released, no cycles."""
-        for kind, key in fact.references():
-            if not unit.get(kind, key).exists:
-                raise UnknownSubject(
-                    f"{type(fact).__name__} for {aggregate.label} names {kind} {key}, "
-                    f"which is not registered"
-                )
-        if isinstance(fact, f.PartRegistered) and not fact.undocumented:
-            design = cast(DesignItem, unit.get("design", fact.part_number))
-            if not design.is_released(fact.revision):
-                released = ", ".join(design.revisions) or "none"
-                raise UnreleasedRevision(
-                    f"{aggregate.label} names part number {fact.part_number} revision "
-                    f"{fact.revision}, which was never released (released: {released}); "
-                    f"release it first, or register the part with undocumented=True"
-                )
-        if isinstance(fact, f.ComponentInstalled):
-            if fact.component == aggregate.key:
-                raise GenealogyViolation(f"{aggregate.label} cannot be installed into itself")
-            path = [aggregate.key]
-            node = cast(Part, aggregate)
-            while node.installed_in is not None:
-                path.append(node.installed_in)
-                if node.installed_in == fact.component:
-                    raise GenealogyViolation(
-                        f"installing part {fact.component} into {aggregate.label} would put it "
-                        f"inside itself: {' in '.join(path)}"
-                    )
-                node = cast(Part, unit.get("part", node.installed_in))
-                unit.read(node)
 
     def _duplicate(self, command: _Command, known: SourceRecord | None,
                    seen: Receipt | None) -> Receipt:
@@ -761,7 +723,7 @@ class Ledger(Application[UUID]):
             self._cache.move_to_end(ident)
             return cached, True
         try:
-            aggregate = cast(Aggregate, self.repository.get(ident))
+            aggregate = cast(Aggregate, self._app.repository.get(ident))
         except AggregateNotFoundError:
             aggregate = Aggregate.of_kind(kind)(kind_key=key, id=ident)
         return aggregate, False

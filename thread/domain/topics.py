@@ -15,7 +15,7 @@ standard library.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -358,6 +358,18 @@ def moves() -> dict[str, Move]:
 
 _MOVES: dict[str, Move] = {name: entry.whereabouts for name, entry in TOPICS.items()
                            if entry.whereabouts is not None}
+
+
+def fold(facts: Iterable[tuple[str, Payload]], start: w.Whereabouts = w.NOWHERE
+         ) -> w.Whereabouts:
+    """Where a part or lot is after ``facts`` (topic, payload) of it, in log order: the one
+    whereabouts fold every view uses."""
+    here = start
+    for name, payload in facts:
+        move = _MOVES.get(name)
+        if move is not None:
+            here = move(here, payload)
+    return here
 
 
 def subject_of(name: str, payload: Payload) -> tuple[str, str]:

@@ -4,14 +4,14 @@ A subject's whereabouts change only through its own facts, in log order.
 Each fact kind says in :mod:`thread.domain.topics` how it moves the subject
 (registration, installation, removal, shipment, field installation, a scrap or
 return-to-vendor disposition) or which flags it sets (quarantine, recall);
-:func:`fold` applies them. The aggregate, ``trace``, ``genealogy``,
+:func:`thread.domain.topics.fold` applies them. The aggregate, ``trace``, ``genealogy``,
 ``recall_scope``, the DHR and ``thread parts`` all call it, so they give one
 answer. Pure: standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -109,17 +109,3 @@ def released(here: Whereabouts, _: Payload) -> Whereabouts:
 def recalled(here: Whereabouts, p: Payload) -> Whereabouts:
     """In the scope of a recall."""
     return replace(here, recalls=(*here.recalls, p["recall"]))
-
-
-def fold(facts: Iterable[tuple[str, Payload]],
-         start: Whereabouts = NOWHERE) -> Whereabouts:
-    """Whereabouts after ``facts`` (topic, payload) of one subject, in log order."""
-    from thread.domain.topics import moves
-
-    table = moves()
-    here = start
-    for topic, payload in facts:
-        move = table.get(topic)
-        if move is not None:
-            here = move(here, payload)
-    return here

@@ -148,7 +148,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
     inserted row is reported once, where it happened, and every row after it
     still meets its own leaf.
     """
-    mapper = cast(FactMapper, ledger.mapper)
+    mapper = ledger.mapper
     store = ledger.store
     tree = CompactRange()
     _check_claims(tree, claims, report)
@@ -368,7 +368,7 @@ def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: A
 def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                 progress: Progress | None) -> None:
     """Check every link of every chain, one aggregate at a time in version order."""
-    mapper = cast(FactMapper, ledger.mapper)
+    mapper = ledger.mapper
     store = ledger.store
     after: tuple[UUID, int] | None = None
     current: UUID | None = None

@@ -8,7 +8,8 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection
 
-from thread.domain.whereabouts import Whereabouts, fold
+from thread.domain.topics import fold
+from thread.domain.whereabouts import Whereabouts
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf
 from thread.read.events import iso

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from thread.domain import facts as f
 from thread.domain import topics
 from thread.domain.condition import Alarm, Gap, Metric, Window, condition_during, moment
-from thread.domain.whereabouts import fold
+from thread.domain.topics import fold
 from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
 from thread.read.events import plain, unpack_event

@@ -49,6 +49,11 @@ NOTIFY_CHANNEL = "thread_ledger"
 class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
     """Events, source keys and metadata in one PostgreSQL schema."""
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        """Refused: an event without its leaf would break the log (see the ledger's record)."""
+        self.refuse_bare_insert()
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name=events_table_name)
         self.log = TreeLog()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
+from thread.errors import LedgerError
 from thread.storage.log import from_leaves, stored_as_node
 
 #: Table names, the same on every backend.
@@ -43,6 +44,13 @@ class SourceRecord:
 
 class LedgerRecorder(ApplicationRecorder, ABC):
     """An application recorder that also keeps source keys, read checks and ledger metadata."""
+
+    def refuse_bare_insert(self) -> NoReturn:
+        """Events enter only with their Merkle leaves (:meth:`insert_ledger_events`)."""
+        raise LedgerError(
+            "events are appended only with their leaves in the global log: record facts "
+            "through Ledger.record() or Ledger.batch(); a bare insert_events() is refused"
+        )
 
     @abstractmethod
     def insert_ledger_events(

@@ -49,6 +49,11 @@ from thread.storage.recorder import (
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
     """Events, source keys and metadata in one SQLite file."""
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        """Refused: an event without its leaf would break the log (see the ledger's record)."""
+        self.refuse_bare_insert()
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
         self.log = TreeLog()

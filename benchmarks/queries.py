@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import thread
 from thread.read.events import pages
+from thread.storage.reading import StoredLog
 
 TARGETS = {"trace_p50_ms": 2.0, "trace_p99_ms": 10.0, "genealogy_ms": 10.0, "recall_ms": 50.0,
            "rebuild_events_per_s": 50_000}
@@ -74,9 +75,9 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def measure_rebuild(ledger: thread.Ledger) -> dict[str, Any]:
     """Rebuild every projection, sampling RSS; and the decode-only floor for comparison."""
     events = ledger.count()
-    store, mapper = ledger.store, ledger.mapper
+    log = StoredLog(ledger.store, ledger.mapper)
     start = time.perf_counter()
-    decoded = sum(len(page) for page in pages(store.select_log, mapper.plaintext, 1, 5000))
+    decoded = sum(len(page) for page in pages(log.pages(0, 5000)))
     floor = decoded / (time.perf_counter() - start)
     samples: list[float] = []
     done = threading.Event()

@@ -82,7 +82,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from thread.domain.envelope import GENESIS, EnvelopeError, aggregate_id, open_envelope
+from thread.domain.envelope import (
+    GENESIS,
+    Envelope,
+    EnvelopeError,
+    aggregate_id,
+    open_envelope,
+)
 from thread.domain.topics import subject_label, summarize
 from thread.errors import IntegrityFailure
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
@@ -282,9 +288,9 @@ def verify_dossier(data: bytes, verifier_keys: str | Iterable[str]) -> VerifiedD
                 f"{where} holds version {decoded.version} where version {position} belongs: "
                 "the chain must run from version 1 with no gap, repeat or reordering"
             )
-        if decoded.aggregate_id != expected_id:
+        if decoded.aggregate_id != expected_id.bytes:
             raise DossierError(
-                f"{where} belongs to aggregate {decoded.aggregate_id}, not to part "
+                f"{where} belongs to aggregate {UUID(bytes=decoded.aggregate_id)}, not to part "
                 f"{dossier.serial} ({expected_id})"
             )
         subject = subject_label(decoded.topic, decoded.payload)
@@ -481,22 +487,7 @@ def _verified_checkpoint(
     return checkpoint, signed_by
 
 
-@dataclass(frozen=True)
-class _Decoded:
-    aggregate_id: UUID
-    version: int
-    topic: str
-    class_version: int
-    prev_hash: bytes
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    source: str
-    source_record_id: str | None
-    payload: dict[str, Any]
-
-
-def _decoded(event: DossierEvent, where: str) -> _Decoded:
+def _decoded(event: DossierEvent, where: str) -> Envelope:
     """The envelope and payload in an event's canonical bytes, each field of the right type."""
     try:
         envelope = open_envelope(event.canonical)
@@ -505,4 +496,4 @@ def _decoded(event: DossierEvent, where: str) -> _Decoded:
     if envelope.version != event.version:
         raise DossierError(f"{where}: the dossier says version {event.version} but its bytes "
                            f"say {envelope.version}")
-    return _Decoded(UUID(bytes=envelope.aggregate_id), *envelope[1:])
+    return envelope

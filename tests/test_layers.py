@@ -84,8 +84,6 @@ def test_the_offline_verifier_stands_on_pure_modules() -> None:
                                         "thread.domain.canonical")) for name in project)
 
 
-@pytest.mark.xfail(strict=True, reason="known: thread.records.dhr_record and dhr_layout import "
-                   "each other; to be split")
 def test_no_module_imports_in_a_cycle() -> None:
     """Run-time imports between the project's modules form no cycle."""
     paths = _sources("thread", "thread_adapters")

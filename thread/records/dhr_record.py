@@ -18,7 +18,6 @@ from thread.records.evidence import (
     SignatureRecord,
     Status,
 )
-from thread.records.layout import Document
 
 STANDARD = "21 CFR 820.184 / ISO 13485:2016 7.5.1 (QMSR), UDI per 820.35"
 
@@ -279,9 +278,4 @@ class DeviceHistoryRecord(Model):
         """The record as plain JSON values."""
         return self.model_dump(mode="json")
 
-    def layout(self) -> Document:
-        """The record laid out for the HTML and PDF copies."""
-        from thread.records.dhr_layout import dhr_document
-
-        return dhr_document(self)
 

@@ -16,7 +16,6 @@ from thread.records.evidence import (
     RecordField,
     SignatureRecord,
 )
-from thread.records.layout import Document
 
 STANDARD = "AS9102 Rev C First Article Inspection"
 DueKind = Literal["design", "process", "program", "location", "lapse", "incomplete"]
@@ -121,9 +120,4 @@ class FirstArticleReport(Model):
         """The report as plain JSON values."""
         return self.model_dump(mode="json")
 
-    def layout(self) -> Document:
-        """The report laid out for the HTML and PDF copies."""
-        from thread.records.fair_layout import fair_document
-
-        return fair_document(self)
 

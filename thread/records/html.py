@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Protocol
 
+from thread.records.documents import Record, document_of
 from thread.records.evidence import EventRef, RecordField, SignatureRecord, moment
 from thread.records.layout import Block, Boxes, Caption, Cell, Document, Grid, Note, Section, cited
-
-
-class Laid(Protocol):
-    """A record that lays itself out (a DHR or a FAIR)."""
-
-    def layout(self) -> Document:
-        """The record as a document."""
-        ...
-
 
 _CSS = """
 :root { --ink: #111; --muted: #5b5b5b; --rule: #8a8a8a; --band: #e9edf2; --head: #d9dee5; }
@@ -59,9 +50,9 @@ footer { margin-top: 12px; border-top: 1px solid var(--ink); padding-top: 4px; f
 """
 
 
-def render_html(record: Laid | Document) -> str:
+def render_html(record: Record | Document) -> str:
     """The record as one self-contained HTML page (inline CSS, no scripts, no fonts)."""
-    document = record if isinstance(record, Document) else record.layout()
+    document = document_of(record)
     info = document.info
     size = "A4 landscape" if document.landscape else "A4 portrait"
     parts = [

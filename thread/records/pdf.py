@@ -30,8 +30,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from thread.records.documents import Record, document_of
 from thread.records.evidence import EventRef, RecordField, SignatureRecord, moment
-from thread.records.html import Laid
 from thread.records.layout import Block, Boxes, Caption, Cell, Document, Grid, Note, Section, cited
 
 INK = colors.HexColor("#111111")
@@ -69,9 +69,9 @@ _TOP = 21 * mm
 _BOTTOM = 17 * mm
 
 
-def render_pdf(record: Laid | Document) -> bytes:
+def render_pdf(record: Record | Document) -> bytes:
     """The record as a PDF: headed, numbered pages with evidence and a signature block."""
-    document = record if isinstance(record, Document) else record.layout()
+    document = document_of(record)
     _, pages = _build(document, None)  # a first pass counts the pages for "page x of y"
     data, _ = _build(document, pages)
     return data

@@ -127,9 +127,33 @@ def sqlite_ledger(tmp_path: Path) -> Iterator[thread.Ledger]:
     opened.close()
 
 
-def by_name(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """A record's fields by name."""
-    return {fld["name"]: fld for fld in fields}
+def obj(value: object) -> dict[str, object]:
+    """A JSON object of a record's JSON form; the test fails if the value is not one."""
+    assert isinstance(value, dict), value
+    return value
+
+
+def objs(value: object) -> list[dict[str, object]]:
+    """A JSON array of objects of a record's JSON form."""
+    assert isinstance(value, list), value
+    return [obj(item) for item in value]
+
+
+def text(value: object) -> str:
+    """A JSON string of a record's JSON form."""
+    assert isinstance(value, str), value
+    return value
+
+
+def texts(value: object) -> list[str]:
+    """A JSON array of strings of a record's JSON form."""
+    assert isinstance(value, list), value
+    return [text(item) for item in value]
+
+
+def by_name(fields: object) -> dict[object, dict[str, object]]:
+    """A record's fields (a JSON array of objects) by name."""
+    return {fld["name"]: fld for fld in objs(fields)}
 
 
 def test_dhr_holds_what_820_184_and_7_5_1_ask(ledger: thread.Ledger) -> None:
@@ -144,69 +168,71 @@ def test_dhr_holds_what_820_184_and_7_5_1_ask(ledger: thread.Ledger) -> None:
     assert ident["Part name"]["value"] == "Tibial plate"
     assert ident["Work order"]["value"] == "WO-77"
     assert ident["Site of manufacture"]["value"] == "CLEAN-1"
-    assert "material lot TI-7 (heat HT-991)" in ident["Other identification and control "
-                                                      "numbers"]["value"]
-    assert record["quantity_manufactured"]["value"] == 1
-    released = record["quantity_released"]
+    assert "material lot TI-7 (heat HT-991)" in text(ident["Other identification and control "
+                                                           "numbers"]["value"])
+    assert obj(record["quantity_manufactured"])["value"] == 1
+    released = obj(record["quantity_released"])
     assert (released["value"], released["status"]) == (1, "derived")
-    assert "Mercy Hospital" in released["note"]
+    assert "Mercy Hospital" in text(released["note"])
     manufacture = by_name(record["manufacture"])
     assert manufacture["Manufacture started"]["value"] == "2026-03-02 08:10:00 UTC"
     assert manufacture["Manufacture completed"]["value"] == "2026-03-02 08:20:00 UTC"
 
-    udi = record["udi"]
+    udi = obj(record["udi"])
     assert (udi["gtin"], udi["serial"], udi["lot"]) == (GTIN, SERIAL, "WO-77")
     assert (udi["production_date"], udi["expiry_date"]) == ("2026-03-02", "2031-03-02")
     assert udi["form"] == "GS1 element string"
     assert udi["digital_link"] == f"https://id.gs1.org/01/{GTIN}/10/WO-77/21/{SERIAL}" \
                                   "?11=260302&17=310302"
-    assert any("(21) serial IMP-0001 matches" in check for check in udi["checks"])
-    assert any("(11) production date 2026-03-02 matches" in c for c in udi["checks"])
+    assert any("(21) serial IMP-0001 matches" in check for check in texts(udi["checks"]))
+    assert any("(11) production date 2026-03-02 matches" in c for c in texts(udi["checks"]))
 
     dmr = by_name(record["device_master_record"])
     assert dmr["Drawing"]["value"] == "DWG-100 rev 4"
-    assert "Alice Chen (approval" in dmr["Release signed by"]["value"]
+    assert "Alice Chen (approval" in text(dmr["Release signed by"]["value"])
 
-    acceptance = record["acceptance"]
-    chars = {c["balloon"]: c for c in acceptance["characteristics"]}
-    assert chars["1"]["accepted"] and "NC-1 (use-as-is" in chars["1"]["status"]
+    acceptance = obj(record["acceptance"])
+    chars = {c["balloon"]: c for c in objs(acceptance["characteristics"])}
+    assert chars["1"]["accepted"] and "NC-1 (use-as-is" in text(chars["1"]["status"])
     assert chars["2"]["accepted"] and chars["2"]["final"] == "pass"
-    assert acceptance["summary"]["value"].startswith("2 of 2 characteristics of IMP-100 rev A")
-    assert "1 of 1 functional tests passed" in acceptance["summary"]["value"]
-    (nc,) = acceptance["non_conformances"]
-    assert nc["decision"] == "use-as-is" and nc["signed_by"].startswith("Marta Ruiz (approval")
-    assert [t["procedure"] for t in acceptance["tests"]] == ["TP-9"]
-    assert acceptance["certificates"][0]["number"] == "COC-77"
+    summary = text(obj(acceptance["summary"])["value"])
+    assert summary.startswith("2 of 2 characteristics of IMP-100 rev A")
+    assert "1 of 1 functional tests passed" in summary
+    (nc,) = objs(acceptance["non_conformances"])
+    assert nc["decision"] == "use-as-is"
+    assert text(nc["signed_by"]).startswith("Marta Ruiz (approval")
+    assert [t["procedure"] for t in objs(acceptance["tests"])] == ["TP-9"]
+    assert objs(acceptance["certificates"])[0]["number"] == "COC-77"
 
-    (operation,) = record["operations"]
+    (operation,) = objs(record["operations"])
     assert (operation["machine"], operation["program"], operation["program_revision"]) == (
         "MILL-1", "P-100", "3")
     assert operation["machine_condition"] == "no condition record covers the operation"
-    assert record["process_parameters"][0]["mean"] == 12000
-    (material,) = record["materials"]
+    assert objs(record["process_parameters"])[0]["mean"] == 12000
+    (material,) = objs(record["materials"])
     assert (material["lot"], material["heat"], material["certificate_number"]) == (
         "TI-7", "HT-991", "C-991")
     assert material["certificate_check"] == "certificate digest matches the lot's receipt"
-    (component,) = record["components"]
+    (component,) = objs(record["components"])
     assert (component["serial"], component["part_number"], component["udi"]) == (
         "SCR-1", "SCREW-2", "(01)09506000134352(21)SCR-1")
-    (environment,) = record["environment"]
+    (environment,) = objs(record["environment"])
     assert environment["readings"] == "temperature 21 Cel, humidity 41 %RH"
-    assert [d["consignee"] for d in record["distribution"]] == ["Mercy Hospital"]
+    assert [d["consignee"] for d in objs(record["distribution"])] == ["Mercy Hospital"]
 
-    assert record["labelling"]["status"] == "not recorded"
-    approval = record["approval"]
-    assert approval["status"] == "recorded" and "Quentin Adeyemi" in approval["value"]
-    signatures = {s["printed_name"]: s for s in record["signatures"]}
+    assert obj(record["labelling"])["status"] == "not recorded"
+    approval = obj(record["approval"])
+    assert approval["status"] == "recorded" and "Quentin Adeyemi" in text(approval["value"])
+    signatures = {s["printed_name"]: s for s in objs(record["signatures"])}
     assert set(signatures) == {"Alice Chen", "Marta Ruiz", "Quentin Adeyemi"}
     assert all(s["verified"] for s in signatures.values())
-    assert signatures["Marta Ruiz"]["signed"]["topic"] == "quality.disposition-recorded"
+    assert obj(signatures["Marta Ruiz"]["signed"])["topic"] == "quality.disposition-recorded"
 
     hashes = {(e.originator_version, e.hash.hex()) for e in ledger.history(SERIAL)}
-    cited = [ref for ref in record["evidence"] if ref["key"] == SERIAL]
+    cited = [ref for ref in objs(record["evidence"]) if ref["key"] == SERIAL]
     assert cited and all((ref["version"], ref["hash"]) in hashes for ref in cited)
-    assert all(ref["position"] is not None for ref in record["evidence"])
-    assert record["document"]["ledger_origin"] == ledger.origin
+    assert all(ref["position"] is not None for ref in objs(record["evidence"]))
+    assert obj(record["document"])["ledger_origin"] == ledger.origin
 
 
 def test_as_of_by_recorded_time_leaves_out_later_facts(sqlite_ledger: thread.Ledger) -> None:
@@ -222,12 +248,14 @@ def test_as_of_by_recorded_time_leaves_out_later_facts(sqlite_ledger: thread.Led
                   occurred_at=at(180))
     then = device_history_record(ledger, SERIAL, as_of=cutoff, by="recorded").to_json()
     now = device_history_record(ledger, SERIAL).to_json()
-    assert (then["quantity_released"]["value"], now["quantity_released"]["value"]) == (0, 1)
-    assert then["distribution"] == [] and then["acceptance"]["certificates"] == []
-    assert all(ref["recorded_at"] <= cutoff.isoformat().replace("+00:00", "Z")
-               for ref in then["evidence"])
-    assert then["document"]["as_of"] is not None and then["document"]["by"] == "recorded"
-    assert then["document"]["document_id"] != now["document"]["document_id"]
+    assert (obj(then["quantity_released"])["value"],
+            obj(now["quantity_released"])["value"]) == (0, 1)
+    assert then["distribution"] == [] and obj(then["acceptance"])["certificates"] == []
+    assert all(text(ref["recorded_at"]) <= cutoff.isoformat().replace("+00:00", "Z")
+               for ref in objs(then["evidence"]))
+    then_document, now_document = obj(then["document"]), obj(now["document"])
+    assert then_document["as_of"] is not None and then_document["by"] == "recorded"
+    assert then_document["document_id"] != now_document["document_id"]
 
 
 def test_as_of_by_occurred_time_includes_late_records(sqlite_ledger: thread.Ledger) -> None:
@@ -247,11 +275,13 @@ def test_as_of_by_occurred_time_includes_late_records(sqlite_ledger: thread.Ledg
     by_occurred = device_history_record(ledger, SERIAL, as_of=at(200), by="occurred").to_json()
     by_recorded = device_history_record(ledger, SERIAL, as_of=recorded_before,
                                         by="recorded").to_json()
-    reports = {r["report"] for r in by_occurred["acceptance"]["inspections"]}
+    occurred_acceptance = obj(by_occurred["acceptance"])
+    recorded_acceptance = obj(by_recorded["acceptance"])
+    reports = {r["report"] for r in objs(occurred_acceptance["inspections"])}
     assert "IR-2" in reports
-    assert "IR-2" not in {r["report"] for r in by_recorded["acceptance"]["inspections"]}
+    assert "IR-2" not in {r["report"] for r in objs(recorded_acceptance["inspections"])}
     assert by_occurred["distribution"] == by_recorded["distribution"] == []
-    chars = {c["balloon"]: c for c in by_occurred["acceptance"]["characteristics"]}
+    chars = {c["balloon"]: c for c in objs(occurred_acceptance["characteristics"])}
     assert chars["1"]["final"] == "5.001 mm" and chars["1"]["status"] == "accepted"
 
 
@@ -275,11 +305,12 @@ def test_lot_dhr_counts_the_lot(sqlite_ledger: thread.Ledger) -> None:
                   occurred_at=at(60))
     record = device_history_record(ledger, "L-9").to_json()
     assert record["kind"] == "lot"
-    assert record["quantity_manufactured"]["value"] == 50
-    assert record["quantity_released"]["value"] == 50
-    assert record["udi"]["form"] == "GS1 Digital Link URI"
-    assert any("(10) lot L-9 matches the lot number" in c for c in record["udi"]["checks"])
-    chars = record["acceptance"]["characteristics"]
+    assert obj(record["quantity_manufactured"])["value"] == 50
+    assert obj(record["quantity_released"])["value"] == 50
+    parsed = obj(record["udi"])
+    assert parsed["form"] == "GS1 Digital Link URI"
+    assert any("(10) lot L-9 matches the lot number" in c for c in texts(parsed["checks"]))
+    chars = objs(obj(record["acceptance"])["characteristics"])
     assert [c["status"] for c in chars] == ["not inspected: no result recorded"] * 2
 
 

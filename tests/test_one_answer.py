@@ -4,11 +4,13 @@ no public path around its rules."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from read_plant import build as build_plant
 
 import thread
@@ -99,7 +101,7 @@ def test_windows_that_only_touch_an_operation_count_in_no_view(ledger: thread.Le
     assert _same(traced, recorded)
     scope = ledger.recall_scope(machine="M", start=T0 - MINUTE, end=T0 + MINUTE,
                                 where="vibration.max > 4.5")
-    assert scope.serials == [] and [u["key"] for u in scope.undetermined] == ["S-1"]
+    assert scope.serials == [] and [u.key for u in scope.undetermined] == ["S-1"]
 
 
 def test_overlapping_windows_fold_the_same_way_in_every_view(ledger: thread.Ledger) -> None:
@@ -120,6 +122,34 @@ def test_overlapping_windows_fold_the_same_way_in_every_view(ledger: thread.Ledg
                                 where="vibration.max > 4.5 and vibration.mean < 1.1")
     assert scope.serials == ["S-1"]
     assert scope.affected[0].matched == {"vibration.max": 6.0, "vibration.mean": 1.0}
+
+
+# -- typed read results ------------------------------------------------------------
+
+
+def test_read_results_are_frozen_typed_models(ledger: thread.Ledger) -> None:
+    """Story, genealogy and recall scope read by attribute, refuse edits and dump to JSON."""
+    _machine_and_part(ledger)
+    ledger.record(f.PartRegistered(serial="C-1", part_number="P", revision="A"))
+    ledger.record(f.ComponentInstalled(serial="S-1", component="C-1", position="left"))
+    ledger.record(_window(T0, T0 + 10 * MINUTE, 6.0))
+    ledger.record(_operation("C-1", T0, T0 + 10 * MINUTE))
+    tree = ledger.genealogy("S-1")
+    scope = ledger.recall_scope(machine="M", start=T0, end=T0 + MINUTE,
+                                where="vibration.max > 4.5")
+    story = ledger.trace("C-1")
+    [child] = tree.nodes
+    assert (child.key, child.relation, child.slot) == ("C-1", "install", "left")
+    assert scope.affected[0].contained_in == ("S-1",)
+    assert scope.affected[0].location == "in production (in S-1)"
+    for result in (tree, child, scope, scope.affected[0], story, story.operations[0]):
+        with pytest.raises(ValidationError, match="frozen"):
+            setattr(result, "kind", "X")  # noqa: B010
+    dumped = scope.model_dump(mode="json")
+    assert dumped["serials"] == ["C-1"] and dumped["naive"] == 2 and dumped["reduction"] == 0.5
+    assert dumped["affected"][0]["started_at"] == "2026-03-02T06:00:00Z"
+    assert tree.model_dump(mode="json")["nodes"][0]["since"].endswith("Z")
+    assert json.loads(json.dumps(story.model_dump(mode="json")))["key"] == "C-1"
 
 
 # -- observation 3: the write side cannot be bypassed ---------------------------------
@@ -259,10 +289,10 @@ def test_trace_recall_and_dhr_agree_on_random_windows(
             scope = ledger.recall_scope(machine="M", start=T0 - timedelta(hours=1),
                                         end=T0 + timedelta(hours=2),
                                         where="vibration.max > 4.5")
-            vibration = condition.metric("vibration")
-            undetermined = [u["key"] for u in scope.undetermined]
+            seen = condition.metric("vibration")
+            undetermined = [u.key for u in scope.undetermined]
             assert (scope.serials, undetermined) == (
-                (["S-1"], []) if vibration is not None and vibration.exceeded
-                else ([], []) if vibration is not None else ([], ["S-1"]))
+                (["S-1"], []) if seen is not None and seen.exceeded
+                else ([], []) if seen is not None else ([], ["S-1"]))
     finally:
         ledger.close()

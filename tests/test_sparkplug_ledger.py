@@ -127,7 +127,7 @@ def publish_cycle(node: SparkplugEdgeNode, serial: str, forces: list[float], at:
     ``historical`` flags every metric as store-and-forward history; ``refused`` adds a
     text reading of the ram force in the middle, which the force's tag cannot hold.
     """
-    def data(*metrics: tuple[int, sp.DataType, object, int]) -> None:
+    def data(*metrics: tuple[int, sp.DataType, sp.MetricValue, int]) -> None:
         node.device_data("Press", [by_alias(alias, kind, value, timestamp=when,
                                             historical=historical)
                                    for alias, kind, value, when in metrics])

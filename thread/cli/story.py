@@ -62,7 +62,7 @@ def genealogy(ctx: click.Context, key: str, direction: str, depth: int | None,
         tree = ledger.genealogy(key, direction=direction, depth=depth,  # type: ignore[arg-type]
                                 as_of=as_of, by=by)  # type: ignore[arg-type]
     if as_json:
-        echo_json({"direction": direction, **tree.to_dict()})
+        echo_json({"direction": direction, **tree.model_dump(mode="json")})
         return
     click.echo("\n".join(_tree_lines(tree, direction)))
 
@@ -85,7 +85,7 @@ def recall(ctx: click.Context, machine: str, start: datetime, end: datetime, whe
         scope = ledger.recall_scope(machine=machine, start=start, end=end, where=where,
                                     as_of=as_of, by=by)  # type: ignore[arg-type]
     if as_json:
-        echo_json(scope.to_dict())
+        echo_json(scope.model_dump(mode="json"))
         return
     click.echo("\n".join(_scope_lines(scope)))
 
@@ -238,20 +238,20 @@ def _tree_lines(tree: Node, direction: str) -> list[str]:
 
 
 def _scope_lines(scope: RecallScope) -> list[str]:
-    lines = [f"recall scope: {scope.machine}, {scope.start} to {scope.end}"
+    lines = [f"recall scope: {scope.machine}, {moment(scope.start)} to {moment(scope.end)}"
              + (f", where {scope.where}" if scope.where else "")]
     if scope.as_of:
-        lines.append(f"  as of {scope.as_of['moment']} by {scope.as_of['by']} time")
+        lines.append(f"  as of {moment(scope.as_of.moment)} by {scope.as_of.by} time")
     lines.append(table(
         ("SERIAL", "PART NUMBER", "OPERATION", "STARTED (UTC)", "MATCHED", "NOW"),
-        [(a.key, a.part_number or "", a.operation, a.started_at[:19].replace("T", " "),
+        [(a.key, a.part_number or "", a.operation, moment(a.started_at),
           ", ".join(f"{k}={v:g}" for k, v in a.matched.items()),
           a.location + (" (quarantined)" if a.quarantined else ""))
          for a in scope.affected],
     ) if scope.affected else "  no serial matches")
     for item in scope.undetermined:
-        lines.append(f"  undetermined: {item['key']} ({item['operation']} "
-                     f"{item['started_at'][:19]}): no value for {', '.join(item['missing'])}")
+        lines.append(f"  undetermined: {item.key} ({item.operation} "
+                     f"{moment(item.started_at)}): no value for {', '.join(item.missing)}")
     reduction = scope.reduction
     lines.append(
         f"{plural(len(scope.affected), 'serial')} in scope of {scope.examined} run on "

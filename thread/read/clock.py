@@ -39,12 +39,13 @@ class AsOf:
             return _END_OF_TIME
         return int(self.moment.astimezone(UTC).timestamp() * 1_000_000) * 1_000
 
-    def describe(self) -> dict[str, str] | None:
-        """How a result says which moment it reflects."""
+    def phrase(self) -> str:
+        """The moment as words for a message: empty for now, else " as of ... (... clock)"."""
         if self.moment is None:
-            return None
-        return {"moment": self.moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "by": self.by}
+            return ""
+        when = self.moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return f" as of {when} ({self.by} clock)"
+
 
 
 def ns(moment: datetime) -> int:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection
 
+from thread.domain.condition import moment
 from thread.domain.topics import fold
 from thread.domain.whereabouts import Whereabouts
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf
-from thread.read.events import iso
+from thread.read.result import Model
 from thread.read.sql import rows
 
 Direction = Literal["down", "up"]
@@ -82,9 +83,13 @@ def whereabouts(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, Whe
     return {key: fold(facts) for key, facts in moved.items()}
 
 
-@dataclass
-class Node:
-    """One serial or lot in a genealogy, with the nodes below (down) or above (up) it."""
+class Node(Model):
+    """One serial or lot in a genealogy, with the nodes below (down) or above (up) it.
+
+    ``relation``, ``slot`` and ``since`` say how this node is linked to the one that
+    holds it (none for the root). A subject linked at several places (a material lot
+    in two parts of one assembly) appears at each, with the same subtree.
+    """
 
     kind: str
     key: str
@@ -93,12 +98,8 @@ class Node:
     location: str
     relation: str | None = None
     slot: str | None = None
-    since: str | None = None
-    nodes: list[Node] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The tree as plain JSON-ready data."""
-        return asdict(self)
+    since: datetime | None = None
+    nodes: tuple[Node, ...] = ()
 
     def depth(self) -> int:
         """Levels in this tree, counting this node."""
@@ -110,60 +111,66 @@ class Node:
         return list(dict.fromkeys(found))
 
 
+class _Link(NamedTuple):
+    """How a subject holds (down) or is held by (up) another, as the tree shows it."""
+
+    kind: str
+    other: str
+    relation: str
+    slot: str | None
+    occurred_ns: int
+
+
 def genealogy(conn: Connection, key: str, direction: Direction, as_of: AsOf,
               *, depth: int | None = None) -> Node:
     """The as-built tree below ``key`` (down) or the chain of users above it (up)."""
     registered = {row.key: row for row in query(conn, _REGISTRY, [key], as_of)}
     if key not in registered:
-        raise UnknownSubject(f"no part or lot {key} in this ledger"
-                             + ("" if as_of.moment is None else f" as of {as_of.describe()}"))
-    root = registered[key]
-    tree = Node(root.kind, key, root.part_number, root.revision, "")
-    # A lot goes into many parts, and two parts of one assembly may share a lot: a
-    # subject can sit at several places in the tree, so each key maps to its nodes.
-    nodes: dict[str, list[Node]] = {key: [tree]}
-    level, expanded, levels = [key], {key}, 0
+        raise UnknownSubject(f"no part or lot {key} in this ledger{as_of.phrase()}")
+    # Breadth first, so each subject's links are read once, at the shallowest level it
+    # appears: a subject deeper than the limit there is deeper everywhere.
+    links: dict[str, list[_Link]] = {}
+    level, seen, levels = [key], {key}, 0
     while level and (depth is None or levels < depth):
-        next_level: list[str] = []
-        for holder, kind, other, action, slot, at in _links(conn, level, direction, as_of):
-            for place in nodes[holder]:
-                node = Node(kind, other, None, None, "", relation=action, slot=slot,
-                            since=iso(at))
-                place.nodes.append(node)
-                nodes.setdefault(other, []).append(node)
-            if other not in expanded:  # each subject is followed once, so loops end
-                expanded.add(other)
-                next_level.append(other)
-        level, levels = next_level, levels + 1
-    _describe(conn, nodes, as_of)
-    return tree
+        found = _links(conn, level, direction, as_of)
+        links.update(found)
+        level = [link.other for held in found.values() for link in held
+                 if link.other not in seen]
+        seen.update(level)
+        level, levels = list(dict.fromkeys(level)), levels + 1
+    keys = sorted(seen)
+    designs = {row.key: row for row in query(conn, _REGISTRY, keys, as_of)}
+    places = whereabouts(conn, keys, as_of)
+
+    def node(kind: str, subject: str, trail: frozenset[str], link: _Link | None) -> Node:
+        design = designs.get(subject)
+        place = places.get(subject)
+        below = () if subject in trail else tuple(
+            node(held.kind, held.other, trail | {subject}, held)
+            for held in links.get(subject, ()))
+        return Node(kind=kind, key=subject,
+                    part_number=design.part_number if design else None,
+                    revision=design.revision if design else None,
+                    location=place.location if place is not None else "not registered",
+                    relation=link.relation if link else None,
+                    slot=link.slot if link else None,
+                    since=moment(link.occurred_ns) if link else None, nodes=below)
+
+    return node(registered[key].kind, key, frozenset(), None)
 
 
 def _links(conn: Connection, keys: list[str], direction: Direction, as_of: AsOf
-           ) -> list[tuple[str, str, str, str, str | None, int]]:
+           ) -> dict[str, list[_Link]]:
     """Current links from each of ``keys`` one level down or up: the last word on each pair."""
     template = _CHILDREN if direction == "down" else _PARENTS
     latest: dict[tuple[str, str], Any] = {}
     for row in query(conn, template, keys, as_of):
         latest[(row.parent, row.child)] = row
-    links = []
+    links: dict[str, list[_Link]] = {}
     for (parent, child), row in latest.items():
         if row.action == "remove":
             continue
-        if direction == "down":
-            links.append((parent, row.other_kind, child, row.action, row.slot, row.occurred_ns))
-        else:
-            links.append((child, row.other_kind, parent, row.action, row.slot, row.occurred_ns))
+        holder, other = (parent, child) if direction == "down" else (child, parent)
+        links.setdefault(holder, []).append(
+            _Link(row.other_kind, other, row.action, row.slot, row.occurred_ns))
     return links
-
-
-def _describe(conn: Connection, nodes: dict[str, list[Node]], as_of: AsOf) -> None:
-    keys = list(nodes)
-    for row in query(conn, _REGISTRY, keys, as_of):
-        for node in nodes[row.key]:
-            node.part_number, node.revision = row.part_number, row.revision
-    places = whereabouts(conn, keys, as_of)
-    for key, found in nodes.items():
-        place = places.get(key)
-        for node in found:
-            node.location = place.location if place is not None else "not registered"

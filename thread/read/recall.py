@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import computed_field
 from sqlalchemy import Connection
 
-from thread.domain.condition import Folded, Metric, Window, covering, fold_metrics, fold_oee
+from thread.domain.condition import (
+    Folded,
+    Metric,
+    Window,
+    covering,
+    fold_metrics,
+    fold_oee,
+    moment,
+)
 from thread.read.clock import AsOf, ns
-from thread.read.events import iso
 from thread.read.genealogy import _PARENTS, query, whereabouts
 from thread.read.predicate import (
     Predicate,
@@ -30,6 +37,7 @@ from thread.read.predicate import (
     parse,
     references,
 )
+from thread.read.result import AsOfNote, Model, as_of_note
 from thread.read.sql import rows
 
 _RUNS = (
@@ -78,56 +86,67 @@ _NAIVE = (
 _CHUNK = 900
 
 
-@dataclass
-class Affected:
-    """One serial (or lot) in scope, with the evidence and where it is now."""
+class Affected(Model):
+    """One serial (or lot) in scope, with the evidence and where it is now.
+
+    ``contained_in`` lists the assemblies that hold it, nearest first; ``location``,
+    ``customer`` and ``site`` are where the top one is (the part itself when it is in
+    nothing); ``quarantined`` is the part's own state.
+    """
 
     kind: str
     key: str
     part_number: str | None
     revision: str | None
     operation: str
-    started_at: str
-    ended_at: str
+    started_at: datetime
+    ended_at: datetime
     matched: dict[str, float]
-    contained_in: list[str] = field(default_factory=list)
+    contained_in: tuple[str, ...] = ()
     location: str = ""
     quarantined: bool = False
     customer: str | None = None
     site: str | None = None
 
 
-@dataclass
-class RecallScope:
+class Undetermined(Model):
+    """A run the predicate could not decide: the values it needs were not recorded."""
+
+    kind: str
+    key: str
+    operation: str
+    started_at: datetime
+    missing: tuple[str, ...]
+
+
+class RecallScope(Model):
     """The serials a recall must cover, with evidence, whereabouts and the naive comparison."""
 
     machine: str
-    start: str
-    end: str
+    start: datetime
+    end: datetime
     where: str | None
-    as_of: dict[str, str] | None
+    as_of: AsOfNote | None
     position: int
     examined: int
-    affected: list[Affected] = field(default_factory=list)
-    undetermined: list[dict[str, Any]] = field(default_factory=list)
-    naive_part_numbers: list[str] = field(default_factory=list)
-    naive: int = 0
+    affected: tuple[Affected, ...]
+    undetermined: tuple[Undetermined, ...]
+    naive_part_numbers: tuple[str, ...]
+    naive: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def serials(self) -> list[str]:
         """Keys of every affected serial or lot."""
         return [item.key for item in self.affected]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def reduction(self) -> float | None:
         """How much smaller than the naive scope (1.0: nothing to recall; None: no baseline)."""
         if not self.naive:
             return None
         return 1 - len(self.affected) / self.naive
-
-    def to_dict(self) -> dict[str, Any]:
-        """The scope as plain JSON-ready data."""
-        return {**asdict(self), "serials": self.serials, "reduction": self.reduction}
 
 
 class _Run:
@@ -166,33 +185,34 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
                                  longest_window_ns, condition_names)
     if predicate is not None:
         _check_names(conn, predicate, runs, conditions, machine, low, high, as_of)
-    scope = RecallScope(machine=machine, start=iso(low), end=iso(high),
-                        where=None if predicate is None else str(predicate),
-                        as_of=as_of.describe(), position=position, examined=len(runs))
     test = compile_predicate(predicate) if predicate is not None else None
+    chosen: list[tuple[_Run, dict[str, float]]] = []
+    undetermined: list[Undetermined] = []
     for run in runs:
         values = _Values(run, conditions)
         matched: dict[str, float] = {}
         if predicate is not None and test is not None:
             verdict = test(values)
             if verdict is None:
-                scope.undetermined.append({
-                    "kind": run.kind, "key": run.key, "operation": run.operation,
-                    "started_at": iso(run.start),
-                    "missing": [str(r) for r in missing(predicate, values)],
-                })
+                undetermined.append(Undetermined(
+                    kind=run.kind, key=run.key, operation=run.operation,
+                    started_at=moment(run.start),
+                    missing=tuple(str(r) for r in missing(predicate, values))))
                 continue
             if not verdict:
                 continue
             matched = {str(r): v for r in needed if (v := values.get(r)) is not None}
-        scope.affected.append(Affected(run.kind, run.key, None, None, run.operation,
-                                       iso(run.start), iso(run.end), matched))
-    scope.naive_part_numbers = _part_numbers(conn, machine, low, high, as_of)
-    _whereabouts(conn, scope, as_of)
-    if scope.naive_part_numbers:
-        scope.naive = int(rows(conn, _NAIVE, as_of, numbers=scope.naive_part_numbers,
-                               start=low, end=high)[0][0])
-    return scope
+        chosen.append((run, matched))
+    numbers = _part_numbers(conn, machine, low, high, as_of)
+    naive = 0
+    if numbers:
+        naive = int(rows(conn, _NAIVE, as_of, numbers=numbers, start=low, end=high)[0][0])
+    return RecallScope(machine=machine, start=moment(low), end=moment(high),
+                       where=None if predicate is None else str(predicate),
+                       as_of=as_of_note(as_of), position=position, examined=len(runs),
+                       affected=_affected(conn, chosen, as_of),
+                       undetermined=tuple(undetermined), naive_part_numbers=tuple(numbers),
+                       naive=naive)
 
 
 def _part_numbers(conn: Connection, machine: str, low: int, high: int, as_of: AsOf
@@ -324,20 +344,19 @@ def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run],
     )
 
 
-def _whereabouts(conn: Connection, scope: RecallScope, as_of: AsOf) -> None:
-    """Fill in part numbers, the assemblies up to the top, and where each one is now."""
-    keys = sorted({a.key for a in scope.affected})
+def _affected(conn: Connection, chosen: list[tuple[_Run, dict[str, float]]], as_of: AsOf
+              ) -> tuple[Affected, ...]:
+    """Each run in scope with its design, the assemblies up to the top and where that is."""
+    keys = sorted({run.key for run, _ in chosen})
     if not keys:
-        return
+        return ()
     designs: dict[str, tuple[str, str]] = {}
     for first in range(0, len(keys), _CHUNK):
         for key, number, revision in rows(conn, _REGISTERED, as_of,
                                           keys=keys[first:first + _CHUNK]):
             designs[key] = (number, revision)
-    for item in scope.affected:
-        item.part_number, item.revision = designs.get(item.key, (None, None))
     parent_of: dict[str, str] = {}
-    level, seen = list(dict.fromkeys(keys)), set(keys)
+    level, seen = keys, set(keys)
     while level:
         latest: dict[tuple[str, str], Any] = {}
         for row in query(conn, _PARENTS, level, as_of):
@@ -351,15 +370,20 @@ def _whereabouts(conn: Connection, scope: RecallScope, as_of: AsOf) -> None:
                     seen.add(parent)
                     level.append(parent)
     places = whereabouts(conn, sorted(seen), as_of)
-    for item in scope.affected:
-        chain, key = [], item.key
+    found = []
+    for run, matched in chosen:
+        chain, key = [], run.key
         while key in parent_of:
             key = parent_of[key]
             chain.append(key)
-        item.contained_in = chain
-        top = places.get(chain[-1] if chain else item.key)
-        if top is not None:
-            item.location = (f"{top.location} (in {chain[-1]})" if chain else top.location)
-            item.customer, item.site = top.customer, top.site
-        own = places.get(item.key)
-        item.quarantined = bool(own and own.quarantined)
+        top, own = places.get(key), places.get(run.key)
+        number, revision = designs.get(run.key, (None, None))
+        found.append(Affected(
+            kind=run.kind, key=run.key, part_number=number, revision=revision,
+            operation=run.operation, started_at=moment(run.start), ended_at=moment(run.end),
+            matched=matched, contained_in=tuple(chain),
+            location=("" if top is None else
+                      f"{top.location} (in {key})" if chain else top.location),
+            quarantined=bool(own and own.quarantined),
+            customer=top.customer if top else None, site=top.site if top else None))
+    return tuple(found)

@@ -10,25 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from thread.domain.condition import ConditionSummary
 from thread.domain.topics import Section
 from thread.domain.whereabouts import Whereabouts
-from thread.read.clock import TimeAxis
-
-
-class Model(BaseModel):
-    """A frozen part of a read result."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AsOfNote(Model):
-    """The moment a result reflects, and by which clock."""
-
-    moment: datetime
-    by: TimeAxis
+from thread.read.result import AsOfNote, Model
 
 
 class TimelineEntry(Model):

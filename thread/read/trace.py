@@ -18,9 +18,9 @@ from thread.domain.topics import fold
 from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
 from thread.read.events import plain, unpack_event
+from thread.read.result import as_of_note
 from thread.read.sql import rows
 from thread.read.story import (
-    AsOfNote,
     MaterialLot,
     ProcessParameter,
     Story,
@@ -170,8 +170,7 @@ def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: in
         kind = "lot"
         found = events_of(conn, fetch, kind, [key], as_of)
     if not found:
-        when = "" if as_of.moment is None else f" as of {as_of.describe()} "
-        raise UnknownSubject(f"no part or lot {key} in this ledger{when}".rstrip())
+        raise UnknownSubject(f"no part or lot {key} in this ledger{as_of.phrase()}")
     corrected = {event.payload["corrects_version"]: event.version
                  for event in found if event.topic == f.CorrectionRecorded.topic}
     timeline = [_timeline_entry(event, corrected.get(event.version)) for event in found]
@@ -179,10 +178,9 @@ def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: in
     builder = _Builder(kind, key)
     for event in current:
         builder.place(event)
-    note = as_of.describe()
     return Story(
         kind=kind, key=key, log_size=log_size,
-        as_of=AsOfNote.model_validate(note) if note else None,
+        as_of=as_of_note(as_of),
         part_number=builder.registration.get("part_number"),
         revision=builder.registration.get("revision"),
         work_order=builder.registration.get("work_order"),

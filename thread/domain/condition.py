@@ -31,6 +31,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class Metric(NamedTuple):
@@ -248,7 +249,8 @@ def condition_during(machine: str, start_ns: int, end_ns: int, windows: Iterable
     return ConditionSummary(
         machine=machine, start=moment(start_ns), end=moment(end_ns),
         windows=tuple(w.position for w in used),
-        metrics=tuple(MetricSummary(**m._asdict(), exceeded=m.exceeded)
+        metrics=tuple(MetricSummary(name=m.name, unit=m.unit, n=m.n, min=m.min, max=m.max,
+                                    mean=m.mean, threshold=m.threshold, exceeded=m.exceeded)
                       for m in sorted(fold_metrics(used).values())),
         alarms_active=tuple(sorted({*(c for w in used for c in w.alarms),
                                     *(a.code for a in active)})),
@@ -266,12 +268,12 @@ def condition_during(machine: str, start_ns: int, end_ns: int, windows: Iterable
 
 def moment(ns: int) -> datetime:
     """The UTC time of nanoseconds since the epoch (microsecond precision)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    return _EPOCH + _MICROSECOND * (ns // 1000)
 
 
 def nanoseconds(value: datetime) -> int:
     """Nanoseconds since the epoch of an aware time (microsecond precision)."""
-    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
+    return (value - _EPOCH) // _MICROSECOND * 1000
 
 
 def sorted_windows(windows: Sequence[Window]) -> list[Window]:

@@ -64,6 +64,10 @@ _TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("actor", str), ("source", str), ("source record id", (str, type(None))),
     ("payload", dict),
 )
+#: The field types msgpack gives a well-formed envelope, with and without a source record id:
+#: one comparison of exact types accepts it; anything else is looked at field by field.
+_EXACT = frozenset({tuple(kind if isinstance(kind, type) else kind[0] for _, kind in _TYPES),
+                    tuple(kind if isinstance(kind, type) else kind[1] for _, kind in _TYPES)})
 
 
 def open_envelope(canonical: bytes) -> Envelope:
@@ -79,9 +83,10 @@ def open_envelope(canonical: bytes) -> Envelope:
         raise EnvelopeError(f"is not valid msgpack: {error}") from None
     if type(body) is not list or len(body) != FIELDS:
         raise EnvelopeError(f"does not have the ledger's event layout of {FIELDS} fields")
-    for (name, kind), value in zip(_TYPES, body, strict=True):
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise EnvelopeError(f"its {name} is a {type(value).__name__}")
+    if tuple(map(type, body)) not in _EXACT:
+        for (name, kind), value in zip(_TYPES, body, strict=True):
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise EnvelopeError(f"its {name} is a {type(value).__name__}")
     if len(body[0]) != ID_SIZE or len(body[4]) != HASH_SIZE:
         raise EnvelopeError("its aggregate id or previous hash has the wrong length")
     return Envelope(*body)

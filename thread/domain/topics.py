@@ -23,7 +23,7 @@ from typing import Any, Literal
 from thread.domain import whereabouts as w
 
 Payload = Mapping[str, Any]
-Move = Callable[[w.Whereabouts, Payload], w.Whereabouts]
+Move = w.Move
 Section = Literal["registration", "design", "production", "environment", "materials",
                   "genealogy", "quality", "certifications", "service", "actions", "record",
                   "machine"]

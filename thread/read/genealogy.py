@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection
@@ -60,26 +62,31 @@ _WHEREABOUTS = (
 )
 _SHAPES: dict[str, Any] = {_CHILDREN: _Edge, _PARENTS: _Edge, _REGISTRY: _Registered,
                            _WHEREABOUTS: _Moved}
+#: The detail of a move that reads no field.
+_NOTHING: Mapping[str, object] = MappingProxyType({})
 #: Keys per ``IN`` list, under the drivers' parameter limits.
 _CHUNK = 900
 
 
 def query(conn: Connection, template: str, keys: list[str], as_of: AsOf) -> list[Any]:
     """Rows of an ``IN :keys`` read-model query as of a moment, as named tuples."""
-    shape = _SHAPES[template]
+    return list(map(_SHAPES[template]._make, _query(conn, template, keys, as_of)))
+
+
+def _query(conn: Connection, template: str, keys: list[str], as_of: AsOf) -> list[Any]:
     found: list[Any] = []
     for first in range(0, len(keys), _CHUNK):
-        found.extend(map(shape._make, rows(conn, template, as_of, keys=keys[first:first + _CHUNK])))
+        found.extend(rows(conn, template, as_of, keys=keys[first:first + _CHUNK]))
     if len(keys) > _CHUNK and "ORDER BY position" in template:
-        found.sort(key=lambda row: row.position)
+        found.sort(key=lambda row: row[0])
     return found
 
 
 def whereabouts(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, Whereabouts]:
     """Where each of ``keys`` is, as of a moment: the domain's fold over its moves."""
-    moved: dict[str, list[tuple[str, dict[str, object]]]] = {}
-    for row in query(conn, _WHEREABOUTS, keys, as_of):
-        moved.setdefault(row.key, []).append((row.topic, json.loads(row.detail)))
+    moved: dict[str, list[tuple[str, Mapping[str, object]]]] = {}
+    for _, key, topic, detail in _query(conn, _WHEREABOUTS, keys, as_of):
+        moved.setdefault(key, []).append((topic, json.loads(detail) if detail else _NOTHING))
     return {key: fold(facts) for key, facts in moved.items()}
 
 

@@ -104,18 +104,21 @@ def _lot_received(event: LogEvent) -> Rows:
 
 
 def _moved(event: LogEvent) -> Rows:
-    """A fact that moves its subject (the registry says which): its scalar fields, which
-    are all a move reads, for the domain's whereabouts fold at query time."""
-    detail = {name: value for name, value in event.payload.items()
-              if value is None or isinstance(value, str | int | float | bool)}
+    """A fact that moves its subject (the registry says which): the fields its move reads,
+    for the domain's whereabouts fold at query time (none: an empty detail)."""
+    reads = _MOVES[event.topic].reads
+    detail = json.dumps({name: event.payload.get(name) for name in reads}) if reads else ""
     return [(s.whereabouts, (
-        event.position, event.kind, event.key, event.version, event.topic,
-        json.dumps(detail, sort_keys=True), *_clocks(event),
+        event.position, event.kind, event.key, event.version, event.topic, detail,
+        *_clocks(event),
     ))]
 
 
+_MOVES = moves()
+
+
 def _registry_handlers() -> dict[str, Handler]:
-    handlers: dict[str, Handler] = dict.fromkeys(moves(), _moved)
+    handlers: dict[str, Handler] = dict.fromkeys(_MOVES, _moved)
     for topic, handler in ((f.PartRegistered.topic, _registered),
                            (f.MaterialLotReceived.topic, _lot_received)):
         handlers[topic] = (lambda first: lambda event: [*first(event), *_moved(event)])(handler)

@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 4
+LAYOUT = 5
 
 
 def _clocks() -> list[Column[int]]:

@@ -86,21 +86,20 @@ _CONDITIONS = (
     "WHERE c.machine = :machine AND c.start_ns >= :low AND c.start_ns < :high "
     "AND c.{clock} <= :bound ORDER BY c.start_ns"
 )
-_ALARMS = (
-    "SELECT position, code, text, severity, raised_ns, cleared_ns FROM read_alarms "
+#: Alarms active and collection gaps in an operation's interval, in one round trip.
+_HAPPENINGS = (
+    "SELECT 'alarm', position, code, text, severity, raised_ns, cleared_ns FROM read_alarms "
     "WHERE machine = :machine AND raised_ns < :high AND {clock} <= :bound "
-    "AND (cleared_ns IS NULL OR cleared_ns >= :low)"
-)
-_GAPS = (
-    "SELECT position, start_ns, end_ns, reason FROM read_gaps "
+    "AND (cleared_ns IS NULL OR cleared_ns >= :low) UNION ALL "
+    "SELECT 'gap', position, reason, NULL, NULL, start_ns, end_ns FROM read_gaps "
     "WHERE machine = :machine AND start_ns <= :high AND end_ns >= :low AND {clock} <= :bound"
 )
 _REGISTERED = (
     "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
     "AND {clock} <= :bound"
 )
-_SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow, _ALARMS: Alarm,
-                           _GAPS: Gap, _REGISTERED: _RegisteredRow}
+_SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow,
+                           _REGISTERED: _RegisteredRow}
 
 
 def _query(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[Any]:
@@ -173,9 +172,11 @@ def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: in
         raise UnknownSubject(f"no part or lot {key} in this ledger{as_of.phrase()}")
     corrected = {event.payload["corrects_version"]: event.version
                  for event in found if event.topic == f.CorrectionRecorded.topic}
-    timeline = [_timeline_entry(event, corrected.get(event.version)) for event in found]
-    current = [event for event in found if event.version not in corrected]
     builder = _Builder(kind, key)
+    builder.summaries = {e.position: topics.summarize(e.topic, e.raw) for e in found}
+    timeline = [_timeline_entry(event, corrected.get(event.version),
+                                builder.summaries[event.position]) for event in found]
+    current = [event for event in found if event.version not in corrected]
     for event in current:
         builder.place(event)
     return Story(
@@ -212,13 +213,13 @@ def _fact_fields(payload: Record) -> Record:
     return {k: v for k, v in payload.items() if k not in _SUBJECT}
 
 
-def _timeline_entry(event: Event, corrected_by: int | None) -> TimelineEntry:
+def _timeline_entry(event: Event, corrected_by: int | None, summary: str) -> TimelineEntry:
     return TimelineEntry(
         position=event.position, version=event.version, topic=event.topic,
         section=_section(event.topic), occurred_at=moment(event.occurred_ns),
         recorded_at=moment(event.recorded_ns), actor=event.actor, source=event.source,
         hash=hashlib.sha256(event.canonical).hexdigest(),
-        summary=topics.summarize(event.topic, event.raw), fact=_fact_fields(event.payload),
+        summary=summary, fact=_fact_fields(event.payload),
         corrected_by=corrected_by,
     )
 
@@ -231,24 +232,30 @@ class _Builder:
         self.registration: Record = {}
         self.events: list[Event] = []
         self.by_version: dict[int, Event] = {}
+        self.by_topic: defaultdict[str, list[Event]] = defaultdict(list)
+        self.by_section: defaultdict[topics.Section, list[Event]] = defaultdict(list)
+        #: One-line summaries by log position, shared by the timeline and the sections.
+        self.summaries: dict[int, str] = {}
 
     def place(self, event: Event) -> None:
         self.events.append(event)
         self.by_version[event.version] = event
+        self.by_topic[event.topic].append(event)
+        self.by_section[_section(event.topic)].append(event)
         if event.topic == f.PartRegistered.topic:
             self.registration = event.payload
 
     def of(self, topic: str) -> list[Event]:
-        return [event for event in self.events if event.topic == topic]
+        return self.by_topic.get(topic, [])
 
     def facts(self, topic: str | None = None, *, section: topics.Section | None = None
               ) -> list[StoryFact]:
+        chosen = (self.by_topic.get(topic, []) if topic is not None
+                  else self.by_section.get(section, []) if section is not None else self.events)
         return [StoryFact(position=e.position, version=e.version, event=topics.in_words(e.topic),
-                          at=moment(e.occurred_ns), summary=topics.summarize(e.topic, e.raw),
+                          at=moment(e.occurred_ns), summary=self.summaries[e.position],
                           fact=_fact_fields(e.payload))
-                for e in self.events
-                if (topic is None or e.topic == topic)
-                and (section is None or _section(e.topic) == section)]
+                for e in chosen]
 
     def signatures(self, timeline: list[TimelineEntry]) -> list[StorySignature]:
         topic_of = {entry.version: entry.topic for entry in timeline}
@@ -430,8 +437,13 @@ def _condition(conn: Connection, operation: Record, as_of: AsOf, longest_ns: int
         if row.name is not None:
             windows[row.position] = window._replace(metrics=(*window.metrics, Metric(
                 row.name, row.unit, int(row.n), row.min, row.max, row.mean, row.threshold)))
-    alarms = _query(conn, _ALARMS, as_of, machine=machine, low=start, high=max(end, start + 1))
-    gaps = _query(conn, _GAPS, as_of, machine=machine, low=start, high=end)
+    alarms, gaps = [], []
+    for what, position, text, *rest in rows(conn, _HAPPENINGS, as_of, machine=machine,
+                                             low=start, high=max(end, start + 1)):
+        if what == "alarm":
+            alarms.append(Alarm(position, text, *rest))
+        else:
+            gaps.append(Gap(position, rest[2], rest[3], text))
     return condition_during(machine, start, end, windows.values(), alarms, gaps)
 
 

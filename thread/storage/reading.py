@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from eventsourcing.persistence import Notification
-
 from thread.domain.envelope import aggregate_id
 from thread.storage.mapper import FactMapper
-from thread.storage.recorder import LedgerRecorder, LogRow
+from thread.storage.recorder import LedgerRecorder
 
 
 class StoredLog:
@@ -25,17 +23,20 @@ class StoredLog:
               ) -> Iterator[list[tuple[int, bytes]]]:
         plaintext = self._mapper.plaintext
         while True:
+            if not topics:
+                found = self._store.select_log_by_leaf(start, size)
+                if found:
+                    yield [(position, plaintext(row)) for position, row in found]
+                if len(found) < size:
+                    return
+                start = found[-1][0] + 1
+                continue
             leaves = self._store.select_leaves(start, size)
             if not leaves:
                 return
             first, last = leaves[0][1], leaves[-1][1]
             index = {notification: position for position, notification, _ in leaves}
-            rows: Sequence[LogRow | Notification]
-            if topics:
-                rows = self._store.select_notifications(first, len(leaves), stop=last,
-                                                        topics=topics)
-            else:
-                rows = self._store.select_log(first, len(leaves))
+            rows = self._store.select_notifications(first, len(leaves), stop=last, topics=topics)
             page = [(index[row.id], plaintext(row)) for row in rows if row.id in index]
             if page:
                 yield page

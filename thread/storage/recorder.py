@@ -92,6 +92,16 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         return [LogRow(row.id, row.originator_id, row.originator_version, row.topic, row.state)
                 for row in self.select_notifications(start, limit)]
 
+    def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
+        """Events with their leaf index, in log order from leaf ``start``: the log as the
+        read side pages it."""
+        leaves = self.select_leaves(start, limit)
+        if not leaves:
+            return []
+        index = {notification: position for position, notification, _ in leaves}
+        rows = self.select_log(leaves[0][1], leaves[-1][1] - leaves[0][1] + 1)
+        return [(index[row.id], row) for row in rows if row.id in index]
+
     def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored hashes of the subtrees ``(level, index)``, leaves included."""
         found = self.select_nodes([key for key in keys if stored_as_node(key[0])])

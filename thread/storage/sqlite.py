@@ -185,6 +185,21 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         return [LogRow._make(row) if type(row[4]) is bytes else
                 LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
 
+    def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT l.position, e.rowid, e.originator_id, e.originator_version, e.topic, "
+                f"e.state FROM {LEAVES_TABLE} l JOIN {self.events_table_name} e "
+                f"ON e.rowid = l.notification_id WHERE l.position >= ? ORDER BY l.position "
+                f"LIMIT ?", (start, limit),
+            )
+            rows = raw.fetchall()
+        return [(row[0], LogRow(row[1], row[2], row[3], row[4],
+                                row[5] if type(row[5]) is bytes else _blob(row[5])))
+                for row in rows]
+
     def select_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         # The subtrees a proof or a page of verification needs are runs of neighbours
         # at each level: one range read per level serves them.

@@ -1,14 +1,25 @@
-"""Shared fixtures: ledgers on a real SQLite file and on a real PostgreSQL schema."""
+"""Shared fixtures: ledgers on a real SQLite file and on a real PostgreSQL schema; the tiers.
+
+Every test module lives in one tier folder, whose name is its marker: ``unit`` (no
+database, broker, server or network: enforced below), ``contract`` (what every store
+keeps, on SQLite and PostgreSQL), ``integration`` (adapters against real services,
+records) and ``e2e`` (the command line, the demo, the examples).
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
+import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy
 
 import thread
 from thread import facts as f
@@ -174,3 +185,109 @@ def row_counts(url: str) -> tuple[int, int]:
     events = raw_sql(url, "SELECT COUNT(*) FROM ledger_events")[0][0]
     sources = raw_sql(url, "SELECT COUNT(*) FROM ledger_sources")[0][0]
     return int(str(events)), int(str(sources))
+
+
+# -- tiers --------------------------------------------------------------------------
+
+TIERS = ("unit", "contract", "integration", "e2e")
+TESTS = Path(__file__).resolve().parent
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier folder a test module is in, or None when it is in none."""
+    try:
+        parts = path.resolve().relative_to(TESTS).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so it sees the tier markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier; refuse a test module that is in no tier folder."""
+    misplaced: set[str] = set()
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is None:
+            misplaced.add(item.nodeid.split("::")[0])
+        else:
+            item.add_marker(getattr(pytest.mark, tier))
+    if misplaced:
+        raise pytest.UsageError(
+            "test modules outside the tier folders tests/{" + ",".join(TIERS) + "}/: "
+            + ", ".join(sorted(misplaced)) + "; move each into the folder of its tier")
+
+
+class UnitTierViolation(Exception):  # noqa: N818 - named for what the test did
+    """A unit test opened a database or a network connection."""
+
+
+class UnitGuard:
+    """What a unit test tried that a unit test may not (reported even if it was caught)."""
+
+    def __init__(self, test: str) -> None:
+        self.test = test
+        self.refused: list[str] = []
+
+    def refuse(self, what: str) -> Callable[..., Any]:
+        def refused(*args: object, **kwargs: object) -> Any:
+            self.refused.append(what)
+            raise UnitTierViolation(
+                f"{self.test} is a unit test but touched a database or the network "
+                f"({what}); take the I/O out, or move it to tests/contract or "
+                f"tests/integration")
+        return refused
+
+
+def _guarded() -> list[tuple[object, str, str]]:
+    """(owner, attribute, name in messages) for every way to open a database or socket."""
+    originals: list[tuple[object, str]] = [
+        (sqlite3.connect, "sqlite3.connect"),
+        (sqlalchemy.create_engine, "sqlalchemy.create_engine"),
+    ]
+    targets: list[tuple[object, str, str]] = []
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        originals.append((psycopg.connect, "psycopg.connect"))
+        targets += [(psycopg.Connection, "connect", "psycopg.connect"),
+                    (psycopg.AsyncConnection, "connect", "psycopg.connect")]
+    # Also the names modules bound with ``from sqlite3 import connect`` and the like.
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", {})
+        for original, name in originals:
+            attribute = name.rsplit(".", 1)[1]
+            if namespace.get(attribute) is original:
+                targets.append((module, attribute, name))
+    targets += [(socket.socket, "connect", "socket.socket.connect"),
+                (socket.socket, "connect_ex", "socket.socket.connect_ex")]
+    return targets
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport,
+                                                              pytest.TestReport]:
+    """Remember whether a test failed, so the guard does not report the same error twice."""
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def unit_guard(request: pytest.FixtureRequest,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[UnitGuard | None]:
+    """Unit tests touch no database and no network: connecting raises, naming the test."""
+    if tier_of(request.node.path) != "unit":
+        yield None
+        return
+    guard = UnitGuard(request.node.nodeid)
+    for owner, attribute, name in _guarded():
+        monkeypatch.setattr(owner, attribute, guard.refuse(name))
+    yield guard
+    if guard.refused and not request.node.stash.get(_FAILED, False):
+        pytest.fail(f"{guard.test} is a unit test but tried {', '.join(guard.refused)} "
+                    f"(and caught the error); unit tests touch no database or network",
+                    pytrace=False)

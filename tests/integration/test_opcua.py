@@ -578,7 +578,7 @@ def test_the_example_grinder_map_is_ready_for_opc_ua() -> None:
     """The shipped example's OPC UA connection and node ids validate."""
     from thread_adapters.tagmap import load_tag_map
 
-    example = Path(__file__).parent.parent / "examples" / "tagmaps" / "grinder.toml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "tagmaps" / "grinder.toml"
     collector = OpcUaCollector(load_tag_map(example), _NoSink())
     assert collector.endpoint == "opc.tcp://grinder-2.plant.local:4840/"
     assert collector.addresses["spindle_speed"] == "ns=2;s=Grinder2.Spindle.Speed"

@@ -29,7 +29,7 @@ from thread.log.merkle import (
 )
 from thread.log.verify import ProofError, verify_consistency, verify_inclusion
 
-VECTORS = Path(__file__).parent / "vectors" / "rfc6962"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc6962"
 
 #: Leaf inputs of the RFC 6962 test data the vectors were generated from
 #: (their hashes are the vectors' leafHash values, checked below).

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 import thread
 from thread_adapters.tagmap import TagMapError, load_tag_map, parse_tag_map
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "tagmaps" / "grinder.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tagmaps" / "grinder.toml"
 
 MINIMAL = """\
 [machine]

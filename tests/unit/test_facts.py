@@ -1,18 +1,16 @@
-"""The fact catalogue: validation errors that say what is wrong, units, topics, upcasting."""
+"""The fact catalogue: validation errors that say what is wrong, units, topics, versions."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from conftest import bearing, released_bearing
+from conftest import bearing
 
 import thread
 from thread import facts as f
 from thread.domain.facts.base import DuplicateTopic, PartFact, fact_classes
-from thread.domain.units import Unit
 
 
 def test_every_segment_of_the_design_table_is_catalogued() -> None:
@@ -95,40 +93,3 @@ def test_a_topic_cannot_be_claimed_twice_at_the_same_version() -> None:
     with pytest.raises(DuplicateTopic):
         class Impostor(PartFact):
             topic: ClassVar[str] = "quality.inspection-recorded"
-
-
-def test_stored_v1_event_reads_back_as_v2_through_its_upcaster(tmp_path: Path) -> None:
-    """Old events always load: a v1 payload is upcast to the v2 class when read."""
-
-    class GaugeCheck(PartFact):
-        topic: ClassVar[str] = "test.gauge-check"
-        reading_mm: float
-
-    url = str(tmp_path / "ledger.db")
-    ledger = thread.open(url)
-    ledger.record(released_bearing())
-    ledger.record(bearing("SN-1"))
-    ledger.record(GaugeCheck(serial="SN-1", reading_mm=19.995))
-    stored_hash = ledger.history("SN-1")[-1].hash
-    ledger.close()
-
-    class GaugeCheckV2(PartFact):
-        topic: ClassVar[str] = "test.gauge-check"
-        class_version: ClassVar[int] = 2
-        reading: float
-        unit: Unit
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["reading"] = state.pop("reading_mm")
-            state["unit"] = "mm"
-
-    reopened = thread.open(url)
-    old, = (event for event in reopened.history("SN-1") if event.topic == "test.gauge-check")
-    assert isinstance(old.fact, GaugeCheckV2)
-    assert (old.fact.reading, old.fact.unit) == (19.995, "mm")
-    assert old.hash == stored_hash  # the hash is over the stored v1 bytes
-    reopened.record(GaugeCheckV2(serial="SN-1", reading=20.0, unit="mm"))
-    new = reopened.history("SN-1")[-1]
-    assert isinstance(new.fact, GaugeCheckV2) and new.fact.reading == 20.0
-    reopened.close()

@@ -15,7 +15,7 @@ import pytest
 import thread
 from thread.ledger import Ledger
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNITS = 2
 PARTS = 31 * UNITS
 

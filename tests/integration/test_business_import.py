@@ -32,7 +32,7 @@ from thread_adapters.business import (
 )
 from thread_adapters.business import importer as importer_module
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "mappings"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "mappings"
 
 #: The example exports in the order a plant's systems would feed them.
 STORY = [

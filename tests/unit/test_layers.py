@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ("eventsourcing", "sqlalchemy", "psycopg", "psycopg_pool", "sqlite3",
                   "click", "paho", "asyncua", "reportlab", "thread.storage", "thread.read",
                   "thread.ledger", "thread.bootstrap", "thread.cli", "thread.records",

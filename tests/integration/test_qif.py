@@ -29,7 +29,7 @@ from thread_adapters.qif import (
 )
 from thread_adapters.qif.vocabulary import designator_of, method_of, verdict_of
 
-VECTORS = Path(__file__).parent / "vectors" / "qif"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "qif"
 Q = {"q": "http://qifstandards.org/xsd/qif3"}
 #: Every vector file and the serial it measured: its own, or the one we give it.
 SERIALS = {

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from thread.domain import facts as f
@@ -96,53 +97,9 @@ class Item(Aggregate):
                 f"{self.label} is already registered (part number {self.part_number}, "
                 f"revision {self.revision}); record a correction instead of registering again"
             )
-        if isinstance(fact, f.DispositionRecorded):
-            nc = self.non_conformances.get(fact.non_conformance)
-            if nc is None or nc.decision is not None:
-                state = "already dispositioned" if nc is not None else "never opened"
-                raise QualityRuleViolation(
-                    f"disposition for {self.label} names non-conformance "
-                    f"{fact.non_conformance}, which is {state}; open non-conformances: "
-                    f"{', '.join(self.open_non_conformances) or 'none'}"
-                )
-        elif isinstance(fact, f.NonConformanceOpened):
-            if fact.non_conformance in self.non_conformances:
-                raise QualityRuleViolation(
-                    f"{self.label} already has non-conformance {fact.non_conformance}"
-                )
-        elif isinstance(fact, f.ReleasedFromQuarantine):
-            if not self.quarantined:
-                raise RuleViolation(f"{self.label} is not quarantined, so it cannot be released")
-        elif isinstance(fact, f.CorrectiveActionClosed):
-            if fact.capa not in self.open_capas:
-                raise QualityRuleViolation(
-                    f"{self.label} has no open corrective action {fact.capa}"
-                )
-        elif isinstance(fact, f.CorrectiveActionOpened):
-            if fact.capa in self.open_capas:
-                raise QualityRuleViolation(f"{self.label} already has open CAPA {fact.capa}")
-        elif isinstance(fact, (f.Shipped, f.InstalledInto, f.InstalledAtSite)):
-            self._check_usable(type(fact).__name__)
-            if isinstance(fact, f.InstalledInto):
-                if fact.assembly == self.key:
-                    raise GenealogyViolation(f"{self.label} cannot be installed into itself")
-                if self.installed_in is not None:
-                    raise GenealogyViolation(
-                        f"{self.label} is already installed in {self.installed_in}; "
-                        f"record its removal before installing it into {fact.assembly}"
-                    )
-        elif isinstance(fact, f.RemovedFrom):
-            if self.installed_in != fact.assembly:
-                raise GenealogyViolation(
-                    f"{self.label} is not installed in {fact.assembly} "
-                    f"(installed in: {self.installed_in or 'nothing'})"
-                )
-        elif isinstance(fact, f.ComponentInstalled):
-            if fact.component in self.components:
-                raise GenealogyViolation(f"{fact.component} is already a component of {self.label}")
-        elif isinstance(fact, f.ComponentRemoved):
-            if fact.component not in self.components:
-                raise GenealogyViolation(f"{fact.component} is not a component of {self.label}")
+        rule = _CHECKS.find(type(fact))
+        if rule is not None:
+            rule(self, fact)
         else:
             check_reference(self, fact)
 
@@ -159,41 +116,193 @@ class Item(Aggregate):
         move = moves().get(fact.topic)
         if move is not None:
             self.whereabouts = move(self.whereabouts, fact.__dict__)
-        if isinstance(fact, f.PartRegistered):
-            self.part_number, self.revision = fact.part_number, fact.revision
-            self.work_order, self.quantity = fact.work_order, fact.quantity
-            self.udi, self.undocumented = fact.udi, fact.undocumented
-        elif isinstance(fact, f.MaterialLotReceived):
-            self.part_number = fact.material
-            self.quantity = int(fact.quantity)
-        elif isinstance(fact, f.MaterialConsumed):
-            self.materials.append(Consumption(fact.material_lot, fact.quantity, fact.unit))
-        elif isinstance(fact, f.ComponentInstalled):
-            self.components[fact.component] = fact.position
-        elif isinstance(fact, f.ComponentRemoved):
-            self.components.pop(fact.component, None)
-        elif isinstance(fact, f.InstalledInto):
-            self.installed_in = fact.assembly
-        elif isinstance(fact, f.RemovedFrom):
-            self.installed_in = None
-        elif isinstance(fact, f.OperationPerformed):
-            self.operations += 1
-        elif isinstance(fact, f.InspectionRecorded):
-            self.inspections += 1
-            self.failed_inspections += fact.verdict == "fail"
-        elif isinstance(fact, f.NonConformanceOpened):
-            self.non_conformances[fact.non_conformance] = NonConformance(
-                fact.non_conformance, fact.description, fact.severity
-            )
-        elif isinstance(fact, f.DispositionRecorded):
-            self.non_conformances[fact.non_conformance].decision = fact.decision
-        elif isinstance(fact, f.FailureReported):
-            self.claims.append(fact.claim)
-        elif isinstance(fact, f.CorrectiveActionOpened):
-            self.open_capas.add(fact.capa)
-        elif isinstance(fact, f.CorrectiveActionClosed):
-            self.open_capas.discard(fact.capa)
+        change = _APPLIES.find(type(fact))
+        if change is not None:
+            change(self, fact)
 
+
+Rule = Callable[[Item, Any], None]
+
+
+class _Table:
+    """Rules (or changes) by fact class, found for a subclass too, looked up once per class."""
+
+    def __init__(self) -> None:
+        self.declared: dict[type[Fact], Rule] = {}
+        self._found: dict[type[Fact], Rule | None] = {}
+
+    def __call__(self, *classes: type[Fact]) -> Callable[[Rule], Rule]:
+        def declare(rule: Rule) -> Rule:
+            self.declared.update(dict.fromkeys(classes, rule))
+            self._found.clear()
+            return rule
+        return declare
+
+    def find(self, cls: type[Fact]) -> Rule | None:
+        try:
+            return self._found[cls]
+        except KeyError:
+            found = next((self.declared[base] for base in cls.__mro__
+                          if base in self.declared), None)
+            self._found[cls] = found
+            return found
+
+
+#: What an item refuses, by fact class; other facts only need their references checked.
+_CHECKS = _Table()
+#: How a fact changes an item's state beyond its whereabouts, by fact class.
+_APPLIES = _Table()
+
+
+@_CHECKS(f.DispositionRecorded)
+def _disposition(item: Item, fact: f.DispositionRecorded) -> None:
+    nc = item.non_conformances.get(fact.non_conformance)
+    if nc is None or nc.decision is not None:
+        state = "already dispositioned" if nc is not None else "never opened"
+        raise QualityRuleViolation(
+            f"disposition for {item.label} names non-conformance "
+            f"{fact.non_conformance}, which is {state}; open non-conformances: "
+            f"{', '.join(item.open_non_conformances) or 'none'}"
+        )
+
+
+@_CHECKS(f.NonConformanceOpened)
+def _non_conformance(item: Item, fact: f.NonConformanceOpened) -> None:
+    if fact.non_conformance in item.non_conformances:
+        raise QualityRuleViolation(
+            f"{item.label} already has non-conformance {fact.non_conformance}"
+        )
+
+
+@_CHECKS(f.ReleasedFromQuarantine)
+def _release(item: Item, fact: f.ReleasedFromQuarantine) -> None:
+    if not item.quarantined:
+        raise RuleViolation(f"{item.label} is not quarantined, so it cannot be released")
+
+
+@_CHECKS(f.CorrectiveActionClosed)
+def _capa_closed(item: Item, fact: f.CorrectiveActionClosed) -> None:
+    if fact.capa not in item.open_capas:
+        raise QualityRuleViolation(f"{item.label} has no open corrective action {fact.capa}")
+
+
+@_CHECKS(f.CorrectiveActionOpened)
+def _capa_opened(item: Item, fact: f.CorrectiveActionOpened) -> None:
+    if fact.capa in item.open_capas:
+        raise QualityRuleViolation(f"{item.label} already has open CAPA {fact.capa}")
+
+
+@_CHECKS(f.Shipped, f.InstalledAtSite)
+def _leaving(item: Item, fact: f.Shipped | f.InstalledAtSite) -> None:
+    item._check_usable(type(fact).__name__)
+
+
+@_CHECKS(f.InstalledInto)
+def _installed_into(item: Item, fact: f.InstalledInto) -> None:
+    item._check_usable(type(fact).__name__)
+    if fact.assembly == item.key:
+        raise GenealogyViolation(f"{item.label} cannot be installed into itself")
+    if item.installed_in is not None:
+        raise GenealogyViolation(
+            f"{item.label} is already installed in {item.installed_in}; "
+            f"record its removal before installing it into {fact.assembly}"
+        )
+
+
+@_CHECKS(f.RemovedFrom)
+def _removed_from(item: Item, fact: f.RemovedFrom) -> None:
+    if item.installed_in != fact.assembly:
+        raise GenealogyViolation(
+            f"{item.label} is not installed in {fact.assembly} "
+            f"(installed in: {item.installed_in or 'nothing'})"
+        )
+
+
+@_CHECKS(f.ComponentInstalled)
+def _component_installed(item: Item, fact: f.ComponentInstalled) -> None:
+    if fact.component in item.components:
+        raise GenealogyViolation(f"{fact.component} is already a component of {item.label}")
+
+
+@_CHECKS(f.ComponentRemoved)
+def _component_removed(item: Item, fact: f.ComponentRemoved) -> None:
+    if fact.component not in item.components:
+        raise GenealogyViolation(f"{fact.component} is not a component of {item.label}")
+
+
+@_APPLIES(f.PartRegistered)
+def _registered(item: Item, fact: f.PartRegistered) -> None:
+    item.part_number, item.revision = fact.part_number, fact.revision
+    item.work_order, item.quantity = fact.work_order, fact.quantity
+    item.udi, item.undocumented = fact.udi, fact.undocumented
+
+
+@_APPLIES(f.MaterialLotReceived)
+def _received(item: Item, fact: f.MaterialLotReceived) -> None:
+    item.part_number = fact.material
+    item.quantity = int(fact.quantity)
+
+
+@_APPLIES(f.MaterialConsumed)
+def _consumed(item: Item, fact: f.MaterialConsumed) -> None:
+    item.materials.append(Consumption(fact.material_lot, fact.quantity, fact.unit))
+
+
+@_APPLIES(f.ComponentInstalled)
+def _add_component(item: Item, fact: f.ComponentInstalled) -> None:
+    item.components[fact.component] = fact.position
+
+
+@_APPLIES(f.ComponentRemoved)
+def _drop_component(item: Item, fact: f.ComponentRemoved) -> None:
+    item.components.pop(fact.component, None)
+
+
+@_APPLIES(f.InstalledInto)
+def _into(item: Item, fact: f.InstalledInto) -> None:
+    item.installed_in = fact.assembly
+
+
+@_APPLIES(f.RemovedFrom)
+def _out(item: Item, fact: f.RemovedFrom) -> None:
+    item.installed_in = None
+
+
+@_APPLIES(f.OperationPerformed)
+def _operated(item: Item, fact: f.OperationPerformed) -> None:
+    item.operations += 1
+
+
+@_APPLIES(f.InspectionRecorded)
+def _inspected(item: Item, fact: f.InspectionRecorded) -> None:
+    item.inspections += 1
+    item.failed_inspections += fact.verdict == "fail"
+
+
+@_APPLIES(f.NonConformanceOpened)
+def _opened(item: Item, fact: f.NonConformanceOpened) -> None:
+    item.non_conformances[fact.non_conformance] = NonConformance(
+        fact.non_conformance, fact.description, fact.severity)
+
+
+@_APPLIES(f.DispositionRecorded)
+def _decided(item: Item, fact: f.DispositionRecorded) -> None:
+    item.non_conformances[fact.non_conformance].decision = fact.decision
+
+
+@_APPLIES(f.FailureReported)
+def _failed(item: Item, fact: f.FailureReported) -> None:
+    item.claims.append(fact.claim)
+
+
+@_APPLIES(f.CorrectiveActionOpened)
+def _capa_open(item: Item, fact: f.CorrectiveActionOpened) -> None:
+    item.open_capas.add(fact.capa)
+
+
+@_APPLIES(f.CorrectiveActionClosed)
+def _capa_close(item: Item, fact: f.CorrectiveActionClosed) -> None:
+    item.open_capas.discard(fact.capa)
 
 
 class Part(Item):

@@ -9,6 +9,7 @@ class version by ``upcast_vN_vN+1`` class methods before validation.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -139,9 +140,10 @@ class Fact(BaseModel):
             from_version += 1
         return state
 
-    @property
+    @cached_property
     def subject(self) -> tuple[SubjectKind, str]:
-        """The aggregate this fact is recorded against: (kind, natural key)."""
+        """The aggregate this fact is recorded against: (kind, natural key); a fact is
+        frozen, so it is worked out once."""
         return topics.subject_of(self.topic, self.__dict__)  # type: ignore[return-value]
 
     def references(self) -> list[tuple[SubjectKind, str]]:

@@ -126,9 +126,12 @@ def bearing(serial: str, revision: str = "A") -> f.PartRegistered:
 
 
 def inspection(
-    serial: str, measured: float = 19.995, verdict: str = "pass"
+    serial: str, measured: float = 19.995, verdict: str | None = None
 ) -> f.InspectionRecorded:
-    """A bore inspection of a bearing."""
+    """A bore inspection of a bearing (20 mm -0.010/+0), its verdict from the value unless
+    given."""
+    if verdict is None:
+        verdict = "pass" if 19.99 <= measured <= 20.0 else "fail"
     return f.InspectionRecorded(serial=serial, characteristic="1", method="cmm",
                                 measured=measured, unit="mm", nominal=20.0,
                                 lower_tolerance=-0.01, upper_tolerance=0.0, verdict=verdict)

@@ -13,10 +13,17 @@ from typing import cast
 from thread.domain import facts as f
 from thread.domain import topics
 from thread.domain.chain import Aggregate
+from thread.domain.conformance import Requirement, UnitError, convert, same, verdict
 from thread.domain.design import DesignItem
 from thread.domain.facts.base import Fact, SubjectKind, fact_class
 from thread.domain.part import Part
-from thread.errors import GenealogyViolation, UnknownSubject, UnreleasedRevision
+from thread.domain.units import UNITS
+from thread.errors import (
+    GenealogyViolation,
+    QualityRuleViolation,
+    UnknownSubject,
+    UnreleasedRevision,
+)
 
 #: Loads another subject's aggregate (a new, empty one if it does not exist yet).
 Load = Callable[[SubjectKind, str], Aggregate]
@@ -83,8 +90,58 @@ def _acyclic(fact: Fact, aggregate: Aggregate, load: Load, rely: Rely) -> None:
         rely(node)
 
 
+def _conforms(fact: Fact, aggregate: Aggregate, load: Load, rely: Rely) -> None:
+    """A measurement of a characteristic of the part's released revision agrees with it:
+    a unit of the same quantity, the design's nominal and tolerances, and a verdict that
+    follows from value against tolerance unless the fact says why it does not."""
+    m = cast(f.InspectionRecorded, fact)
+    item = cast(Part, aggregate)
+    if item.part_number is None or item.revision is None or item.undocumented:
+        return
+    design = cast(DesignItem, load("design", item.part_number))
+    release = design.revisions.get(item.revision)
+    characteristic = None if release is None else next(
+        (c for c in release.characteristics if c.balloon == m.characteristic), None)
+    if characteristic is None or characteristic.nominal is None:
+        return
+    rely(design)
+    required = Requirement(str(characteristic.unit), characteristic.nominal,
+                           float(characteristic.lower_tolerance or 0),
+                           float(characteristic.upper_tolerance or 0))
+    named = (f"characteristic {characteristic.balloon} ({characteristic.name}) of "
+             f"{item.part_number} rev {item.revision}")
+    unit = m.unit or required.unit
+    try:
+        stated = {name: convert(value, unit, required.unit) for name, value in (
+            ("measured", m.measured), ("nominal", m.nominal),
+            ("lower_tolerance", m.lower_tolerance), ("upper_tolerance", m.upper_tolerance))
+            if value is not None}
+    except UnitError:
+        raise QualityRuleViolation(
+            f"inspection of {aggregate.label}: unit {unit} ({UNITS.get(unit, 'unknown')}) "
+            f"cannot measure {named}, which is in {required.unit} "
+            f"({UNITS.get(required.unit, 'unknown')})") from None
+    for name in ("nominal", "lower_tolerance", "upper_tolerance"):
+        if name in stated and not same(stated[name], getattr(required, name)):
+            raise QualityRuleViolation(
+                f"inspection of {aggregate.label}: {name} {getattr(m, name):g} {unit} differs "
+                f"from the design's {getattr(required, name):g} {required.unit} for {named}")
+    measured = stated.get("measured")
+    if measured is None:
+        return
+    derived = verdict(measured, required)
+    if derived != m.verdict and m.verdict_reason is None:
+        where = "inside" if derived == "pass" else "outside"
+        raise QualityRuleViolation(
+            f"inspection of {aggregate.label}: verdict {m.verdict} but {m.measured:g} {unit} "
+            f"is {where} {required.describe()} for {named}, which gives {derived}; record "
+            f"{derived}, or say in verdict_reason why not (guard band, bonus tolerance, "
+            f"a reviewed decision)")
+
+
 _Rule = Callable[[Fact, Aggregate, Load, Rely], None]
 _RULES: dict[type[Fact], _Rule] = {
     f.PartRegistered: _released,
     f.ComponentInstalled: _acyclic,
+    f.InspectionRecorded: _conforms,
 }

@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     StringConstraints,
     ValidationError,
@@ -38,8 +39,23 @@ Text = Annotated[str, StringConstraints(max_length=4000)]
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _to_utc(value: datetime) -> datetime:
+    if value < _EPOCH:
+        raise ValueError(f"a time from 1970 on (got {value.isoformat()})")
     return value.astimezone(UTC)
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"a number, not the boolean {value}")
+    return value
+
+
+#: A measured or required value: a finite number, never a boolean.
+Number = Annotated[float, BeforeValidator(_not_bool)]
 
 
 #: A time with a zone, stored in UTC.

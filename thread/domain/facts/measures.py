@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from thread.domain.facts.base import Identifier, Text, invalid
+from thread.domain.facts.base import Identifier, Number, Text, invalid
 from thread.domain.units import Unit
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -92,10 +92,10 @@ class Characteristic(Value):
 
     balloon: Identifier
     name: Text
-    nominal: float | None = None
+    nominal: Number | None = None
     unit: Unit | None = None
-    lower_tolerance: float | None = None
-    upper_tolerance: float | None = None
+    lower_tolerance: Number | None = None
+    upper_tolerance: Number | None = None
     designator: Designator = "none"
     location: Text | None = None
     requirement: Text | None = None

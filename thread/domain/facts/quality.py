@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from thread.domain.facts.base import Digest, Identifier, PartFact, Text
+from thread.domain.facts.base import Digest, Identifier, Number, PartFact, Text
 from thread.domain.facts.measures import Designator, Reading
 from thread.domain.units import Unit
 
@@ -22,7 +22,7 @@ class InspectionRecorded(PartFact):
     """
 
     topic = "quality.inspection-recorded"
-    class_version = 2
+    class_version = 3
     characteristic: Identifier
     name: Text | None = None
     designator: Designator = "none"
@@ -30,12 +30,15 @@ class InspectionRecorded(PartFact):
     method: Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
     gauge: Identifier | None = None
     program: Identifier | None = None
-    measured: float | None = None
+    measured: Number | None = None
     unit: Unit | None = None
-    nominal: float | None = None
-    lower_tolerance: float | None = None
-    upper_tolerance: float | None = None
+    nominal: Number | None = None
+    lower_tolerance: Number | None = None
+    upper_tolerance: Number | None = None
     verdict: Verdict
+    #: Why the verdict differs from the measured value against the design's tolerance: a
+    #: guard band, bonus tolerance from GD&T, a reviewed decision, a measuring system's own.
+    verdict_reason: Text | None = None
     report: Identifier | None = None
     non_conformance: Identifier | None = None
 
@@ -44,6 +47,11 @@ class InspectionRecorded(PartFact):
         """Version 2 carries the characteristic's designator and drawing location."""
         state.setdefault("designator", "none")
         state.setdefault("location", None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Version 3 can say why a verdict differs from value against tolerance."""
+        state.setdefault("verdict_reason", None)
 
 
 class InspectionReported(PartFact):

@@ -1,0 +1,107 @@
+"""Quality data checked against the design it names: units of the right quantity, the
+design's nominal and tolerances, and a verdict that follows from value against tolerance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from conftest import bearing, inspection, released_bearing
+
+import thread
+from thread import facts as f
+from thread.domain.conformance import Requirement, UnitError, convert, verdict
+from thread.errors import InvalidFact, QualityRuleViolation
+
+
+@pytest.fixture
+def part(ledger: thread.Ledger) -> thread.Ledger:
+    ledger.record(released_bearing())
+    ledger.record(bearing("SN-1"))
+    return ledger
+
+
+def _measure(measured: object, unit: str | None = "mm", verdict: str = "pass",
+             **more: object) -> f.InspectionRecorded:
+    values: dict[str, object] = {
+        "serial": "SN-1", "characteristic": "1", "method": "cmm", "measured": measured,
+        "unit": unit, "verdict": verdict, **more}
+    return f.InspectionRecorded(**values)
+
+
+def test_a_verdict_that_contradicts_the_drawing_is_refused_and_writes_nothing(
+        part: thread.Ledger) -> None:
+    """25 mm against 20 mm -0.010/+0 recorded as a pass: one line naming both verdicts."""
+    before = part.count()
+    with pytest.raises(QualityRuleViolation) as refused:
+        part.record(_measure(25.0))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "verdict pass" in message and "gives fail" in message
+    assert "19.99 to 20 mm" in message and "Bore diameter" in message
+    assert part.count() == before
+
+
+def test_a_verdict_that_says_why_it_differs_lands(part: thread.Ledger) -> None:
+    """A guard band or a reviewed decision is a reason the ledger records, not refuses."""
+    receipt = part.record(_measure(20.004, verdict="fail",
+                                   verdict_reason="guard band 0.005 mm (gauge R&R)"))
+    assert receipt.version == 2
+    assert part.record(_measure(19.995)).version == 3  # and one that agrees needs none
+
+
+def test_a_unit_of_another_quantity_is_refused(part: thread.Ledger) -> None:
+    """kg cannot measure a bore; the message names both quantities."""
+    with pytest.raises(QualityRuleViolation, match=r"unit kg \(mass\) cannot measure .* mm "
+                                                   r"\(length\)"):
+        part.record(_measure(19.995, unit="kg"))
+
+
+def test_inches_convert_exactly(part: thread.Ledger) -> None:
+    """0.7872 in is 19.99488 mm: inside; 0.7875 in is 20.0025 mm: outside."""
+    part.record(_measure(0.7872, unit="in"))
+    with pytest.raises(QualityRuleViolation, match="gives fail"):
+        part.record(_measure(0.7875, unit="in"))
+    part.record(_measure(0.7875, unit="in", verdict="fail"))
+
+
+def test_a_stated_requirement_must_be_the_designs(part: thread.Ledger) -> None:
+    """A nominal or tolerance that differs from the released characteristic is refused."""
+    with pytest.raises(QualityRuleViolation, match="nominal 21 mm differs from the design's 20"):
+        part.record(_measure(19.995, nominal=21.0))
+    with pytest.raises(QualityRuleViolation, match=r"upper_tolerance 0\.01 mm differs"):
+        part.record(_measure(19.995, nominal=20.0, lower_tolerance=-0.01, upper_tolerance=0.01))
+    part.record(inspection("SN-1"))  # the same requirement, stated in full
+
+
+def test_a_characteristic_the_design_does_not_have_keeps_its_verdict(
+        part: thread.Ledger) -> None:
+    """Nothing to check against: the fact stands as recorded."""
+    part.record(_measure(99.0, characteristic="99"))
+
+
+@pytest.mark.parametrize("field", ["measured", "nominal", "lower_tolerance", "upper_tolerance"])
+def test_booleans_are_not_numbers(field: str) -> None:
+    """measured=True was stored as 1 mm; now the fact names the field."""
+    values: dict[str, object] = {"measured": 19.995, field: True}
+    with pytest.raises(InvalidFact, match=field):
+        _measure(**values)  # type: ignore[arg-type]
+
+
+def test_times_before_1970_are_refused() -> None:
+    """An inspection in year 1 is a typo, not a fact."""
+    with pytest.raises(InvalidFact, match="from 1970 on"):
+        f.OperationPerformed(serial="SN-1", operation="OP10", station="ST", operator="op",
+                             started_at=datetime(1, 1, 1, tzinfo=UTC),
+                             ended_at=datetime(2026, 1, 1, tzinfo=UTC), cycle_time_s=1)
+
+
+def test_the_rule_against_published_values() -> None:
+    """Ends of the band are inside; an inch is 25.4 mm by definition; no mass-to-length."""
+    bore = Requirement("mm", 20.0, -0.01, 0.0)
+    assert (verdict(19.99, bore), verdict(20.0, bore), verdict(19.9899, bore)) == (
+        "pass", "pass", "fail")
+    assert convert(1.0, "in", "mm") == 25.4
+    assert convert(1000.0, "[mil_i]", "in") == 1.0
+    with pytest.raises(UnitError):
+        convert(1.0, "kg", "mm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -330,7 +331,7 @@ SYNTHETIC = """<?xml version="1.0" encoding="UTF-8"?>
         <UnitConversion><Factor>0.0254</Factor></UnitConversion></LinearUnit>
     </PrimaryUnits>
     <OtherUnits n="1">
-      <LinearUnit><SIUnitName>meter</SIUnitName><UnitName>microns-iso</UnitName>
+      <LinearUnit><SIUnitName>meter</SIUnitName><UnitName>microns</UnitName>
         <UnitConversion><Factor>0.000001</Factor></UnitConversion></LinearUnit>
     </OtherUnits>
   </FileUnits>
@@ -346,7 +347,7 @@ SYNTHETIC = """<?xml version="1.0" encoding="UTF-8"?>
         <MinValue>29.5</MinValue><DefinedAsLimit>true</DefinedAsLimit></AngularTolerance>
       </AngleCharacteristicDefinition>
       <FlatnessCharacteristicDefinition id="12">
-        <ToleranceValue linearUnit="microns-iso">50</ToleranceValue>
+        <ToleranceValue linearUnit="microns">50</ToleranceValue>
       </FlatnessCharacteristicDefinition>
     </CharacteristicDefinitions>
     <CharacteristicNominals n="3">
@@ -412,7 +413,7 @@ SYNTHETIC = """<?xml version="1.0" encoding="UTF-8"?>
           <FlatnessCharacteristicMeasurement id="62">
             <Status><CharacteristicStatusEnum>PASS</CharacteristicStatusEnum></Status>
             <CharacteristicItemId>32</CharacteristicItemId>
-            <ActualComponentId>50</ActualComponentId><Value linearUnit="microns-iso">12</Value>
+            <ActualComponentId>50</ActualComponentId><Value linearUnit="microns">12</Value>
           </FlatnessCharacteristicMeasurement>
           <DiameterCharacteristicMeasurement id="63">
             <Status><CharacteristicStatusEnum>FAIL</CharacteristicStatusEnum></Status>
@@ -483,7 +484,7 @@ def test_two_serials_in_one_file(ledger: thread.Ledger, ledger_url: str,
             report.measurements, report.failures) == (
         "SUP-77", "PO-9", "Housing Works", "A. Inspector", 2, 2)
     last = ledger.history("SN-B")[-1]
-    assert last.source_record_id == "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#40/part:SN-B/report"
+    assert re.fullmatch(r"part:SN-B/report/[0-9a-f]{20}", last.source_record_id or "")
 
 
 def _line(text: str, needle: str) -> int:
@@ -502,7 +503,7 @@ def _line(text: str, needle: str) -> int:
                                  r"characteristic item 99, which this file does not define"),
     (("<Value>0.748</Value>", "<Value>0.748 mm</Value>"), "<Value>0.748 mm",
      r"Value \(line {line}\) holds '0.748 mm', which is not a number"),
-    (('<ToleranceValue linearUnit="microns-iso">', "<ToleranceValue>"),
+    (('<ToleranceValue linearUnit="microns">', "<ToleranceValue>"),
      '<FlatnessCharacteristicMeasurement id="62">',
      r"FlatnessCharacteristicMeasurement id 62 \(line {line}\) states its value and "
      r"requirement in different units"),
@@ -583,20 +584,20 @@ def test_several_results_sets_in_one_file(ledger: thread.Ledger, tmp_path: Path)
     assert [(r.key, r.report, r.measurements, r.failures) for r in done.reports] == [
         ("SN-A", "FAI-2026-014", 3, 1),
         ("SN-B", "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60", 2, 2)]  # no report number: the QPId
-    assert [e.source_record_id for e in ledger.history("SN-B")[1:]] == [
-        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/63",
-        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/64",
-        "0b7e1f5e-7d4c-4b8e-9a51-1c2d3e4f5a60#41/part:SN-B/report"]
+    # Record ids say what was measured, not which file or results set said so.
+    ids = [e.source_record_id or "" for e in ledger.history("SN-B")[1:]]
+    assert [i.rsplit("/", 1)[0] for i in ids] == [
+        "part:SN-B/1", "part:SN-B/3", "part:SN-B/report"]
+    assert all(re.fullmatch(r"[0-9a-f]{20}", i.rsplit("/", 1)[1]) for i in ids)
 
 
-def test_a_unit_known_by_its_conversion(tmp_path: Path) -> None:
-    """An unfamiliar unit name whose SI factor identifies a unit exactly is taken as that unit."""
+def test_an_unknown_unit_name_is_refused_whatever_its_factor(tmp_path: Path) -> None:
+    """A factor of 0.001 to metre does not say the author meant millimetres: refused."""
     text = (VECTORS / "SheetMetal_QIF_Results_sample_2.QIF").read_text()
     renamed = _write(tmp_path, text.replace("<UnitName>mm</UnitName>",
                                             "<UnitName>Millimetres (ISO)</UnitName>"))
-    units = {p.fact.unit for p in read_results(renamed).facts
-             if isinstance(p.fact, f.InspectionRecorded)}
-    assert units == {"mm"}
+    with pytest.raises(UnknownUnit, match=r"'Millimetres \(ISO\)'.* does not know"):
+        read_results(renamed)
 
 
 # Order and repetition do not matter

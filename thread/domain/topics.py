@@ -389,7 +389,15 @@ def subject_label(name: str, payload: object) -> str:
         kind, key = entry.subject.of(payload)
     except (KeyError, TypeError):
         return ""
-    return f"{kind} {key}" if isinstance(key, str) and key else ""
+    return f"{kind} {printable(key)}" if isinstance(key, str) and key else ""
+
+
+def printable(text: str) -> str:
+    """``text`` safe to echo on one line: control and format characters as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode()
+                   for c in text)
 
 
 def summarize(name: str, payload: Payload) -> str:

@@ -14,7 +14,13 @@ to the facts; ``thread import qif FILE...`` is the command line.
 (38, 2, 39)
 """
 
-from thread_adapters.qif.errors import MalformedQIF, QIFError, UnknownUnit, UnregisteredPart
+from thread_adapters.qif.errors import (
+    ForeignReport,
+    MalformedQIF,
+    QIFError,
+    UnknownUnit,
+    UnregisteredPart,
+)
 from thread_adapters.qif.importer import ImportedFile, import_results
 from thread_adapters.qif.results import (
     SOURCE,
@@ -26,6 +32,7 @@ from thread_adapters.qif.results import (
 
 __all__ = [
     "SOURCE",
+    "ForeignReport",
     "ImportedFile",
     "MalformedQIF",
     "PartReport",

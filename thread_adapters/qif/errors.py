@@ -19,3 +19,7 @@ class UnknownUnit(QIFError):  # noqa: N818
 
 class UnregisteredPart(QIFError, UnknownSubject):  # noqa: N818
     """The file measured a serial (or lot) the ledger does not know: register the part first."""
+
+
+class ForeignReport(QIFError):  # noqa: N818
+    """Results that do not belong to the part they name (another design, a scrapped part)."""

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from thread.domain import conformance
+from thread.domain import facts as f
 from thread.errors import LedgerError, UnknownSubject
 from thread.ledger import Ledger
-from thread_adapters.qif.errors import UnregisteredPart
-from thread_adapters.qif.results import SOURCE, Kind, PartReport, ResultsFile, read_results
+from thread_adapters.qif.errors import ForeignReport, UnregisteredPart
+from thread_adapters.qif.results import (
+    SOURCE,
+    Kind,
+    PartReport,
+    Planned,
+    ResultsFile,
+    read_results,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,8 @@ class ImportedFile:
     failures: int
     new: int
     already_present: int
+    #: The measuring system's verdicts that value against tolerance contradicts (kept).
+    disagreements: int = 0
 
 
 def import_results(
@@ -31,6 +42,8 @@ def import_results(
     serial: str | None = None,
     lot: str | None = None,
     actor: str | None = None,
+    scrapped: bool = False,
+    material_lot: bool = False,
 ) -> list[ImportedFile]:
     """Record the measurements of QIF 3 results files, all in one transaction.
 
@@ -39,10 +52,20 @@ def import_results(
     :class:`~thread_adapters.qif.errors.QIFError` and nothing of any file is
     recorded. ``serial`` (or ``lot``) names the part of files whose actual
     component states no serial number. Facts already recorded from the same
-    file count as ``already_present``: importing a file again changes nothing.
+    file count as ``already_present``: importing a file again changes nothing, and
+    neither does the same measurements exported again into a new file.
+
+    A report must belong to the part it names: the file's part number or model is
+    the part's design (its part number, name or drawing), and every characteristic
+    it measured is one of the released revision's (by balloon, else by name) with
+    the same nominal and a unit of the same quantity; the first mismatch is
+    refused. Results for a scrapped part, or for a material lot, are refused
+    unless ``scrapped`` or ``material_lot`` says they are meant.
     """
     files = [read_results(path, serial=serial, lot=lot) for path in paths]
     _check_registered(ledger, files)
+    files = [_belonging(ledger, results, scrapped=scrapped, material_lot=material_lot)
+             for results in files]
     try:
         with ledger.batch(source=SOURCE, actor=actor) as batch:
             for results in files:
@@ -59,7 +82,8 @@ def import_results(
         start += len(results.facts)
         present = sum(1 for receipt in receipts if receipt.duplicate)
         imported.append(ImportedFile(results.path, results.reports, results.measurements,
-                                     results.failures, len(receipts) - present, present))
+                                     results.failures, len(receipts) - present, present,
+                                     results.disagreements))
     return imported
 
 
@@ -80,3 +104,75 @@ def _check_registered(ledger: Ledger, files: list[ResultsFile]) -> None:
                     "import the file again; nothing of the QIF files was recorded"
                 ) from None
             known.add((kind, key))
+
+
+def _belonging(ledger: Ledger, results: ResultsFile, *, scrapped: bool,
+               material_lot: bool) -> ResultsFile:
+    """The file's reports, each checked against the part it names, with the
+    characteristics named by the design's balloons."""
+    reports = []
+    for report in results.reports:
+        where = f"{results.path.name}: {report.kind} {report.key}"
+        item = ledger.part(report.key) if report.kind == "part" else ledger.lot(report.key)
+        if item.scrapped and not scrapped:
+            raise ForeignReport(f"{where} was dispositioned scrap; import its results only "
+                                f"if they are meant (--scrapped; scrapped=True in Python)")
+        if report.kind == "lot" and not material_lot and any(
+                isinstance(event.fact, f.MaterialLotReceived)
+                for event in ledger.history_of("lot", report.key)[:1]):
+            raise ForeignReport(f"{where} is a lot of received material, not of parts made; "
+                                f"import its results only if they are meant (--material-lot; "
+                                f"material_lot=True in Python)")
+        if item.undocumented or item.part_number is None or item.revision is None:
+            reports.append(report)
+            continue
+        release = ledger.design(item.part_number).revisions.get(item.revision)
+        if release is None or not release.characteristics:
+            reports.append(report)
+            continue
+        design = f"{item.part_number} rev {item.revision} (drawing {release.drawing})"
+        names = {item.part_number, release.part_name, release.drawing}
+        if results.model is not None and results.model.strip().casefold() not in {
+                name.casefold() for name in names if name}:
+            raise ForeignReport(f"{where}: the file measured {results.model!r}, but the part "
+                                f"is {design}, {release.part_name!r}")
+        reports.append(replace(report, facts=tuple(
+            _matched(planned, release, where, design) for planned in report.facts)))
+    return replace(results, reports=tuple(reports))
+
+
+def _matched(planned: Planned, release: f.RevisionReleased, where: str, design: str
+             ) -> Planned:
+    fact = planned.fact
+    if not isinstance(fact, f.InspectionRecorded):
+        return planned
+    found = next((c for c in release.characteristics if c.balloon == fact.characteristic),
+                 None)
+    if found is None and fact.name is not None:
+        # By name only where the drawing has one characteristic of that name.
+        named_so = [c for c in release.characteristics
+                    if c.name.casefold() == fact.name.casefold()]
+        found = named_so[0] if len(named_so) == 1 else None
+    named = f"characteristic {fact.characteristic} ({fact.name or 'unnamed'})"
+    if found is None:
+        balloons = ", ".join(f"{c.balloon} {c.name}" for c in release.characteristics)
+        raise ForeignReport(f"{where}: {named} is not on the drawing of {design} "
+                            f"(its characteristics: {balloons})")
+    if found.nominal is not None and found.unit and fact.unit:
+        for field in ("nominal", "lower_tolerance", "upper_tolerance"):
+            stated, drawn = getattr(fact, field), getattr(found, field)
+            if stated is None or drawn is None:
+                continue
+            try:
+                value = conformance.convert(stated, fact.unit, found.unit)
+            except conformance.UnitError:
+                raise ForeignReport(
+                    f"{where}: {named} is measured in {fact.unit}, but balloon "
+                    f"{found.balloon} of {design} is in {found.unit}") from None
+            if not conformance.same(value, drawn):
+                raise ForeignReport(
+                    f"{where}: {named} has {field.replace('_', ' ')} {stated:g} {fact.unit}, "
+                    f"but balloon {found.balloon} of {design} has {drawn:g} {found.unit}")
+    if found.balloon == fact.characteristic:
+        return planned
+    return replace(planned, fact=fact.model_copy(update={"characteristic": found.balloon}))

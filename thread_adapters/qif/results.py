@@ -33,12 +33,15 @@ its counts. How the file maps to the facts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PureWindowsPath
 from typing import Any, Literal, TypeVar
 from xml.etree.ElementTree import Element
 
+from thread.domain import conformance
 from thread.domain import facts as f
 from thread.domain.facts.measures import Designator
 from thread.errors import InvalidFact
@@ -80,6 +83,9 @@ class PartReport:
     failures: int
     statuses: dict[str, int]
     facts: tuple[Planned, ...]
+    #: Verdicts of the measuring system that value against tolerance contradicts: kept, and
+    #: said so on the fact (``verdict_reason``).
+    disagreements: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,13 @@ class ResultsFile:
     path: Path
     digest: str
     reports: tuple[PartReport, ...]
+    #: The part number or model the file says it measured (``Product/PartSet/Part``).
+    model: str | None = None
+
+    @property
+    def disagreements(self) -> int:
+        """Verdicts the file states that value against tolerance contradicts."""
+        return sum(report.disagreements for report in self.reports)
 
     @property
     def measurements(self) -> int:
@@ -123,6 +136,12 @@ def read_results(path: str | Path, *, serial: str | None = None,
     if serial is not None and lot is not None:
         raise QIFError("give the serial or the lot a QIF file measured, not both")
     return _Reader(Document.read(Path(path)), serial, lot).read()
+
+
+def _digest(parts: list[str | None]) -> str:
+    """A short, stable digest of a record's identifying values."""
+    joined = "\x1f".join("" if part is None else part for part in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()[:20]
 
 
 def _tidy(value: float) -> float:
@@ -193,7 +212,10 @@ class _Reader:
         for measured in sets:
             trace = _Traceability(doc, [doc.find(measured, "q:InspectionTraceability"), *shared])
             reports.extend(self._results(measured, components, trace))
-        return ResultsFile(doc.path, doc.digest, tuple(reports))
+        part = doc.find(doc.root, "q:Product/q:PartSet/q:Part")
+        model = None if part is None else (doc.text(part, "q:PartNumber")
+                                           or doc.text(part, "q:ModelNumber"))
+        return ResultsFile(doc.path, doc.digest, tuple(reports), model)
 
     def _results(self, results: Element, components: dict[str, Element],
                  trace: _Traceability) -> list[PartReport]:
@@ -267,15 +289,22 @@ class _Reader:
         report = (trace.text("q:ReportNumber") or doc.text(results, "q:ThisResultsInstanceQPId")
                   or doc.text(doc.root, "q:QPId") or f"MeasurementResults {results.get('id')}")
         program = self._program(trace)
-        prefix = f"{self._results_id(results)}/{kind}:{key}"
+        prefix = f"{kind}:{key}"
         subject = {"serial" if kind == "part" else "lot": key}
         facts: list[Planned] = []
         statuses: dict[str, int] = {}
+        seen: dict[str, int] = {}
         for measurement in measurements:
             planned, status = self._inspection(measurement, subject, report, program,
                                                inspected_at, prefix)
+            # Measurements alike in every value (points of one profile) count in file order.
+            seen[planned.source_record_id] = repeat = seen.get(planned.source_record_id, 0) + 1
+            if repeat > 1:
+                planned = replace(planned, source_record_id=f"{planned.source_record_id}#{repeat}")
             facts.append(planned)
             statuses[status] = statuses.get(status, 0) + 1
+        disagreements = sum(1 for planned in facts if isinstance(planned.fact, f.InspectionRecorded)
+                            and planned.fact.verdict_reason is not None)
         failures = sum(1 for planned in facts
                        if isinstance(planned.fact, f.InspectionRecorded)
                        and planned.fact.verdict == "fail")
@@ -291,20 +320,12 @@ class _Reader:
             measurements=len(measurements), failures=failures,
         )
         reported_at = trace.moment("q:ReportPreparationDate") or inspected_at
-        facts.append(Planned(reported, reported_at, f"{prefix}/report"))
+        # The same measurements exported again (new file and results ids) are the same
+        # report: its record id is that of its measurements, not of the file.
+        measured = _digest([planned.source_record_id for planned in facts])
+        facts.append(Planned(reported, reported_at, f"{prefix}/report/{measured}"))
         return PartReport(kind, key, report, inspected_at, len(measurements), failures,
-                          statuses, tuple(facts))
-
-    def _results_id(self, results: Element) -> str:
-        """What identifies these results across re-imports of the same file."""
-        doc = self.doc
-        this = doc.text(results, "q:ThisResultsInstanceQPId")
-        if this is not None:
-            return this
-        ident = results.get("id")
-        if ident is None:
-            doc.fail(results, "has no id attribute")
-        return f"{doc.text(doc.root, 'q:QPId') or doc.digest}#{ident}"
+                          statuses, tuple(facts), disagreements)
 
     def _program(self, trace: _Traceability) -> str | None:
         """The inspection program's file name (and version): AS9102 Form 3, field 10."""
@@ -348,16 +369,32 @@ class _Reader:
         if non_conformance is not None and non_conformance.upper() in NO_NON_CONFORMANCE:
             non_conformance = None
         stamp = doc.find(measurement, "q:TimeStamp")
+        occurred_at = inspected_at if stamp is None else doc.moment(stamp)
+        reason = None
+        if measured is not None and nominal_value is not None and (
+                lower is not None or upper is not None):
+            derived = conformance.verdict(measured, conformance.Requirement(
+                unit or "", nominal_value, -math.inf if lower is None else lower,
+                math.inf if upper is None else upper))
+            if derived != verdict:
+                reason = (f"the measuring system's verdict (QIF status {status}); value "
+                          f"against tolerance gives {derived}")
         fact = self._fact(
             f.InspectionRecorded, measurement, **subject, characteristic=characteristic,
             name=self._name(item, characteristic, note),
             designator=self._designator(designation), location=self._location(item),
             method=method, gauge=gauge, program=program, measured=measured, unit=unit,
             nominal=nominal_value, lower_tolerance=lower, upper_tolerance=upper,
-            verdict=verdict, report=report, non_conformance=non_conformance,
+            verdict=verdict, verdict_reason=reason, report=report,
+            non_conformance=non_conformance,
         )
-        occurred_at = inspected_at if stamp is None else doc.moment(stamp)
-        return Planned(fact, occurred_at, f"{prefix}/{ident}"), status.upper()
+        # What was measured, not which file said so: a re-export is recorded once.
+        what = _digest([characteristic, fact.name, fact.location, local(measurement.tag),
+                        doc.text(item, "q:Name"), repr(measured), unit, repr(nominal_value),
+                        repr(lower),
+                        repr(upper), verdict, "" if occurred_at is None
+                        else occurred_at.isoformat()])
+        return Planned(fact, occurred_at, f"{prefix}/{characteristic}/{what}"), status.upper()
 
     def _requirement(self, definition: Element, target: Element | None
                      ) -> tuple[float | None, float | None, float | None, list[Element]]:

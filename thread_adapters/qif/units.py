@@ -61,7 +61,9 @@ NAMES: dict[str, str] = {
     "mm/s": "mm/s", "m/s": "m/s", "mm/min": "mm/min", "m/min": "m/min", "in/min": "in/min",
 }
 
-#: (SI unit name, factor to it) -> the ledger's unit code, for names not in :data:`NAMES`.
+#: SI unit name -> (factor to it, the ledger's unit code): what a declared unit's stated
+#: factor must be for its name. A name not in :data:`NAMES` is refused even when its factor
+#: equals a known unit's: a factor does not say what the file's author meant.
 SI_FACTORS: dict[str, tuple[tuple[float, str], ...]] = {
     "meter": ((1.0, "m"), (0.01, "cm"), (0.001, "mm"), (1e-6, "um"), (1e-9, "nm"),
               (0.0254, "in"), (2.54e-5, "[mil_i]")),
@@ -145,12 +147,18 @@ class FileUnits:
     def _resolve(self, declared: DeclaredUnit | None, name: str, element: Element,
                  how: str) -> str:
         code = NAMES.get(name.strip().casefold())
+        if code is not None and declared is not None and declared.si_name and declared.factor:
+            # A known name must mean what it says: its stated factor to SI agrees.
+            expected = {unit: factor for factor, unit in
+                        SI_FACTORS.get(declared.si_name.casefold(), ())}
+            if code in expected and not math.isclose(declared.factor, expected[code],
+                                                     rel_tol=1e-9):
+                raise UnknownUnit(
+                    f"{self._document.name}: {self._document.where(element)} names unit "
+                    f"{name!r} with factor {declared.factor:g} to {declared.si_name}, but "
+                    f"{code} is {expected[code]:g}; the file contradicts itself")
         if code is not None:
             return code
-        if declared is not None and declared.si_name is not None and declared.factor:
-            for factor, candidate in SI_FACTORS.get(declared.si_name.casefold(), ()):
-                if math.isclose(declared.factor, factor, rel_tol=1e-9):
-                    return candidate
         known = ", ".join(sorted({*NAMES.values()} - {"g"}))
         raise UnknownUnit(
             f"{self._document.name}: {self._document.where(element)} names unit {name!r} in "

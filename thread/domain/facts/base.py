@@ -8,6 +8,7 @@ class version by ``upcast_vN_vN+1`` class methods before validation.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
@@ -29,9 +30,25 @@ from thread.errors import InvalidFact, LedgerError
 #: Aggregate kinds a fact can be about.
 SubjectKind = Literal["part", "lot", "machine", "design"]
 
-#: An identifier from the floor or a business system: no surrounding blanks.
+def identifier(value: str) -> str:
+    """An identifier as the ledger keeps it: Unicode NFC, so "SN-Å" typed precomposed or
+    decomposed is one serial; control and invisible format characters are refused."""
+    normal = unicodedata.normalize("NFC", value)
+    bad = next((c for c in normal if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if bad is not None:
+        raise ValueError(f"an identifier without control characters (found U+{ord(bad):04X})")
+    return normal
+
+
+def _identifier(value: Any) -> Any:
+    return identifier(value) if isinstance(value, str) else value
+
+
+#: An identifier from the floor or a business system: NFC, no control characters, no
+#: surrounding blanks.
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(?:.*\S)?$")
+    str, BeforeValidator(_identifier),
+    StringConstraints(min_length=1, max_length=128, pattern=r"^\S(?:.*\S)?$"),
 ]
 #: Free text, bounded so a runaway export cannot bloat the ledger.
 Text = Annotated[str, StringConstraints(max_length=4000)]

@@ -134,3 +134,14 @@ def test_the_ledger_itself_refuses_a_disagreeing_verdict_without_a_reason(
                    if isinstance(p.fact, f.InspectionRecorded) and p.fact.verdict_reason)
     with pytest.raises(QualityRuleViolation, match="verdict fail but"):
         ledger.record(planned.model_copy(update={"verdict_reason": None}))
+
+
+def test_trace_shows_a_kept_verdict(ledger: thread.Ledger) -> None:
+    """The story's line for the inspection says the verdict was kept and why."""
+    _register(ledger, _design_of(SHEET))
+    import_results(ledger, [SHEET])
+    lines = [entry.summary for entry in ledger.trace(SERIAL).timeline
+             if "verdict kept" in entry.summary]
+    assert lines == ["FAIL W1RISMRA07V Point profile: 0 mm (nominal 0 +/-0.25); verdict kept: "
+                     "the measuring system's verdict (QIF status FAIL); value against tolerance "
+                     "gives pass"]

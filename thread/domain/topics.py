@@ -174,7 +174,8 @@ def _inspection(p: Payload) -> str:
     if p.get("nominal") is not None:
         text += (f" (nominal {p['nominal']:g} "
                  f"{tolerance(p.get('lower_tolerance'), p.get('upper_tolerance'))})")
-    return text + (f", {p['non_conformance']}" if p.get("non_conformance") else "")
+    text += f", {p['non_conformance']}" if p.get("non_conformance") else ""
+    return text + (f"; verdict kept: {p['verdict_reason']}" if p.get("verdict_reason") else "")
 
 
 def _report(p: Payload) -> str:

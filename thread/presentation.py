@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from thread.domain import facts as f
-from thread.domain import topics
-from thread.domain.canonical import model_payload
-from thread.domain.chain import Recorded
+if TYPE_CHECKING:
+    from thread.domain import facts as f
+    from thread.domain.chain import Recorded
+
+# The facts and their canonical form load with the first summary, not with every command
+# (``thread --help`` imports this module).
+
+#: Characters that would move the cursor, recolour or reorder a terminal's text: the C0 and
+#: C1 controls, DEL, and the bidirectional overrides and isolates.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def summarize(fact: f.Fact) -> str:
     """One line saying what ``fact`` records, without naming its subject again."""
+    from thread.domain import topics
+    from thread.domain.canonical import model_payload
+
     return topics.summarize(fact.topic, model_payload(fact))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\x1b``, ``\\n``).
+
+    Whatever a user typed or a file held is echoed through this, so that it cannot
+    clear the screen, recolour the terminal or break a one-line message in two.
+    """
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def event_record(event: Recorded) -> dict[str, Any]:
@@ -44,7 +63,11 @@ def shorten(text: str, width: int) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns under a header; the last column is not padded."""
+    """Left-aligned columns under a header; the last column is not padded.
+
+    Cells are :func:`printable`: a value with a newline stays on its row.
+    """
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max([len(header), *(len(row[i]) for row in rows)])
               for i, header in enumerate(headers)]
     lines = []

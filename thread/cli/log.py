@@ -2,54 +2,122 @@
 
 from __future__ import annotations
 
-import os
+import re
 import sys
 from pathlib import Path
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 import click
 
 from thread.cli import (
     SUMMARY_WIDTH,
+    Refused,
     Silent,
+    check_writable,
     db_option,
     echo_json,
     json_option,
     main,
-    message,
     opened,
     plural,
+    write_file,
 )
-from thread.errors import LedgerError, UnknownSubject
-from thread.log.audit import audit
-from thread.log.checkpoint import generate_signer
-from thread.log.dossier import NotCheckpointed, dossier_of
-from thread.log.offline import DossierError, verify_dossier
-from thread.log.verify import verify_checkpoint
-from thread.presentation import moment, shorten, table
+from thread.errors import UnknownSubject
+from thread.presentation import moment, printable, shorten, table
+
+# The log's modules (and the cryptography they use) load when a command runs.
+
+#: Longer than any key ``thread keygen`` writes or any checkpoint note the ledger signs.
+_KEY_LIMIT = 4096
+_NOTE_LIMIT = 65536
+#: The shape of a verifier key, ``NAME+ID+KEY`` (base64 may itself hold a ``+``).
+_VERIFIER_KEY = re.compile(r"[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/=]+")
+#: Where keygen puts the verifier key: beside the signing key, with this extension.
+VERIFIER_SUFFIX = ".vkey"
+
+
+def read_text(path: Path, what: str, option: str, limit: int) -> str:
+    """A small UTF-8 file (a key, a note); a binary or huge file is a one-line usage error."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise click.BadParameter(f"cannot read {path}: {error.strerror}",
+                                 param_hint=option) from None
+    if len(data) > limit:
+        raise click.BadParameter(f"{path} is larger than {limit} bytes; it is not {what}",
+                                 param_hint=option)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"{path} is not {what}: byte {error.start} is not UTF-8 text",
+                                 param_hint=option) from None
+
+
+class VerifierKey(click.ParamType):  # type: ignore[type-arg]
+    """A C2SP verifier key: its text, or a file that holds it (``thread keygen`` writes one)."""
+
+    name = "VKEY"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value)
+        path = Path(text)
+        option = param.get_error_hint(ctx) if param is not None and ctx is not None else None
+        if path.is_file():
+            text = read_text(path, "a verifier key", option or "--vkey", _KEY_LIMIT).strip()
+            if not text:
+                self.fail(f"{value!r} is empty; expected a verifier key NAME+ID+KEY", param, ctx)
+        elif text.count("+") < 2:
+            self.fail(f"{value!r} is neither a file nor a verifier key; expected NAME+ID+KEY or "
+                      f"a file holding it (thread keygen writes one next to the signing key)",
+                      param, ctx)
+        return text
+
+
+VKEY = VerifierKey()
 
 
 @main.command()
 @click.option("-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path),
-              default="ledger.key", show_default=True, help="Where to write the signing key.")
+              default="ledger.key", show_default=True,
+              help=f"Where to write the signing key; the verifier key goes beside it, with "
+                   f"the extension {VERIFIER_SUFFIX}.")
 @click.option("--name", help="Key name in signatures [default: this ledger's origin].")
 @json_option
 @click.pass_context
 def keygen(ctx: click.Context, path: Path, name: str | None, as_json: bool) -> None:
-    """Write an Ed25519 checkpoint signing key (mode 0600) and print its verifier key."""
-    with opened(ctx, create=True) as ledger:
-        signer, verifier = generate_signer(name or ledger.origin)
+    """Write an Ed25519 checkpoint signing key (mode 0600) and its verifier key beside it.
+
+    Neither file is ever overwritten. Give the verifier key (its file or its text) to
+    whoever verifies: thread verify --vkey ledger.vkey.
+    """
+    from thread.log.checkpoint import generate_signer
+
+    public = path.with_suffix(VERIFIER_SUFFIX)
+    if public == path:
+        raise click.BadParameter(f"{path} ends in {VERIFIER_SUFFIX}, where the verifier key "
+                                 "goes; give the signing key another name", param_hint="'-o'")
+    for target in (path, public):
+        if target.exists():
+            raise Refused(f"{target} exists; keys are never overwritten")
+        check_writable(target, "the key")
+    if name is None:
+        with opened(ctx, create=True) as ledger:
+            name = ledger.origin
+    signer, verifier = generate_signer(name)
+    write_file(path, (signer + "\n").encode(), "the signing key", exclusive=True, mode=0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise click.ClickException(f"{path} exists; keys are never overwritten") from None
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(signer + "\n")
+        write_file(public, (verifier + "\n").encode(), "the verifier key", exclusive=True)
+    except click.ClickException:
+        path.unlink()
+        raise
     if as_json:
-        echo_json({"key_file": str(path.resolve()), "verifier_key": verifier})
+        echo_json({"key_file": str(path.resolve()), "verifier_key_file": str(public.resolve()),
+                   "verifier_key": verifier})
         return
-    click.echo(f"signing key written to {path} (keep it secret)")
-    click.echo(f"verifier key: {verifier}")
+    click.echo(printable(f"signing key written to {path} (keep it secret)"))
+    click.echo(printable(f"verifier key written to {public}: {verifier}"))
 
 
 @main.command()
@@ -61,77 +129,152 @@ def keygen(ctx: click.Context, path: Path, name: str | None, as_json: bool) -> N
 @json_option
 @click.pass_context
 def checkpoint(ctx: click.Context, key_file: Path, path: Path | None, as_json: bool) -> None:
-    """Sign the log's current tree head as a C2SP checkpoint and store it."""
-    signer = key_file.read_text().strip()
+    """Sign the log's current tree head as a C2SP checkpoint and store it.
+
+    The key is checked every time, also when the head has not moved since the last
+    checkpoint (which is then printed again rather than signed twice).
+    """
+    from thread.log.checkpoint import CheckpointError, open_note, verifier_key_for
+
+    signer = _signer_in(key_file)
+    if path is not None:
+        check_writable(path, "the checkpoint note")
     with opened(ctx) as ledger:
         note = ledger.checkpoint(signer)
+    try:
+        open_note(note, [verifier_key_for(signer)])
+        signed_by_key = True
+    except CheckpointError:  # the head had not moved, and another key signed it
+        signed_by_key = False
     if path is not None:
-        path.write_text(note)
+        try:
+            write_file(path, note.encode(), "the checkpoint note")
+        except click.ClickException as error:
+            raise Refused(f"{error.message}; the checkpoint is stored in the "
+                                       "ledger, and the command writes the same note again "
+                                       "while the log has not moved") from None
     if as_json:
-        echo_json({"note": note})
+        echo_json({"note": note, "signed_by_this_key": signed_by_key})
         return
     click.echo(note, nl=False)
+    if not signed_by_key:
+        click.echo(printable(f"the log has not moved since this checkpoint, which another key "
+                             f"signed; {key_file} signs the next one"), err=True)
+
+
+def _signer_in(key_file: Path) -> str:
+    """The signing key in ``key_file``, checked: a bad key fails before the ledger opens."""
+    from thread.log.checkpoint import CheckpointError, verifier_key_for
+
+    text = read_text(key_file, "a signing key", "'--key'", _KEY_LIMIT).strip()
+    if not text:
+        raise click.BadParameter(f"{key_file} is empty; expected the signing key thread "
+                                 "keygen wrote (PRIVATE+KEY+NAME+ID+KEY)", param_hint="'--key'")
+    try:
+        verifier_key_for(text)
+    except CheckpointError as error:
+        if _VERIFIER_KEY.fullmatch(text):
+            problem = "holds a verifier key, which checks signatures but cannot make them"
+        else:
+            problem = f"does not hold a signing key ({error})"
+        raise click.BadParameter(f"{key_file} {problem}; expected the signing key thread "
+                                 "keygen wrote (PRIVATE+KEY+NAME+ID+KEY)",
+                                 param_hint="'--key'") from None
+    return text
 
 
 @main.command()
-@click.option("--vkey", "vkeys", multiple=True, metavar="VKEY",
-              help="Verifier key to trust for checkpoint signatures (repeatable).")
+@click.option("--vkey", "vkeys", multiple=True, type=VKEY,
+              help="Verifier key to trust for checkpoint signatures, or a file holding it "
+                   "(repeatable).")
 @click.option("--checkpoint", "kept", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A checkpoint note kept from earlier; catches an older copy restored.")
+@click.option("--strict", is_flag=True,
+              help="Also fail (exit 1) when no checkpoint signature was checked.")
 @json_option
 @click.pass_context
-def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...],
+def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], strict: bool,
            as_json: bool) -> None:
-    """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold."""
+    """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold.
+
+    Checkpoint signatures are checked only against the keys given with --vkey;
+    without one, the report says so, and --strict makes that a failure.
+    """
+    from thread.log.audit import audit
+
+    notes = [read_text(p, "a checkpoint note", "'--checkpoint'", _NOTE_LIMIT) for p in kept]
     with opened(ctx) as ledger:
         show = sys.stderr.isatty() and not as_json
         with click.progressbar(length=max(2 * ledger.count(), 1), label="Verifying",
                                file=sys.stderr if show else cast(TextIO, Silent())) as bar:
             def advance(done: int, total: int) -> None:
                 bar.update(done - bar.pos)
-            report = audit(ledger, verifier_keys=vkeys,
-                           trusted_checkpoints=[p.read_text() for p in kept], progress=advance)
+            report = audit(ledger, verifier_keys=vkeys, trusted_checkpoints=notes,
+                           progress=advance)
+    unsigned = _unchecked_signatures(report.checkpoints, bool(vkeys), ctx)
+    ok = report.ok and not (strict and unsigned)
     first = report.first
+    findings = sorted(report.findings)
     if as_json:
-        echo_json({"ok": report.ok, "events": report.events, "aggregates": report.aggregates,
-                    "tree_size": report.tree_size, "root": report.root.hex(),
-                    "checkpoints": report.checkpoints,
-                    "signatures_checked": report.signatures_checked,
-                    "first_problem": first.describe() if first else None,
-                    "problems": [finding.describe() for finding in sorted(report.findings)]})
+        echo_json({"ok": ok, "events": report.events, "aggregates": report.aggregates,
+                   "tree_size": report.tree_size, "root": report.root.hex(),
+                   "checkpoints": report.checkpoints,
+                   "signatures_checked": report.signatures_checked,
+                   "signatures_not_checked": unsigned, "strict": strict,
+                   "first_problem": first.describe() if first else None,
+                   "problems": [finding.describe() for finding in findings]})
     elif report.ok:
-        signatures = (f", {report.signatures_checked} signatures checked" if vkeys else
-                      " (signatures not checked: give --vkey)")
-        click.echo(f"verified: {report.events} events in {report.aggregates} chains, tree of "
-                   f"{report.tree_size} leaves, root {report.root.hex()[:16]}, "
-                   f"{report.checkpoints} checkpoints{signatures}")
+        signatures = (f", {plural(report.signatures_checked, 'signature')} checked"
+                      if vkeys else "")
+        click.echo(f"verified: {plural(report.events, 'event')} in "
+                   f"{plural(report.aggregates, 'chain')}, tree of "
+                   f"{plural(report.tree_size, 'leaf', 'leaves')}, root "
+                   f"{report.root.hex()[:16]}, {plural(report.checkpoints, 'checkpoint')}"
+                   f"{signatures}")
+        if unsigned:
+            click.echo(printable(f"{'NOT VERIFIED: ' if strict else ''}signatures not checked: "
+                                 f"{unsigned}"), err=strict)
     else:
-        click.echo(f"NOT VERIFIED: {len(report.findings)} problem(s); the first:", err=True)
-        assert first is not None
-        click.echo(f"  {first.describe()}", err=True)
-        for finding in sorted(report.findings)[1:6]:
-            click.echo(f"  also: {finding.describe()}", err=True)
-    if not report.ok:
+        click.echo(f"NOT VERIFIED: {plural(len(findings), 'problem')}, in log order:", err=True)
+        for finding in findings:
+            click.echo(f"  {printable(finding.describe())}", err=True)
+    if not ok:
         ctx.exit(1)
+
+
+def _unchecked_signatures(checkpoints: int, keys: bool, ctx: click.Context) -> str:
+    """Why no checkpoint signature was checked, or "" when they were."""
+    if not checkpoints:
+        return (f"the ledger holds no checkpoint, so no signature vouches for its head; sign "
+                f"one with: thread{db_option(ctx)} checkpoint")
+    if not keys:
+        one = checkpoints == 1
+        return (f"no --vkey was given, so {plural(checkpoints, 'checkpoint')} "
+                f"{'was' if one else 'were'} read without checking who signed "
+                f"{'it' if one else 'them'}; give --vkey with the verifier key or the "
+                f".vkey file thread keygen wrote")
+    return ""
 
 
 @main.command("verify-checkpoint")
 @click.argument("note_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vkey", required=True, help="The verifier key of the log's signer.")
+@click.option("--vkey", required=True, type=VKEY,
+              help="The verifier key of the log's signer, or a file holding it.")
 @json_option
 def verify_checkpoint_command(note_file: Path, vkey: str, as_json: bool) -> None:
     """Verify any C2SP checkpoint note (this ledger's or another log's)."""
-    try:
-        checkpoint = verify_checkpoint(note_file.read_bytes(), vkey)
-    except LedgerError as error:
-        raise click.ClickException(message(error)) from None
+    from thread.log.verify import verify_checkpoint
+
+    note = read_text(note_file, "a checkpoint note", "'NOTE_FILE'", _NOTE_LIMIT)
+    checkpoint = verify_checkpoint(note, vkey)
     if as_json:
         echo_json({"origin": checkpoint.origin, "size": checkpoint.size,
-                    "root": checkpoint.root.hex()})
+                   "root": checkpoint.root.hex()})
         return
-    click.echo(f"verified: {checkpoint.origin}, {checkpoint.size} leaves, root "
-               f"{checkpoint.root.hex()}")
+    click.echo(printable(f"verified: {checkpoint.origin}, "
+                         f"{plural(checkpoint.size, 'leaf', 'leaves')}, root "
+                         f"{checkpoint.root.hex()}"))
 
 
 @main.command()
@@ -146,51 +289,66 @@ def dossier(ctx: click.Context, serial: str, path: Path, as_json: bool) -> None:
 
     An auditor checks it with `thread verify-dossier FILE --vkey VKEY`, no database needed.
     """
+    from thread.log.dossier import NotCheckpointed, dossier_of
+
+    check_writable(path, "the dossier")
     with opened(ctx) as ledger:
         try:
             written = dossier_of(ledger, serial)
         except UnknownSubject as error:
-            raise click.ClickException(
+            raise Refused(
                 f"{error}; list the serials with: thread{db_option(ctx)} parts"
             ) from None
         except NotCheckpointed as error:
-            raise click.ClickException(
+            raise Refused(
                 f"{error}; sign one with: thread{db_option(ctx)} checkpoint, then write the "
                 "dossier again"
             ) from None
-    path.write_bytes(written.dossier.to_bytes())
+    write_file(path, written.dossier.to_bytes(), "the dossier")
     events = len(written.dossier.events)
     if as_json:
         echo_json({"file": str(path.resolve()), "serial": serial, "events": events,
-                    "last_version": written.last_version,
-                    "tree_size": written.dossier.tree_size,
-                    "later_events": written.later_events})
+                   "last_version": written.last_version,
+                   "tree_size": written.dossier.tree_size,
+                   "later_events": written.later_events})
         return
-    click.echo(f"dossier of part {serial} written to {path}: {plural(events, 'event')} "
-               f"(versions 1-{written.last_version}), proved against the signed checkpoint of "
-               f"{written.dossier.tree_size} leaves")
+    click.echo(printable(
+        f"dossier of part {serial} written to {path}: {plural(events, 'event')} "
+        f"(versions 1-{written.last_version}), proved against the signed checkpoint of "
+        f"{plural(written.dossier.tree_size, 'leaf', 'leaves')}"))
     if written.later_events:
-        click.echo(f"{plural(written.later_events, 'later event')} of {serial} came after that "
-                   f"checkpoint and are not in it; to include them: "
-                   f"thread{db_option(ctx)} checkpoint, then write the dossier again")
+        later = plural(written.later_events, "later event")
+        click.echo(printable(
+            f"{later} of {serial} came after that checkpoint and "
+            f"{'is' if written.later_events == 1 else 'are'} not in it; to include "
+            f"{'it' if written.later_events == 1 else 'them'}: thread{db_option(ctx)} "
+            "checkpoint, then write the dossier again"))
 
 
 @main.command("verify-dossier")
 @click.argument("dossier_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vkey", "vkeys", required=True, multiple=True, metavar="VKEY",
-              help="Verifier key of the log's signer (repeatable).")
+@click.option("--vkey", "vkeys", required=True, multiple=True, type=VKEY,
+              help="Verifier key of the log's signer, or a file holding it (repeatable).")
 @json_option
 @click.pass_context
 def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[str, ...],
                            as_json: bool) -> None:
     """Verify a part's dossier without any database and print the part's story."""
+    from thread.log.offline import DossierError, verify_dossier
+
     try:
         verified = verify_dossier(dossier_file.read_bytes(), vkeys)
+        problem = None
     except DossierError as error:
+        problem = str(error)
+    except RecursionError:  # json nests deeper than the interpreter's stack
+        problem = ("its JSON nests deeper than any thread-dossier/v1 file does; it is not a "
+                   "dossier")
+    if problem is not None:
         if as_json:
-            echo_json({"ok": False, "file": str(dossier_file), "problem": str(error)})
+            echo_json({"ok": False, "file": str(dossier_file), "problem": problem})
         else:
-            click.echo(f"NOT VERIFIED: {dossier_file}: {error}", err=True)
+            click.echo(printable(f"NOT VERIFIED: {dossier_file}: {problem}"), err=True)
         ctx.exit(1)
     if as_json:
         echo_json(verified.record())
@@ -201,9 +359,9 @@ def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[
           event.topic, event.actor, shorten(event.summary, SUMMARY_WIDTH))
          for event in verified.events],
     ))
-    click.echo(f"verified: part {verified.serial}, versions 1-{verified.events[-1].version} "
-               f"linked from its first event, each in log {verified.origin} (tree of "
-               f"{verified.tree_size} leaves, root {verified.root.hex()[:16]}) signed by "
-               f"{', '.join(key.split('+')[0] for key in verified.signed_by)}")
-    click.echo(f"this dossier {verified.coverage}")
-
+    click.echo(printable(
+        f"verified: part {verified.serial}, versions 1-{verified.events[-1].version} linked "
+        f"from its first event, each in log {verified.origin} (tree of "
+        f"{plural(verified.tree_size, 'leaf', 'leaves')}, root {verified.root.hex()[:16]}) "
+        f"signed by {', '.join(key.split('+')[0] for key in verified.signed_by)}"))
+    click.echo(printable(f"this dossier {verified.coverage}"))

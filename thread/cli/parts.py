@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import click
 
 from thread.cli import (
     SUMMARY_WIDTH,
+    Refused,
     db_option,
     echo_json,
     json_option,
@@ -18,10 +20,11 @@ from thread.cli import (
     opened,
     plural,
 )
-from thread.demo import fill
 from thread.errors import UnknownSubject
-from thread.ledger import Ledger
-from thread.presentation import event_record, moment, shorten, summarize, table
+from thread.presentation import event_record, moment, printable, shorten, summarize, table
+
+if TYPE_CHECKING:
+    from thread.ledger import Ledger
 
 
 @main.command()
@@ -37,6 +40,8 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
     The same seed always records the same facts, so running it again changes
     nothing; more --bearings extend the same story.
     """
+    from thread.demo import fill
+
     with opened(ctx, create=True) as ledger:
         if sys.stderr.isatty() and not as_json:
             with click.progressbar(length=bearings, label="Simulating the plant",
@@ -61,15 +66,16 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
         ("wheel hubs", summary.hubs, f"{summary.shipped} shipped"),
         ("field reports", summary.field_reports, plural(summary.failures, "failure")),
     ]
-    click.echo(f"Demo plant (seed {seed}) in {where}:")
+    click.echo(f"Demo plant (seed {seed}) in {printable(where)}:")
     for label, count, note in rows:
         click.echo(f"  {label:<18}{count:>6}" + (f"  ({note})" if note else ""))
     if summary.written:
-        click.echo(f"Recorded {summary.written} facts; the ledger holds {events} events.")
+        click.echo(f"Recorded {plural(summary.written, 'fact')}; the ledger holds "
+                   f"{plural(events, 'event')}.")
     else:
-        click.echo(f"Nothing new: the ledger already held this demo ({events} events).")
+        click.echo(f"Nothing new: the ledger already held this demo ({plural(events, 'event')}).")
     prefix = "thread" + db_option(ctx)
-    click.echo(f"try: {prefix} parts, then {prefix} history {summary.example}")
+    click.echo(printable(f"try: {prefix} parts, then {prefix} history {summary.example}"))
 
 
 @main.command()
@@ -78,7 +84,7 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
 def parts(ctx: click.Context, as_json: bool) -> None:
     """List serialised parts with part number, revision and location."""
     with opened(ctx) as ledger:
-        found = [_part_record(ledger, serial) for serial in ledger.parts()]
+        found = _listing(ledger)
     if as_json:
         echo_json({"count": len(found), "parts": found})
         return
@@ -90,7 +96,7 @@ def parts(ctx: click.Context, as_json: bool) -> None:
         [(p["serial"], p["part_number"] or "", p["revision"] or "",
           p["location"] + (" (quarantined)" if p["quarantined"] else "")) for p in found],
     ))
-    click.echo(f"{len(found)} parts")
+    click.echo(plural(len(found), "part"))
 
 
 @main.command()
@@ -103,7 +109,7 @@ def history(ctx: click.Context, serial: str, as_json: bool) -> None:
         try:
             events = ledger.history(serial)
         except UnknownSubject as error:
-            raise click.ClickException(
+            raise Refused(
                 f"{error}; list the serials with: thread{db_option(ctx)} parts"
             ) from None
     if as_json:
@@ -116,10 +122,33 @@ def history(ctx: click.Context, serial: str, as_json: bool) -> None:
           event.topic, event.actor, event.hash.hex()[:12],
           shorten(summarize(event.fact), SUMMARY_WIDTH)) for event in events],
     ))
-    click.echo(f"chain of {len(events)} events verified; head {events[-1].hash.hex()[:16]}")
+    click.echo(f"chain of {plural(len(events), 'event')} verified; head "
+               f"{events[-1].hash.hex()[:16]}")
 
 
-def _part_record(ledger: Ledger, serial: str) -> dict[str, Any]:
-    part = ledger.part(serial)
-    return {"serial": serial, "part_number": part.part_number, "revision": part.revision,
-            "location": part.location, "quarantined": part.quarantined}
+def _listing(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every part with its part number, revision and whereabouts, in registration order.
+
+    ``ledger.part`` would replay each part's whole history (process records,
+    inspections: nine events in ten); a part's number and revision come from its
+    registration and its whereabouts from the facts that move it, so one pass over
+    those topics, folded by the domain's one whereabouts fold in log order as the
+    aggregate folds them, gives the same answer at a fraction of the cost.
+    """
+    from thread.domain import facts as f
+    from thread.domain.topics import fold, moves
+
+    registered = f.PartRegistered.topic
+    designs: dict[UUID, tuple[str, str | None, str | None]] = {}
+    moved: dict[UUID, list[tuple[str, dict[str, Any]]]] = {}
+    for _, event in ledger.scan(topics=[registered, *moves()]):
+        fact = event.fact
+        if isinstance(fact, f.PartRegistered) and fact.serial is not None:
+            designs[event.originator_id] = (fact.serial, fact.part_number, fact.revision)
+        moved.setdefault(event.originator_id, []).append((event.topic, fact.__dict__))
+    listing = []
+    for part, (serial, part_number, revision) in designs.items():
+        here = fold(moved[part])
+        listing.append({"serial": serial, "part_number": part_number, "revision": revision,
+                        "location": here.location, "quarantined": here.quarantined})
+    return listing

@@ -8,8 +8,21 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from thread.cli import as_of_option, by_option, db_option, echo_json, json_option, main, opened
+from thread.cli import (
+    Refused,
+    as_of_option,
+    by_option,
+    check_writable,
+    db_option,
+    echo_json,
+    json_option,
+    main,
+    opened,
+    plural,
+    write_file,
+)
 from thread.errors import UnknownSubject
+from thread.presentation import printable
 
 if TYPE_CHECKING:
     from thread.records.dhr import DeviceHistoryRecord
@@ -56,11 +69,12 @@ def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | Non
     """
     from thread.records.dhr import device_history_record
 
+    _check_output(output, format_)
     with opened(ctx) as ledger:
         try:
             record = device_history_record(ledger, key, as_of=as_of, by=by)
         except UnknownSubject as error:
-            raise click.ClickException(
+            raise Refused(
                 f"{error}; list the serials with: thread{db_option(ctx)} parts") from None
     _write(record, output, format_, as_json)
 
@@ -86,6 +100,7 @@ def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None
     """
     from thread.records.fair import first_article_report
 
+    _check_output(output, format_)
     with opened(ctx) as ledger:
         report = first_article_report(ledger, part_number, revision, serial=serial,
                                       as_of=as_of, by=by)
@@ -106,20 +121,28 @@ def _write(record: DeviceHistoryRecord | FirstArticleReport, output: Path | None
         return
     if chosen == "pdf":
         data = render_pdf(record)
-        output.write_bytes(data)
-        size = len(data)
     else:
-        text = render_html(record) if chosen == "html" else _json(record) + "\n"
-        output.write_text(text, encoding="utf-8")
-        size = len(text.encode())
+        data = (render_html(record) if chosen == "html" else _json(record) + "\n").encode()
+    write_file(output, data, f"the {record.document.title}")
+    size = len(data)
     info = record.document
     if as_json:
         echo_json({"document_id": info.document_id, "path": str(output), "format": chosen,
                    "bytes": size, "events_cited": len(record.evidence),
                    "as_of": info.as_of.isoformat() if info.as_of else None, "by": info.by})
         return
-    click.echo(f"Wrote {info.title} {info.document_id} to {output} ({chosen}, "
-               f"{len(record.evidence)} events cited)")
+    click.echo(printable(f"Wrote {info.title} {info.document_id} to {output} ({chosen}, "
+                         f"{plural(len(record.evidence), 'event')} cited)"))
+
+
+def _check_output(output: Path | None, format_: Format | None) -> None:
+    """A record that cannot be written fails before the ledger is read."""
+    chosen = format_ or _format_of(output)
+    if output is None:
+        if chosen == "pdf":
+            raise click.UsageError("a PDF goes to a file: add -o FILE.pdf")
+        return
+    check_writable(output, f"the {chosen.upper()} record")
 
 
 def _format_of(output: Path | None) -> Format:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,14 +18,18 @@ from thread.cli import (
     by_option,
     echo_json,
     json_option,
+    ledger_name,
     main,
     opened,
     plural,
 )
-from thread.presentation import moment, shorten, table
-from thread.read.genealogy import Node
-from thread.read.recall import RecallScope
-from thread.read.story import Story
+from thread.presentation import moment, printable, shorten, table
+
+if TYPE_CHECKING:
+    from thread.read.genealogy import Node
+    from thread.read.models import Position
+    from thread.read.recall import RecallScope
+    from thread.read.story import Story
 
 
 @main.command()
@@ -41,7 +46,7 @@ def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str,
     if as_json:
         echo_json(story.model_dump(mode="json"))
         return
-    click.echo("\n".join(_story_lines(story)))
+    _echo_lines(_story_lines(story))
 
 
 @main.command()
@@ -64,7 +69,7 @@ def genealogy(ctx: click.Context, key: str, direction: str, depth: int | None,
     if as_json:
         echo_json({"direction": direction, **tree.model_dump(mode="json")})
         return
-    click.echo("\n".join(_tree_lines(tree, direction)))
+    _echo_lines(_tree_lines(tree, direction))
 
 
 @main.command()
@@ -87,25 +92,30 @@ def recall(ctx: click.Context, machine: str, start: datetime, end: datetime, whe
     if as_json:
         echo_json(scope.model_dump(mode="json"))
         return
-    click.echo("\n".join(_scope_lines(scope)))
+    _echo_lines(_scope_lines(scope))
 
 
 @main.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
+@json_option
 @click.pass_context
-def rebuild(ctx: click.Context, names: tuple[str, ...]) -> None:
+def rebuild(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Drop read models (all, or the NAMEs given) and rebuild them from the log."""
     with opened(ctx) as ledger:
         total = ledger.count()
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not as_json:
             with click.progressbar(length=total, label="Rebuilding read models",
                                    file=sys.stderr) as bar:
                 events = ledger.rebuild(names or None, progress=bar.update)
         else:
             events = ledger.rebuild(names or None)
         positions = ledger.read_models.positions()
-    click.echo(f"rebuilt {', '.join(names) or 'all read models'} from "
-               f"{plural(events, 'event')}")
+    if as_json:
+        echo_json({"rebuilt": list(names) or [p.projection for p in positions],
+                   "events": events, "read_models": _position_records(positions)})
+        return
+    click.echo(printable(f"rebuilt {', '.join(names) or 'all read models'} from "
+                         f"{plural(events, 'event')}"))
     click.echo(_positions_table(positions))
 
 
@@ -117,8 +127,7 @@ def read_models(ctx: click.Context, as_json: bool) -> None:
     with opened(ctx) as ledger:
         positions = ledger.read_models.positions()
     if as_json:
-        echo_json([{"projection": p.projection, "position": p.position, "head": p.head,
-                    "behind": p.behind} for p in positions])
+        echo_json(_position_records(positions))
         return
     click.echo(_positions_table(positions))
 
@@ -126,30 +135,54 @@ def read_models(ctx: click.Context, as_json: bool) -> None:
 @main.command()
 @click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Seconds between looks at the log (PostgreSQL wakes at once on a commit).")
+@json_option
 @click.pass_context
-def follow(ctx: click.Context, interval: float) -> None:
-    """Keep every read model current as events land, until stopped (Ctrl-C)."""
+def follow(ctx: click.Context, interval: float, as_json: bool) -> None:
+    """Keep every read model current as events land, until stopped (Ctrl-C).
+
+    With --json, JSON lines on stdout: one when it starts ({"following": DB}), one per
+    batch projected ({"projected": N, "total": N}) and one when it stops.
+    """
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     projected = [0]
 
     def report(moved: int) -> None:
         projected[0] += moved
-        if sys.stderr.isatty():
-            click.echo(f"\rprojected {projected[0]} events", nl=False, err=True)
+        if as_json:
+            click.echo(json.dumps({"projected": moved, "total": projected[0]}))
+        elif sys.stderr.isatty():
+            click.echo(f"\rprojected {plural(projected[0], 'event')}", nl=False, err=True)
 
     with opened(ctx) as ledger:
+        if as_json:
+            click.echo(json.dumps({"following": ledger_name(ctx.obj), "interval": interval}))
         try:
             ledger.read_models.follow(stop, interval=interval, on_progress=report)
         except KeyboardInterrupt:
             stop.set()
+        positions = ledger.read_models.positions()
+    if as_json:
+        click.echo(json.dumps({"stopped": True, "total": projected[0],
+                               "read_models": _position_records(positions)}))
+        return
     click.echo(f"\nstopped; projected {plural(projected[0], 'event')}", err=True)
 
 
-def _positions_table(positions: list[Any]) -> str:
+def _echo_lines(lines: list[str]) -> None:
+    """Lines of text, each kept on its line: a control character in the data is escaped."""
+    click.echo("\n".join(printable(line) for chunk in lines for line in chunk.split("\n")))
+
+
+def _positions_table(positions: list[Position]) -> str:
     return table(("READ MODEL", "POSITION", "LOG HEAD", "BEHIND"),
                  [(p.projection, str(p.position), str(p.head), str(p.behind))
                   for p in positions])
+
+
+def _position_records(positions: list[Position]) -> list[dict[str, Any]]:
+    return [{"projection": p.projection, "position": p.position, "head": p.head,
+             "behind": p.behind} for p in positions]
 
 
 def _story_lines(story: Story) -> list[str]:
@@ -165,7 +198,7 @@ def _story_lines(story: Story) -> list[str]:
     if design is not None:
         if design.released and design.released_at is not None:
             lines.append(f"  design: {design.part_name}, drawing {design.drawing}, "
-                         f"{len(design.characteristics)} characteristics, released "
+                         f"{plural(len(design.characteristics), 'characteristic')}, released "
                          f"{design.released_at:%Y-%m-%d}")
         else:
             lines.append("  design: revision not released in this ledger")
@@ -233,7 +266,7 @@ def _tree_lines(tree: Node, direction: str) -> list[str]:
     walk(tree, "", True, True)
     word = "contains" if direction == "down" else "is contained in"
     lines.append(f"{tree.key} {word} {plural(len(tree.subjects()) - 1, 'subject')} "
-                 f"over {tree.depth() - 1} levels")
+                 f"over {plural(tree.depth() - 1, 'level')}")
     return lines
 
 
@@ -252,10 +285,11 @@ def _scope_lines(scope: RecallScope) -> list[str]:
     for item in scope.undetermined:
         lines.append(f"  undetermined: {item.key} ({item.operation} "
                      f"{moment(item.started_at)}): no value for {', '.join(item.missing)}")
-    reduction = scope.reduction
+    # An empty scope is not "100.0% smaller" than the naive one: there is nothing to compare.
+    reduction = scope.reduction if scope.affected else None
     lines.append(
-        f"{plural(len(scope.affected), 'serial')} in scope of {scope.examined} run on "
-        f"{scope.machine} in the window; naive scope (every serial of "
+        f"{plural(len(scope.affected), 'serial')} in scope of {plural(scope.examined, 'run')} "
+        f"on {scope.machine} in the window; naive scope (every serial of "
         f"{', '.join(scope.naive_part_numbers) or 'those part numbers'} produced in the "
         f"period): {scope.naive}"
         + (f"; {reduction:.1%} smaller" if reduction is not None else "")

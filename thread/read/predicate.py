@@ -8,6 +8,11 @@ A reference is ``[process.|condition.]NAME.STAT`` with STAT one of min, max,
 mean, sd, n (and threshold for condition metrics), or one of the condition
 scalars availability, performance, quality, oee. ``and`` binds tighter than
 ``or``; ``not`` and parentheses work as usual.
+
+A predicate nests at most ``MAX_DEPTH`` levels (parentheses, ``not``, and the
+``and``/``or`` tree): deeper ones are refused with that limit rather than
+exhausting the interpreter's stack. A chain ``a or b or c ...`` is grouped as a
+balanced tree, so hundreds of terms nest only a few levels.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from thread.errors import LedgerError
+
+#: How deep a predicate may nest; far beyond any written by hand, well within the stack.
+MAX_DEPTH = 100
+#: Characters of the predicate an error message quotes before cutting it.
+_QUOTED = 80
 
 STATS = ("min", "max", "mean", "sd", "n", "threshold")
 SCALARS = ("availability", "performance", "quality", "oee")
@@ -113,9 +123,27 @@ def parse(source: str) -> Predicate:
     predicate = parser.expression()
     if parser.index != len(tokens):
         _, value, at = tokens[parser.index]
-        raise PredicateError(f"recall predicate {source!r}: unexpected {value!r} at column "
-                             f"{at + 1}; expected 'and', 'or' or the end")
+        raise PredicateError(f"recall predicate {_quoted(source)}: unexpected {value!r} at "
+                             f"column {at + 1}; expected 'and', 'or' or the end")
+    levels = depth(predicate)
+    if levels > MAX_DEPTH:
+        raise PredicateError(f"recall predicate {_quoted(source)} nests {levels} levels deep; "
+                             f"expected at most {MAX_DEPTH} (parentheses, 'not', 'and', 'or')")
     return predicate
+
+
+def depth(predicate: Predicate) -> int:
+    """How many levels the predicate's tree has (a comparison alone is one)."""
+    deepest, pending = 0, [(predicate, 1)]
+    while pending:  # a loop, not recursion: it measures trees too deep to recurse into
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        match node:
+            case Not():
+                pending.append((node.operand, level + 1))
+            case Both() | Either():
+                pending += [(node.left, level + 1), (node.right, level + 1)]
+    return deepest
 
 
 def references(predicate: Predicate) -> list[Reference]:
@@ -196,9 +224,10 @@ def _tokens(source: str) -> list[tuple[str, str, int]]:
     while at < len(source):
         match = _TOKEN.match(source, at)
         if match is None:
-            raise PredicateError(f"recall predicate {source!r}: cannot read {source[at]!r} at "
-                                 f"column {at + 1}; expected a name, a number, a comparison "
-                                 f"(> >= < <= == !=), 'and', 'or', 'not' or parentheses")
+            raise PredicateError(f"recall predicate {_quoted(source)}: cannot read "
+                                 f"{source[at]!r} at column {at + 1}; expected a name, a "
+                                 f"number, a comparison (> >= < <= == !=), 'and', 'or', "
+                                 f"'not' or parentheses")
         kind = match.lastgroup or ""
         if kind != "space":
             tokens.append((kind, match.group(), at))
@@ -208,9 +237,23 @@ def _tokens(source: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+def _quoted(source: str) -> str:
+    """The predicate as a message quotes it: escaped, and cut when long (columns still count)."""
+    return repr(source if len(source) <= _QUOTED else source[:_QUOTED - 3] + "...")
+
+
+def _balanced(operands: list[Predicate], join: type[Both] | type[Either]) -> Predicate:
+    """``a op b op c ...`` as a balanced tree: the same truth, log2(n) levels instead of n."""
+    if len(operands) == 1:
+        return operands[0]
+    middle = (len(operands) + 1) // 2
+    return join(_balanced(operands[:middle], join), _balanced(operands[middle:], join))
+
+
 class _Parser:
     def __init__(self, source: str, tokens: list[tuple[str, str, int]]) -> None:
         self.source, self.tokens, self.index = source, tokens, 0
+        self.nesting = 0  # parentheses and 'not' open around the current token
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -219,7 +262,7 @@ class _Parser:
         token = self.peek()
         where = (f"{token[1]!r} at column {token[2] + 1}" if token is not None
                  else "the end")
-        return PredicateError(f"recall predicate {self.source!r}: found {where}; "
+        return PredicateError(f"recall predicate {_quoted(self.source)}: found {where}; "
                               f"expected {expected}")
 
     def word(self, word: str) -> bool:
@@ -230,30 +273,43 @@ class _Parser:
         return False
 
     def expression(self) -> Predicate:
-        left = self.conjunction()
+        operands = [self.conjunction()]
         while self.word("or"):
-            left = Either(left, self.conjunction())
-        return left
+            operands.append(self.conjunction())
+        return _balanced(operands, Either)
 
     def conjunction(self) -> Predicate:
-        left = self.unary()
+        operands = [self.unary()]
         while self.word("and"):
-            left = Both(left, self.unary())
-        return left
+            operands.append(self.unary())
+        return _balanced(operands, Both)
 
     def unary(self) -> Predicate:
-        if self.word("not"):
-            return Not(self.unary())
         token = self.peek()
-        if token is not None and token[1] == "(":
-            self.index += 1
-            inner = self.expression()
-            closing = self.peek()
-            if closing is None or closing[1] != ")":
-                raise self.fail("')'")
-            self.index += 1
+        if token is not None and token[1] in ("not", "("):
+            self.nesting += 1
+            if self.nesting > MAX_DEPTH:  # refused before the parser's own recursion runs out
+                raise PredicateError(
+                    f"recall predicate {_quoted(self.source)}: more than {MAX_DEPTH} levels of "
+                    f"parentheses and 'not' at column {token[2] + 1}; expected at most "
+                    f"{MAX_DEPTH}")
+            inner = self.negation() if token[1] == "not" else self.group()
+            self.nesting -= 1
             return inner
         return self.comparison()
+
+    def negation(self) -> Predicate:
+        self.index += 1
+        return Not(self.unary())
+
+    def group(self) -> Predicate:
+        self.index += 1
+        inner = self.expression()
+        closing = self.peek()
+        if closing is None or closing[1] != ")":
+            raise self.fail("')'")
+        self.index += 1
+        return inner
 
     def comparison(self) -> Comparison:
         token = self.peek()
@@ -279,11 +335,11 @@ class _Parser:
             return Reference("condition", rest[0], "value")
         if len(rest) < 2 or rest[-1] not in STATS:
             raise PredicateError(
-                f"recall predicate {self.source!r}: {text!r} at column {at + 1} is not a "
+                f"recall predicate {_quoted(self.source)}: {text!r} at column {at + 1} is not a "
                 f"value; expected [process.|condition.]NAME.STAT with STAT one of "
                 f"{', '.join(STATS)}, or one of {', '.join(SCALARS)}"
             )
         if rest[-1] == "threshold" and scope == "process":
-            raise PredicateError(f"recall predicate {self.source!r}: process parameters have "
-                                 f"no threshold ({text!r} at column {at + 1})")
+            raise PredicateError(f"recall predicate {_quoted(self.source)}: process parameters "
+                                 f"have no threshold ({text!r} at column {at + 1})")
         return Reference(scope, ".".join(rest[:-1]), rest[-1])

@@ -11,7 +11,7 @@ import pytest
 
 import thread
 from thread import facts as f
-from thread.demo import fill
+from thread.demo import fill, signer_keys
 
 
 def _clock() -> Callable[[], datetime]:
@@ -116,10 +116,9 @@ def test_fill_respects_the_counts_asked_for(open_ledger: Callable[..., thread.Le
     assert len(bearings) == summary.bearings == 60
     assert len(hubs) == summary.hubs == (60 - summary.scrapped) // 2
     assert sum(steps) == 60
-    # The ledger adds InstalledInto beside each installation and a signature to each approval.
-    signatures = 2 + summary.non_conformances
+    # The ledger adds InstalledInto beside each installation; signatures come on top of facts.
     assert summary.written == summary.facts
-    assert ledger.count() == summary.facts + 2 * summary.hubs + signatures
+    assert ledger.count() == summary.facts + 2 * summary.hubs + summary.signatures
 
 
 def test_fill_keeps_every_ledger_rule(open_ledger: Callable[..., thread.Ledger]) -> None:
@@ -138,10 +137,13 @@ def test_fill_keeps_every_ledger_rule(open_ledger: Callable[..., thread.Ledger])
     dispositions = list(ledger.scan(topics=[f.DispositionRecorded.topic]))
     signatures = [event.fact for _, event in ledger.scan(topics=[f.SignatureApplied.topic])]
     assert dispositions
-    assert len(signatures) == len(dispositions) + 2  # and the two design releases
+    assert len(signatures) == summary.signatures
+    signed = {(s.key, s.signed_version) for s in signatures if isinstance(s, f.SignatureApplied)}
+    assert all((e.fact.subject[1], e.originator_version) in signed for _, e in dispositions)
+    keys = signer_keys(seed=1)
     for signature in signatures:
         assert isinstance(signature, f.SignatureApplied)
-        thread.verify_signature(signature)
+        thread.verify_signature(signature, keys[signature.signer])
 
 
 def test_verdicts_follow_the_tolerances(open_ledger: Callable[..., thread.Ledger]) -> None:

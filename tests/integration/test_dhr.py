@@ -37,6 +37,8 @@ def signer(name: str, printed: str) -> thread.Signer:
 ENGINEER = signer("a.chen", "Alice Chen")
 MRB = signer("m.ruiz", "Marta Ruiz")
 QA = signer("q.adeyemi", "Quentin Adeyemi")
+#: The signers' keys as a reader pins them: only against these does a signature read VERIFIED.
+PINNED = {s.signer: s.public_key for s in (ENGINEER, MRB, QA)}
 
 
 def at(minutes: float) -> datetime:
@@ -161,7 +163,7 @@ def test_dhr_holds_what_820_184_and_7_5_1_ask(ledger: thread.Ledger) -> None:
     signatures are all there, field by field, on SQLite and PostgreSQL."""
     design(ledger)
     implant(ledger)
-    record = device_history_record(ledger, SERIAL).to_json()
+    record = device_history_record(ledger, SERIAL, trusted_keys=PINNED).to_json()
 
     ident = by_name(record["identification"])
     assert ident["Part number"]["value"] == "IMP-100"
@@ -217,7 +219,7 @@ def test_dhr_holds_what_820_184_and_7_5_1_ask(ledger: thread.Ledger) -> None:
     assert (component["serial"], component["part_number"], component["udi"]) == (
         "SCR-1", "SCREW-2", "(01)09506000134352(21)SCR-1")
     (environment,) = objs(record["environment"])
-    assert environment["readings"] == "temperature 21 Cel, humidity 41 %RH"
+    assert environment["readings"] == "temperature 21 \u00b0C, humidity 41 %RH"
     assert [d["consignee"] for d in objs(record["distribution"])] == ["Mercy Hospital"]
 
     assert obj(record["labelling"])["status"] == "not recorded"
@@ -335,8 +337,9 @@ def test_scrapped_quarantined_and_unreleased_units_release_nothing(
 
 
 def test_untrusted_key_and_bad_udi_are_shown_not_hidden(sqlite_ledger: thread.Ledger) -> None:
-    """A signature checked against another trusted key reads NOT VERIFIED; a malformed UDI is
-    shown with the parser's error naming the AI."""
+    """A signature checked against another trusted key reads NOT VERIFIED, one whose key is not
+    pinned is not called verified; a malformed UDI is shown with the parser's error naming the
+    AI."""
     ledger = sqlite_ledger
     design(ledger)
     implant(ledger, udi="(01)09506000134353(21)IMP-0001")
@@ -345,7 +348,7 @@ def test_untrusted_key_and_bad_udi_are_shown_not_hidden(sqlite_ledger: thread.Le
     by_signer = {s.signer: s for s in record.signatures}
     assert not by_signer["m.ruiz"].verified
     assert "NOT VERIFIED" in by_signer["m.ruiz"].verification
-    assert by_signer["a.chen"].verified
+    assert by_signer["a.chen"].status == "key not pinned" and not by_signer["a.chen"].verified
     assert record.udi.error is not None and "(01)" in record.udi.error
     assert "check digit 2" in record.udi.error
 

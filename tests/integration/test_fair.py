@@ -139,7 +139,9 @@ def test_forms_1_2_3_have_every_as9102_field(ledger: thread.Ledger) -> None:
     setup(ledger)
     first_article(ledger)
     make(ledger, "SN-2", at(1))
-    report = as_json(first_article_report(ledger, PN, "A", evaluated_at=at(2)))
+    pinned = {s.signer: s.public_key for s in (INSPECTOR, QUALITY, MRB)}
+    report = as_json(first_article_report(ledger, PN, "A", evaluated_at=at(2),
+                                          trusted_keys=pinned))
     assert report["serial"] == "FA-1" and report["selection"].startswith("earliest produced")
 
     form1 = numbered(report["form1"]["fields"])

@@ -7,7 +7,9 @@ One grinder's spindle vibrates now and then: bearings ground while it exceeded
 its limit are quarantined, reviewed and released, and a share of them fail in
 the field later. Good bearings go two by two into WH-3100 wheel hubs, which
 are tested, shipped to three customers, installed in their fleets and report
-from the field.
+from the field. The plant signs as a plant does (``quality``): an inspector
+verifies each inspection and test report, the quality manager approves each
+release with a certificate of conformance and each first article's report.
 
 Every simulated subject (bearing, hub, machine window, order) draws from its
 own ``random.Random`` seeded by the demo seed and its name, so a bearing's
@@ -17,8 +19,9 @@ again with the same seed is a no-op, and filling it with more bearings
 extends the same story.
 
 The plant's master data is in ``catalogue``; ``plant`` runs it, with the
-grinders' condition in ``machines``, bearings in ``grinding`` and wheel hubs
-in ``field``, all queuing their facts in one ``journal``.
+grinders' condition in ``machines``, bearings in ``grinding``, wheel hubs in
+``field`` and the signatures of ``quality``, all queuing their facts in one
+``journal``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from thread.demo.catalogue import GRINDERS, LOTS
-from thread.demo.journal import Entry
+from thread.demo.catalogue import GRINDERS, LOTS, SIGNERS
+from thread.demo.journal import Countersignature, Entry, Journal
 from thread.demo.plant import Plant
+from thread.domain.chain import Recorded
 from thread.errors import AlreadyRegistered, LedgerError
-from thread.ledger import Ledger
+from thread.ledger import Ledger, Receipt
 
-__all__ = ["DemoSummary", "fill"]
+__all__ = ["DemoSummary", "fill", "signer_keys"]
 
 #: The source every demo fact names.
 SOURCE = "demo"
@@ -60,7 +64,8 @@ class DemoSummary:
     alarms: int
     field_reports: int
     failures: int
-    facts: int  # facts the simulation produced
+    signatures: int  # electronic signatures: releases, dispositions, reports, first articles
+    facts: int  # facts the simulation produced (signatures apart)
     written: int  # of which this fill recorded (the rest were already in the ledger)
     example: str  # a serial with a story worth reading
 
@@ -96,12 +101,45 @@ def fill(
     return _summary(plant, bearings, written)
 
 
-def _write(ledger: Ledger, entries: list[Entry]) -> int:
+def signer_keys(seed: int = 7) -> dict[str, bytes]:
+    """The Ed25519 public key of each person who signs in the demo plant of ``seed``, by signer
+    id: the keys a reader pins to see the demo's signatures VERIFIED."""
+    journal = Journal(seed)
+    return {signer: journal.signer(signer, name).public_key
+            for signer, (name, _) in SIGNERS.items()}
+
+
+def _write(ledger: Ledger, entries: list[Entry | Countersignature]) -> int:
+    """Record the entries in one transaction, then the countersignatures on their events;
+    return how many of the entries' facts were new."""
+    facts = [entry for entry in entries if isinstance(entry, Entry)]
     with ledger.batch(actor="demo-plant", source=SOURCE) as batch:
-        for entry in entries:
+        for entry in facts:
             batch.record(entry.fact, occurred_at=entry.at, actor=entry.actor,
-                         source_record_id=entry.record_id, sign=entry.sign)
+                         source_record_id=entry.record_id, sign=entry.sign,
+                         meaning=entry.meaning)
+    receipts = {entry.record_id: receipt for entry, receipt in zip(facts, batch.receipts,
+                                                                   strict=True)}
+    countersignatures = [c for c in entries if isinstance(c, Countersignature)]
+    if countersignatures:
+        with ledger.batch(actor="demo-plant", source=SOURCE) as signing:
+            for item in countersignatures:
+                receipt = receipts[item.record_id]
+                signature = item.signer.sign(_event(ledger, receipt), receipt.kind, receipt.key,
+                                             item.meaning, item.at)
+                signing.record(signature, occurred_at=item.at, actor=item.signer.signer,
+                               source_record_id=f"{item.record_id}/signed/{item.signer.signer}"
+                                                f"/{item.meaning}")
     return sum(not receipt.duplicate for receipt in batch.receipts)
+
+
+def _event(ledger: Ledger, receipt: Receipt) -> Recorded:
+    """The recorded event a receipt names (a signature signs its hash)."""
+    for event in ledger.history_of(receipt.kind, receipt.key):
+        if event.originator_version == receipt.version:
+            return event
+    raise LedgerError(f"demo plant: {receipt.kind} {receipt.key} has no version "
+                      f"{receipt.version} to countersign")
 
 
 def _summary(plant: Plant, bearings: int, written: int) -> DemoSummary:
@@ -114,6 +152,7 @@ def _summary(plant: Plant, bearings: int, written: int) -> DemoSummary:
         inspections=c["inspections"], failed_inspections=c["failed inspections"],
         non_conformances=plant.grinding.non_conformances, hubs=plant.hubs.hubs,
         shipped=c["shipped"], condition_windows=c["windows"], alarms=c["alarms"],
-        field_reports=c["field reports"], failures=c["failures"], facts=c["facts"],
+        field_reports=c["field reports"], failures=c["failures"],
+        signatures=c["signatures"], facts=c["facts"],
         written=written, example=journal.example or "BRG-000001",
     )

@@ -10,6 +10,7 @@ from typing import Literal
 
 from thread.domain import facts as f
 from thread.domain.facts.measures import Designator
+from thread.records.units import quantity
 
 #: When the first bearing is ground; every simulated time is an offset from here.
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -18,6 +19,16 @@ BEARING = "BRG-6204"
 HUB = "WH-3100"
 REVISION = "A"
 SITE = "PLANT-1"
+#: Who the plant is, as its inspection reports name it (AS9102 Form 1 fields 10 and 11).
+ORGANIZATION = "Thread Demo Bearing Works, Plant 1"
+SUPPLIER_CODE = "SUP-10427"
+#: The people who sign: signer id -> (printed name, what they sign).
+SIGNERS = {
+    "r.okafor": ("Ruth Okafor", "design engineer: releases design revisions"),
+    "d.lindqvist": ("Dana Lindqvist", "material review board: dispositions non-conformances"),
+    "k.nakamura": ("Kenji Nakamura", "quality inspector: verifies inspection and test reports"),
+    "a.mensah": ("Abena Mensah", "quality manager: approves releases and first articles"),
+}
 GRINDERS = ("GR-01", "GR-02", "GR-03")
 #: The grinder whose spindle bearing is wearing out.
 NOISY = "GR-02"
@@ -55,10 +66,10 @@ class Gauging:
         return max(self.low - measured, measured - self.high) <= (self.high - self.low) / 4
 
     def deviation(self, measured: float) -> str:
-        """A non-conformance description of ``measured``."""
+        """A non-conformance description of ``measured``, units as people write them."""
         name, unit = self.characteristic.name, self.characteristic.unit
-        return (f"{name} (balloon {self.characteristic.balloon}) measured {measured:g} {unit}, "
-                f"limits {self.low:g} to {self.high:g} {unit}")
+        return (f"{name} (balloon {self.characteristic.balloon}) measured "
+                f"{quantity(measured, unit)}, limits {self.low:g} to {quantity(self.high, unit)}")
 
 
 def _gauging(balloon: str, name: str, nominal: float, unit: str, tolerance: tuple[float, float],

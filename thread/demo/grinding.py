@@ -25,9 +25,9 @@ from thread.demo.catalogue import (
 )
 from thread.demo.journal import Journal
 from thread.demo.machines import Grinders, window_index
+from thread.demo.quality import Quality
 from thread.domain import facts as f
 from thread.domain.facts.quality import Decision, Verdict
-from thread.domain.signature import Signer
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ class GrindingLine:
     """Makes bearings one by one; those fit for use wait in ``ready`` for a hub."""
 
     def __init__(self, journal: Journal, grinders: Grinders, certificates: dict[str, str],
-                 mrb: Signer) -> None:
+                 quality: Quality) -> None:
         self.journal = journal
         self.grinders = grinders
         self.certificates = certificates  # digest of each material lot's mill certificate
-        self.mrb = mrb
+        self.quality = quality
         self.ready: list[Ready] = []
         self.non_conformances = 0
 
@@ -91,26 +91,29 @@ class GrindingLine:
                        f"{VIBRATION_LIMIT} mm/s ({window.start:%H:%M}-{window.end:%H:%M} UTC)",
             ), window.end + timedelta(minutes=5), "quality")
         at = end + timedelta(minutes=15)
-        failures = self.gauge(serial, rng, at, "first", vibrated=window.exceeded)
-        scrapped, at = self.review(serial, rng, machine, failures, at)
+        failures = self.gauge(serial, rng, at, "first", start, vibrated=window.exceeded)
+        scrapped, at = self.review(serial, rng, machine, failures, at, start)
+        manager = self.quality.manager
         if window.exceeded and not scrapped:
             at = max(at, window.end) + timedelta(hours=4)
             journal.add(f.ReleasedFromQuarantine(
                 serial=serial, reference=window.hold,
                 reason="inspection results reviewed against the vibration event; "
                        "fit for use",
-            ), at, "quality")
+            ), at, manager.signer, sign=manager, meaning="approval")
         if not scrapped:
+            self.quality.release(journal, serial, at + timedelta(minutes=20))
             self.ready.append(Ready(serial, at + timedelta(minutes=30), window.exceeded))
         return end
 
-    def gauge(self, serial: str, rng: random.Random, at: datetime, tag: str, *,
-              vibrated: bool = False, reground: tuple[Gauging, ...] = ()
-              ) -> list[tuple[Gauging, float]]:
-        """Measure the characteristics (only the reground ones after a rework); return the
-        ones out of tolerance with their values."""
+    def gauge(self, serial: str, rng: random.Random, at: datetime, tag: str,
+              produced: datetime, *, vibrated: bool = False,
+              reground: tuple[Gauging, ...] = ()) -> list[tuple[Gauging, float]]:
+        """Measure the characteristics (only the reground ones after a rework) and report
+        them; return the ones out of tolerance with their values."""
         failures: list[tuple[Gauging, float]] = []
-        for gauging in reground or GAUGINGS:
+        gaugings = reground or GAUGINGS
+        for gauging in gaugings:
             char = gauging.characteristic
             mean, sd = gauging.mean, gauging.sd
             if reground:  # regrinding aims at the middle of the limits
@@ -132,6 +135,9 @@ class GrindingLine:
                 non_conformance=self.next_nc() if verdict == "fail" else None,
             ), at, "inspector", tag=f"{tag}/{char.balloon}")
             at += timedelta(minutes=1)
+        self.quality.report(self.journal, serial, BEARING, f"IR-{serial}-{tag}",
+                            measurements=len(gaugings), failures=len(failures), at=at,
+                            produced=produced)
         return failures
 
     def next_nc(self) -> str:
@@ -139,7 +145,8 @@ class GrindingLine:
         return f"NC-26-{self.non_conformances + 1:04d}"
 
     def review(self, serial: str, rng: random.Random, machine: str,
-               failures: list[tuple[Gauging, float]], at: datetime) -> tuple[bool, datetime]:
+               failures: list[tuple[Gauging, float]], at: datetime, produced: datetime
+               ) -> tuple[bool, datetime]:
         """Open a non-conformance for failed gauging and disposition it; True if scrapped."""
         journal = self.journal
         rounds = 0
@@ -159,7 +166,7 @@ class GrindingLine:
             journal.add(f.DispositionRecorded(
                 serial=serial, non_conformance=nc, decision=decision,
                 rationale=_rationale(decision, failures), reference=f"MRB-{at:%y%m%d}",
-            ), at, self.mrb.signer, sign=self.mrb)
+            ), at, self.quality.mrb.signer, sign=self.quality.mrb)
             journal.example = journal.example or serial
             if decision == "scrap":
                 journal.counts["scrapped"] += 1
@@ -176,7 +183,7 @@ class GrindingLine:
                 cycle_time_s=cycle,
             ), at + timedelta(seconds=cycle), person, tag=nc)
             at += timedelta(minutes=20)
-            failures = self.gauge(serial, rng, at, f"recheck-{rounds}",
+            failures = self.gauge(serial, rng, at, f"recheck-{rounds}", produced,
                                   reground=tuple(g for g, _ in failures))
         return False, at
 

@@ -11,6 +11,7 @@ from thread.demo.catalogue import (
     HUB,
     LOTS,
     REVISION,
+    SIGNERS,
     SITE,
     START,
     certificate,
@@ -18,8 +19,9 @@ from thread.demo.catalogue import (
 )
 from thread.demo.field import HubLine
 from thread.demo.grinding import GrindingLine
-from thread.demo.journal import Entry, Journal
+from thread.demo.journal import Countersignature, Entry, Journal
 from thread.demo.machines import Grinders
+from thread.demo.quality import Quality
 from thread.domain import facts as f
 
 
@@ -28,16 +30,19 @@ class Plant:
 
     def __init__(self, seed: int) -> None:
         self.journal = Journal(seed)
-        self.engineer = self.journal.signer("r.okafor", "Ruth Okafor")
-        mrb = self.journal.signer("d.lindqvist", "Dana Lindqvist")
+        signers = {signer: self.journal.signer(signer, name)
+                   for signer, (name, _) in SIGNERS.items()}
+        self.engineer = signers["r.okafor"]
+        quality = Quality(inspector=signers["k.nakamura"], manager=signers["a.mensah"],
+                          mrb=signers["d.lindqvist"])
         self.certificates = {
             lot.lot: digest(certificate(lot, self.journal.rng("lot", lot.lot))) for lot in LOTS
         }
         self.grinders = Grinders(self.journal)
-        self.grinding = GrindingLine(self.journal, self.grinders, self.certificates, mrb)
-        self.hubs = HubLine(self.journal)
+        self.grinding = GrindingLine(self.journal, self.grinders, self.certificates, quality)
+        self.hubs = HubLine(self.journal, quality)
 
-    def setup(self) -> list[Entry]:
+    def setup(self) -> list[Entry | Countersignature]:
         """Released designs, registered grinders and received material lots."""
         journal = self.journal
         released = START - timedelta(days=14)
@@ -53,11 +58,14 @@ class Plant:
             drawing="DWG-3100", drawing_revision="A",
             cad_digest=digest(f"CAD model {HUB} revision {REVISION}"),
             characteristics=(
+                # Verified by the functional test's rolling_torque reading and by the two
+                # bearings installed (thread.records.verification).
                 f.Characteristic(balloon="1", name="Rolling torque", nominal=1.2, unit="N.m",
-                                 lower_tolerance=-0.4, upper_tolerance=0.4, designator="key"),
+                                 lower_tolerance=-0.4, upper_tolerance=0.4, designator="key",
+                                 location="sheet 1, zone D4"),
                 f.Characteristic(balloon="2", name="Bearing complement",
                                  requirement=f"two {BEARING} rev {REVISION}, inboard and "
-                                             "outboard"),
+                                             "outboard", location="sheet 1, zone B2"),
             ),
         ), released + timedelta(hours=2), self.engineer.signer, sign=self.engineer)
         for number, machine in enumerate(GRINDERS, start=1):
@@ -74,7 +82,7 @@ class Plant:
             ), START - timedelta(days=7 - number), "receiving")
         return journal.take()
 
-    def produce(self, first: int, count: int) -> list[Entry]:
+    def produce(self, first: int, count: int) -> list[Entry | Countersignature]:
         """The facts of bearings ``first`` to ``first + count - 1`` and what they complete:
         the hubs they pair into, then the machine windows they span."""
         until = START

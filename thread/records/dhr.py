@@ -1,13 +1,17 @@
 """The device history record of a serialised unit or a production lot.
 
-Contents follow 21 CFR 820.184 and, since the QMSR of 2 February 2026, the
-ISO 13485:2016 clause 7.5.1 record: dates of manufacture, quantity
-manufactured and released for distribution, acceptance records against the
-device master record, identification and labelling with the UDI (820.35),
-traceability (7.5.8) and, as for implantable devices (7.5.9.2), the
-components, materials and work-environment conditions used and the
-consignee. Every field names the facts it was derived from; a field the
-ledger holds no fact for says so instead of being left blank.
+Since 2 February 2026 21 CFR Part 820 (the QMSR) incorporates ISO 13485:2016
+by reference (820.10); section 820.184 is gone, and the record is the clause
+7.5.1 record of production, which people still call the Device History
+Record. Its contents are what 7.5.1 asks and what auditors still look for
+from the old 820.184: dates of manufacture, quantity manufactured and
+released for distribution, acceptance records against the device master
+record, identification and labelling with the UDI (820.35), traceability
+(7.5.8) and, as for implantable devices (7.5.9.2), the components, materials
+and work-environment conditions used and the consignee; and the record
+verified and approved (7.5.1). Every field names the facts it was derived
+from; a field the ledger holds no fact for says so instead of being left
+blank.
 """
 
 from __future__ import annotations
@@ -47,9 +51,9 @@ from thread.records.evidence import (
     TimeAxis,
     field,
     moment,
-    number,
-    requirement,
 )
+from thread.records.units import quantity, readings, requirement
+from thread.records.verification import Verifier
 
 __all__ = ["DeviceHistoryRecord", "device_history_record"]
 
@@ -138,7 +142,7 @@ class _Builder(Traceability):
         manufactured = self.quantity_manufactured()
         released = self.quantity_released()
         signatures = self.signatures()
-        approval = self.approval(signatures)
+        verified_by, approval = self.approval(signatures)
         labelling = field(
             "Primary identification label and labelling", None,
             "no fact kind of the ledger records label content or labelling; the UDI recorded "
@@ -154,7 +158,8 @@ class _Builder(Traceability):
             acceptance=acceptance, operations=operations, process_parameters=parameters,
             materials=materials, components=components, environment=environment,
             distribution=distribution, actions=actions, corrections=corrections,
-            approval=approval, signatures=signatures, derivations=tuple(self.derivations),
+            verified_by=verified_by, approval=approval, signatures=signatures,
+            derivations=tuple(self.derivations),
             evidence=self.reader.evidence(),
         )
 
@@ -285,9 +290,7 @@ class _Builder(Traceability):
                             for e, o in orders) or "none in the ledger",
                   "ChangeOrderIssued.affected_revisions",
                   self.reader.refs(self.design, [e for e, _ in orders]), status="derived"),
-            field("Release signed by", "; ".join(
-                f"{s.printed_name} ({s.meaning}, {moment(s.signed_at)}, "
-                f"{'verified' if s.verified else 'NOT VERIFIED'})" for s in signed) or None,
+            field("Release signed by", "; ".join(s.signed_by for s in signed) or None,
                 "SignatureApplied on the RevisionReleased event",
                 [s.signature_event for s in signed]),
         )
@@ -371,11 +374,13 @@ class _Builder(Traceability):
             return released(quantity, "Shipped", f"shipped to {ship.customer}, order "
                             f"{ship.order}, {moment(event.occurred_at)}{lot_note}",
                             [e for e, _ in shipped])
+        inside = (f"; installed in assembly {state.installed_in}, whose DHR records its "
+                  "distribution" if state.installed_in is not None else "")
         if conformance:
             event, certificate = conformance[0]
             return released(quantity, "CertificationAttached (conformance)",
                             f"certificate of conformance {certificate.number} attached "
-                            f"{moment(event.occurred_at)}", [event])
+                            f"{moment(event.occurred_at)}{inside}", [event])
         if state.installed_in is not None:
             installed = self.stream.facts(f.InstalledInto)
             return released(0, "InstalledInto", "not released as a unit: installed in "
@@ -397,11 +402,12 @@ class _Builder(Traceability):
             self.release) else {}
         rows = tuple(self.inspection_row(event, fact, design_chars.get(fact.characteristic))
                      for event, fact in inspections)
+        verifier = Verifier(self.reader, stream)
         characteristics = tuple(
-            self.characteristic(c, opened, decided) for c in design_chars.values())
+            self.characteristic(c, verifier) for c in design_chars.values())
         tests = tuple(TestRow(
             procedure=fact.procedure, procedure_revision=fact.procedure_revision,
-            values=", ".join(f"{v.name} {number(v.value)} {v.unit}" for v in fact.values) or None,
+            values=readings(fact.values) or None,
             verdict=fact.verdict, report=fact.report, occurred_at=event.occurred_at,
             actor=event.actor, event=self.ref(event)) for event, fact in stream.facts(
                 f.TestRecorded))
@@ -416,8 +422,10 @@ class _Builder(Traceability):
         certificates = tuple(CertificateRow(
             document=fact.document, number=fact.number, digest=fact.digest, issuer=fact.issuer,
             event=self.ref(event)) for event, fact in stream.facts(f.CertificationAttached))
-        self.derive("Acceptance records", "InspectionRecorded against the characteristics of "
-                    "the released revision; TestRecorded; InspectionReported; "
+        self.derive("Acceptance records", "each characteristic of the released revision "
+                    "verified by the rule of thread.records.verification: InspectionRecorded "
+                    "naming its balloon, a TestRecorded reading named for it, or the "
+                    "ComponentInstalled its requirement names; TestRecorded; InspectionReported; "
                     "NonConformanceOpened with DispositionRecorded and its signature; "
                     "CertificationAttached")
         return Acceptance(summary=self.acceptance_summary(characteristics, tests, ncs, rows),
@@ -430,17 +438,17 @@ class _Builder(Traceability):
         replaced = self.stream.superseded.get(event.originator_version)
         if replaced is not None:
             remarks.append(f"superseded by version {replaced}")
-        stated = requirement(fact.nominal, fact.lower_tolerance, fact.upper_tolerance, fact.unit)
+        stated = requirement(fact.nominal, fact.lower_tolerance, fact.upper_tolerance, fact.unit,
+                             name=design.name if design else fact.name)
         if design is None:
             remarks.append("characteristic not on the released revision")
         else:
             drawn = requirement(design.nominal, design.lower_tolerance, design.upper_tolerance,
-                                design.unit, design.requirement)
+                                design.unit, design.requirement, design.name)
             if stated is not None and stated != drawn:
                 remarks.append(f"requirement differs from the released revision ({drawn})")
             stated = stated or drawn
-        measured = (f"{number(fact.measured)} {fact.unit or ''}".strip()
-                    if fact.measured is not None else None)
+        measured = quantity(fact.measured, fact.unit) if fact.measured is not None else None
         return InspectionRow(
             characteristic=fact.characteristic, name=fact.name or (design.name if design else None),
             method=fact.method, gauge=fact.gauge, program=fact.program, measured=measured,
@@ -448,40 +456,16 @@ class _Builder(Traceability):
             non_conformance=fact.non_conformance, occurred_at=event.occurred_at,
             actor=event.actor, remarks="; ".join(remarks) or None, event=self.ref(event))
 
-    def characteristic(
-        self, char: f.Characteristic,
-        opened: dict[str, tuple[Recorded, f.NonConformanceOpened]],
-        decided: dict[str, tuple[Recorded, f.DispositionRecorded]],
-    ) -> CharacteristicAcceptance:
-        results = [(e, r) for e, r in self.stream.facts(f.InspectionRecorded)
-                   if r.characteristic == char.balloon]
-        results.sort(key=lambda pair: pair[0].occurred_at)
-        refs = [self.ref(e) for e, _ in results]
+    def characteristic(self, char: f.Characteristic, verifier: Verifier
+                       ) -> CharacteristicAcceptance:
+        found = verifier.verify(char)
         stated = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance, char.unit,
-                             char.requirement)
-        if not results:
-            status, accepted, final = "not inspected: no result recorded", False, None
-        else:
-            last = results[-1][1]
-            final = (f"{number(last.measured)} {last.unit or ''}".strip()
-                     if last.measured is not None else last.verdict)
-            status, accepted = "accepted", True
-            if last.verdict == "fail":
-                nc = last.non_conformance or next(
-                    (n for n, (_, o) in opened.items() if o.characteristic == char.balloon), None)
-                disposition = decided.get(nc) if nc else None
-                if disposition is not None:
-                    refs.append(self.ref(disposition[0]))
-                decision = disposition[1].decision if disposition else None
-                accepted = decision in ("use-as-is", "accept")
-                status = (f"accepted under {nc} ({decision}, signed MRB disposition)" if accepted
-                          else f"rejected: {nc} dispositioned {decision}" if decision
-                          else f"rejected: {nc} open" if nc
-                          else "rejected: failed with no non-conformance recorded")
+                             char.requirement, char.name)
         return CharacteristicAcceptance(
             balloon=char.balloon, name=char.name, designator=char.designator,
-            requirement=stated, results=len(results), final=final, status=status,
-            accepted=accepted, evidence=tuple(refs))
+            requirement=stated, verified_by=found.verified_by, results=len(found.results),
+            final=found.final, status=found.status, accepted=found.accepted,
+            evidence=found.evidence)
 
     def non_conformance(self, event: Recorded, fact: f.NonConformanceOpened,
                         disposition: tuple[Recorded, f.DispositionRecorded] | None,
@@ -493,9 +477,7 @@ class _Builder(Traceability):
             signatures = self.reader.signatures(self.stream,
                                                 [disposition[0].originator_version])
             refs += [s.signature_event for s in signatures]
-            signed_by = "; ".join(
-                f"{s.printed_name} ({s.meaning}, {moment(s.signed_at)}, "
-                f"{'verified' if s.verified else 'NOT VERIFIED'})" for s in signatures) or None
+            signed_by = "; ".join(s.signed_by for s in signatures) or None
         decision = disposition[1] if disposition else None
         return NonConformanceRow(
             non_conformance=fact.non_conformance, severity=fact.severity,
@@ -532,9 +514,11 @@ class _Builder(Traceability):
         if open_ncs:
             parts.append("open non-conformances: " + ", ".join(open_ncs))
         return field("Acceptance against the device master record", "; ".join(parts),
-                     "latest current InspectionRecorded per characteristic of the released "
-                     "revision, with the signed disposition of a failure; latest TestRecorded "
-                     "per procedure", refs, status="derived")
+                     "each characteristic of the released revision verified by its latest "
+                     "inspection (a failure accepted only by a use-as-is or accept "
+                     "disposition), its latest functional test reading, or the components "
+                     "its requirement names (thread.records.verification); latest "
+                     "TestRecorded per procedure", refs, status="derived")
 
     # Signatures and approval
 
@@ -547,22 +531,50 @@ class _Builder(Traceability):
                     "event's hash")
         return tuple(sorted(found, key=lambda s: s.signed_at))
 
-    def approval(self, signatures: tuple[SignatureRecord, ...]) -> RecordField:
-        name = "Record verified and approved (ISO 13485 7.5.1)"
-        release_topics = {f.Shipped.topic, f.CertificationAttached.topic,
-                          f.ReleasedFromQuarantine.topic}
-        approvals = [s for s in signatures if s.meaning == "approval"
-                     and s.signed.kind == self.kind and s.signed.topic in release_topics]
-        self.derive(name, "a SignatureApplied with meaning approval on a release of the unit "
-                    "(Shipped, CertificationAttached, ReleasedFromQuarantine)")
-        if not approvals:
-            return field(name, None, "no signature with meaning approval on a release of the "
-                         "unit (shipment, certificate of conformance, release from quarantine)")
-        return field(name, "; ".join(
-            f"{s.printed_name}, {moment(s.signed_at)}, on {s.signed.topic}"
-            + ("" if s.verified else " (NOT VERIFIED)") for s in approvals),
-            "SignatureApplied (approval) on a release event",
-            [s.signature_event for s in approvals])
+    def approval(self, signatures: tuple[SignatureRecord, ...]
+                 ) -> tuple[RecordField, RecordField]:
+        """Who verified the record and who approved the unit's release (ISO 13485 7.5.1): a
+        review signature on the unit's acceptance records or release, and an approval
+        signature on its release."""
+        own = [s for s in signatures if s.signed.kind == self.kind and s.signed.key == self.key]
+        verified = [s for s in own if s.meaning == "review"
+                    and s.signed.topic in _REVIEWED_TOPICS]
+        approved = [s for s in own if s.meaning == "approval"
+                    and s.signed.topic in _RELEASE_TOPICS]
+        self.derive("Record verified by (ISO 13485 7.5.1)", "a SignatureApplied with meaning "
+                    "review on the unit's acceptance records or release (InspectionReported, "
+                    "TestRecorded, CertificationAttached, Shipped, ReleasedFromQuarantine)")
+        self.derive("Record approved by (ISO 13485 7.5.1)", "a SignatureApplied with meaning "
+                    "approval on a release of the unit (CertificationAttached, Shipped, "
+                    "ReleasedFromQuarantine)")
+        return (
+            _signed("Record verified by (ISO 13485 7.5.1)", verified,
+                    "SignatureApplied (review) on an acceptance record or release",
+                    "no signature with meaning review on the unit's inspection or test report "
+                    "or release"),
+            _signed("Record approved by (ISO 13485 7.5.1)", approved,
+                    "SignatureApplied (approval) on a release event",
+                    "no signature with meaning approval on a release of the unit (certificate "
+                    "of conformance, shipment, release from quarantine)"),
+        )
+
+
+#: Events whose signature with meaning review verifies the record: acceptance and release.
+_REVIEWED_TOPICS = frozenset({
+    f.InspectionReported.topic, f.TestRecorded.topic, f.CertificationAttached.topic,
+    f.Shipped.topic, f.ReleasedFromQuarantine.topic})
+#: Events that release the unit, whose signature with meaning approval approves it.
+_RELEASE_TOPICS = frozenset({
+    f.CertificationAttached.topic, f.Shipped.topic, f.ReleasedFromQuarantine.topic})
+
+
+def _signed(name: str, signatures: list[SignatureRecord], source: str, missing: str
+            ) -> RecordField:
+    if not signatures:
+        return field(name, None, missing)
+    return field(name, "; ".join(
+        f"{s.printed_name}, {moment(s.signed_at)}, on {s.signed.topic} ({s.checked})"
+        for s in signatures), source, [s.signature_event for s in signatures])
 
 
 def _compare(what: str, found: str | None, expected: str, named: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from thread.domain.udi import GS
 from thread.records.dhr_record import DeviceHistoryRecord
-from thread.records.evidence import EventRef, RecordField, field, moment, number
+from thread.records.evidence import EventRef, RecordField, field, moment
 from thread.records.layout import (
     Block,
     Boxes,
@@ -20,6 +20,7 @@ from thread.records.layout import (
     cell,
     verdict,
 )
+from thread.records.units import number, quantity, symbol
 
 
 def dhr_document(record: DeviceHistoryRecord) -> Document:
@@ -100,11 +101,13 @@ def _identification_section(record: DeviceHistoryRecord) -> Section:
 def _acceptance_section(record: DeviceHistoryRecord) -> Section:
     acc = record.acceptance
     chars = Grid(
-        ("Char.", "Characteristic", "Designator", "Requirement", "Results", "Final", "Status"),
+        ("Char.", "Characteristic", "Designator", "Requirement", "Verified by (results)",
+         "Final", "Status"),
         tuple((Cell(c.balloon), Cell(c.name), Cell(c.designator), cell(c.requirement),
-               Cell(str(c.results)), cell(c.final),
+               Cell(f"{c.verified_by} ({c.results})" if c.results else c.verified_by,
+                    "plain" if c.results else "missing"), cell(c.final),
                Cell(c.status, "pass" if c.accepted else "fail")) for c in acc.characteristics),
-        (0.5, 1.6, 0.9, 2.2, 0.6, 1, 2.2), empty="No released revision to accept against.")
+        (0.5, 1.4, 0.95, 1.9, 1.5, 1.05, 1.85), empty="No released revision to accept against.")
     inspections = Grid(
         ("Char.", "Method / gauge", "Measured", "Requirement", "Verdict", "Report / NC",
          "When (UTC) / by", "Remarks"),
@@ -114,7 +117,7 @@ def _acceptance_section(record: DeviceHistoryRecord) -> Section:
                Cell(" / ".join(x for x in (r.report, r.non_conformance) if x) or "-"),
                Cell(f"{moment(r.occurred_at)} {r.actor}"), Cell(r.remarks or "", "warn"))
               for r in acc.inspections),
-        (1.2, 1.1, 0.9, 1.9, 0.6, 1.3, 1.3, 1.1), empty="No inspection result recorded.")
+        (1.2, 1.1, 0.9, 1.7, 0.6, 1.5, 1.3, 1.1), empty="No inspection result recorded.")
     tests = Grid(
         ("Procedure", "Rev.", "Values", "Verdict", "Report", "When (UTC) / by"),
         tuple((Cell(t.procedure), cell(t.procedure_revision), cell(t.values), verdict(t.verdict),
@@ -129,7 +132,7 @@ def _acceptance_section(record: DeviceHistoryRecord) -> Section:
                cell(r.program), Cell(str(r.measurements)), Cell(str(r.failures)),
                Cell(r.document_digest or "Not recorded",
                     "mono" if r.document_digest else "missing")) for r in acc.reports),
-        (1, 1, 1.8, 0.8, 0.4, 0.4, 2), empty="No inspection report traceability "
+        (1.3, 1, 1.8, 0.8, 0.4, 0.4, 1.7), empty="No inspection report traceability "
                                              "(InspectionReported) recorded.")
     ncs = Grid(
         ("NC", "Severity / char.", "Description", "Disposition", "Rationale", "Signed"),
@@ -155,8 +158,10 @@ def _acceptance_section(record: DeviceHistoryRecord) -> Section:
                                                for ref in n.evidence]
             + [c.event for c in acc.certificates])
     return _section("4. Acceptance records", blocks, (acc.summary,), refs, basis=(
-        "Each characteristic of the released revision is accepted by its latest result, or by "
-        "a signed use-as-is disposition of the non-conformance that result raised."))
+        "Each characteristic of the released revision is verified by its latest inspection "
+        "(a failure accepted only by a use-as-is disposition of its non-conformance), by its "
+        "latest functional test reading against the tolerance, or, when its requirement names "
+        "a part number, by the acceptable components of that part number installed."))
 
 
 def _production_section(record: DeviceHistoryRecord) -> Section:
@@ -172,7 +177,7 @@ def _production_section(record: DeviceHistoryRecord) -> Section:
         (1.6, 1.1, 0.7, 1, 1.5, 0.5, 2.0), empty="No operation recorded.")
     parameters = Grid(
         ("Operation", "Machine", "Parameter", "Unit", "n", "Min", "Mean", "Max", "SD"),
-        tuple((Cell(p.operation), cell(p.machine), Cell(p.parameter), Cell(p.unit),
+        tuple((Cell(p.operation), cell(p.machine), Cell(p.parameter), Cell(symbol(p.unit)),
                Cell(str(p.n)), Cell(number(p.min)), Cell(number(p.mean)), Cell(number(p.max)),
                Cell(number(p.sd))) for p in record.process_parameters),
         (1.6, 0.7, 1.3, 0.7, 0.4, 0.7, 0.7, 0.7, 0.6), empty="No process record.")
@@ -186,7 +191,7 @@ def _traceability_section(record: DeviceHistoryRecord) -> Section:
     materials = Grid(
         ("Material lot", "Qty", "Material / spec.", "Supplier / heat", "Certificate",
          "Certificate check"),
-        tuple((Cell(m.lot), Cell(f"{number(m.quantity)} {m.unit}"),
+        tuple((Cell(m.lot), Cell(quantity(m.quantity, m.unit)),
                Cell(f"{m.material or 'not recorded'} / {m.specification or 'not recorded'}"),
                Cell(f"{m.supplier or 'not recorded'} / {m.heat or 'not recorded'}"),
                Cell(f"{m.certificate_number or 'number not recorded'} "
@@ -245,7 +250,8 @@ def _distribution_section(record: DeviceHistoryRecord) -> Section:
 
 
 def _approval_section(record: DeviceHistoryRecord) -> Section:
-    return _section("8. Verification and approval of the record", (Boxes((record.approval,), 1),),
-                    (record.approval,), basis="Electronic signatures on this unit's events "
-                    "follow in the signature block, each with printed name, date and time (UTC) "
-                    "and meaning.")
+    fields = (record.verified_by, record.approval)
+    return _section("8. Verification and approval of the record", (Boxes(fields, 2),), fields,
+                    basis="ISO 13485 7.5.1: the record is verified and approved. Electronic "
+                    "signatures on this unit's events follow in the signature block, each with "
+                    "printed name, date and time (UTC), meaning and what was checked.")

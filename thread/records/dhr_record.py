@@ -19,7 +19,10 @@ from thread.records.evidence import (
     Status,
 )
 
-STANDARD = "21 CFR 820.184 / ISO 13485:2016 7.5.1 (QMSR), UDI per 820.35"
+#: What the record answers to. Since 2 February 2026 21 CFR Part 820 (the QMSR) incorporates
+#: ISO 13485:2016 by reference (820.10) and has no section 820.184: the record is the clause
+#: 7.5.1 record of production, still called the Device History Record.
+STANDARD = "ISO 13485:2016 7.5.1 record of production; 21 CFR 820.10 (QMSR); UDI per 820.35"
 
 
 class UDIRecord(Model):
@@ -47,6 +50,9 @@ class CharacteristicAcceptance(Model):
     name: str
     designator: str
     requirement: str | None
+    #: How it was verified: inspection, a functional test, installed components
+    #: (thread.records.verification), or "nothing recorded".
+    verified_by: str
     results: int
     final: str | None
     status: str
@@ -269,6 +275,9 @@ class DeviceHistoryRecord(Model):
     distribution: tuple[DistributionRow, ...]
     actions: tuple[ActionRow, ...]
     corrections: tuple[CorrectionRow, ...]
+    #: Who verified the record: a review signature on its acceptance records or release.
+    verified_by: RecordField
+    #: Who approved the unit's release: an approval signature on a release event.
     approval: RecordField
     signatures: tuple[SignatureRecord, ...]
     derivations: tuple[Derivation, ...]

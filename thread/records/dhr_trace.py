@@ -20,7 +20,8 @@ from thread.records.dhr_record import (
     OperationRow,
     ParameterRow,
 )
-from thread.records.evidence import Derivation, EventRef, Reader, Stream, moment, number
+from thread.records.evidence import Derivation, EventRef, Reader, Stream, moment
+from thread.records.units import readings
 
 
 class Traceability:
@@ -191,7 +192,7 @@ class Traceability:
         self.derive("Work environment", "EnvironmentRecorded")
         return tuple(EnvironmentRow(
             area=fact.area, started_at=fact.started_at, ended_at=fact.ended_at,
-            readings=", ".join(f"{r.name} {number(r.value)} {r.unit}" for r in fact.readings),
+            readings=readings(fact.readings),
             event=self.ref(event)) for event, fact in self.stream.facts(f.EnvironmentRecorded))
 
     def distribution(self) -> tuple[DistributionRow, ...]:

@@ -115,8 +115,15 @@ def not_applicable(name: str, why: str, *, number: str | None = None) -> RecordF
                        derived_from=why)
 
 
+#: What a signature check established: ``verified`` against a key the reader pinned for the
+#: signer; ``key not pinned`` when it matches the signed event's hash and verifies with the
+#: key it carries, which proves the record unchanged but not who signed; ``not verified``.
+SignatureStatus = Literal["verified", "key not pinned", "not verified"]
+
+
 class SignatureRecord(Model):
-    """An electronic signature as a copy shows it (Part 11.50): who, when, what it means."""
+    """An electronic signature as a copy shows it (Part 11.50): who, when, what it means, and
+    what was and was not checked."""
 
     printed_name: str
     signer: str
@@ -126,8 +133,32 @@ class SignatureRecord(Model):
     signed_summary: str
     signature_event: EventRef
     public_key: str
+    status: SignatureStatus
+    #: True only when the signature verified against the key the reader pinned for the signer.
     verified: bool
     verification: str
+
+    @property
+    def label(self) -> str:
+        """The check in capitals, as the signature block prints it."""
+        return self.status.upper()
+
+    @property
+    def details(self) -> str:
+        """What was and was not checked, after the label."""
+        return self.verification.removeprefix(self.label + ": ")
+
+    @property
+    def checked(self) -> str:
+        """The check in a few words, as a field naming the signer prints it."""
+        return {"verified": "signature verified",
+                "key not pinned": "signature intact, signer's key not pinned",
+                "not verified": "signature NOT VERIFIED"}[self.status]
+
+    @property
+    def signed_by(self) -> str:
+        """``Ruth Okafor (approval, 2026-02-16 06:00:00 UTC, signature verified)``."""
+        return f"{self.printed_name} ({self.meaning}, {moment(self.signed_at)}, {self.checked})"
 
 
 class Derivation(Model):
@@ -221,6 +252,8 @@ class Reader:
 
     def __init__(self, ledger: Ledger, cutoff: Cutoff,
                  trusted_keys: dict[str, bytes] | None = None) -> None:
+        """``trusted_keys`` pins the Ed25519 public key the reader trusts for each signer id;
+        only a signature that verifies against its signer's pinned key reads VERIFIED."""
         self.ledger = ledger
         self.cutoff = cutoff
         self.trusted_keys = trusted_keys or {}
@@ -276,29 +309,33 @@ class Reader:
     def _signature(self, stream: Stream, event: Recorded,
                    fact: f.SignatureApplied) -> SignatureRecord:
         signed = stream.at(fact.signed_version)
+        problems: list[str] = []
         checks: list[str] = []
-        verified = True
-        if signed is None or signed.hash.hex() != fact.signed_hash:
-            verified = False
-            checks.append(f"the signed hash does not match version {fact.signed_version} "
-                          "of this subject's verified chain")
-        else:
-            checks.append(f"bound to version {fact.signed_version} by its SHA-256 hash "
-                          "(11.70)")
-        trusted = self.trusted_keys.get(fact.signer)
+        pinned = self.trusted_keys.get(fact.signer)
         try:
-            verify_signature(fact, trusted)
+            verify_signature(fact, pinned)
         except SignatureInvalid as error:
-            verified = False
-            checks.append(f"NOT VERIFIED: {error}")
+            problems.append(str(error))
         else:
-            if trusted is not None:
-                checks.insert(0, "Ed25519 signature verified with the trusted key for "
-                                 f"{fact.signer}")
-            else:
-                checks.insert(0, "Ed25519 signature verified with the public key it carries "
-                                 f"({fact.public_key[:16]}...); the key is not pinned to a "
-                                 "trusted key for the signer")
+            checks.append("Ed25519 signature verifies with " + (
+                f"the key pinned for {fact.signer} ({pinned.hex()[:16]}...)" if pinned
+                else f"the key it carries ({fact.public_key[:16]}...)"))
+        if signed is None or signed.hash.hex() != fact.signed_hash:
+            problems.append(f"the signed hash does not match version {fact.signed_version} "
+                            "of this subject's verified chain")
+        else:
+            checks.append(f"matches the SHA-256 hash of version {fact.signed_version}, the "
+                          "signed event (11.70)")
+        status: SignatureStatus
+        if problems:
+            status, verification = "not verified", "NOT VERIFIED: " + "; ".join(problems)
+        elif pinned is not None:
+            status, verification = "verified", "VERIFIED: " + "; ".join(checks)
+        else:
+            status = "key not pinned"
+            verification = ("KEY NOT PINNED: " + "; ".join(checks) + "; the signer's key is not "
+                            f"pinned, so who signed is not checked: pin the key of "
+                            f"{fact.signer} to verify it")
         target = signed if signed is not None else event
         return SignatureRecord(
             printed_name=fact.printed_name, signer=fact.signer, meaning=fact.meaning,
@@ -306,7 +343,7 @@ class Reader:
             signed_summary=(shorten(f"{target.fact.topic}: {summarize(target.fact)}", 160)
                             if signed is not None else "signed event not in this copy"),
             signature_event=self.ref(stream, event), public_key=fact.public_key,
-            verified=verified, verification="; ".join(checks),
+            status=status, verified=status == "verified", verification=verification,
         )
 
     def document(self, prefix: str, title: str, standard: str,
@@ -331,20 +368,3 @@ class Reader:
 def moment(value: datetime) -> str:
     """A time as records print it: UTC, to the second, labelled."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def number(value: float) -> str:
-    """A measured or nominal value without float noise."""
-    return f"{value:g}"
-
-
-def requirement(nominal: float | None, lower: float | None, upper: float | None,
-                unit: str | None, text: str | None = None) -> str | None:
-    """A requirement as a drawing states it: nominal, tolerances and limits, or its text."""
-    if nominal is None or lower is None or upper is None:
-        return text
-    unit_text = f" {unit}" if unit else ""
-    tolerance = f"+/-{number(upper)}" if lower == -upper else f"{upper:+g}/{lower:+g}"
-    low, high = round(nominal + lower, 9), round(nominal + upper, 9)  # no float noise
-    return (f"{number(nominal)}{unit_text} {tolerance} "
-            f"({number(low)} to {number(high)}{unit_text})")

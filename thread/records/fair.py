@@ -28,8 +28,6 @@ from thread.records.evidence import (
     field,
     moment,
     not_applicable,
-    number,
-    requirement,
 )
 from thread.records.fair_context import Production, fair_identifier, serials_of
 from thread.records.fair_due import DueAnalysis
@@ -43,8 +41,9 @@ from thread.records.fair_record import (
     Form1,
     Form2,
     Form3,
-    MeasuredResult,
 )
+from thread.records.units import requirement
+from thread.records.verification import Verification, Verifier
 
 __all__ = ["FirstArticleReport", "fair_identifier", "first_article_report", "serials_of"]
 
@@ -277,8 +276,7 @@ class _Builder(Products, DueAnalysis):
                   and s.signed.key == self.serial]
         if signed:
             s = signed[-1]
-            return (field("FAIR Verified By", f"{s.printed_name} ({s.meaning}, "
-                          f"{'signature verified' if s.verified else 'NOT VERIFIED'})",
+            return (field("FAIR Verified By", f"{s.printed_name} ({s.meaning}, {s.checked})",
                           "SignatureApplied on the first article's inspection report",
                           (s.signature_event,), number="20"),
                     field("Date", moment(s.signed_at), "SignatureApplied.signed_at",
@@ -305,8 +303,7 @@ class _Builder(Products, DueAnalysis):
                           "approval on the first article's InspectionReported", number="22"),
                     field("Date", None, "nothing approved", number="23"))
         s = signed[-1]
-        return (field("FAIR Reviewed/Approved By", f"{s.printed_name} (approval, "
-                      f"{'signature verified' if s.verified else 'NOT VERIFIED'})",
+        return (field("FAIR Reviewed/Approved By", f"{s.printed_name} (approval, {s.checked})",
                       "SignatureApplied (approval) on InspectionReported",
                       (s.signature_event,), number="22"),
                 field("Date", moment(s.signed_at), "SignatureApplied.signed_at",
@@ -328,39 +325,51 @@ class _Builder(Products, DueAnalysis):
     # Form 3
 
     def characteristics(self) -> tuple[CharacteristicRow, ...]:
-        self.derive("Form 3", "RevisionReleased.characteristics (fields 5-8); the first "
-                    "article's current InspectionRecorded results (9, 10, 11) with "
-                    "NonConformanceOpened and DispositionRecorded (11, 12)")
+        self.derive("Form 3", "RevisionReleased.characteristics (fields 5-8); each "
+                    "characteristic verified on the first article by the rule of "
+                    "thread.records.verification: its current InspectionRecorded results, a "
+                    "TestRecorded reading named for it, or the ComponentInstalled its "
+                    "requirement names (9, 10); NonConformanceOpened and DispositionRecorded "
+                    "(11, 12)")
+        verifier = Verifier(self.reader, self.stream)
         results = self.stream.facts(f.InspectionRecorded)
         decided = {d.non_conformance: (e, d) for e, d in self.stream.facts(f.DispositionRecorded)}
         opened = self.stream.facts(f.NonConformanceOpened)
-        rows = [self.characteristic(c, [(e, r) for e, r in results
-                                        if r.characteristic == c.balloon], opened, decided)
+        rows = [self.characteristic(c, verifier.verify(c), [(e, r) for e, r in results
+                                                            if r.characteristic == c.balloon],
+                                    opened, decided)
                 for c in self.release.characteristics]
         drawn = {c.balloon for c in self.release.characteristics}
         extra = dict.fromkeys(r.characteristic for _, r in results if r.characteristic not in drawn)
-        rows += [self.characteristic(None, [(e, r) for e, r in results
-                                            if r.characteristic == balloon], opened, decided,
-                                     balloon=balloon) for balloon in extra]
+        for balloon in extra:
+            found = [(e, r) for e, r in results if r.characteristic == balloon]
+            first = found[0][1]
+            # Not on the drawing: verified like any characteristic, against what it states.
+            banded = (first.nominal is not None and first.unit is not None
+                      and first.lower_tolerance is not None
+                      and first.upper_tolerance is not None
+                      and first.lower_tolerance <= first.upper_tolerance)
+            stated = f.Characteristic(
+                balloon=balloon, name=first.name or balloon,
+                nominal=first.nominal if banded else None, unit=first.unit if banded else None,
+                lower_tolerance=first.lower_tolerance if banded else None,
+                upper_tolerance=first.upper_tolerance if banded else None,
+                requirement=None if banded else "not on the drawing")
+            rows.append(self.characteristic(None, verifier.verify(stated), found, opened,
+                                            decided, stated=stated))
         return tuple(rows)
 
     def characteristic(
-        self, char: f.Characteristic | None,
+        self, char: f.Characteristic | None, verification: Verification,
         results: list[tuple[Recorded, f.InspectionRecorded]],
         opened: list[tuple[Recorded, f.NonConformanceOpened]],
         decided: dict[str, tuple[Recorded, f.DispositionRecorded]],
-        balloon: str = "",
+        stated: f.Characteristic | None = None,
     ) -> CharacteristicRow:
-        balloon = char.balloon if char else balloon
+        balloon = verification.balloon
         release = (self.reader.ref(self.design, self.release_event),) if char else ()
-        results.sort(key=lambda pair: pair[0].occurred_at)
-        measured = tuple(MeasuredResult(
-            measured=(f"{number(r.measured)} {r.unit or ''}".strip()
-                      if r.measured is not None else None),
-            verdict=r.verdict, method=r.method, gauge=r.gauge, program=r.program,
-            report=r.report, non_conformance=r.non_conformance, occurred_at=e.occurred_at,
-            event=self.ref(e)) for e, r in results)
-        result_refs = [m.event for m in measured]
+        measured = verification.results
+        result_refs = list(verification.evidence)
         ncs = list(dict.fromkeys(
             [r.non_conformance for _, r in results if r.non_conformance]
             + [o.non_conformance for _, o in opened if o.characteristic == balloon]))
@@ -369,21 +378,19 @@ class _Builder(Products, DueAnalysis):
             comments.append(f"not a characteristic of revision {self.revision}")
         stated_location = next((r.location for _, r in results if r.location), None)
         location = (char.location if char else None) or stated_location
+        shown = char or stated
+        drawn = requirement(shown.nominal, shown.lower_tolerance, shown.upper_tolerance,
+                            shown.unit, shown.requirement if char else None,
+                            shown.name) if shown else None
         if char is not None:
-            drawn = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
-                                char.unit, char.requirement)
             for _, r in results:
-                stated = requirement(r.nominal, r.lower_tolerance, r.upper_tolerance, r.unit)
-                if stated is not None and stated != drawn:
-                    comments.append(f"inspection states {stated}, the drawing {drawn}")
+                said = requirement(r.nominal, r.lower_tolerance, r.upper_tolerance, r.unit,
+                                   name=char.name)
+                if said is not None and said != drawn:
+                    comments.append(f"inspection states {said}, the drawing {drawn}")
                 if r.designator != "none" and r.designator != char.designator:
                     comments.append(f"inspection states designator {r.designator}, the drawing "
                                     f"{char.designator}")
-        else:
-            first = results[0][1]
-            drawn = requirement(first.nominal, first.lower_tolerance, first.upper_tolerance,
-                                first.unit)
-        conforms: bool | None = None
         nc_text = []
         for nc in ncs:
             disposition = decided.get(nc)
@@ -392,23 +399,21 @@ class _Builder(Products, DueAnalysis):
                 nc_text.append(f"{nc} ({disposition[1].decision})")
             else:
                 nc_text.append(f"{nc} (open)")
-        if results:
-            last = results[-1][1]
-            conforms = last.verdict == "pass"
-            if not conforms and last.non_conformance in decided:
-                decision = decided[last.non_conformance][1].decision
-                conforms = decision in ("use-as-is", "accept")
-                comments.append(f"accepted by signed disposition ({decision})" if conforms
-                                else f"dispositioned {decision}")
-            if len(results) > 1:
-                comments.append(f"{len(results)} results; the latest decides")
-        tooling = "; ".join(dict.fromkeys(
-            " ".join(x for x in (r.method, r.gauge) if x)
-            + (f", program {r.program} (revision not recorded)" if r.program else "")
-            for _, r in results))
+        conforms: bool | None = verification.accepted if measured else None
+        if verification.disposition is not None:
+            decision = verification.disposition[1].decision
+            comments.append(f"accepted by signed disposition ({decision})"
+                            if verification.accepted else f"dispositioned {decision}")
+        if not verification.accepted and measured and verification.disposition is None:
+            comments.append(verification.status)
+        inspected = [r for r in measured if r.kind == "inspection"]
+        if len(inspected) > 1:
+            comments.append(f"{len(inspected)} results; the latest decides")
+        comments += [f"{r.measured}: {r.note}" for r in measured if r.note]
+        tooling = "; ".join(dict.fromkeys(r.tooling for r in measured))
         results_text = "; ".join(f"{m.measured or 'no value'} {m.verdict.upper()}"
                                  for m in measured)
-        nc_status = "not recorded" if not results and not ncs else "derived"
+        nc_status = "not recorded" if not measured and not ncs else "derived"
         return CharacteristicRow(
             balloon=balloon, on_drawing=char is not None, results=measured, conforms=conforms,
             fields=(
@@ -422,12 +427,14 @@ class _Builder(Products, DueAnalysis):
                 field("Requirement", drawn, "Characteristic nominal, tolerances and unit, or "
                       "its requirement text", release, number="8"),
                 field("Results", results_text or None, "InspectionRecorded.measured and "
-                      "verdict on the first article", result_refs, number="9"),
+                      "verdict, TestRecorded readings named for the characteristic, or the "
+                      "components installed that its requirement names, on the first article "
+                      "(thread.records.verification)", result_refs, number="9"),
                 field("Designed / Qualified Tooling", tooling or None,
-                      "InspectionRecorded.method, gauge and program", result_refs,
-                      number="10"),
+                      "InspectionRecorded.method, gauge and program; TestRecorded.procedure "
+                      "and revision; the assembly record", result_refs, number="10"),
                 RecordField(number="11", name="Nonconformance Number",
-                            value="; ".join(nc_text) or (None if not results else "None"),
+                            value="; ".join(nc_text) or (None if not measured else "None"),
                             status=nc_status, derived_from="InspectionRecorded."
                             "non_conformance and NonConformanceOpened.characteristic",
                             evidence=tuple(result_refs)),

@@ -12,9 +12,10 @@ import itertools
 
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
-from thread.records.evidence import moment, requirement
+from thread.records.evidence import moment
 from thread.records.fair_context import FirstArticle, add_years
 from thread.records.fair_record import DueKind, DueReason, FaiDue, Form3
+from thread.records.units import requirement
 
 #: Operation attributes whose change in later production makes a new FAI due.
 _WATCHED = ("station", "machine", "program", "program_revision")
@@ -177,9 +178,10 @@ def _characteristic_changes(old: f.RevisionReleased, new: f.RevisionReleased) ->
         previous = before.get(balloon)
         if previous is not None and previous != char:
             was = requirement(previous.nominal, previous.lower_tolerance,
-                              previous.upper_tolerance, previous.unit, previous.requirement)
+                              previous.upper_tolerance, previous.unit, previous.requirement,
+                              previous.name)
             now = requirement(char.nominal, char.lower_tolerance, char.upper_tolerance,
-                              char.unit, char.requirement)
+                              char.unit, char.requirement, char.name)
             notes.append(f"{balloon}: {was} -> {now}" if was != now else f"{balloon} changed")
     return ", ".join(notes)
 

@@ -99,8 +99,7 @@ def _form2(report: FirstArticleReport) -> Section:
                                   "recorded for the first article."),
                    ), basis="One row per material consumed, operation performed, functional "
                             "test and certificate of the first article.",
-                   evidence=tuple(dict.fromkeys(_refs(report.form2.header) + refs)),
-                   new_page=True)
+                   evidence=tuple(dict.fromkeys(_refs(report.form2.header) + refs)))
 
 
 def _form3(report: FirstArticleReport) -> Section:
@@ -125,7 +124,7 @@ def _form3(report: FirstArticleReport) -> Section:
                             "inspected characteristic that is not on it); field 9 is green "
                             "when the latest result conforms or a signed disposition accepts "
                             "it.", evidence=tuple(dict.fromkeys(
-                                _refs(report.form3.header) + refs)), new_page=True)
+                                _refs(report.form3.header) + refs)))
 
 
 def _due(report: FirstArticleReport) -> Section:
@@ -147,4 +146,4 @@ def _due(report: FirstArticleReport) -> Section:
                 "tooling or location; production lapse over two years)"),
         reasons, Caption("What was checked"), checked)
     refs = tuple(dict.fromkeys(ref for r in due.reasons for ref in r.evidence))
-    return Section("When a new FAI is due", blocks, evidence=refs, new_page=True)
+    return Section("When a new FAI is due", blocks, evidence=refs)

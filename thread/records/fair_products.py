@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
-from thread.records.evidence import (
-    field,
-    moment,
-    not_applicable,
-    number,
-)
+from thread.records.evidence import field, moment, not_applicable
 from thread.records.fair_context import FirstArticle
 from thread.records.fair_record import ProductRow
+from thread.records.units import number, quantity, readings
 
 
 class Products(FirstArticle):
@@ -44,7 +40,7 @@ class Products(FirstArticle):
                  else "certificate digest not checked")
         comment = (f"lot {consumed.material_lot}" + (f", heat {got.heat}" if got and got.heat
                                                      else "")
-                   + f"; {number(consumed.quantity)} {consumed.unit} consumed; {check}")
+                   + f"; {quantity(consumed.quantity, consumed.unit)} consumed; {check}")
         return ProductRow(kind="material", fields=(
             field("Material or Process Name", got.material if got else None,
                   "MaterialLotReceived.material", refs, number="5"),
@@ -74,8 +70,8 @@ class Products(FirstArticle):
                     operation.started_at):
                 refs.append(self.ref(process_event))
                 parameters = "; parameters " + ", ".join(
-                    f"{p.name} {number(p.mean)} {p.unit} ({number(p.min)}-{number(p.max)}, "
-                    f"n {p.n})" for p in process.parameters)
+                    f"{p.name} {quantity(p.mean, p.unit)} ({number(p.min)} to "
+                    f"{quantity(p.max, p.unit)}, n {p.n})" for p in process.parameters)
         site = self.registration.site
         comment = (f"station {operation.station}"
                    + (f", machine {operation.machine}" if operation.machine else "")
@@ -105,7 +101,7 @@ class Products(FirstArticle):
 
     def test(self, event: Recorded, test: f.TestRecorded) -> ProductRow:
         refs = (self.ref(event),)
-        values = ", ".join(f"{v.name} {number(v.value)} {v.unit}" for v in test.values)
+        values = readings(test.values)
         return ProductRow(kind="functional test", fields=(
             field("Material or Process Name", f"functional test {test.procedure}",
                   "TestRecorded.procedure", refs, number="5"),

@@ -16,6 +16,7 @@ from thread.records.evidence import (
     RecordField,
     SignatureRecord,
 )
+from thread.records.verification import VerificationResult
 
 STANDARD = "AS9102 Rev C First Article Inspection"
 DueKind = Literal["design", "process", "program", "location", "lapse", "incomplete"]
@@ -49,27 +50,13 @@ class Form2(Model):
     rows: tuple[ProductRow, ...]
 
 
-class MeasuredResult(Model):
-    """One inspection result of a characteristic on the first article."""
-
-    measured: str | None
-    verdict: str
-    method: str
-    gauge: str | None
-    program: str | None
-    report: str | None
-    non_conformance: str | None
-    occurred_at: datetime
-    event: EventRef
-
-
 class CharacteristicRow(Model):
     """One Form 3 row (fields 5-12) and the results behind it."""
 
     balloon: str
     on_drawing: bool
     fields: tuple[RecordField, ...]
-    results: tuple[MeasuredResult, ...]
+    results: tuple[VerificationResult, ...]
     conforms: bool | None
 
 

@@ -179,21 +179,21 @@ def _signatures(signatures: tuple[SignatureRecord, ...]) -> str:
             "<th>Date and time (UTC)</th><th>Signed record</th><th>Verification</th>"
             "</tr></thead><tbody>")
         for s in signatures:
-            tone = "pass" if s.verified else "fail"
+            tone = {"verified": "pass", "key not pinned": "warn"}.get(s.status, "fail")
             html.append(
                 f"<tr><td><b>{_e(s.printed_name)}</b> ({_e(s.signer)})</td>"
                 f"<td>{_e(s.meaning)}</td><td>{_e(moment(s.signed_at))}</td>"
                 f"<td>{_e(s.signed.label)} (log #{_e(s.signed.position)}): "
                 f"{_e(s.signed_summary)}</td>"
-                f'<td><span class="{tone}">{"VERIFIED" if s.verified else "NOT VERIFIED"}'
-                f"</span>: {_e(s.verification)}</td></tr>")
+                f'<td><span class="{tone}">{_e(s.label)}</span>: '
+                f"{_e(s.details)}</td></tr>")
         html.append("</tbody></table>")
     html.append("</section>")
     return "\n".join(html)
 
 
 def _evidence_index(evidence: tuple[EventRef, ...]) -> str:
-    html = ['<section class="new-page">', "<h2>Evidence index</h2>",
+    html = ["<section>", "<h2>Evidence index</h2>",
             '<p class="basis">Every event this record was derived from, as held in the '
             "ledger's verified chains.</p>",
             "<table><colgroup><col style='width:16%'><col style='width:4%'>"

@@ -1,4 +1,4 @@
-"""The PDF copy of a record, drawn with reportlab in the PDF standard fonts (nothing embedded).
+"""The PDF copy of a record, drawn with reportlab in embedded Bitstream Vera (:mod:`.fonts`).
 
 Every page carries the document id, "page x of y", the ledger's origin and
 log head, so a loose page still says where it came from; every section ends
@@ -8,7 +8,6 @@ and an evidence index lists their full SHA-256 hashes.
 
 from __future__ import annotations
 
-import unicodedata
 from io import BytesIO
 from typing import Any
 from xml.sax.saxutils import escape
@@ -32,6 +31,7 @@ from reportlab.platypus import (
 
 from thread.records.documents import Record, document_of
 from thread.records.evidence import EventRef, RecordField, SignatureRecord, moment
+from thread.records.fonts import BOLD, ITALIC, REGULAR, printable, register
 from thread.records.layout import Block, Boxes, Caption, Cell, Document, Grid, Note, Section, cited
 
 INK = colors.HexColor("#111111")
@@ -42,29 +42,31 @@ HEAD = colors.HexColor("#d5dbe3")
 TONES = {"pass": colors.HexColor("#1b5e20"), "fail": colors.HexColor("#b71c1c"),
          "warn": colors.HexColor("#8a4b00"), "missing": MUTED, "plain": INK, "mono": INK}
 
-_BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=8, leading=10, textColor=INK)
+_BODY = ParagraphStyle("body", fontName=REGULAR, fontSize=8, leading=10, textColor=INK)
 _CELL = ParagraphStyle("cell", parent=_BODY, fontSize=7, leading=8.6)
-_HEADER_CELL = ParagraphStyle("header-cell", parent=_CELL, fontName="Helvetica-Bold",
+_HEADER_CELL = ParagraphStyle("header-cell", parent=_CELL, fontName=BOLD,
                               fontSize=6.6, leading=8)
 _LABEL = ParagraphStyle("label", parent=_CELL, fontSize=5.8, leading=7, textColor=MUTED)
 _VALUE = ParagraphStyle("value", parent=_CELL, fontSize=8, leading=9.6)
 _FROM = ParagraphStyle("from", parent=_CELL, fontSize=5.4, leading=6.4, textColor=MUTED)
-_MONO = ParagraphStyle("mono", parent=_CELL, fontName="Courier", fontSize=6.2, leading=7.4)
-_HEADING = ParagraphStyle("heading", parent=_BODY, fontName="Helvetica-Bold", fontSize=10.5,
+_MONO = ParagraphStyle("mono", parent=_CELL, fontName=REGULAR, fontSize=6.2, leading=7.4)
+_HEADING = ParagraphStyle("heading", parent=_BODY, fontName=BOLD, fontSize=10.5,
                           leading=13, backColor=BAND, borderPadding=(3, 4, 3, 4),
                           spaceBefore=10, spaceAfter=6, keepWithNext=True)
-_CAPTION = ParagraphStyle("caption", parent=_BODY, fontName="Helvetica-Bold", fontSize=8,
+_CAPTION = ParagraphStyle("caption", parent=_BODY, fontName=BOLD, fontSize=8,
                           leading=10, spaceBefore=5, spaceAfter=2, keepWithNext=True)
 _BASIS = ParagraphStyle("basis", parent=_BODY, fontSize=7, leading=8.6, textColor=MUTED,
                         spaceAfter=3)
-_EVIDENCE = ParagraphStyle("evidence", parent=_BODY, fontName="Courier", fontSize=5.8,
+_EVIDENCE = ParagraphStyle("evidence", parent=_BODY, fontName=REGULAR, fontSize=5.8,
                            leading=7, textColor=MUTED, spaceBefore=2, spaceAfter=4)
-_TITLE = ParagraphStyle("title", parent=_BODY, fontName="Helvetica-Bold", fontSize=15,
+_TITLE = ParagraphStyle("title", parent=_BODY, fontName=BOLD, fontSize=15,
                         leading=18)
 _SUBTITLE = ParagraphStyle("subtitle", parent=_BODY, fontSize=10, leading=13, spaceAfter=4)
 _META = ParagraphStyle("meta", parent=_CELL, fontSize=6.8, leading=8.4)
 
 _MARGIN = 12 * mm
+#: With this much of the page left, a block too long for it starts here and breaks.
+_SPLIT_FROM = 40 * mm
 _TOP = 21 * mm
 _BOTTOM = 17 * mm
 
@@ -72,6 +74,7 @@ _BOTTOM = 17 * mm
 def render_pdf(record: Record | Document) -> bytes:
     """The record as a PDF: headed, numbered pages with evidence and a signature block."""
     document = document_of(record)
+    register()
     _, pages = _build(document, None)  # a first pass counts the pages for "page x of y"
     data, _ = _build(document, pages)
     return data
@@ -85,7 +88,8 @@ def _build(document: Document, total: int | None) -> tuple[bytes, int]:
         buffer, pagesize=size, leftMargin=_MARGIN, rightMargin=_MARGIN, topMargin=_TOP,
         bottomMargin=_BOTTOM, title=f"{info.document_id} {info.title}",
         author="digital-thread ledger", subject=document.subtitle,
-        creator="digital-thread ledger", invariant=True, lang="en")
+        creator="digital-thread ledger", invariant=True, lang="en", initialFontName=REGULAR,
+        initialFontSize=8)
     width = size[0] - 2 * _MARGIN
     pages = [0]
 
@@ -107,32 +111,33 @@ def _decorate(canvas: Canvas, document: Document, page: int, total: int | None,
     canvas.saveState()
     top = height - 10 * mm
     canvas.setFillColor(INK)
-    canvas.setFont("Helvetica-Bold", 9)
-    canvas.drawString(left, top, _safe(info.title.upper()))
-    canvas.setFont("Helvetica-Bold", 9)
-    canvas.drawCentredString(width / 2, top, _safe(info.document_id))
-    canvas.setFont("Helvetica", 8.5)
+    canvas.setFont(BOLD, 9)
+    canvas.drawString(left, top, printable(info.title.upper()))
+    canvas.setFont(BOLD, 9)
+    canvas.drawCentredString(width / 2, top, printable(info.document_id))
+    canvas.setFont(REGULAR, 8.5)
     canvas.drawRightString(right, top, f"Page {page} of {total if total else '?'}")
-    canvas.setFont("Helvetica", 7)
+    canvas.setFont(REGULAR, 7)
     canvas.setFillColor(MUTED)
-    canvas.drawString(left, top - 10, _fit(canvas, document.subtitle, "Helvetica", 7,
-                                           (right - left) * 0.55))
-    canvas.drawRightString(right, top - 10, _safe(info.standard))
+    standard = printable(info.standard)
+    room = right - left - canvas.stringWidth(standard, REGULAR, 7) - 6 * mm
+    canvas.drawString(left, top - 10, _fit(canvas, document.subtitle, REGULAR, 7, room))
+    canvas.drawRightString(right, top - 10, standard)
     canvas.setStrokeColor(INK)
     canvas.setLineWidth(0.8)
     canvas.line(left, top - 14, right, top - 14)
     # Footer: where the copy comes from, on every page.
     canvas.setLineWidth(0.4)
     canvas.line(left, 13 * mm, right, 13 * mm)
-    canvas.setFont("Helvetica", 6.2)
+    canvas.setFont(REGULAR, 6.2)
     canvas.drawString(left, 10 * mm, _fit(
         canvas, f"Ledger {info.ledger_origin} | log head {info.log_size} leaves, root "
                 f"{info.log_root[:16]}... | generated {moment(info.generated_at)}",
-        "Helvetica", 6.2, right - left))
+        REGULAR, 6.2, right - left))
     canvas.drawString(left, 7 * mm, _fit(
         canvas, f"{info.as_of_note} Copy of ledger facts (21 CFR 11.10(b)); each section cites "
-                "the events it was derived from (log position, SHA-256).",
-        "Helvetica", 6.2, right - left))
+                "its events (log position, SHA-256).",
+        REGULAR, 6.2, right - left))
     canvas.restoreState()
 
 
@@ -169,6 +174,7 @@ def _meta_table(document: Document, width: float) -> Table:
             for k, v, k2, v2 in rows]
     table = Table(data, colWidths=[width * 0.1, width * 0.4, width * 0.1, width * 0.4])
     table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # a plain-text cell is in Vera too
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BOX", (0, 0), (-1, -1), 0.6, RULE),
         ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -196,7 +202,26 @@ def _section(section: Section, width: float) -> list[Flowable]:
         # The evidence line stays on the page of the section's last block.
         groups[-1].append(Paragraph("Evidence: " + _safe(cited(section.evidence)), _EVIDENCE))
     groups[0][:0] = head  # a heading never ends a page alone
-    return flow + [KeepTogether(group) for group in groups]
+    return flow + [_Together(group) for group in groups]
+
+
+class _Together(KeepTogether):  # type: ignore[misc]  # reportlab is untyped
+    """A heading or caption with the block it names.
+
+    The group stays whole on this page when it fits; a longer group starts
+    here when a fair share of the page is left (:data:`_SPLIT_FROM`), its table
+    breaking between rows with the header repeated, so a long table never
+    leaves half a page empty before it and a heading keeps its first rows;
+    with less left the group moves to the next page.
+    """
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        if getattr(self, "_wrapInfo", None) != (available_width, available_height):
+            self.wrap(available_width, available_height)
+        content: list[Flowable] = list(self._content)
+        if available_height >= self._H or available_height >= _SPLIT_FROM:
+            return content
+        return [self.FrameBreak(), *content]
 
 
 def _block(block: Block, width: float) -> Flowable:
@@ -239,8 +264,9 @@ def _boxes(boxes: Boxes, width: float) -> Table:
             spans.append(("SPAN", (len(chunk) - 1, row), (columns - 1, row)))
             cells += [""] * (columns - len(chunk))
         data.append(cells)
-    table = Table(data, colWidths=[width / columns] * columns)
+    table = Table(data, colWidths=[width / columns] * columns, splitInRow=1)
     table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # a plain-text cell is in Vera too
         ("GRID", (0, 0), (-1, -1), 0.6, RULE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -254,9 +280,8 @@ def _cell(value: Cell) -> Paragraph:
     if value.tone == "mono":
         return Paragraph(_safe(value.text), _MONO)
     style = ParagraphStyle(f"cell-{value.tone}", parent=_CELL, textColor=TONES[value.tone],
-                           fontName={"pass": "Helvetica-Bold", "fail": "Helvetica-Bold",
-                                     "missing": "Helvetica-Oblique"}.get(value.tone,
-                                                                         "Helvetica"))
+                           fontName={"pass": BOLD, "fail": BOLD,
+                                     "missing": ITALIC}.get(value.tone, REGULAR))
     return Paragraph(_safe(value.text), style)
 
 
@@ -273,6 +298,7 @@ def _grid(grid: Grid, width: float) -> Flowable:
 
 
 _GRID_STYLE = TableStyle([
+    ("FONTNAME", (0, 0), (-1, -1), REGULAR),
     ("GRID", (0, 0), (-1, -1), 0.5, RULE),
     ("BACKGROUND", (0, 0), (-1, 0), HEAD),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -294,18 +320,17 @@ def _signatures(signatures: tuple[SignatureRecord, ...], width: float) -> list[F
     headers = ("Printed name", "Signer id", "Meaning", "Date and time (UTC)", "Signed record",
                "Verification")
     data: list[list[Any]] = [[Paragraph(h, _HEADER_CELL) for h in headers]]
-    bold = ParagraphStyle("signer", parent=_CELL, fontName="Helvetica-Bold", fontSize=8)
+    bold = ParagraphStyle("signer", parent=_CELL, fontName=BOLD, fontSize=8)
     for s in signatures:
-        result = "VERIFIED" if s.verified else "NOT VERIFIED"
-        tone = "pass" if s.verified else "fail"
+        tone = {"verified": "pass", "key not pinned": "warn"}.get(s.status, "fail")
         data.append([
             Paragraph(_safe(s.printed_name), bold), Paragraph(_safe(s.signer), _CELL),
             Paragraph(_safe(s.meaning.upper()), _HEADER_CELL),
             Paragraph(_safe(moment(s.signed_at)), _CELL),
             Paragraph(_safe(f"{s.signed.label} (log #{s.signed.position}), hash "
                             f"{s.signed.hash[:16]}...: {s.signed_summary}"), _CELL),
-            Paragraph(f'<font color="{TONES[tone].hexval()}"><b>{result}</b></font>: '
-                      + _safe(s.verification), _CELL),
+            Paragraph(f'<font color="{TONES[tone].hexval()}"><b>{s.label}</b></font>: '
+                      + _safe(s.details), _CELL),
         ])
     table = Table(data, colWidths=[width * w for w in (0.13, 0.09, 0.1, 0.11, 0.3, 0.27)],
                   repeatRows=1)
@@ -315,10 +340,11 @@ def _signatures(signatures: tuple[SignatureRecord, ...], width: float) -> list[F
 
 
 def _evidence_index(evidence: tuple[EventRef, ...], width: float) -> list[Flowable]:
-    flow: list[Flowable] = [PageBreak(), Paragraph("Evidence index", _HEADING), Paragraph(
-        "Every event this record was derived from, as held in the ledger's verified chains: "
-        "subject, version in its chain, position in the verifiable log, topic, both times and "
-        "the full SHA-256 event hash.", _BASIS)]
+    basis = ("Every event this record was derived from, as held in the ledger's verified "
+             "chains: subject, version in its chain, position in the verifiable log, topic, both "
+             "times and the full SHA-256 event hash.")
+    flow: list[Flowable] = [CondPageBreak(50 * mm), Paragraph("Evidence index", _HEADING),
+                            Paragraph(basis, _BASIS)]
     headers = ("Subject", "Ver.", "Log #", "Topic", "Occurred / recorded (UTC)", "SHA-256")
     data: list[list[Any]] = [[Paragraph(h, _HEADER_CELL) for h in headers]]
     for ref in evidence:
@@ -329,7 +355,7 @@ def _evidence_index(evidence: tuple[EventRef, ...], width: float) -> list[Flowab
             Paragraph(f"{moment(ref.occurred_at)}<br/>{moment(ref.recorded_at)}", _CELL),
             Paragraph(f"{ref.hash[:32]}<br/>{ref.hash[32:]}", _MONO),
         ])
-    table = Table(data, colWidths=[width * w for w in (0.17, 0.05, 0.07, 0.24, 0.2, 0.27)],
+    table = Table(data, colWidths=[width * w for w in (0.15, 0.04, 0.06, 0.28, 0.2, 0.27)],
                   repeatRows=1)
     table.setStyle(_GRID_STYLE)
     flow.append(table)
@@ -340,27 +366,14 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(_safe(text), style)
 
 
-#: Characters outside the standard fonts' encoding, spelled with ones inside it.
-_SPELLED = {"\u2264": "<=", "\u2265": ">=", "\u2212": "-", "\u2192": "->", "\u2713": "ok",
-            "\u00a0": " "}
-
-
-def _plain(text: str) -> str:
-    """Text the PDF standard fonts (WinAnsi) can show; anything else becomes '?'."""
-    for char, spelled in _SPELLED.items():
-        text = text.replace(char, spelled)
-    text = unicodedata.normalize("NFC", text)
-    return text.encode("cp1252", "replace").decode("cp1252")
-
-
 def _safe(text: str) -> str:
     """Paragraph markup for plain text (long tokens wrap: styles split long words)."""
-    return escape(_plain(text))
+    return escape(printable(text))
 
 
 def _fit(canvas: Canvas, text: str, font: str, size: float, width: float) -> str:
     """``text`` cut to fit ``width`` points."""
-    text = _plain(text)
+    text = printable(text)
     if canvas.stringWidth(text, font, size) <= width:
         return text
     while text and canvas.stringWidth(text + "...", font, size) > width:

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
-from thread.errors import ConfigurationError, EncryptionKeyError
+from thread.errors import ConfigurationError, EncryptionKeyError, LedgerError, NotALedger
 from thread.ledger import Ledger
 from thread.storage.encryption import cipher_for, key_check, load_key
+from thread.storage.recorder import NAME_SETTING, READ_ONLY_SETTING, new_origin
 
 if TYPE_CHECKING:
     from thread.read.queries import Queries
@@ -23,6 +24,8 @@ DB_VARIABLE = "THREAD_DB"
 READ_DB_VARIABLE = "THREAD_READ_DB"
 #: The ledger file in the working directory when nothing else is said.
 DEFAULT_FILE = "thread.db"
+#: The ledger file's path among its settings, beside SQLITE_DBNAME (maybe a read-only URI).
+PATH_SETTING = "THREAD_LEDGER_PATH"
 
 
 def open(
@@ -49,16 +52,25 @@ def open(
     signs a checkpoint every ``checkpoint_every`` events and/or every
     ``checkpoint_seconds`` seconds while there are new events.
 
-    Read models (trace, genealogy, recall scope) live in the ledger's own
-    database unless ``read_url`` (or ``$THREAD_READ_DB``) names another one:
-    a SQLite path or URL, or a PostgreSQL URL.
+    Reading never writes to the ledger. Without ``create``, a file or schema that
+    holds no ledger (an empty file, say) is refused. A ledger this process may
+    only read (a read-only file, directory or mount, a PostgreSQL role without
+    INSERT, a standby) opens for reading; any write then raises
+    :class:`~thread.errors.ReadOnlyLedger` naming the ledger and why.
+
+    Read models (trace, genealogy, recall scope) live in ``read_url`` (or
+    ``$THREAD_READ_DB``): a SQLite path or URL, or a PostgreSQL URL. By default
+    they live beside a ledger file in ``<name>.reads.db`` (``plant.db`` ->
+    ``plant.reads.db``), in a PostgreSQL ledger's own schema, or in the memory
+    database of a ``:memory:`` ledger; when that default place cannot be written
+    they go to a temporary file for the session, said once in a warning (see
+    :attr:`thread.read.models.ReadModels.notice`).
     """
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
-    database = env.get("SQLITE_DBNAME")
-    if (not create and database is not None and not database.startswith("file:")
-            and not Path(database).exists()):
-        raise ConfigurationError(f"there is no ledger at {database}")
+    env.update(_access(env, url, create=create))
+    if not create:
+        env["CREATE_TABLE"] = "false"  # not even a missing trigger is put back by a reader
     raw_key = load_key(encryption_key, encryption_key_file)
     cipher = cipher_for(raw_key) if raw_key is not None else None
     try:
@@ -66,13 +78,73 @@ def open(
                         checkpoint_key=checkpoint_key, checkpoint_every=checkpoint_every,
                         checkpoint_seconds=checkpoint_seconds,
                         open_read_side=_read_side(
-                            _read_url(read_url or os.environ.get(READ_DB_VARIABLE))))
-    except ConfigurationError:
+                            _read_url(read_url or os.environ.get(READ_DB_VARIABLE)),
+                            default_read_url(env)))
+    except LedgerError:
         raise
     except Exception as error:  # the drivers' errors differ; say what could not be opened
         raise ConfigurationError(f"cannot open ledger at {_redact(url)}: {error}") from error
-    _check_encryption(ledger, raw_key)
+    try:
+        _settle(ledger, raw_key, create=create)
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
+
+
+def default_read_url(ledger_env: dict[str, str]) -> str:
+    """Where a ledger's read models live unless told otherwise (a SQLAlchemy URL).
+
+    Beside a ledger file, in a file of its own, so that reading never changes the
+    ledger's bytes; in a PostgreSQL ledger's own schema (tables named ``read_*``,
+    which the ledger's tables and verification never touch); in the same memory
+    database as a ``:memory:`` ledger.
+    """
+    from thread.read.urls import read_url, sqlalchemy_url
+
+    path = ledger_env.get(PATH_SETTING)
+    if path is None:
+        return sqlalchemy_url(ledger_env)
+    return read_url(str(read_models_file(path)))
+
+
+def read_models_file(ledger_file: str | Path) -> Path:
+    """The file beside a ledger file that holds its read models: plant.db -> plant.reads.db."""
+    return Path(ledger_file).with_suffix(".reads.db")
+
+
+def _access(env: dict[str, str], url: str, *, create: bool) -> dict[str, str]:
+    """Settings that say how this process may use the ledger: its name in messages, whether
+    it may write (and why not), and for a read-only file how to read it without writing."""
+    if env["PERSISTENCE_MODULE"].startswith("thread.storage.postgres"):
+        from thread.storage.postgres import check_server
+
+        name = _redact(url)
+        reason = check_server({**env, NAME_SETTING: name}, create=create)
+        settings = {NAME_SETTING: name}
+        if reason is not None:
+            settings.update({READ_ONLY_SETTING: reason, "CREATE_TABLE": "false"})
+        return settings
+    from thread.storage.sqlite import check_ledger_file, read_only_database, read_only_reason
+
+    database = env["SQLITE_DBNAME"]
+    if database.startswith("file:"):  # a :memory: ledger
+        return {NAME_SETTING: ":memory:"}
+    path = Path(database)
+    name = str(path.resolve())
+    settings = {NAME_SETTING: name, PATH_SETTING: database}
+    exists = path.exists()
+    if not exists and not create:
+        raise NotALedger(f"there is no ledger at {database}")
+    reason = read_only_reason(database)
+    if reason is not None and not exists:
+        raise ConfigurationError(f"cannot create ledger {name}: {reason}")
+    if reason is not None:
+        settings.update({"SQLITE_DBNAME": read_only_database(database),
+                         READ_ONLY_SETTING: reason, "CREATE_TABLE": "false"})
+    if exists and (not create or reason is not None):
+        check_ledger_file(database, settings.get("SQLITE_DBNAME", database))
+    return settings
 
 
 def persistence_env(url: str) -> dict[str, str]:
@@ -116,17 +188,24 @@ def persistence_env(url: str) -> dict[str, str]:
     }
 
 
-def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
+def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool) -> None:
+    """Fix a new ledger's settings and origin when it is created; check the key given."""
     store = ledger.store
     empty = store.count_events() == 0
     wanted = key_check(raw_key) if raw_key is not None else "none"
     stored = store.get_meta("encryption")
+    if empty and create and store.read_only is None:
+        # Created now (or created empty by an earlier version): settled once, here, so
+        # byte-identical copies of the ledger agree on them and reading never writes.
+        if stored is None:
+            stored = store.put_meta("encryption", wanted)
+        if store.get_meta("origin") is None:
+            store.put_meta("origin", new_origin())
     if stored is None:
         # A ledger with events but no setting was written unencrypted by an earlier version.
-        stored = "none" if not empty else store.put_meta("encryption", wanted)
+        stored = "none" if not empty else wanted
     if stored == wanted:
         return
-    ledger.close()
     if stored == "none":
         raise EncryptionKeyError(
             "this ledger stores events unencrypted; open it without an encryption key"
@@ -139,17 +218,18 @@ def _check_encryption(ledger: Ledger, raw_key: bytes | None) -> None:
     raise EncryptionKeyError("the encryption key given is not the key this ledger was written with")
 
 
-def _read_side(url: str | None) -> Callable[[Ledger], Queries]:
-    """How the ledger opens its read side on first use: read models over its stored log."""
+def _read_side(url: str | None, default: str) -> Callable[[Ledger], Queries]:
+    """How the ledger opens its read side on first use: read models over its stored log,
+    where ``url`` says, else in the ``default`` place or, if that cannot be written, a
+    temporary one."""
 
     def open_read_side(ledger: Ledger) -> Queries:
-        from thread.read.models import ReadModels
+        from thread.read.location import open_read_models
         from thread.read.queries import Queries
-        from thread.read.urls import sqlalchemy_url
         from thread.storage.reading import StoredLog
 
         log = StoredLog(ledger.store, ledger.mapper)
-        return Queries(ReadModels(log, url or sqlalchemy_url(ledger.env)))
+        return Queries(open_read_models(log, url, default=default, ledger=ledger.store.name))
 
     return open_read_side
 

@@ -85,3 +85,11 @@ class ConfigurationError(LedgerError):
 
 class EncryptionKeyError(ConfigurationError):
     """The encryption key is missing, malformed or not the key this ledger was written with."""
+
+
+class NotALedger(ConfigurationError):  # noqa: N818 - reads as what the user pointed at
+    """The file or schema named holds no ledger (an empty file, another database)."""
+
+
+class ReadOnlyLedger(LedgerError):  # noqa: N818 - reads as the situation it reports
+    """A write to a ledger this process may only read: names the ledger and why."""

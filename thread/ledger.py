@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
@@ -30,6 +30,7 @@ from thread.domain.signature import Signer
 from thread.errors import (
     ConcurrencyConflict,
     IntegrityFailure,
+    InvalidFact,
     LedgerError,
     RuleViolation,
     UnknownSubject,
@@ -45,7 +46,7 @@ from thread.log.merkle import (
 from thread.log.verify import verify_consistency
 from thread.storage.log import missing_subtree
 from thread.storage.mapper import FactMapper
-from thread.storage.recorder import LedgerRecorder, SourceRecord
+from thread.storage.recorder import LedgerRecorder, SourceRecord, new_origin
 
 if TYPE_CHECKING:
     from thread.read.genealogy import Node
@@ -265,6 +266,7 @@ class Ledger:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpointed: tuple[int, float] = (0, time.monotonic())
+        self._origin: str | None = None  # once known to be stored
         if checkpoint_key is not None and checkpoint_seconds:
             checkpoints = self.store.select_checkpoints()
             self._checkpointed = (checkpoints[-1][0] if checkpoints else 0, time.monotonic())
@@ -527,11 +529,29 @@ class Ledger:
 
     @property
     def origin(self) -> str:
-        """The log's name in its checkpoints, fixed when the ledger was created."""
-        stored = self.store.get_meta("origin")
-        if stored is None:
-            stored = self.store.put_meta("origin", f"thread-ledger/{uuid4()}")
-        return stored
+        """The log's name in its checkpoints, fixed when the ledger was created.
+
+        Reading it never writes: a ledger made before origins were fixed at creation
+        has the origin its first event implies, stored by its next write.
+        """
+        if self._origin is not None:
+            return self._origin
+        origin = self.store.origin()
+        if origin is None:
+            raise LedgerError(
+                f"ledger {self.store.name} has no origin yet: an earlier version created it "
+                "and it holds no events; record a fact or sign a checkpoint first"
+            )
+        return origin
+
+    def _fix_origin(self) -> str:
+        """Store the origin before the first write of a ledger that lacks one (once)."""
+        if self._origin is None:
+            stored = self.store.get_meta("origin")
+            if stored is None:
+                stored = self.store.put_meta("origin", self.store.origin() or new_origin())
+            self._origin = stored
+        return self._origin
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """Every stored signed checkpoint as (tree size, note text), oldest first."""
@@ -560,7 +580,7 @@ class Ledger:
                         f"refusing to sign tree size {size}: it is not an extension of the "
                         f"checkpoint at size {last.size} ({error})"
                     ) from None
-            note = sign_note(Checkpoint(self.origin, size, head).body(), signer_key)
+            note = sign_note(Checkpoint(self._fix_origin(), size, head).body(), signer_key)
             try:
                 self.store.insert_checkpoint(size, note)
             except IntegrityError:  # another process signed this size first
@@ -609,6 +629,12 @@ class Ledger:
     ) -> _Command:
         if not isinstance(fact, Fact):
             raise LedgerError(f"record() takes a fact such as PartRegistered, not {fact!r}")
+        if occurred_at is not None and not isinstance(occurred_at, datetime):
+            kind, key = fact.subject
+            raise InvalidFact(type(fact).__name__, f"{kind} {key}", [(
+                "occurred_at", occurred_at,
+                "expected a datetime with a time zone, such as "
+                "datetime(2026, 3, 1, 6, 0, tzinfo=UTC)")])
         if occurred_at is not None and occurred_at.tzinfo is None:
             raise LedgerError(
                 f"{type(fact).__name__} for {fact.subject[0]} {fact.subject[1]}: occurred_at "
@@ -674,6 +700,7 @@ class Ledger:
                                             event.originator_id, event.originator_version,
                                             event.hash))
         if unit.events:
+            self._fix_origin()
             mapper = self.mapper
             stored = [mapper.to_stored_event(event) for event in unit.events]
             written = {event.originator_id for event in unit.events}

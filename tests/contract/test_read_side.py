@@ -13,6 +13,7 @@ from read_plant import BAD_END, BAD_START, T0, Plant, build
 
 import thread
 from thread import facts as f
+from thread.bootstrap import read_models_file
 from thread.cli import main
 from thread.errors import UnknownSubject
 from thread.read.models import StaleReadModel
@@ -29,9 +30,16 @@ def plant(ledger: thread.Ledger) -> Plant:
     return build(ledger)
 
 
-def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """Every read-model row, ordered, for comparing two builds."""
-    return {table: sorted(raw_sql(url, f"SELECT * FROM {table}"), key=repr)
+def reads_of(ledger_url: str) -> str:
+    """Where a ledger's read models are by default: a file beside it, or its own schema."""
+    if ledger_url.startswith("postgresql://"):
+        return ledger_url
+    return str(read_models_file(ledger_url))
+
+
+def snapshot(ledger_url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every read-model row of a ledger, ordered, for comparing two builds."""
+    return {table: sorted(raw_sql(reads_of(ledger_url), f"SELECT * FROM {table}"), key=repr)
             for table in READ_TABLES}
 
 
@@ -363,8 +371,8 @@ def test_read_models_of_another_layout_are_rebuilt(ledger_url: str, clock: Clock
     build(ledger, bearings=4)
     assert ledger.trace("B-000").part_number == "BRG-6204"
     ledger.close()
-    raw_sql(ledger_url, "UPDATE read_layout SET layout = 1")
-    raw_sql(ledger_url, "DELETE FROM read_story")
+    raw_sql(reads_of(ledger_url), "UPDATE read_layout SET layout = 1")
+    raw_sql(reads_of(ledger_url), "DELETE FROM read_story")
     ledger = thread.open(ledger_url, clock=clock)
     try:
         assert all(p.position == 0 for p in ledger.read_models.positions())

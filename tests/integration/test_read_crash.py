@@ -10,7 +10,7 @@ import time
 
 from conftest import Clock, raw_sql
 from read_plant import build
-from test_read_side import snapshot
+from test_read_side import reads_of, snapshot
 
 import thread
 
@@ -23,7 +23,7 @@ ledger.read_models.catch_up()
 
 
 def _position(url: str) -> int:
-    rows = raw_sql(url, "SELECT MIN(position) FROM read_positions")
+    rows = raw_sql(reads_of(url), "SELECT MIN(position) FROM read_positions")
     return int(str(rows[0][0] or 0))
 
 

@@ -9,10 +9,12 @@ both write a page: the position update is conditional on the position read.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +36,7 @@ from thread.read import schema as s
 from thread.read.pipeline import projected
 from thread.read.projections import PROJECTIONS, Projection, tables_of
 from thread.read.source import EventLog
+from thread.read.urls import shown
 
 #: Events read from the log and written to the read models per transaction.
 PAGE = 10_000
@@ -60,20 +63,37 @@ class Position:
 
 
 class ReadModels:
-    """The projections of one ledger, in the ledger's database or another one."""
+    """The projections of one ledger, in a database of their own (see :mod:`thread.read.location`).
+
+    Opening them checks that this process can write there, so a place it may
+    only read is found out at once, not halfway through a query.
+    """
 
     def __init__(self, log: EventLog, url: str, *, page: int = PAGE) -> None:
         self.log = log
         self.url = url
         self.page = page
+        #: Where they are, as a message says it.
+        self.location = shown(url)
+        #: Why they are not where they would be by default (said once, as a warning), or None.
+        self.notice: str | None = None
+        #: A directory that holds them for this session only, removed on close.
+        self.temporary: Path | None = None
         self.engine = _engine(url)
         self._lock = threading.Lock()
         self.last_rebuild: dict[str, float] = {}
-        self._ensure()
+        try:
+            self._ensure()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
-        """Release the read models' connections."""
+        """Release the read models' connections (and remove a temporary copy)."""
         self.engine.dispose()
+        if self.temporary is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            self.temporary = None
 
     # -- positions ----------------------------------------------------------
 
@@ -193,28 +213,40 @@ class ReadModels:
     # -- internals -------------------------------------------------------------
 
     def _ensure(self) -> None:
+        origin, head = self.log.origin(), self.head()
         with self.engine.begin() as conn:
-            if self._outdated(conn):
-                # Read models are derived data: a new layout is a rebuild, never a migration.
+            if self._outdated(conn, origin, head):
+                # Read models are derived data: a new layout, or read models of another
+                # log (a ledger replaced under the same name), is a rebuild, never a migration.
                 for table in reversed(s.metadata.sorted_tables):
                     conn.execute(text(f"DROP TABLE IF EXISTS {_quoted(conn, table.name)}"))
             s.metadata.create_all(conn, checkfirst=True)
             if conn.execute(select(s.layout.c.layout)).first() is None:
-                conn.execute(s.layout.insert().values(layout=s.LAYOUT))
+                conn.execute(s.layout.insert().values(layout=s.LAYOUT, origin=origin))
             _create_indexes(conn, tables_of(PROJECTIONS))
             known = set(conn.execute(select(s.positions.c.projection)).scalars())
             for name in PROJECTIONS:
                 if name not in known:
                     conn.execute(s.positions.insert().values(projection=name, position=0))
+        # Read models that are all there and current need no write to open; find out
+        # now, not in the middle of a query, whether this process could write them.
+        with self.engine.connect() as conn:
+            conn.execute(s.layout.update().values(layout=s.LAYOUT))
+            conn.rollback()
 
     @staticmethod
-    def _outdated(conn: Connection) -> bool:
+    def _outdated(conn: Connection, origin: str | None, head: int) -> bool:
         names = set(inspect(conn).get_table_names())
         if s.positions.name not in names:
             return False  # nothing built yet
         if s.layout.name not in names:
             return True
-        return conn.execute(select(s.layout.c.layout)).scalar() != s.LAYOUT
+        built = conn.execute(select(s.layout.c.layout, s.layout.c.origin)).first()
+        if built is None or built.layout != s.LAYOUT or built.origin != origin:
+            return True
+        # Further along than the log is long: built from a longer log of the same name.
+        return any(position > head for position in
+                   conn.execute(select(s.positions.c.position)).scalars())
 
     def _catch_up_once(self, chosen: Sequence[Projection], progress: Progress | None) -> int | None:
         with self.engine.connect() as conn:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 5
+LAYOUT = 6
 
 
 def _clocks() -> list[Column[int]]:
@@ -32,10 +32,12 @@ def _clocks() -> list[Column[int]]:
             Column("recorded_ns", BigInteger, nullable=False)]
 
 
-#: Which layout the read models in this database have.
+#: Which layout the read models in this database have, and which log (by its origin)
+#: they were built from: read models of another ledger are dropped and rebuilt.
 layout = Table(
     "read_layout", metadata,
     Column("layout", Integer, primary_key=True, autoincrement=False),
+    Column("origin", String(200), nullable=True),
 )
 
 #: How far each projection has read the log, written in the same transaction as its rows.

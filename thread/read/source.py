@@ -21,6 +21,10 @@ class EventLog(Protocol):
         """How many events (leaves) the log holds."""
         ...
 
+    def origin(self) -> str | None:
+        """The log's name (its checkpoints' origin), None for a log that has none yet."""
+        ...
+
     def pages(self, start: int, size: int, topics: Sequence[str] = ()) -> Iterator[Page]:
         """The log from leaf ``start`` on, ``size`` leaves a page (only ``topics``, if given)."""
         ...

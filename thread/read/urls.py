@@ -31,3 +31,13 @@ def read_url(url: str) -> str:
     if parts.scheme == "sqlite":
         return "sqlite+pysqlite:///" + unquote(url[len("sqlite:///"):])
     return f"sqlite+pysqlite:///{url}"
+
+
+def shown(url: str) -> str:
+    """A read-model URL as a message shows it: a file's path, a URL without its password."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return url.split(":///", 1)[1] if ":///" in url else url
+    if parts.password:
+        url = url.replace(f":{parts.password}@", ":***@")
+    return url.replace("postgresql+psycopg://", "postgresql://")

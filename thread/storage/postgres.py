@@ -3,20 +3,30 @@ source keys and read checks, written under the table lock that orders commits.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from thread.errors import ConfigurationError, NotALedger
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -32,6 +42,8 @@ from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
     META_TABLE,
+    NAME_SETTING,
+    READ_ONLY_SETTING,
     SOURCES_TABLE,
     LedgerRecorder,
     SourceRecord,
@@ -161,6 +173,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         leaves: Sequence[bytes],
     ) -> Sequence[int]:
         with (
+            self._writing(),
             self.datastore.get_connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
@@ -304,7 +317,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             return int(row["n"]) if row else 0
 
     def insert_checkpoint(self, size: int, note: str) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
+        with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(SQL("INSERT INTO {t} VALUES (%s, %s)").format(
                 t=self._table(CHECKPOINTS_TABLE)), (size, note))
 
@@ -364,7 +377,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         statement = SQL(
             "INSERT INTO {schema}.{table} VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(META_TABLE))
-        with self.datastore.transaction(commit=True) as cursor:
+        with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(statement, (name, value))
         stored = self.get_meta(name)
         assert stored is not None
@@ -380,7 +393,102 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         return int(row["n"]) if row else 0
 
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write, refused in one line when this role or server may only read."""
+        self.check_writable()
+        try:
+            yield
+        except (psycopg.Error, PersistenceError) as error:
+            refused = _refused_write(error)
+            if refused is None:
+                raise
+            raise self.read_only_error(refused) from None
+
+
+def _refused_write(error: BaseException) -> str | None:
+    """Why the server refused a write for lack of privilege or a read-only session, if so."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, psycopg.Error):
+        cause = cause.__cause__
+    if isinstance(cause, psycopg.errors.InsufficientPrivilege
+                  | psycopg.errors.ReadOnlySqlTransaction):
+        return _first_line(cause)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def check_server(env: dict[str, str], *, create: bool) -> str | None:
+    """Connect once to say plainly what is wrong, and find out whether the role may write.
+
+    The connection pool, given a missing database, only says it could not get a
+    connection in time. Returns why this role may only read (None: it may write);
+    without ``create``, a schema with no ledger is refused.
+    """
+    name = env.get(NAME_SETTING, "the ledger")
+    schema = env.get("POSTGRES_SCHEMA", "public")
+    try:
+        connection = psycopg.connect(
+            host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+        )
+    except psycopg.Error as error:
+        raise ConfigurationError(f"cannot open ledger at {name}: {_reason(error)}") from None
+    with connection:
+        row = connection.execute(
+            "SELECT c.oid, pg_is_in_recovery(), current_setting('transaction_read_only') "
+            "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid "
+            "AND c.relname = %s WHERE n.nspname = %s", (EVENTS_TABLE, schema),
+        ).fetchone()
+        if row is None or row[0] is None:
+            if not create:
+                where = "no such schema" if row is None else f"no {EVENTS_TABLE} table"
+                raise NotALedger(f"{name} holds no ledger: schema {schema} ({where})")
+            return None
+        table, standby, read_only = row
+        may = connection.execute(
+            "SELECT has_schema_privilege(%s, 'USAGE'), has_table_privilege(%s, 'SELECT'), "
+            "has_table_privilege(%s, 'INSERT')", (schema, table, table)).fetchone()
+        usage, select, insert = may if may is not None else (True, True, True)
+        role = env["POSTGRES_USER"]
+        if not (usage and select):
+            missing = f"USAGE on schema {schema}" if not usage else (
+                f"SELECT on {schema}.{EVENTS_TABLE}")
+            raise ConfigurationError(f"cannot open ledger at {name}: role {role} may not "
+                                     f"read it (no {missing})")
+        if standby:
+            return "the server is a read-only standby"
+        if read_only == "on":
+            return "the server's sessions are read-only (default_transaction_read_only)"
+        if not insert:
+            return f"role {role} may only read it (no INSERT privilege on {schema}.{EVENTS_TABLE})"
+    return None
+
+
+def _reason(error: psycopg.Error) -> str:
+    """A connection error in one line: what the server said, without the driver's preamble."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    said = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    return said if len(lines) < 2 else f"{said} ({' '.join(lines[1:])})"
+
+
 class Factory(PostgresFactory):
     """Selected by ``PERSISTENCE_MODULE=thread.storage.postgres``."""
 
     application_recorder_class = LedgerPostgresRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.read_only = self.env.get(READ_ONLY_SETTING) or None
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        assert isinstance(recorder, LedgerPostgresRecorder)
+        recorder.name = self.env.get(NAME_SETTING) or recorder.name
+        recorder.read_only = self.read_only
+        return recorder

@@ -19,6 +19,9 @@ class StoredLog:
     def size(self) -> int:
         return self._store.tree_size()
 
+    def origin(self) -> str | None:
+        return self._store.origin()
+
     def pages(self, start: int, size: int, topics: Sequence[str] = ()
               ) -> Iterator[list[tuple[int, bytes]]]:
         plaintext = self._mapper.plaintext

@@ -6,11 +6,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, NoReturn
-from uuid import UUID
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
-from thread.errors import LedgerError
+from thread.errors import LedgerError, ReadOnlyLedger
 from thread.storage.log import from_leaves, stored_as_node
 
 #: Table names, the same on every backend.
@@ -19,6 +19,28 @@ SOURCES_TABLE = "ledger_sources"
 META_TABLE = "ledger_meta"
 
 APPEND_ONLY_MESSAGE = "ledger rows are append-only"
+
+#: Settings bootstrap passes to a store: why this process may only read the ledger
+#: (absent or empty: it may write), and how messages name the ledger.
+READ_ONLY_SETTING = "THREAD_LEDGER_READ_ONLY"
+NAME_SETTING = "THREAD_LEDGER_NAME"
+
+#: Names the origins of ledgers created before the origin was fixed at creation.
+_LEGACY_ORIGINS = UUID("6f1c2a8e-3d4b-5e6f-8a9b-0c1d2e3f4a5b")
+
+
+def new_origin() -> str:
+    """A fresh log name for a ledger being created."""
+    return f"thread-ledger/{uuid4()}"
+
+
+def legacy_origin(first_leaf: bytes) -> str:
+    """The origin of a ledger made before origins were fixed at creation.
+
+    It follows from the log's first leaf, so byte-identical copies agree on it
+    without writing anything, and the write that finally stores it stores this.
+    """
+    return f"thread-ledger/{uuid5(_LEGACY_ORIGINS, first_leaf.hex())}"
 
 
 class LogRow(NamedTuple):
@@ -44,6 +66,29 @@ class SourceRecord:
 
 class LedgerRecorder(ApplicationRecorder, ABC):
     """An application recorder that also keeps source keys, read checks and ledger metadata."""
+
+    #: How messages name the ledger (a file's path, a URL without its password).
+    name: str = "the ledger"
+    #: Why this process may only read the ledger, or None when it may write.
+    read_only: str | None = None
+
+    def check_writable(self) -> None:
+        """Refuse a write up front when the ledger was opened read-only."""
+        if self.read_only is not None:
+            raise self.read_only_error(self.read_only)
+
+    def read_only_error(self, why: str) -> ReadOnlyLedger:
+        """The one-line error for a write this process may not make."""
+        return ReadOnlyLedger(f"ledger {self.name} is read-only: {why}; nothing was written")
+
+    def origin(self) -> str | None:
+        """The log's name: as stored, else (a ledger made before origins were fixed at
+        creation) the one its first leaf implies; None for such a ledger with no events."""
+        stored = self.get_meta("origin")
+        if stored is not None:
+            return stored
+        first = self.select_leaves(0, 1)
+        return legacy_origin(first[0][2]) if first else None
 
     def refuse_bare_insert(self) -> NoReturn:
         """Events enter only with their Merkle leaves (:meth:`insert_ledger_events`)."""

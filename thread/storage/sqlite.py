@@ -3,13 +3,18 @@ source keys and read checks, written under BEGIN IMMEDIATE so concurrent writers
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     Notification,
     OperationalError,
@@ -24,6 +29,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from thread.errors import NotALedger
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -39,6 +45,8 @@ from thread.storage.recorder import (
     APPEND_ONLY_MESSAGE,
     EVENTS_TABLE,
     META_TABLE,
+    NAME_SETTING,
+    READ_ONLY_SETTING,
     SOURCES_TABLE,
     LedgerRecorder,
     LogRow,
@@ -96,6 +104,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         reads: Sequence[tuple[UUID, int]],
         leaves: Sequence[bytes],
     ) -> Sequence[int]:
+        self.check_writable()
         with self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             try:
@@ -134,6 +143,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             except sqlite3.OperationalError as error:
                 connection.rollback()
                 self.log.forget()
+                if _refused_write(error):
+                    raise self.read_only_error(self._why_read_only(error)) from None
                 raise OperationalError(error) from error
             except BaseException:
                 connection.rollback()
@@ -264,7 +275,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             return int(cursor.fetchone()[0])
 
     def insert_checkpoint(self, size: int, note: str) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
+        with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"INSERT INTO {CHECKPOINTS_TABLE} VALUES (?,?)", (size, note))
 
     def select_checkpoints(self) -> list[tuple[int, str]]:
@@ -325,7 +336,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         return None if row is None else str(row[0])
 
     def put_meta(self, name: str, value: str) -> str:
-        with self.datastore.transaction(commit=True) as cursor:
+        with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"INSERT OR IGNORE INTO {META_TABLE} VALUES (?,?)", (name, value))
         stored = self.get_meta(name)
         assert stored is not None
@@ -335,6 +346,91 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {self.events_table_name}")
             return int(cursor.fetchone()[0])
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write, refused in one line when the file cannot be written."""
+        self.check_writable()
+        try:
+            yield
+        except OperationalError as error:
+            cause = error.__cause__
+            if isinstance(cause, sqlite3.OperationalError) and _refused_write(cause):
+                raise self.read_only_error(self._why_read_only(cause)) from None
+            raise
+
+    def _why_read_only(self, error: sqlite3.Error) -> str:
+        path = self.datastore.pool.db_name
+        return (read_only_reason(path) if not path.startswith("file:") else None) or str(error)
+
+
+def read_only_reason(path: str) -> str | None:
+    """Why this process cannot write the ledger file at ``path``, or None if it can.
+
+    A file in WAL mode is written together with its ``-wal`` and ``-shm`` files,
+    so its directory must be writable too.
+    """
+    file = Path(path).resolve()
+    directory = file.parent
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        pass
+    effective = os.access in os.supports_effective_ids
+    if file.exists() and not os.access(file, os.W_OK, effective_ids=effective):
+        return "the file is not writable"
+    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=effective):
+        return f"its directory {directory} is not writable"
+    return None
+
+
+def read_only_database(path: str) -> str:
+    """The SQLite URI that reads the ledger file at ``path`` without writing beside it.
+
+    When a writer has the file open (its ``-shm`` exists), read through that shared
+    WAL index, so its commits are seen; otherwise read the file as it is
+    (``immutable``), creating no ``-wal`` or ``-shm`` file next to it.
+    """
+    uri = "file:" + quote(str(Path(path).resolve()))
+    if Path(f"{path}-shm").exists():
+        shared = f"{uri}?mode=ro"
+        try:
+            connection = sqlite3.connect(shared, uri=True)
+            try:
+                connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return shared
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            pass
+    return f"{uri}?immutable=1"
+
+
+def check_ledger_file(path: str, database: str) -> None:
+    """Refuse a file that holds no ledger (empty, not SQLite, or without ledger tables)."""
+    if Path(path).stat().st_size == 0:
+        raise NotALedger(f"{Path(path).resolve()} is not a ledger: the file is empty")
+    try:
+        connection = sqlite3.connect(database, uri=True)
+        try:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (EVENTS_TABLE,)).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise NotALedger(f"{Path(path).resolve()} is not a ledger: {error}") from None
+    if not row[0]:
+        raise NotALedger(f"{Path(path).resolve()} is not a ledger: an SQLite database "
+                         f"without the ledger's tables")
+
+
+def _refused_write(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused a write because the file (or its directory) is read-only."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or (
+        "readonly database" in str(error))
 
 
 class _TolerantPool(SQLiteConnectionPool):
@@ -380,3 +476,13 @@ class Factory(SQLiteFactory):
         super().__init__(env)
         pool = self.datastore.pool
         pool.__class__ = _TolerantPool
+        self.read_only = self.env.get(READ_ONLY_SETTING) or None
+        if self.read_only is not None:
+            pool.is_journal_mode_wal = True  # reading never switches the file's journal mode
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        assert isinstance(recorder, LedgerSQLiteRecorder)
+        recorder.name = self.env.get(NAME_SETTING) or self.datastore.pool.db_name
+        recorder.read_only = self.read_only
+        return recorder

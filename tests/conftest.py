@@ -81,7 +81,7 @@ def ledger_url(backend: str, tmp_path: Path) -> Iterator[str]:
 class Clock:
     """A clock that advances one second per reading, from a fixed start."""
 
-    def __init__(self, start: datetime = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)) -> None:
+    def __init__(self, start: datetime = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)) -> None:
         self.now = start
 
     def __call__(self) -> datetime:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
 from thread.errors import ConfigurationError, EncryptionKeyError, LedgerError, NotALedger
-from thread.ledger import Ledger
+from thread.ledger import DEFAULT_CLOCK_SKEW, Ledger
 from thread.storage.encryption import cipher_for, key_check, load_key
 from thread.storage.recorder import NAME_SETTING, READ_ONLY_SETTING, new_origin
 
@@ -40,6 +40,7 @@ def open(
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
     read_url: str | None = None,
+    max_clock_skew: timedelta | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -65,6 +66,10 @@ def open(
     database of a ``:memory:`` ledger; when that default place cannot be written
     they go to a temporary file for the session, said once in a warning (see
     :attr:`thread.read.models.ReadModels.notice`).
+
+    An event may say it happened at most ``max_clock_skew`` (default five
+    minutes) ahead of the ledger's clock; a later ``occurred_at`` is refused, as
+    a source clock running fast or a typo, not recorded as the future.
     """
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
@@ -77,6 +82,8 @@ def open(
         ledger = Ledger(env, cipher=cipher, actor=actor, clock=clock,
                         checkpoint_key=checkpoint_key, checkpoint_every=checkpoint_every,
                         checkpoint_seconds=checkpoint_seconds,
+                        max_clock_skew=(DEFAULT_CLOCK_SKEW if max_clock_skew is None
+                                        else max_clock_skew),
                         open_read_side=_read_side(
                             _read_url(read_url or os.environ.get(READ_DB_VARIABLE)),
                             default_read_url(env)))

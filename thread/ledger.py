@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 from uuid import UUID
@@ -62,6 +62,8 @@ TimeAxis = Literal["recorded", "occurred"]
 
 #: Attempts at a batch that keeps colliding with other writers before giving up.
 MAX_ATTEMPTS = 12
+#: How far ahead of the ledger's clock an event may say it happened, by default.
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 #: Aggregates kept in memory between batches.
 CACHE_SIZE = 2_000
 #: Notifications fetched per page when reading the log in bulk.
@@ -144,6 +146,14 @@ class _Unit:
         self.reads.setdefault(aggregate.id, aggregate.version)
 
     def record(self, aggregate: Aggregate, fact: Fact, command: _Command, at: datetime) -> Recorded:
+        skew = self.ledger.max_clock_skew
+        if command.occurred_at is not None and command.occurred_at > at + skew:
+            kind, key = fact.subject
+            raise InvalidFact(type(fact).__name__, f"{kind} {key}", [(
+                "occurred_at", command.occurred_at.isoformat(),
+                f"a time no more than {skew} ahead of the ledger's clock "
+                f"({at.isoformat()}); fix the source's clock, or open the ledger with a "
+                f"larger max_clock_skew")])
         event = aggregate.record(
             fact,
             occurred_at=command.occurred_at or at,
@@ -254,7 +264,11 @@ class Ledger:
         checkpoint_every: int | None = None,
         checkpoint_seconds: float | None = None,
         open_read_side: Callable[[Ledger], Queries] | None = None,
+        max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
+        #: How far ahead of the ledger's clock an event may say it happened (a source's
+        #: clock running fast); beyond it the fact is refused.
+        self.max_clock_skew = max_clock_skew
         self._open_read_side = open_read_side
         self._read_side: Queries | None = None
         self._app = _Application(env, cipher)

@@ -3,7 +3,7 @@ design's nominal and tolerances, and a verdict that follows from value against t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import bearing, inspection, released_bearing
@@ -105,3 +105,26 @@ def test_the_rule_against_published_values() -> None:
     assert convert(1000.0, "[mil_i]", "in") == 1.0
     with pytest.raises(UnitError):
         convert(1.0, "kg", "mm")
+
+
+def test_a_time_far_ahead_of_the_ledgers_clock_is_refused(ledger_url: str) -> None:
+    """An inspection dated 2099 is a source clock running fast or a typo: refused, naming the
+    field, the value and the skew allowed; within the skew it lands; the skew is set on open."""
+    now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    ledger = thread.open(ledger_url, clock=lambda: now, actor="tester")
+    try:
+        ledger.record(released_bearing())
+        ledger.record(bearing("SN-1"))
+        before = ledger.count()
+        with pytest.raises(InvalidFact, match=r"'occurred_at' = '2099-01-01T00:00:00\+00:00': "
+                                              r"a time no more than 0:05:00 ahead"):
+            ledger.record(inspection("SN-1"), occurred_at=datetime(2099, 1, 1, tzinfo=UTC))
+        assert ledger.count() == before
+        ledger.record(inspection("SN-1"), occurred_at=now + timedelta(minutes=4))
+    finally:
+        ledger.close()
+    lenient = thread.open(ledger_url, clock=lambda: now, max_clock_skew=timedelta(hours=1))
+    try:
+        lenient.record(inspection("SN-1"), occurred_at=now + timedelta(minutes=30))
+    finally:
+        lenient.close()

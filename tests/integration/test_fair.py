@@ -263,6 +263,7 @@ def test_production_lapse_over_two_years(sqlite_ledger: thread.Ledger) -> None:
     """A gap of more than two years between serials, and two idle years before the evaluation,
     both make an FAI due; a gap just under two years does not."""
     ledger = sqlite_ledger
+    ledger.max_clock_skew = timedelta(days=5 * 365)  # four simulated years, one test clock
     setup(ledger)
     first_article(ledger)
     make(ledger, "SN-2", at(700))  # 700 days: under two years

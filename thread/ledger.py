@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,12 @@ TimeAxis = Literal["recorded", "occurred"]
 
 #: Attempts at a batch that keeps colliding with other writers before giving up.
 MAX_ATTEMPTS = 12
+
+
+def _nfc(key: str) -> str:
+    """A key as facts store it (Unicode NFC), so a lookup typed decomposed finds it."""
+    return unicodedata.normalize("NFC", key) if isinstance(key, str) else key
+
 #: How far ahead of the ledger's clock an event may say it happened, by default.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 #: Aggregates kept in memory between batches.
@@ -365,6 +372,7 @@ class Ledger:
 
     def history_of(self, kind: SubjectKind, key: str) -> list[Recorded]:
         """The chain-verified events of any subject, oldest first."""
+        key = _nfc(key)
         ident = aggregate_id(kind, key)
         stored = self.store.select_events(ident)
         if not stored:
@@ -397,6 +405,7 @@ class Ledger:
         return self._state(DesignItem, part_number, as_of, by)
 
     def _state(self, cls: type[A], key: str, as_of: datetime | None, by: TimeAxis) -> A:
+        key = _nfc(key)
         events = self.history_of(cls.kind, key)
         if as_of is not None:
             if as_of.tzinfo is None:
@@ -460,13 +469,13 @@ class Ledger:
         a view that is behind raises :class:`~thread.read.models.StaleReadModel`
         instead of answering from stale data.
         """
-        return self._queries().trace(key, as_of=as_of, by=by, catch_up=catch_up)
+        return self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up)
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,
                   by: TimeAxis = "recorded", catch_up: bool = True) -> Node:
         """What went into an assembly (``down``), or every assembly a part or lot is in (``up``)."""
-        return self._queries().genealogy(key, direction=direction, depth=depth, as_of=as_of,
+        return self._queries().genealogy(_nfc(key), direction=direction, depth=depth, as_of=as_of,
                                          by=by, catch_up=catch_up)
 
     def recall_scope(self, *, machine: str, start: datetime, end: datetime,
@@ -478,7 +487,7 @@ class Ledger:
         ``"vibration.max > 4.0 and coolant_temp.mean > 30"`` (see
         :mod:`thread.read.predicate`); without it, every run in the window is in scope.
         """
-        return self._queries().recall_scope(machine=machine, start=start, end=end,
+        return self._queries().recall_scope(machine=_nfc(machine), start=start, end=end,
                                             where=where, as_of=as_of, by=by,
                                             catch_up=catch_up)
 

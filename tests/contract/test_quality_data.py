@@ -11,7 +11,7 @@ from conftest import bearing, inspection, released_bearing
 import thread
 from thread import facts as f
 from thread.domain.conformance import Requirement, UnitError, convert, verdict
-from thread.errors import InvalidFact, QualityRuleViolation
+from thread.errors import AlreadyRegistered, InvalidFact, QualityRuleViolation
 
 
 @pytest.fixture
@@ -128,3 +128,16 @@ def test_a_time_far_ahead_of_the_ledgers_clock_is_refused(ledger_url: str) -> No
         lenient.record(inspection("SN-1"), occurred_at=now + timedelta(minutes=30))
     finally:
         lenient.close()
+
+
+def test_a_serial_typed_decomposed_finds_the_part(ledger: thread.Ledger) -> None:
+    """"SN-Å" registered precomposed is found when typed decomposed, in every view; the
+    second registration is refused as the same part."""
+    ledger.record(f.PartRegistered(serial="SN-\u00c5", part_number="P", revision="A",
+                                   undocumented=True))
+    typed = "SN-A\u030a"
+    assert ledger.part(typed).exists and ledger.trace(typed).key == "SN-\u00c5"
+    assert ledger.genealogy(typed).key == "SN-\u00c5" and len(ledger.history(typed)) == 1
+    with pytest.raises(AlreadyRegistered):
+        ledger.record(f.PartRegistered(serial=typed, part_number="P", revision="A",
+                                       undocumented=True))

@@ -40,7 +40,7 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
     The same seed always records the same facts, so running it again changes
     nothing; more --bearings extend the same story.
     """
-    from thread.demo import fill
+    from thread.demo import fill, signer_keys
 
     with opened(ctx, create=True) as ledger:
         if sys.stderr.isatty() and not as_json:
@@ -52,7 +52,9 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
         events = ledger.count()
     where = ledger_name(ctx.obj)
     if as_json:
-        echo_json({"db": where, "events": events, **dataclasses.asdict(summary)})
+        echo_json({"db": where, "events": events, **dataclasses.asdict(summary),
+                   "signer_keys": {signer: key.hex() for signer, key in
+                                   signer_keys(seed).items()}})
         return
     rows = [
         ("designs released", summary.designs, "signed"),
@@ -75,6 +77,9 @@ def demo(ctx: click.Context, seed: int, bearings: int, as_json: bool) -> None:
     else:
         click.echo(f"Nothing new: the ledger already held this demo ({plural(events, 'event')}).")
     prefix = "thread" + db_option(ctx)
+    pins = " ".join(f"--signer-key {signer}={key.hex()}"
+                    for signer, key in signer_keys(seed).items())
+    click.echo(f"The demo's signers (pin their keys to see signatures verified): {pins}")
     click.echo(printable(f"try: {prefix} parts, then {prefix} history {summary.example}"))
 
 

@@ -44,6 +44,11 @@ def _record_options(command: click.decorators.FC) -> click.decorators.FC:
         click.option("--format", "format_", type=click.Choice(_FORMATS),
                      help="json, html or pdf [default: from the -o extension; JSON on stdout "
                           "without -o]."),
+        click.option("--signer-key", "signer_keys", multiple=True, metavar="SIGNER=KEY",
+                     callback=_signer_keys,
+                     help="Pin the Ed25519 public key (64 hex digits) a signer's signatures "
+                          "are verified against; repeat per signer. Only a pinned key makes "
+                          "a signature VERIFIED."),
         as_of_option,
         by_option,
         json_option,
@@ -52,16 +57,36 @@ def _record_options(command: click.decorators.FC) -> click.decorators.FC:
     return command
 
 
+def _signer_keys(ctx: click.Context, param: click.Parameter, given: tuple[str, ...]
+                 ) -> dict[str, bytes]:
+    """``SIGNER=HEX`` pairs as the records' trusted keys; one line for a malformed one."""
+    keys: dict[str, bytes] = {}
+    for pair in given:
+        signer, _, text = pair.partition("=")
+        try:
+            key = bytes.fromhex(text.strip())
+        except ValueError:
+            key = b""
+        if not signer.strip() or len(key) != 32:
+            raise click.BadParameter(
+                f"{printable(pair)!r}: expected SIGNER=KEY with the signer's id and its "
+                f"Ed25519 public key as 64 hex digits", param_hint="--signer-key")
+        keys[signer.strip()] = key
+    return keys
+
+
 @main.command()
 @click.argument("key", metavar="SERIAL|LOT")
 @_record_options
 @click.pass_context
 def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | None,
-        as_of: datetime | None, by: TimeAxis, as_json: bool) -> None:
+        signer_keys: dict[str, bytes], as_of: datetime | None, by: TimeAxis,
+        as_json: bool) -> None:
     """Write the device history record of a serial or a production lot.
 
-    21 CFR 820.184 and ISO 13485 7.5.1 contents, the UDI parsed, every field
-    traced to the ledger events it came from. For example:
+    The ISO 13485:2016 7.5.1 record of production (21 CFR 820.10, QMSR), the
+    UDI parsed, every field traced to the ledger events it came from. For
+    example:
 
     \b
       thread dhr BRG-000042 -o dhr.pdf
@@ -72,7 +97,8 @@ def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | Non
     _check_output(output, format_)
     with opened(ctx) as ledger:
         try:
-            record = device_history_record(ledger, key, as_of=as_of, by=by)
+            record = device_history_record(ledger, key, as_of=as_of, by=by,
+                                           trusted_keys=signer_keys)
         except UnknownSubject as error:
             raise Refused(
                 f"{error}; list the serials with: thread{db_option(ctx)} parts") from None
@@ -87,8 +113,8 @@ def dhr(ctx: click.Context, key: str, output: Path | None, format_: Format | Non
 @_record_options
 @click.pass_context
 def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None,
-         output: Path | None, format_: Format | None, as_of: datetime | None, by: TimeAxis,
-         as_json: bool) -> None:
+         output: Path | None, format_: Format | None, signer_keys: dict[str, bytes],
+         as_of: datetime | None, by: TimeAxis, as_json: bool) -> None:
     """Write the AS9102 Rev C first article inspection report of a part number and revision.
 
     Forms 1, 2 and 3 field by field, and whether a new FAI is due (design
@@ -103,7 +129,7 @@ def fair(ctx: click.Context, part_number: str, revision: str, serial: str | None
     _check_output(output, format_)
     with opened(ctx) as ledger:
         report = first_article_report(ledger, part_number, revision, serial=serial,
-                                      as_of=as_of, by=by)
+                                      as_of=as_of, by=by, trusted_keys=signer_keys)
     _write(report, output, format_, as_json)
 
 

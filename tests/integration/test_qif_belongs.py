@@ -13,6 +13,7 @@ from conftest import bearing, released_bearing, row_counts
 import thread
 from thread import facts as f
 from thread.errors import QualityRuleViolation
+from thread.records import device_history_record, first_article_report
 from thread_adapters.qif import ForeignReport, import_results, read_results
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "qif"
@@ -145,3 +146,19 @@ def test_trace_shows_a_kept_verdict(ledger: thread.Ledger) -> None:
     assert lines == ["FAIL W1RISMRA07V Point profile: 0 mm (nominal 0 +/-0.25); verdict kept: "
                      "the measuring system's verdict (QIF status FAIL); value against tolerance "
                      "gives pass"]
+
+
+def test_the_dhr_and_the_fair_show_a_kept_verdict(ledger: thread.Ledger) -> None:
+    """Both records say beside the result that the measuring system's verdict was kept."""
+    _register(ledger, _design_of(SHEET))
+    import_results(ledger, [SHEET])
+    dhr = device_history_record(ledger, SERIAL)
+    remarks = [r.remarks for r in dhr.acceptance.inspections
+               if r.characteristic == "W1RISMRA07V" and r.remarks]
+    assert remarks == ["verdict kept against value and tolerance: the measuring system's "
+                       "verdict (QIF status FAIL); value against tolerance gives pass"]
+    fair = first_article_report(ledger, "Wing mirror reinforcement", "A", serial=SERIAL)
+    [char] = [c for c in fair.form3.rows if c.balloon == "W1RISMRA07V"]
+    assert any(r.note and r.note.startswith("verdict kept") for r in char.results)
+    comments = [fld.value for fld in char.fields if fld.name == "Additional Data / Comments"]
+    assert comments and "verdict kept" in str(comments[0])

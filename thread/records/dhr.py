@@ -438,6 +438,8 @@ class _Builder(Traceability):
         replaced = self.stream.superseded.get(event.originator_version)
         if replaced is not None:
             remarks.append(f"superseded by version {replaced}")
+        if fact.verdict_reason is not None:
+            remarks.append(f"verdict kept against value and tolerance: {fact.verdict_reason}")
         stated = requirement(fact.nominal, fact.lower_tolerance, fact.upper_tolerance, fact.unit,
                              name=design.name if design else fact.name)
         if design is None:

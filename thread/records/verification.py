@@ -162,7 +162,8 @@ class Verifier:
             kind="inspection", measured=quantity(r.measured, r.unit)
             if r.measured is not None else None, verdict=r.verdict, method=r.method,
             gauge=r.gauge, program=r.program, report=r.report,
-            non_conformance=r.non_conformance, occurred_at=e.occurred_at, event=self.ref(e))
+            non_conformance=r.non_conformance, occurred_at=e.occurred_at, event=self.ref(e),
+            note=None if r.verdict_reason is None else f"verdict kept: {r.verdict_reason}")
             for e, r in found]
         last = results[-1]
         final = last.measured or last.verdict

@@ -11,7 +11,7 @@ from conftest import bearing, inspection, released_bearing
 import thread
 from thread import facts as f
 from thread.domain.conformance import Requirement, UnitError, convert, verdict
-from thread.errors import AlreadyRegistered, InvalidFact, QualityRuleViolation
+from thread.errors import AlreadyRegistered, InvalidFact, LedgerError, QualityRuleViolation
 
 
 @pytest.fixture
@@ -141,3 +141,12 @@ def test_a_serial_typed_decomposed_finds_the_part(ledger: thread.Ledger) -> None
     with pytest.raises(AlreadyRegistered):
         ledger.record(f.PartRegistered(serial=typed, part_number="P", revision="A",
                                        undocumented=True))
+
+
+@pytest.mark.parametrize("moment", [datetime(1, 1, 1, tzinfo=UTC),
+                                    datetime(9999, 12, 31, 23, 59, tzinfo=UTC)])
+def test_as_of_outside_the_ledgers_times_is_one_error_in_the_library(
+        part: thread.Ledger, moment: datetime) -> None:
+    """Library callers get the library's error naming the range, not an OverflowError."""
+    with pytest.raises(LedgerError, match="expected a time from 1970-01-01"):
+        part.trace("SN-1", as_of=moment)

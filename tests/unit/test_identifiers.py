@@ -47,3 +47,4 @@ def test_any_accepted_identifier_is_nfc_and_printable(text: str) -> None:
 def test_printable_escapes_what_would_act_on_a_terminal() -> None:
     assert printable("SN-1") == "SN-1"
     assert printable("SN-\x1b[2J") == "SN-\\x1b[2J"
+

@@ -31,6 +31,7 @@ from click.core import ParameterSource
 import thread
 from thread.errors import LedgerError
 from thread.presentation import printable
+from thread.read.clock import EARLIEST, LATEST
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -193,10 +194,6 @@ def _source_of(module: str) -> Path | None:
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print machine-readable JSON instead of text.")
 
-#: The times the ledger can hold: none before 1970 (facts refuse them), none past the
-#: last nanosecond a signed 64-bit count holds (how the read models store times).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
 
 
 class Moment(click.ParamType):  # type: ignore[type-arg]

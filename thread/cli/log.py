@@ -341,9 +341,6 @@ def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[
         problem = None
     except DossierError as error:
         problem = str(error)
-    except RecursionError:  # json nests deeper than the interpreter's stack
-        problem = ("its JSON nests deeper than any thread-dossier/v1 file does; it is not a "
-                   "dossier")
     if problem is not None:
         if as_json:
             echo_json({"ok": False, "file": str(dossier_file), "problem": problem})

@@ -173,6 +173,9 @@ class Dossier:
             ) from None
         try:
             document = json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError:  # nesting deeper than the interpreter's stack
+            raise DossierError(f"its JSON nests deeper than any {FORMAT} file does; it is not "
+                               "a dossier") from None
         except (json.JSONDecodeError, ValueError) as error:
             where = (f" at line {error.lineno}, column {error.colno}"
                      if isinstance(error, json.JSONDecodeError) else "")

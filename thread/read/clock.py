@@ -10,6 +10,10 @@ from thread.errors import LedgerError
 
 TimeAxis = Literal["recorded", "occurred"]
 
+#: The times a ledger can hold: none before 1970 (facts refuse them), none past the last
+#: nanosecond a signed 64-bit count from 1970 reaches.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
 #: Later than any event: the bound a query uses when no as-of moment is asked for.
 _END_OF_TIME = 2**62
 
@@ -24,6 +28,11 @@ class AsOf:
     def __post_init__(self) -> None:
         if self.moment is not None and self.moment.tzinfo is None:
             raise LedgerError(f"as_of {self.moment.isoformat()} needs a time zone")
+        if self.moment is not None and not EARLIEST <= self.moment <= LATEST:
+            raise LedgerError(
+                f"as_of {self.moment.isoformat()}: expected a time from "
+                f"{EARLIEST.isoformat()} (nothing in a ledger is older) to {LATEST.isoformat()} "
+                f"(the last nanosecond the read models count)")
         if self.by not in ("recorded", "occurred"):
             raise LedgerError(f"by {self.by!r}: expected 'recorded' or 'occurred'")
 

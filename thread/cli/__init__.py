@@ -31,7 +31,7 @@ from click.core import ParameterSource
 import thread
 from thread.errors import LedgerError
 from thread.presentation import printable
-from thread.read.clock import EARLIEST, LATEST
+from thread.times import EARLIEST, LATEST
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint

@@ -7,13 +7,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from thread.errors import LedgerError
+from thread.times import EARLIEST, LATEST
 
 TimeAxis = Literal["recorded", "occurred"]
 
-#: The times a ledger can hold: none before 1970 (facts refuse them), none past the last
-#: nanosecond a signed 64-bit count from 1970 reaches.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
 #: Later than any event: the bound a query uses when no as-of moment is asked for.
 _END_OF_TIME = 2**62
 

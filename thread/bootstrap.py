@@ -236,7 +236,9 @@ def _read_side(url: str | None, default: str) -> Callable[[Ledger], Queries]:
         from thread.storage.reading import StoredLog
 
         log = StoredLog(ledger.store, ledger.mapper)
-        return Queries(open_read_models(log, url, default=default, ledger=ledger.store.name))
+        # The ledger lends the read side its tree head and proofs, nothing more.
+        return Queries(open_read_models(log, url, tree=ledger, default=default,
+                                        ledger=ledger.store.name))
 
     return open_read_side
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import getpass
 import logging
-import random
 import threading
 import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -47,7 +47,8 @@ from thread.log.merkle import (
 from thread.log.verify import verify_consistency
 from thread.storage.log import missing_subtree
 from thread.storage.mapper import FactMapper
-from thread.storage.recorder import LedgerRecorder, SourceRecord, new_origin
+from thread.storage.recorder import LedgerRecorder, SourceLink, SourceRecord, new_origin
+from thread.storage.sources import link_problem, row_label
 
 if TYPE_CHECKING:
     from thread.read.genealogy import Node
@@ -61,8 +62,11 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 TimeAxis = Literal["recorded", "occurred"]
 
-#: Attempts at a batch that keeps colliding with other writers before giving up.
+#: Attempts at a batch that keeps colliding with other writers before giving up (every
+#: attempt after the first holds the write lock, so a second one is rarely needed).
 MAX_ATTEMPTS = 12
+#: After a batch lost to another writer, batches take the write lock first for this long.
+CONTENDED_SECONDS = 1.0
 
 
 def _nfc(key: str) -> str:
@@ -114,37 +118,38 @@ class _Command:
 
 @dataclass
 class _Unit:
-    """The aggregates one batch attempt reads and writes."""
+    """The aggregates one batch attempt reads and writes.
+
+    It records on forks of the ledger's cached aggregates, never on the cached ones,
+    so that an attempt that does not land leaves the cache as it was.
+    """
 
     ledger: Ledger
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
     reads: dict[UUID, int] = field(default_factory=dict)
     events: list[Recorded] = field(default_factory=list)
-    from_cache: bool = False
-    absent: set[UUID] = field(default_factory=set)
+    #: Stored versions of the subjects looked up (absent: not stored).
+    versions: dict[UUID, int] = field(default_factory=dict)
+    looked_up: set[UUID] = field(default_factory=set)
 
-    def prefetch(self, commands: list[_Command]) -> None:
-        """Find out in one query which subjects do not exist yet, so they need no load."""
-        wanted: set[UUID] = set()
-        for command in commands:
-            fact = command.fact
-            for kind, key in (fact.subject, *fact.references()):
-                ident = aggregate_id(kind, key)
-                if ident not in self.ledger._cache:
-                    wanted.add(ident)
-        if wanted:
-            existing = self.ledger.store.select_versions(list(wanted))
-            self.absent = wanted - existing.keys()
+    def prefetch(self, commands: Sequence[_Command]) -> None:
+        """Look up at once the stored version of every subject the commands name."""
+        wanted = [ident for ident in _subjects(commands)
+                  if ident not in self.touched and ident not in self.looked_up]
+        self._look_up(wanted)
+
+    def _look_up(self, idents: list[UUID]) -> None:
+        if idents:
+            self.versions.update(self.ledger._refresh(idents))
+            self.looked_up.update(idents)
 
     def get(self, kind: SubjectKind, key: str) -> Aggregate:
         ident = aggregate_id(kind, key)
         aggregate = self.touched.get(ident)
         if aggregate is None:
-            if ident in self.absent:
-                aggregate = Aggregate.of_kind(kind)(kind_key=key, id=ident)
-            else:
-                aggregate, cached = self.ledger._load(kind, key, ident)
-                self.from_cache |= cached
+            if ident not in self.looked_up:
+                self._look_up([ident])
+            aggregate = self.ledger._load(kind, key, ident, self.versions.get(ident, 0))
             self.touched[ident] = aggregate
         return aggregate
 
@@ -171,6 +176,14 @@ class _Unit:
         )
         self.events.append(event)
         return event
+
+
+def _subjects(commands: Sequence[_Command]) -> list[UUID]:
+    """The aggregates the commands name (their subjects and the subjects they refer to)."""
+    return list(dict.fromkeys(
+        aggregate_id(kind, key) for command in commands
+        for kind, key in (command.fact.subject, *command.fact.references())
+    ))
 
 
 class Batch:
@@ -287,6 +300,7 @@ class Ledger:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpointed: tuple[int, float] = (0, time.monotonic())
+        self._contended_until = 0.0  # monotonic time until which batches start locked
         self._origin: str | None = None  # once known to be stored
         if checkpoint_key is not None and checkpoint_seconds:
             checkpoints = self.store.select_checkpoints()
@@ -462,14 +476,18 @@ class Ledger:
         return self._read_side
 
     def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
-              catch_up: bool = True) -> Story:
+              catch_up: bool = True, verified: bool = False) -> Story:
         """The complete story of a serial or lot, now or as of a past moment.
 
         The read models catch up with the log first; with ``catch_up=False``
         a view that is behind raises :class:`~thread.read.models.StaleReadModel`
-        instead of answering from stale data.
+        instead of answering from stale data. With ``verified=True`` the story is
+        built from chain-verified events, each proved at its position in the log,
+        and a read-model row it used that disagrees with them refuses it, naming the
+        row (:class:`~thread.read.verified.ReadModelDisagrees`).
         """
-        return self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up)
+        return self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up,
+                                     verified=verified)
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,
@@ -667,26 +685,27 @@ class Ledger:
                         source_record_id, signer, meaning, corrects, reason)
 
     def _commit(self, commands: list[_Command]) -> list[Receipt]:
+        """Write a batch: optimistically, or holding the write lock once a batch has lost.
+
+        An optimistic attempt decides outside any lock and fails at commit if another
+        writer changed what it read. Having lost (or lost lately), a writer takes the
+        write lock first and then reads, so that its next attempt cannot lose again.
+        """
         with self._lock:
-            retried_stale = False
             for attempt in range(MAX_ATTEMPTS):
+                locked = attempt > 0 or time.monotonic() < self._contended_until
+                if locked:  # read most of what is new before the lock, the rest under it
+                    self._refresh(_subjects(commands), load=True)
                 unit = _Unit(self)
                 try:
-                    receipts = self._commit_once(unit, commands)
-                    self._maybe_checkpoint()
-                    return receipts
+                    with self.store.locked() if locked else nullcontext():
+                        receipts = self._commit_once(unit, commands)
                 except IntegrityError:
-                    self._evict(unit)
-                    time.sleep(random.uniform(0.001, 0.005) * (attempt + 1))
-                except RuleViolation:
-                    self._evict(unit)
-                    if unit.from_cache and not retried_stale:
-                        retried_stale = True  # decide again on fresh state, once
-                        continue
-                    raise
-                except BaseException:
-                    self._evict(unit)
-                    raise
+                    self._contended_until = time.monotonic() + CONTENDED_SECONDS
+                    continue
+                self._keep(unit)
+                self._maybe_checkpoint()
+                return receipts
             raise ConcurrencyConflict(
                 f"a batch of {len(commands)} facts collided with other writers "
                 f"{MAX_ATTEMPTS} times; nothing was written"
@@ -697,7 +716,7 @@ class Ledger:
         keys = list(dict.fromkeys(
             (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
         ))
-        known = self.store.select_sources(keys) if keys else {}
+        known = self.store.select_source_links(keys) if keys else {}
         unit.prefetch(commands)
         seen: dict[tuple[str, str], Receipt] = {}
         receipts: list[Receipt] = []
@@ -730,10 +749,6 @@ class Ledger:
             reads = [(ident, v) for ident, v in unit.reads.items() if ident not in written]
             leaves = [leaf_hash(event.canonical) for event in unit.events]
             self.store.insert_ledger_events(stored, sources, reads, leaves)
-        for aggregate in unit.touched.values():
-            aggregate.collect_events()
-            if aggregate.exists:
-                self._remember(aggregate)
         return receipts
 
     def _apply(self, unit: _Unit, command: _Command, at: datetime) -> Recorded:
@@ -756,37 +771,78 @@ class Ledger:
             ), command, at)
         return event
 
-    def _duplicate(self, command: _Command, known: SourceRecord | None,
+    def _duplicate(self, command: _Command, known: SourceLink | None,
                    seen: Receipt | None) -> Receipt:
+        """The receipt of a re-sent record: the event its source record names, once that
+        event is shown to be the one the record became (a bare row is never believed)."""
         if seen is not None:
             return Receipt(seen.kind, seen.key, seen.version, seen.hash, duplicate=True)
         assert known is not None
-        kind, key = command.fact.subject
-        return Receipt(kind, key, known.originator_version, known.event_hash.hex(),
-                       duplicate=True)
+        problem = link_problem(known, self.mapper)
+        if problem or known.event is None:
+            kind, key = command.fact.subject
+            raise IntegrityFailure(
+                f"{row_label(known.record)} {problem}; whether this "
+                f"{type(command.fact).__name__} for {kind} {key} was recorded before cannot "
+                f"be told, so nothing was written (thread verify lists every such row)")
+        event = Recorded.decode(self.mapper.plaintext(known.event))
+        kind, key = event.fact.subject
+        return Receipt(kind, key, event.originator_version, event.hash.hex(), duplicate=True)
 
     # The aggregate cache
 
-    def _load(self, kind: SubjectKind, key: str, ident: UUID) -> tuple[Aggregate, bool]:
+    def _refresh(self, idents: Sequence[UUID], *, load: bool = False) -> dict[UUID, int]:
+        """The stored versions of ``idents``; cached aggregates behind them are brought up
+        to date with only the events they have not seen, and with ``load`` the others are
+        loaded whole and cached."""
+        current = self.store.select_versions(idents)
+        behind: list[tuple[UUID, int]] = []
+        for ident in idents:
+            cached = self._cache.get(ident)
+            if cached is not None and cached.version != current.get(ident, 0):
+                if cached.version < current.get(ident, 0):
+                    behind.append((ident, cached.version))
+                else:  # the store holds less than the cache: it was restored or cut
+                    del self._cache[ident]
+        decode = self.mapper.decode
+        for row in self.store.select_newer(behind) if behind else ():
+            cached = self._cache.get(cast(UUID, row.originator_id))
+            if cached is not None:
+                try:
+                    cached.link(decode(row))
+                except IntegrityFailure:  # not the history cached: load it whole instead
+                    del self._cache[cached.id]
+        if load:
+            for ident in current.keys() - self._cache.keys():
+                self._remember(cast(Aggregate, self._app.repository.get(ident)))
+        return current
+
+    def _load(self, kind: SubjectKind, key: str, ident: UUID, version: int) -> Aggregate:
+        """A copy to record on of a subject stored at ``version`` (0: not stored): a fork of
+        the cached aggregate (refreshed), else the subject loaded whole."""
+        if version == 0:
+            return Aggregate.of_kind(kind)(kind_key=key, id=ident)
         cached = self._cache.get(ident)
-        if cached is not None:
+        if cached is not None and cached.version >= version:
             self._cache.move_to_end(ident)
-            return cached, True
+            return cached.fork()
         try:
-            aggregate = cast(Aggregate, self._app.repository.get(ident))
+            return cast(Aggregate, self._app.repository.get(ident))
         except AggregateNotFoundError:
-            aggregate = Aggregate.of_kind(kind)(kind_key=key, id=ident)
-        return aggregate, False
+            return Aggregate.of_kind(kind)(kind_key=key, id=ident)
+
+    def _keep(self, unit: _Unit) -> None:
+        """Cache what a unit that landed left its aggregates at."""
+        for aggregate in unit.touched.values():
+            aggregate.collect_events()
+            if aggregate.exists:
+                self._remember(aggregate)
 
     def _remember(self, aggregate: Aggregate) -> None:
         self._cache[aggregate.id] = aggregate
         self._cache.move_to_end(aggregate.id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-    def _evict(self, unit: _Unit) -> None:
-        for ident in unit.touched:
-            self._cache.pop(ident, None)
 
     def forget(self) -> None:
         """Drop every cached aggregate (after another process wrote, for example)."""

@@ -71,6 +71,23 @@ def test_stale_writer_retries_transparently(ledger_url: str) -> None:
     second.close()
 
 
+def _interleave(monkeypatch: pytest.MonkeyPatch, loser: thread.Ledger, winner: thread.Ledger,
+                times: int) -> list[int]:
+    """Make ``winner`` commit on SN-1 just before each of ``loser``'s first ``times`` writes,
+    after ``loser`` decided; returns how many writes ``loser`` attempted."""
+    insert = loser.store.insert_ledger_events
+    calls = [0]
+
+    def interleaved(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= times:
+            winner.record(inspection("SN-1"))
+        return insert(*args, **kwargs)
+
+    monkeypatch.setattr(loser.store, "insert_ledger_events", interleaved)
+    return calls
+
+
 def test_loser_gets_a_clear_conflict_error_when_retries_run_out(
     ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,15 +96,76 @@ def test_loser_gets_a_clear_conflict_error_when_retries_run_out(
     first.record(released_bearing())
     first.record(bearing("SN-1"))
     second.history("SN-1")
-    second.record(inspection("SN-1"))
-    first.record(inspection("SN-1"))
     monkeypatch.setattr(ledger_module, "MAX_ATTEMPTS", 1)
-    before = second.count()
+    _interleave(monkeypatch, second, first, times=1)
     with pytest.raises(thread.ConcurrencyConflict, match="collided with other writers"):
         second.record(inspection("SN-1"))
-    assert second.count() == before
+    assert len(second.history("SN-1")) == 2  # the registration and the winner's inspection
     first.close()
     second.close()
+
+
+def test_a_batch_that_lost_takes_the_lock_and_lands_on_its_next_attempt(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After losing to another writer, the retry holds the write lock: it lands at once, after
+    the winner's event, and the writer's cached copy follows."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    first.record(released_bearing())
+    first.record(bearing("SN-1"))
+    second.record(inspection("SN-1", measured=19.991))  # second caches SN-1 at version 2
+    calls = _interleave(monkeypatch, second, first, times=1)
+    receipt = second.record(inspection("SN-1", measured=19.992))
+    assert (receipt.version, calls[0]) == (4, 2)  # the winner's version 3, then ours
+    assert second.record(inspection("SN-1", measured=19.993)).version == 5
+    assert [e.originator_version for e in first.history("SN-1")] == [1, 2, 3, 4, 5]
+    assert second.part("SN-1").inspections == 4
+    first.close()
+    second.close()
+
+
+def test_a_writer_behind_reads_only_the_events_it_has_not_seen(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached part that another process extended is brought up to date with the new
+    events alone, never reloaded whole, and the next fact lands after them."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    first.record(released_bearing())
+    first.record(bearing("SN-1"))
+    for index in range(5):
+        second.record(inspection("SN-1", measured=19.991 + index / 1000))  # cached at v6
+    for _ in range(3):
+        first.record(inspection("SN-1"))
+    newer = second.store.select_newer
+    read: list[int] = []
+
+    def spied(after: Any) -> Any:
+        rows = newer(after)
+        read.extend(row.originator_version for row in rows)
+        return rows
+
+    def whole(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a cached aggregate was loaded whole")
+
+    monkeypatch.setattr(second.store, "select_newer", spied)
+    monkeypatch.setattr(second._app.repository, "get", whole)
+    assert second.record(inspection("SN-1")).version == 10
+    assert read == [7, 8, 9]
+    first.close()
+    second.close()
+
+
+def test_a_batch_that_fails_leaves_the_cached_part_as_it_was(ledger: thread.Ledger) -> None:
+    """A refused batch that already recorded on a cached part leaves no trace in the cache."""
+    ledger.record(released_bearing())
+    ledger.record(bearing("SN-1"))
+    ledger.record(inspection("SN-1"))
+    with pytest.raises(thread.UnknownSubject), ledger.batch() as batch:
+        batch.record(inspection("SN-1", measured=19.2))
+        batch.record(inspection("SN-404"))
+    assert ledger.record(inspection("SN-1")).version == 3
+    assert ledger.part("SN-1").failed_inspections == 0
+    assert len(ledger.history("SN-1")) == 3
 
 
 def test_concurrent_moves_cannot_build_a_loop_through_a_stale_ancestor(ledger_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 
@@ -24,6 +24,10 @@ from thread.cli import (
 )
 from thread.errors import UnknownSubject
 from thread.presentation import moment, printable, shorten, table
+
+if TYPE_CHECKING:
+    from thread.ledger import Ledger
+    from thread.read.check import ReadModelReport
 
 # The log's modules (and the cryptography they use) load when a command runs.
 
@@ -192,14 +196,19 @@ def _signer_in(key_file: Path) -> str:
               help="A checkpoint note kept from earlier; catches an older copy restored.")
 @click.option("--strict", is_flag=True,
               help="Also fail (exit 1) when no checkpoint signature was checked.")
+@click.option("--read-models", "read_models", is_flag=True,
+              help="Also re-derive every read-model row from the log and name the first row "
+                   "that differs in each table.")
 @json_option
 @click.pass_context
 def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], strict: bool,
-           as_json: bool) -> None:
+           read_models: bool, as_json: bool) -> None:
     """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold.
 
     Checkpoint signatures are checked only against the keys given with --vkey;
-    without one, the report says so, and --strict makes that a failure.
+    without one, the report says so, and --strict makes that a failure. With
+    --read-models the read models (what trace, genealogy and recall answer from)
+    are checked against the log too.
     """
     from thread.log.audit import audit
 
@@ -212,8 +221,9 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                 bar.update(done - bar.pos)
             report = audit(ledger, verifier_keys=vkeys, trusted_checkpoints=notes,
                            progress=advance)
+        derived = _read_models_checked(ledger, show) if read_models else None
     unsigned = _unchecked_signatures(report.checkpoints, bool(vkeys), ctx)
-    ok = report.ok and not (strict and unsigned)
+    ok = report.ok and not (strict and unsigned) and (derived is None or derived.ok)
     first = report.first
     findings = sorted(report.findings)
     if as_json:
@@ -223,8 +233,16 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                    "signatures_checked": report.signatures_checked,
                    "signatures_not_checked": unsigned, "strict": strict,
                    "first_problem": first.describe() if first else None,
-                   "problems": [finding.describe() for finding in findings]})
-    elif report.ok:
+                   "problems": [finding.describe() for finding in findings],
+                   **({} if derived is None else {"read_models": {
+                       "ok": derived.ok, "tree_size": derived.tree_size,
+                       "positions": derived.positions, "rows": derived.rows,
+                       "first_problem": derived.first.describe() if derived.first else None,
+                       "findings": [f.model_dump(mode="json") for f in derived.findings]}})})
+        if not ok:
+            ctx.exit(1)
+        return
+    if report.ok:
         signatures = (f", {plural(report.signatures_checked, 'signature')} checked"
                       if vkeys else "")
         click.echo(f"verified: {plural(report.events, 'event')} in "
@@ -239,8 +257,31 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
         click.echo(f"NOT VERIFIED: {plural(len(findings), 'problem')}, in log order:", err=True)
         for finding in findings:
             click.echo(f"  {printable(finding.describe())}", err=True)
+    if derived is not None:
+        _echo_read_models(derived)
     if not ok:
         ctx.exit(1)
+
+
+def _read_models_checked(ledger: Ledger, show: bool) -> ReadModelReport:
+    """The read models checked against the log, with a progress bar on a terminal."""
+    with click.progressbar(length=max(ledger.count(), 1), label="Checking read models",
+                           file=sys.stderr if show else cast(TextIO, Silent())) as bar:
+        return ledger.read_models.verify(progress=bar.update)
+
+
+def _echo_read_models(derived: ReadModelReport) -> None:
+    if derived.ok:
+        read = set(derived.positions.values())
+        upto = (f"all {read.pop()}" if len(read) == 1 else ", ".join(
+            f"{name} {position}" for name, position in derived.positions.items()))
+        click.echo(f"read models verified: {plural(derived.rows, 'row')}, each the row the log "
+                   f"gives (they have read {upto} of its {plural(derived.tree_size, 'event')})")
+        return
+    click.echo(f"NOT VERIFIED: read models: {plural(len(derived.findings), 'problem')} (the "
+               f"first in each table); rebuild them with thread rebuild:", err=True)
+    for finding in derived.findings:
+        click.echo(f"  {printable(finding.describe())}", err=True)
 
 
 def _unchecked_signatures(checkpoints: int, keys: bool, ctx: click.Context) -> str:

@@ -26,6 +26,7 @@ from thread.cli import (
 from thread.presentation import moment, printable, shorten, table
 
 if TYPE_CHECKING:
+    from thread.read.basis import Basis
     from thread.read.genealogy import Node
     from thread.read.models import Position
     from thread.read.recall import RecallScope
@@ -36,13 +37,18 @@ if TYPE_CHECKING:
 @click.argument("serial")
 @as_of_option
 @by_option
+@click.option("--verified", is_flag=True,
+              help="Build the story from chain-verified events, each proved at its position in "
+                   "the log, and refuse it, naming the row, if a read-model row it used "
+                   "disagrees: what to show an auditor.")
 @json_option
 @click.pass_context
-def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str,
+def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str, verified: bool,
           as_json: bool) -> None:
     """Show the complete story of a serial or lot: design, making, quality, service."""
     with opened(ctx) as ledger:
-        story = ledger.trace(serial, as_of=as_of, by=by)  # type: ignore[arg-type]
+        story = ledger.trace(serial, as_of=as_of, by=by,  # type: ignore[arg-type]
+                             verified=verified)
     if as_json:
         echo_json(story.model_dump(mode="json"))
         return
@@ -123,13 +129,20 @@ def rebuild(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 @json_option
 @click.pass_context
 def read_models(ctx: click.Context, as_json: bool) -> None:
-    """Show how far each read model has read the log (without catching up)."""
+    """Show how far each read model has read the log (without catching up), the log they
+    were built on, and when and why they last rebuilt on their own."""
     with opened(ctx) as ledger:
         positions = ledger.read_models.positions()
+        basis = ledger.read_models.basis()
     if as_json:
-        echo_json(_position_records(positions))
+        echo_json({"read_models": _position_records(positions), **_basis_record(basis)})
         return
     click.echo(_positions_table(positions))
+    click.echo(printable(f"built on the log's first {plural(basis.built_on.size, 'event')}, "
+                         f"root {basis.built_on.root.hex()[:16]}"))
+    if basis.rebuilt_at is not None:
+        click.echo(printable(f"rebuilt from the log on their own at {moment(basis.rebuilt_at)}"
+                             f": {basis.rebuilt_because}"))
 
 
 @main.command()
@@ -178,6 +191,12 @@ def _positions_table(positions: list[Position]) -> str:
     return table(("READ MODEL", "POSITION", "LOG HEAD", "BEHIND"),
                  [(p.projection, str(p.position), str(p.head), str(p.behind))
                   for p in positions])
+
+
+def _basis_record(basis: Basis) -> dict[str, Any]:
+    return {"built_on": {"size": basis.built_on.size, "root": basis.built_on.root.hex()},
+            "rebuilt_at": basis.rebuilt_at.isoformat() if basis.rebuilt_at else None,
+            "rebuilt_because": basis.rebuilt_because}
 
 
 def _position_records(positions: list[Position]) -> list[dict[str, Any]]:
@@ -242,8 +261,14 @@ def _story_lines(story: Story) -> list[str]:
           + shorten(e.summary, SUMMARY_WIDTH))
          for e in story.timeline],
     ))
-    lines.append(f"{plural(len(story.timeline), 'event')}; positions are leaf indices of the "
-                 f"log; read models at log size {story.log_size}")
+    if story.verified:
+        lines.append(f"{plural(len(story.timeline), 'event')}, verified: every event's chain "
+                     f"checked and each proved at its position (a leaf index) in the log of "
+                     f"{plural(story.log_size, 'event')}, root {(story.log_root or '')[:16]}; "
+                     f"every read-model row used agrees with them")
+    else:
+        lines.append(f"{plural(len(story.timeline), 'event')}; positions are leaf indices of "
+                     f"the log; read models at log size {story.log_size}")
     return lines
 
 

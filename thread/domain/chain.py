@@ -9,9 +9,11 @@ Replaying an aggregate checks every link.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -245,6 +247,20 @@ class Aggregate:
             aggregate.modified_on = event.recorded_at
         return aggregate
 
+    def fork(self) -> Aggregate:
+        """A copy to record on: this one stays as it is if the copy's events never land.
+
+        Values that cannot change (strings, numbers, times, tuples, facts, frozen
+        dataclasses) are shared; lists, dicts, sets and other objects are copied.
+        """
+        clone = copy.copy(self)
+        clone.hashes = list(self.hashes)
+        clone._pending = []
+        for name, value in vars(self).items():
+            if name not in _FORKED and not isinstance(value, _IMMUTABLE):
+                setattr(clone, name, _copied(value))
+        return clone
+
     def collect_events(self) -> list[Recorded]:
         """Hand over the events recorded since the last save."""
         pending, self._pending = self._pending, []
@@ -268,3 +284,26 @@ class Aggregate:
 
     def apply(self, event: Recorded) -> None:
         """Change state by an accepted event; never refuses."""
+
+
+#: Values a fork shares with its original: nothing changes them in place.
+_IMMUTABLE = (str, bytes, int, float, type(None), UUID, datetime, date, time, timedelta,
+              Decimal, tuple, frozenset, Fact)
+_FORKED = ("hashes", "_pending")
+
+
+def _copied(value: Any) -> Any:
+    """``value`` copied as deep as it can change, sharing what cannot."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    kind = type(value)
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is set:
+        return set(value)
+    params = getattr(kind, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        return value
+    return copy.deepcopy(value)

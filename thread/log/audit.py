@@ -4,8 +4,11 @@ Two streaming passes keep memory constant however large the ledger is:
 the log pass reads events in commit order, recomputes each leaf and the
 tree, and compares them with the stored leaves (merged on the row id) and
 every signed checkpoint; the chain pass reads events one aggregate at a
-time and checks each link. The report names the first bad event in log
-order: position, aggregate, subject, version and what is wrong.
+time and checks each link, and that each event carrying a source record and
+that record's row name each other (:mod:`thread.log.source_records`). Both
+read one snapshot of the store, so writers committing meanwhile change
+nothing they see. The report names the first bad event in log order:
+position, aggregate, subject, version and what is wrong.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.log.merkle import CompactRange, Subtree, leaf_hash
+from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
 from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow
@@ -95,14 +99,18 @@ def audit(
     ``verifier_keys`` pins the keys whose signatures on stored checkpoints
     are trusted; ``trusted_checkpoints`` are notes the auditor kept from
     earlier (they catch a ledger restored from an older copy). ``chains=False``
-    checks the log (leaves, nodes, tree, checkpoints) without the per-subject chains.
+    checks the log (leaves, nodes, tree, checkpoints) without the per-subject chains and
+    source records.
     """
     report = AuditReport()
-    total = ledger.count()
-    checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
-    _log_pass(ledger, checkpoints, report, total, progress)
-    if chains:
-        _chain_pass(ledger, report, total, progress)
+    # Every pass reads the ledger as of one moment: a writer committing meanwhile would
+    # otherwise leave leaves read later without the events read earlier.
+    with ledger.store.snapshot():
+        total = ledger.count()
+        checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
+        _log_pass(ledger, checkpoints, report, total, progress)
+        if chains:
+            _chain_pass(ledger, report, total, progress)
     report.findings = sorted(report.findings)[:_MAX_FINDINGS]
     return report
 
@@ -301,8 +309,8 @@ class _StoredNodes:
 class _StoredLeaves:
     """Stored leaves (position, notification id, hash) in log order, read a page at a time.
 
-    A page is read only when the merge needs its next leaf, after the row that
-    needs it was read, so rows committed while the audit runs meet their leaves.
+    A page is read only when the merge needs its next leaf, so memory stays
+    bounded; the audit's snapshot keeps rows and leaves of one moment together.
     """
 
     def __init__(self, store: LedgerRecorder) -> None:
@@ -377,6 +385,7 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     head = GENESIS
     committed = _LOWEST_ID  # notification id of the previous version
     seen = 0
+    sources = SourcedEvents(store, mapper)
     while True:
         page = store.select_by_aggregate(after, PAGE)
         for row, notification in page:
@@ -417,10 +426,28 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                                      row.originator_version))
             version, committed = row.originator_version, notification
             head = hashlib.sha256(canonical).digest()
+            if envelope.source_record_id is not None and (raw_id, body_version) == (
+                    originator.bytes, row.originator_version):
+                sources.met(Sourced(envelope.source, envelope.source_record_id, originator,
+                                    row.originator_version, notification, subject, head))
+        for event, problem in sources.check():
+            _add(report, _placed(ledger, event.notification, problem, event.originator,
+                                 event.subject, event.version))
         if progress is not None:
             progress(total + seen, 2 * total)
         if len(page) < PAGE:
             break
+    if sources.verified != store.count_sources():
+        _sources_pass(ledger, report)  # some row names no event of its own: find which
+
+
+def _sources_pass(ledger: Ledger, report: AuditReport) -> None:
+    """Name every source record's row that does not name the event it became."""
+    for link, what in unverified_rows(ledger.store, ledger.mapper):
+        named = None if link is None else link.event
+        position = _UNPLACED if link is None or named is None else _position(
+            ledger, named.id, link.record.originator_id, named.originator_version)
+        _add(report, Finding(position, what))
 
 
 def _mislabelled(row: Notification, raw_id: object, version: object, topic: str,
@@ -448,10 +475,14 @@ def _subject_in(canonical: bytes) -> str:
 
 def _placed(ledger: Ledger, notification: int, what: str, originator: UUID, subject: str,
             version: int) -> Finding:
+    return Finding(_position(ledger, notification, originator, version), what,
+                   aggregate=str(originator), subject=subject, version=version)
+
+
+def _position(ledger: Ledger, notification: int, originator: UUID, version: int) -> int:
+    """An event's log position: its leaf's, or for a row with no leaf, its rank among the rows."""
     position = ledger.store.leaf_position(originator, version)
-    if position is None:  # a row with no leaf: where it sits among the rows
-        position = _position_of(ledger, notification)
-    return Finding(position, what, aggregate=str(originator), subject=subject, version=version)
+    return _position_of(ledger, notification) if position is None else position
 
 
 def _position_of(ledger: Ledger, notification: int) -> int:

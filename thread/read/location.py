@@ -22,35 +22,35 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from thread.errors import ConfigurationError, LedgerError
 from thread.read.models import ReadModels
-from thread.read.source import EventLog
+from thread.read.source import EventLog, LogTree
 from thread.read.urls import shown
 
 _log = logging.getLogger(__name__)
 
 
-def open_read_models(log: EventLog, url: str | None, *, default: str,
+def open_read_models(log: EventLog, url: str | None, *, tree: LogTree, default: str,
                      ledger: str = "the ledger") -> ReadModels:
     """Read models at ``url``; without one, at ``default`` or, failing that, a temporary place."""
     if url is not None:
         try:
-            return ReadModels(log, url)
+            return ReadModels(log, url, tree=tree)
         except (SQLAlchemyError, OSError) as error:
             raise ConfigurationError(
                 f"cannot open read models at {shown(url)}: {_first_line(error)}") from None
     try:
-        return ReadModels(log, default)
+        return ReadModels(log, default, tree=tree)
     except (SQLAlchemyError, OSError) as error:
         usual = shown(default)
         place = "the ledger's own database" if usual == ledger else usual
         refused = f"{place} cannot be written ({_first_line(error)})"
-    models = _temporary(log)
+    models = _temporary(log, tree)
     models.notice = (f"read models of {ledger} are in {models.location}, deleted on close: "
                      f"{refused}")
     _log.warning("%s", models.notice)
     return models
 
 
-def _temporary(log: EventLog) -> ReadModels:
+def _temporary(log: EventLog, tree: LogTree) -> ReadModels:
     """Read models in a temporary file, or in memory if no temporary file can be made."""
     try:
         directory = Path(tempfile.mkdtemp(prefix="thread-reads-"))
@@ -58,7 +58,7 @@ def _temporary(log: EventLog) -> ReadModels:
         directory = None
     if directory is not None:
         try:
-            models = ReadModels(log, f"sqlite+pysqlite:///{directory / 'reads.db'}")
+            models = ReadModels(log, f"sqlite+pysqlite:///{directory / 'reads.db'}", tree=tree)
         except (SQLAlchemyError, OSError):
             shutil.rmtree(directory, ignore_errors=True)
         else:
@@ -69,7 +69,8 @@ def _temporary(log: EventLog) -> ReadModels:
             return models
     try:
         models = ReadModels(
-            log, f"sqlite+pysqlite:///file:reads-{uuid4().hex}?mode=memory&cache=shared&uri=true")
+            log, f"sqlite+pysqlite:///file:reads-{uuid4().hex}?mode=memory&cache=shared&uri=true",
+            tree=tree)
     except SQLAlchemyError as error:
         raise LedgerError(f"read models cannot be built anywhere: {_first_line(error)}") from None
     models.location = "memory"

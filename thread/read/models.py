@@ -5,17 +5,24 @@ as the rows that reading produced, so a crash or a kill at any moment leaves
 the tables and the position in agreement: the next catch-up continues from
 there, with no gap and no duplicate. Two processes catching up at once cannot
 both write a page: the position update is conditional on the position read.
+
+They also keep the tree of the log they were built against (:mod:`thread.read.basis`)
+and, on opening and before every catch-up, check that the log still extends it; one
+built on a history the log no longer holds (an older copy restored, a tail cut) is
+rebuilt, with a warning, instead of answering from it. :meth:`ReadModels.verify`
+checks every row against the log (:mod:`thread.read.check`).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import (
@@ -32,11 +39,19 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 
 from thread.errors import ConfigurationError, LedgerError
+from thread.log.merkle import leaf_hash
+from thread.read import basis
 from thread.read import schema as s
-from thread.read.pipeline import projected
+from thread.read.basis import EMPTY, Basis, Head
+from thread.read.pipeline import projected, until
 from thread.read.projections import PROJECTIONS, Projection, tables_of
-from thread.read.source import EventLog
+from thread.read.source import EventLog, LogTree
 from thread.read.urls import shown
+
+if TYPE_CHECKING:
+    from thread.read.check import ReadModelReport
+
+_log = logging.getLogger(__name__)
 
 #: Events read from the log and written to the read models per transaction.
 PAGE = 10_000
@@ -66,11 +81,14 @@ class ReadModels:
     """The projections of one ledger, in a database of their own (see :mod:`thread.read.location`).
 
     Opening them checks that this process can write there, so a place it may
-    only read is found out at once, not halfway through a query.
+    only read is found out at once, not halfway through a query. Opening them, and
+    every catch-up, checks that the log still extends the tree they were built against
+    (:mod:`thread.read.basis`); when it does not, they are rebuilt, with a warning.
     """
 
-    def __init__(self, log: EventLog, url: str, *, page: int = PAGE) -> None:
+    def __init__(self, log: EventLog, url: str, *, tree: LogTree, page: int = PAGE) -> None:
         self.log = log
+        self.tree = tree
         self.url = url
         self.page = page
         #: Where they are, as a message says it.
@@ -82,6 +100,11 @@ class ReadModels:
         self.engine = _engine(url)
         self._lock = threading.Lock()
         self.last_rebuild: dict[str, float] = {}
+        #: Why this process found the read models built on a history the log no longer
+        #: holds, and rebuilt them (said once, as a warning), or None.
+        self.rebuilt: str | None = None
+        #: The head this process last proved the basis against, and its last leaf.
+        self._checked: tuple[Head, bytes] | None = None
         try:
             self._ensure()
         except BaseException:
@@ -107,21 +130,37 @@ class ReadModels:
         stored = self._stored()
         return [Position(name, stored.get(name, (0, 0))[0], head) for name in PROJECTIONS]
 
+    def basis(self) -> Basis:
+        """The tree of the log they were built against, and their last rebuild on their own."""
+        with self.engine.connect() as conn:
+            return basis.stored(conn)
+
     def longest_window_ns(self) -> int:
         """The longest machine condition window projected so far (bounds overlap queries)."""
         return self._stored().get("production", (0, 0))[1]
 
     def _stored(self) -> dict[str, tuple[int, int]]:
         """Each projection's (position, longest window), read straight from the driver."""
+        return self._read(with_basis=False)[0]
+
+    def _read(self, *, with_basis: bool = True) -> tuple[dict[str, tuple[int, int]], Head]:
+        """Each projection's (position, longest window) and the tree they were built on, read
+        straight from the driver (every query reads them)."""
+        found = None
         with self.engine.connect() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.execute("SELECT projection, position, longest_window_ns "
                                "FROM read_positions")
-                return {name: (int(position), int(longest))
-                        for name, position, longest in cursor.fetchall()}
+                stored = {name: (int(position), int(longest))
+                          for name, position, longest in cursor.fetchall()}
+                if with_basis:
+                    cursor.execute("SELECT size, root FROM read_basis")
+                    found = cursor.fetchone()
             finally:
                 cursor.close()
+        built_on = EMPTY if found is None else Head(int(found[0]), bytes.fromhex(found[1]))
+        return stored, built_on
 
     # -- keeping up ----------------------------------------------------------
 
@@ -133,10 +172,9 @@ class ReadModels:
         :class:`StaleReadModel` saying how far behind the view is.
         """
         names = list(names)
-        head = self.head()
-        stored = self._stored()
-        behind = [Position(name, stored.get(name, (0, 0))[0], head) for name in names
-                  if stored.get(name, (0, 0))[0] < head]
+        head, stored = self._settle(rebuild=catch_up)
+        behind = [Position(name, stored.get(name, (0, 0))[0], head.size) for name in names
+                  if stored.get(name, (0, 0))[0] < head.size]
         if not behind:
             return min(stored.get(name, (0, 0))[0] for name in names)
         if not catch_up:
@@ -147,22 +185,26 @@ class ReadModels:
                 ) + "; catch them up (ledger.read_models.catch_up(), or keep them current "
                 "with thread follow), or let the query catch up"
             )
-        self.catch_up(names)
+        self._project([PROJECTIONS[name] for name in _names(names)], head, None)
         stored = self._stored()
         return min(stored.get(name, (0, 0))[0] for name in names)
 
     def catch_up(self, names: Iterable[str] | None = None, *,
                  progress: Progress | None = None) -> int:
-        """Read the log from where each projection stopped; returns events projected."""
+        """Read the log from where each projection stopped; returns events projected.
+
+        First checks that the log still extends what they were built on, and rebuilds
+        them if it does not (see :attr:`rebuilt`).
+        """
         chosen = [PROJECTIONS[name] for name in _names(names)]
-        with self._lock:
-            done = 0
-            while True:
-                moved = self._catch_up_once(chosen, progress)
-                if moved is None:  # another process advanced a position: read it again
-                    continue
-                done += moved
-                return done
+        return self._project(chosen, self._settle()[0], progress)
+
+    def verify(self, *, progress: Progress | None = None) -> ReadModelReport:
+        """Re-derive every read-model row from the log and compare: the first row that differs
+        in each table, as typed findings (see :mod:`thread.read.check`). Writes nothing."""
+        from thread.read.check import check
+
+        return check(self, progress=progress)
 
     def rebuild(self, names: Iterable[str] | None = None, *,
                 progress: Progress | None = None) -> int:
@@ -212,10 +254,78 @@ class ReadModels:
 
     # -- internals -------------------------------------------------------------
 
+    def _project(self, chosen: Sequence[Projection], head: Head,
+                 progress: Progress | None) -> int:
+        with self._lock:
+            while True:
+                moved = self._catch_up_once(chosen, progress, head.size)
+                if moved is not None:
+                    return moved
+                # another process advanced a position: read it again
+
+    def _settle(self, *, rebuild: bool = True) -> tuple[Head, dict[str, tuple[int, int]]]:
+        """The log's head, once the read models are known to be built on a prefix of it, and
+        each projection's (position, longest window).
+
+        When the log no longer extends the tree they were built against (an older copy
+        restored, a tail cut), they are dropped for a rebuild and say so; with
+        ``rebuild=False`` that is refused instead, as :class:`StaleReadModel`.
+        """
+        # The basis first, then the head: another process only ever advances the basis to
+        # a head it read earlier, so the head read second is never shorter than it.
+        stored, built_on = self._read()
+        checked = self._checked
+        if (checked is not None and checked[0] == built_on and self.log.size() == built_on.size
+                and self._last_leaf(built_on.size) == checked[1]):
+            # The log this process proved the basis against, unchanged since: the same size
+            # and the same last event (an older copy written back to exactly this size would
+            # end in another). Any other change is checked with a proof below.
+            return built_on, stored
+        head = basis.head_of(self.tree)
+        why = basis.departure(self.tree, built_on, head)
+        if why is None:
+            if head.size > built_on.size:
+                with self.engine.begin() as conn:
+                    basis.advance(conn, head)
+            self._checked = (head, self._last_leaf(head.size))
+            return head, stored
+        if not rebuild:
+            raise StaleReadModel(f"read models at {self.location} answer from a history the "
+                                 f"log no longer holds: {why}; let the query catch up (it "
+                                 f"rebuilds them) or rebuild them (thread rebuild)")
+        self._restart(built_on, why)
+        return head, self._stored()
+
+    def _last_leaf(self, size: int) -> bytes:
+        """The leaf hash of the log's last event of a tree of ``size`` (empty for none)."""
+        if size == 0:
+            return b""
+        for page in self.log.pages(size - 1, 1):
+            for position, canonical in page:
+                if position == size - 1:
+                    return leaf_hash(canonical)
+            break
+        return b""
+
+    def _restart(self, built_on: Head, why: str) -> None:
+        """Drop every read model for a rebuild from the log as it is, and record why."""
+        with self._lock, self.engine.begin() as conn:
+            if not basis.restart(conn, built_on, why, time.time_ns()):
+                return  # another process found it first and started over
+            tables = tables_of(PROJECTIONS)
+            for table in reversed(tables):
+                conn.execute(text(f"DROP TABLE IF EXISTS {_quoted(conn, table.name)}"))
+            for table in tables:
+                conn.execute(CreateTable(table))
+            _create_indexes(conn, tables)
+            conn.execute(s.positions.update().values(position=0, longest_window_ns=0))
+        self.rebuilt = why
+        _log.warning("read models at %s rebuilt from the log: %s", self.location, why)
+
     def _ensure(self) -> None:
-        origin, head = self.log.origin(), self.head()
+        origin = self.log.origin()
         with self.engine.begin() as conn:
-            if self._outdated(conn, origin, head):
+            if self._outdated(conn, origin):
                 # Read models are derived data: a new layout, or read models of another
                 # log (a ledger replaced under the same name), is a rebuild, never a migration.
                 for table in reversed(s.metadata.sorted_tables):
@@ -223,6 +333,7 @@ class ReadModels:
             s.metadata.create_all(conn, checkfirst=True)
             if conn.execute(select(s.layout.c.layout)).first() is None:
                 conn.execute(s.layout.insert().values(layout=s.LAYOUT, origin=origin))
+            basis.ensure(conn)
             _create_indexes(conn, tables_of(PROJECTIONS))
             known = set(conn.execute(select(s.positions.c.projection)).scalars())
             for name in PROJECTIONS:
@@ -233,32 +344,32 @@ class ReadModels:
         with self.engine.connect() as conn:
             conn.execute(s.layout.update().values(layout=s.LAYOUT))
             conn.rollback()
+        self._settle()
 
     @staticmethod
-    def _outdated(conn: Connection, origin: str | None, head: int) -> bool:
+    def _outdated(conn: Connection, origin: str | None) -> bool:
         names = set(inspect(conn).get_table_names())
         if s.positions.name not in names:
             return False  # nothing built yet
         if s.layout.name not in names:
             return True
         built = conn.execute(select(s.layout.c.layout, s.layout.c.origin)).first()
-        if built is None or built.layout != s.LAYOUT or built.origin != origin:
-            return True
-        # Further along than the log is long: built from a longer log of the same name.
-        return any(position > head for position in
-                   conn.execute(select(s.positions.c.position)).scalars())
+        # A log of the same origin that no longer extends them is found by their basis.
+        return built is None or built.layout != s.LAYOUT or built.origin != origin
 
-    def _catch_up_once(self, chosen: Sequence[Projection], progress: Progress | None) -> int | None:
+    def _catch_up_once(self, chosen: Sequence[Projection], progress: Progress | None,
+                       head: int) -> int | None:
         with self.engine.connect() as conn:
             stored = {row[0]: row[1] for row in conn.execute(
                 select(s.positions.c.projection, s.positions.c.position))}
         at = {p.name: int(stored.get(p.name, 0)) for p in chosen}
         start = min(at.values(), default=0)
-        # Everything up to this head is visible now, so once the pages are read every
-        # position can move up to it, over events no chosen projection wants.
-        head = self.head()
+        # Everything up to this head is visible, and the basis vouches for it, so once the
+        # pages are read every position can move up to it, over events no chosen
+        # projection wants; nothing past it is read, so no position passes the basis.
         done = 0
-        raw = self.log.pages(start, self.page, _topics(chosen))
+        raw = (until(self.log.pages(start, self.page, _topics(chosen)), head)
+               if start < head else iter(()))
         for last, count, rows in projected(chosen, at, raw, behind=head - start):
             if not self._write(at, last + 1, rows):
                 return None

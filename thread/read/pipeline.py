@@ -34,6 +34,16 @@ Projected = tuple[int, int, Rows]
 RawPage = list[tuple[int, bytes]]
 
 
+def until(pages: Iterable[RawPage], end: int) -> Iterator[RawPage]:
+    """The pages' leaves before log position ``end``, and no page after them."""
+    for page in pages:
+        kept = [leaf for leaf in page if leaf[0] < end]
+        if kept:
+            yield kept
+        if len(kept) < len(page) or (page and page[-1][0] >= end - 1):
+            return
+
+
 def rows_of(chosen: Sequence[Projection], at: dict[str, int], page: list[LogEvent]) -> Rows:
     """The rows a page adds to each chosen projection past the log size it has read."""
     rows: Rows = defaultdict(list)

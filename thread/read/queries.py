@@ -8,6 +8,7 @@ read side.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Literal
 
 from thread.errors import UnknownSubject
@@ -16,8 +17,10 @@ from thread.read.genealogy import Node, genealogy
 from thread.read.models import ReadModels
 from thread.read.recall import RecallScope, recall_scope
 from thread.read.registry import registered
+from thread.read.sql import rows
 from thread.read.story import Story
 from thread.read.trace import trace
+from thread.read.verified import verified_trace
 
 
 class Queries:
@@ -27,18 +30,22 @@ class Queries:
         self.models = models
 
     def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
-              catch_up: bool = True) -> Story:
+              catch_up: bool = True, verified: bool = False) -> Story:
         """The complete story of a serial or lot, now or as of a past moment.
 
         The read models catch up with the log first; with ``catch_up=False``
         a view that is behind raises :class:`~thread.read.models.StaleReadModel`
-        instead of answering from stale data.
+        instead of answering from stale data. With ``verified=True`` the story is
+        built from chain-verified events proved in the log, and refused, naming the
+        row, if a read-model row it used disagrees (:mod:`thread.read.verified`).
         """
 
         models = self.models
+        if verified:
+            return verified_trace(models, key, AsOf(as_of, by), catch_up=catch_up)
         position = models.fresh(["story", "registry", "production"], catch_up=catch_up)
         with models.engine.connect() as conn:
-            return trace(conn, models.log.canonical_of, key, AsOf(as_of, by),
+            return trace(partial(rows, conn), models.log.canonical_of, key, AsOf(as_of, by),
                          log_size=position, longest_window_ns=models.longest_window_ns())
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",

@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 6
+LAYOUT = 7
 
 
 def _clocks() -> list[Column[int]]:
@@ -38,6 +38,17 @@ layout = Table(
     "read_layout", metadata,
     Column("layout", Integer, primary_key=True, autoincrement=False),
     Column("origin", String(200), nullable=True),
+)
+
+#: The log the read models were built against: the size and root of its tree when they
+#: last caught up (no position passes it), and when and why they last rebuilt on their own
+#: because the log no longer extended it (a restore, a cut tail). One row.
+basis = Table(
+    "read_basis", metadata,
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("rebuilt_ns", BigInteger),
+    Column("rebuilt_because", Text),
 )
 
 #: How far each projection has read the log, written in the same transaction as its rows.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from thread.domain.facts.base import SubjectKind
+
 #: A page of the log: (leaf index, canonical bytes), in log order.
 Page = list[tuple[int, bytes]]
 
@@ -35,4 +37,41 @@ class EventLog(Protocol):
 
     def exists(self, kind: str, key: str) -> bool:
         """Whether the subject has any event in the log."""
+        ...
+
+
+class Inclusion(Protocol):
+    """Proof that an event is leaf ``index`` of the tree of ``tree_size`` leaves."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def tree_size(self) -> int: ...
+    @property
+    def leaf_hash(self) -> bytes: ...
+    @property
+    def path(self) -> list[bytes]: ...
+    @property
+    def root(self) -> bytes: ...
+
+
+class LogTree(Protocol):
+    """The log's Merkle tree as the read side checks it: its head and its proofs.
+
+    Read models keep the size and root of the tree they were built against and
+    check, with a consistency proof, that the log still extends it; a verified
+    story proves each event it shows at its position with an inclusion proof.
+    """
+
+    def tree_head(self) -> tuple[int, bytes]:
+        """The size and RFC 6962 root of the log now."""
+        ...
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Proof that the tree of ``size1`` leaves is a prefix of the tree of ``size2``."""
+        ...
+
+    def inclusion_proof(self, kind: SubjectKind, key: str, version: int,
+                        size: int | None = None) -> Inclusion:
+        """Where a subject's event at ``version`` is in the tree of ``size`` leaves, proved."""
         ...

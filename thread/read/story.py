@@ -176,6 +176,11 @@ class Story(Model):
     kind: str
     key: str
     log_size: int
+    #: Built from chain-verified events, each proved at its position in the log of
+    #: ``log_size`` events and root ``log_root``, and checked against every read-model
+    #: row it used (``trace(verified=True)``); False: from the read models as they are.
+    verified: bool = False
+    log_root: str | None = None
     as_of: AsOfNote | None
     part_number: str | None
     revision: str | None

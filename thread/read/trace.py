@@ -7,9 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple, cast
-
-from sqlalchemy import Connection
+from typing import Any, NamedTuple, Protocol, cast
 
 from thread.domain import facts as f
 from thread.domain import topics
@@ -19,7 +17,6 @@ from thread.errors import IntegrityFailure, UnknownSubject
 from thread.read.clock import AsOf, ns
 from thread.read.events import plain, unpack_event
 from thread.read.result import as_of_note
-from thread.read.sql import rows
 from thread.read.story import (
     MaterialLot,
     ProcessParameter,
@@ -69,6 +66,7 @@ class _ConditionRow(NamedTuple):
 
 
 class _RegisteredRow(NamedTuple):
+    position: int
     key: str
     part_number: str | None
     revision: str | None
@@ -95,15 +93,40 @@ _HAPPENINGS = (
     "WHERE machine = :machine AND start_ns <= :high AND end_ns >= :low AND {clock} <= :bound"
 )
 _REGISTERED = (
-    "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
+    "SELECT position, key, part_number, revision FROM read_registry WHERE key IN :keys "
     "AND {clock} <= :bound"
 )
 _SHAPES: dict[str, Any] = {_EVENTS: _StoryRow, _CONDITIONS: _ConditionRow,
                            _REGISTERED: _RegisteredRow}
 
 
-def _query(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[Any]:
-    return list(map(_SHAPES[template]._make, rows(conn, template, as_of, **params)))
+class Reads(NamedTuple):
+    """What one of the queries reads: its tables, and which columns of a result row hold
+    the row's log position and identify it."""
+
+    tables: tuple[str, ...]
+    position: int
+    identity: tuple[int, ...]
+
+
+#: Every query a story is built from, so a verified story can check each row it used.
+QUERIES: dict[str, Reads] = {
+    _EVENTS: Reads(("read_story",), 0, (0,)),
+    _CONDITIONS: Reads(("read_conditions", "read_metrics"), 0, (0, 7)),
+    _HAPPENINGS: Reads(("read_alarms", "read_gaps"), 1, (0, 1)),
+    _REGISTERED: Reads(("read_registry",), 0, (0,)),
+}
+
+
+class Read(Protocol):
+    """Runs one of the queries below over read-model rows (see :func:`thread.read.sql.rows`)."""
+
+    def __call__(self, template: str, as_of: AsOf, /, **params: Any) -> list[tuple[Any, ...]]:
+        ...
+
+
+def _query(read: Read, template: str, as_of: AsOf, **params: Any) -> list[Any]:
+    return list(map(_SHAPES[template]._make, read(template, as_of, **params)))
 
 
 #: Where the story reads an event's bytes: (kind, key) -> {version: canonical bytes}.
@@ -127,7 +150,7 @@ class Event(NamedTuple):
     raw: Record  # as decoded: what summaries and the domain read
 
 
-def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of: AsOf
+def events_of(read: Read, fetch: Fetch, kind: str, keys: list[str], as_of: AsOf
               ) -> list[Event]:
     """Events of subjects of one kind as of a moment, oldest first per subject.
 
@@ -139,7 +162,7 @@ def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of:
         return []
     stored: dict[str, dict[int, bytes]] = {}
     found: list[Event] = []
-    for row in _query(conn, _EVENTS, as_of, kind=kind, keys=keys):
+    for row in _query(read, _EVENTS, as_of, kind=kind, keys=keys):
         chain = stored.get(row.key)
         if chain is None:
             chain = stored[row.key] = fetch(row.kind, row.key)
@@ -160,14 +183,18 @@ def events_of(conn: Connection, fetch: Fetch, kind: str, keys: list[str], as_of:
     return found
 
 
-def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: int,
-          longest_window_ns: int) -> Story:
-    """The story of serial (or lot) ``key`` from the read models and the event store."""
+def trace(read: Read, fetch: Fetch, key: str, as_of: AsOf, *, log_size: int,
+          longest_window_ns: int, proved_in: bytes | None = None) -> Story:
+    """The story of serial (or lot) ``key`` from the read models and the event store.
+
+    ``proved_in`` is the root of the log of ``log_size`` events that every event and
+    row ``read`` gives was proved in (see :mod:`thread.read.verified`); the story says so.
+    """
     kind = "part"
-    found = events_of(conn, fetch, kind, [key], as_of)
+    found = events_of(read, fetch, kind, [key], as_of)
     if not found:
         kind = "lot"
-        found = events_of(conn, fetch, kind, [key], as_of)
+        found = events_of(read, fetch, kind, [key], as_of)
     if not found:
         raise UnknownSubject(f"no part or lot {key} in this ledger{as_of.phrase()}")
     corrected = {event.payload["corrects_version"]: event.version
@@ -181,22 +208,23 @@ def trace(conn: Connection, fetch: Fetch, key: str, as_of: AsOf, *, log_size: in
         builder.place(event)
     return Story(
         kind=kind, key=key, log_size=log_size,
+        verified=proved_in is not None, log_root=None if proved_in is None else proved_in.hex(),
         as_of=as_of_note(as_of),
         part_number=builder.registration.get("part_number"),
         revision=builder.registration.get("revision"),
         work_order=builder.registration.get("work_order"),
         udi=builder.registration.get("udi"),
         whereabouts=fold((event.topic, event.raw) for event in current),
-        design=_design(conn, fetch, builder, as_of),
-        operations=tuple(_operations(conn, builder, as_of, longest_window_ns)),
+        design=_design(read, fetch, builder, as_of),
+        operations=tuple(_operations(read, builder, as_of, longest_window_ns)),
         inspections=tuple(builder.facts("quality.inspection-recorded")),
         tests=tuple(builder.facts("quality.test-recorded")),
         non_conformances=tuple(builder.non_conformances(timeline)),
-        materials=tuple(_materials(conn, fetch, builder, as_of)),
+        materials=tuple(_materials(read, fetch, builder, as_of)),
         certifications=tuple(builder.facts(section="certifications")),
         environment=tuple(builder.facts(section="environment")),
-        parent=builder.parent(conn, as_of),
-        components=tuple(builder.components(conn, as_of)),
+        parent=builder.parent(read, as_of),
+        components=tuple(builder.components(read, as_of)),
         service=tuple(builder.facts(section="service")),
         actions=tuple(builder.facts(section="actions")),
         signatures=tuple(builder.signatures(timeline)),
@@ -297,16 +325,16 @@ class _Builder:
                 present.pop(event.payload["component"], None)
         return list(present.values())
 
-    def components(self, conn: Connection, as_of: AsOf) -> list[StoryComponent]:
+    def components(self, read: Read, as_of: AsOf) -> list[StoryComponent]:
         installed = self.installed()
-        known = _registered(conn, [e.payload["component"] for e in installed], as_of)
+        known = _registered(read, [e.payload["component"] for e in installed], as_of)
         return [StoryComponent(
             serial=e.payload["component"], position=e.payload.get("position"),
             installed_at=moment(e.occurred_ns),
             part_number=known.get(e.payload["component"], (None, None))[0],
             revision=known.get(e.payload["component"], (None, None))[1]) for e in installed]
 
-    def parent(self, conn: Connection, as_of: AsOf) -> StoryParent | None:
+    def parent(self, read: Read, as_of: AsOf) -> StoryParent | None:
         last: Event | None = None
         for event in self.events:
             if event.topic == f.InstalledInto.topic:
@@ -316,21 +344,21 @@ class _Builder:
         if last is None:
             return None
         assembly = last.payload["assembly"]
-        number, revision = _registered(conn, [assembly], as_of).get(assembly, (None, None))
+        number, revision = _registered(read, [assembly], as_of).get(assembly, (None, None))
         return StoryParent(assembly=assembly, position=last.payload.get("position"),
                            since=moment(last.occurred_ns), part_number=number,
                            revision=revision)
 
 
-def _registered(conn: Connection, keys: list[str], as_of: AsOf
+def _registered(read: Read, keys: list[str], as_of: AsOf
                 ) -> dict[str, tuple[str | None, str | None]]:
     if not keys:
         return {}
     return {row.key: (row.part_number, row.revision)
-            for row in _query(conn, _REGISTERED, as_of, keys=keys)}
+            for row in _query(read, _REGISTERED, as_of, keys=keys)}
 
 
-def _design(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
+def _design(read: Read, fetch: Fetch, builder: _Builder, as_of: AsOf
             ) -> StoryDesign | None:
     number, revision = builder.registration.get("part_number"), builder.registration.get(
         "revision")
@@ -338,7 +366,7 @@ def _design(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
         return None
     released: Event | None = None
     changes: list[Record] = []
-    for event in events_of(conn, fetch, "design", [number], as_of):
+    for event in events_of(read, fetch, "design", [number], as_of):
         p = event.payload
         if event.topic == f.RevisionReleased.topic and p["revision"] == revision:
             released = event
@@ -356,13 +384,13 @@ def _design(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
                        change_orders=tuple(changes))
 
 
-def _materials(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
+def _materials(read: Read, fetch: Fetch, builder: _Builder, as_of: AsOf
                ) -> list[StoryMaterial]:
     consumed = builder.of(f.MaterialConsumed.topic)
     lots = sorted({e.payload["material_lot"] for e in consumed})
     received: dict[str, Record] = {}
     certificates: dict[str, list[Record]] = defaultdict(list)
-    for event in events_of(conn, fetch, "lot", lots, as_of):
+    for event in events_of(read, fetch, "lot", lots, as_of):
         if event.topic == f.MaterialLotReceived.topic:
             received[event.key] = event.payload
         elif event.topic == f.CertificationAttached.topic:
@@ -381,7 +409,7 @@ def _materials(conn: Connection, fetch: Fetch, builder: _Builder, as_of: AsOf
     return found
 
 
-def _operations(conn: Connection, builder: _Builder, as_of: AsOf, longest_ns: int
+def _operations(read: Read, builder: _Builder, as_of: AsOf, longest_ns: int
                 ) -> list[StoryOperation]:
     """Each operation with its process records and the machine's condition meanwhile.
 
@@ -415,11 +443,11 @@ def _operations(conn: Connection, builder: _Builder, as_of: AsOf, longest_ns: in
                 target["process"].extend(parameters)
                 target["machine"] = target["machine"] or p.get("machine")
     return [StoryOperation(**{**o, "process": tuple(o["process"]),
-                              "condition": _condition(conn, o, as_of, longest_ns)})
+                              "condition": _condition(read, o, as_of, longest_ns)})
             for o in operations]
 
 
-def _condition(conn: Connection, operation: Record, as_of: AsOf, longest_ns: int
+def _condition(read: Read, operation: Record, as_of: AsOf, longest_ns: int
                ) -> Any:
     machine = operation["machine"]
     if machine is None:
@@ -427,7 +455,7 @@ def _condition(conn: Connection, operation: Record, as_of: AsOf, longest_ns: int
     start = nanoseconds_of(operation["started_at"])
     end = nanoseconds_of(operation["ended_at"])
     windows: dict[int, Window] = {}
-    for row in _query(conn, _CONDITIONS, as_of, machine=machine, low=start - longest_ns,
+    for row in _query(read, _CONDITIONS, as_of, machine=machine, low=start - longest_ns,
                       high=end + 1):
         window = windows.get(row.position)
         if window is None:
@@ -438,7 +466,7 @@ def _condition(conn: Connection, operation: Record, as_of: AsOf, longest_ns: int
             windows[row.position] = window._replace(metrics=(*window.metrics, Metric(
                 row.name, row.unit, int(row.n), row.min, row.max, row.mean, row.threshold)))
     alarms, gaps = [], []
-    for what, position, text, *rest in rows(conn, _HAPPENINGS, as_of, machine=machine,
+    for what, position, text, *rest in read(_HAPPENINGS, as_of, machine=machine,
                                              low=start, high=max(end, start + 1)):
         if what == "alarm":
             alarms.append(Alarm(position, text, *rest))

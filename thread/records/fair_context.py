@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
@@ -19,11 +20,20 @@ from thread.records.evidence import (
 
 
 def serials_of(ledger: Ledger, part_number: str, revision: str, cutoff: Cutoff) -> list[str]:
-    """Serials registered against ``part_number`` rev ``revision`` as of ``cutoff``.
+    """Serials registered against ``part_number`` rev ``revision`` as of ``cutoff``, in the
+    order the log took them.
 
-    The one query a FAIR asks across parts, answered by the registry read model.
+    The one question a FAIR asks across parts. A FAIR is evidence, so it is answered from
+    the registrations in the log, not from the registry read model, whose rows anyone with
+    SQL could change; each serial's chain is then verified as the FAIR reads it.
     """
-    return ledger.serials(part_number, revision, as_of=cutoff.as_of, by=cutoff.by)
+    found: dict[str, None] = {}
+    for _, event in ledger.scan(topics=[f.PartRegistered.topic]):
+        fact = cast(f.PartRegistered, event.fact)
+        if (fact.serial is not None and fact.part_number == part_number
+                and fact.revision == revision and cutoff.admits(event)):
+            found[fact.serial] = None
+    return list(found)
 
 
 def fair_identifier(part_number: str, revision: str, serial: str) -> str:

@@ -22,7 +22,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -45,7 +45,10 @@ from thread.storage.recorder import (
     NAME_SETTING,
     READ_ONLY_SETTING,
     SOURCES_TABLE,
+    HeldConnection,
     LedgerRecorder,
+    LogRow,
+    SourceLink,
     SourceRecord,
 )
 
@@ -69,6 +72,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name=events_table_name)
         self.log = TreeLog()
+        self.held = _Datastore.adopt(datastore)
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements += [
             SQL(
@@ -173,12 +177,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
         leaves: Sequence[bytes],
     ) -> Sequence[int]:
         with (
-            self._writing(),
+            self.locked(),
             self.datastore.get_connection() as connection,
-            connection.transaction(),
             connection.cursor() as cursor,
         ):
-            self._lock_table(cursor)
             for originator_id, version in reads:
                 cursor.execute(self.sql_version, (originator_id,), prepare=True)
                 row = cursor.fetchone()
@@ -222,8 +224,54 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                         [s.event_hash for s in sources],
                     ),
                 )
-        self.log.committed(tree)
+            self.log.committed(tree)  # forgotten again if the transaction rolls back
         return ids
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        if self.held.connection is not None:
+            yield
+            return
+        try:
+            with (
+                self._writing(),
+                self.datastore.get_connection() as connection,
+                connection.transaction(),
+            ):
+                with connection.cursor() as cursor:
+                    self._lock_table(cursor)
+                    self._notify_channel(cursor)
+                with self.held.holding(connection):
+                    yield
+        except BaseException:
+            self.log.forget()
+            raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self.held.connection is not None:  # a snapshot, or the write lock: one moment
+            yield
+            return
+        with self.datastore.get_connection() as connection, connection.transaction():
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with self.held.holding(connection):
+                yield
+
+    def select_newer(self, after: Sequence[tuple[UUID, int]]) -> list[StoredEvent]:
+        if not after:
+            return []
+        statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, version) "
+            "CROSS JOIN LATERAL (SELECT * FROM {t} WHERE originator_id = k.id AND "
+            "originator_version > k.version ORDER BY originator_version) AS e"
+        ).format(t=self._table(self.events_table_name))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, ([a[0] for a in after], [a[1] for a in after]))
+            return [StoredEvent(originator_id=row["originator_id"],
+                                originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"]))
+                    for row in cursor.fetchall()]
 
     def _table(self, name: str) -> Composed:
         return SQL("{schema}.{table}").format(
@@ -347,6 +395,54 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             )
             for row in rows
         }
+
+    def select_source_links(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceLink]:
+        if not keys:
+            return {}
+        links = self._source_links(
+            SQL("unnest(%s::text[], %s::text[]) AS k(source, record_id) JOIN {t} s "
+                "ON s.source = k.source AND s.record_id = k.record_id").format(
+                    t=self._table(SOURCES_TABLE)),
+            SQL(""), [[key[0] for key in keys], [key[1] for key in keys]])
+        return {(link.record.source, link.record.record_id): link for link in links}
+
+    def select_source_page(self, after: tuple[str, str] | None, limit: int) -> list[SourceLink]:
+        where, params = SQL(""), list[object]()
+        if after is not None:
+            where, params = SQL("WHERE (s.source, s.record_id) > (%s, %s) "), [*after]
+        return self._source_links(
+            SQL("{t} s").format(t=self._table(SOURCES_TABLE)),
+            where + SQL("ORDER BY s.source, s.record_id LIMIT %s"), [*params, limit])
+
+    def count_sources(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT COUNT(*) AS n FROM {t}").format(
+                t=self._table(SOURCES_TABLE)))
+            row = cursor.fetchone()
+        return int(row["n"]) if row else 0
+
+    def _source_links(self, sources: Composed, tail: Composed | SQL,
+                      params: Sequence[object]) -> list[SourceLink]:
+        statement = SQL(
+            "SELECT s.source, s.record_id, s.originator_id, s.originator_version, s.event_hash, "
+            "e.notification_id, e.topic, e.state FROM {sources} LEFT JOIN {e} e "
+            "ON e.originator_id = s.originator_id AND e.originator_version = s.originator_version "
+            "{tail}"
+        ).format(sources=sources, e=self._table(self.events_table_name), tail=tail)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            rows: list[dict[str, Any]] = cursor.fetchall()
+        links = []
+        for row in rows:
+            record = SourceRecord(row["source"], row["record_id"], row["originator_id"],
+                                  row["originator_version"], bytes(row["event_hash"]))
+            event = None if row["notification_id"] is None else LogRow(
+                row["notification_id"], record.originator_id, record.originator_version,
+                row["topic"], bytes(row["state"]))
+            links.append(SourceLink(record, event))
+        return links
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         if not originator_ids:
@@ -475,6 +571,40 @@ def _reason(error: psycopg.Error) -> str:
     first = lines[0] if lines else type(error).__name__
     said = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
     return said if len(lines) < 2 else f"{said} ({' '.join(lines[1:])})"
+
+
+class _Datastore(PostgresDatastore):
+    """Hands a thread that holds the write transaction its connection, not a pooled one."""
+
+    held: HeldConnection[Connection[DictRow]]
+
+    @staticmethod
+    def adopt(datastore: PostgresDatastore) -> HeldConnection[Connection[DictRow]]:
+        """Make ``datastore`` one of these (once); its held connection."""
+        if not isinstance(datastore, _Datastore):
+            datastore.__class__ = _Datastore
+            assert isinstance(datastore, _Datastore)
+            datastore.held = HeldConnection()
+        return datastore.held
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        held = self.held.connection
+        if held is None:
+            with super().get_connection() as connection:
+                yield connection
+        else:
+            yield held
+
+    @contextmanager
+    def transaction(self, *, commit: bool = False) -> Iterator[Cursor[DictRow]]:
+        held = self.held.connection
+        if held is None:
+            with super().transaction(commit=commit) as cursor:
+                yield cursor
+        else:
+            with held.cursor() as cursor:
+                yield cursor
 
 
 class Factory(PostgresFactory):

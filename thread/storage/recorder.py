@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple, NoReturn
+from typing import Generic, NamedTuple, NoReturn, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
@@ -64,6 +66,45 @@ class SourceRecord:
     event_hash: bytes
 
 
+class SourceLink(NamedTuple):
+    """A stored source record and the event row it names (None: no event has that
+    aggregate id and version), read together so the record is never trusted alone."""
+
+    record: SourceRecord
+    event: LogRow | None
+
+
+C = TypeVar("C")
+
+
+class HeldConnection(Generic[C]):
+    """The connection of the transaction this thread holds, if it holds one.
+
+    A datastore hands it out instead of a pooled connection, so that every read
+    and write the thread makes inside :meth:`LedgerRecorder.locked` (or every read
+    inside :meth:`LedgerRecorder.snapshot`) is part of that transaction; other
+    threads keep using the pool.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def connection(self) -> C | None:
+        """This thread's transaction connection, or None outside one."""
+        held: C | None = getattr(self._local, "connection", None)
+        return held
+
+    @contextmanager
+    def holding(self, connection: C) -> Iterator[None]:
+        """Hand out ``connection`` to this thread for the duration of the block."""
+        self._local.connection = connection
+        try:
+            yield
+        finally:
+            self._local.connection = None
+
+
 class LedgerRecorder(ApplicationRecorder, ABC):
     """An application recorder that also keeps source keys, read checks and ledger metadata."""
 
@@ -110,10 +151,42 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         version the caller saw (else IntegrityError). Returns the notification ids."""
 
     @abstractmethod
+    def locked(self) -> AbstractContextManager[None]:
+        """One write transaction that holds the ledger's write lock from its start.
+
+        Inside it, every read and write this thread makes through the store is part
+        of the transaction: reads see the latest commits and what the transaction
+        wrote so far, :meth:`insert_ledger_events` may be called many times (a file
+        imported in chunks), and no other writer commits in between. It commits when
+        the block ends and rolls back on any error; nested, it joins the open one.
+        """
+
+    def select_newer(self, after: Sequence[tuple[UUID, int]]) -> list[StoredEvent]:
+        """The events of each aggregate in ``after`` above the version given, in aggregate
+        and version order: what a writer holding copies at those versions has not seen."""
+        return [event for originator_id, version in after
+                for event in self.select_events(originator_id, gt=version)]
+
+    @abstractmethod
     def select_sources(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], SourceRecord]:
         """The source keys among ``keys`` that are already recorded."""
+
+    @abstractmethod
+    def select_source_links(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceLink]:
+        """The source keys among ``keys`` that are recorded, each with the event it names."""
+
+    @abstractmethod
+    def select_source_page(self, after: tuple[str, str] | None, limit: int) -> list[SourceLink]:
+        """Stored source records in (source, record id) order after ``after``, each with the
+        event it names: every record, a page at a time."""
+
+    @abstractmethod
+    def count_sources(self) -> int:
+        """How many source records the store holds."""
 
     @abstractmethod
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -198,3 +271,12 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     @abstractmethod
     def count_events(self) -> int:
         """How many events the store holds."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Until the block ends, every read this thread makes sees the ledger as of one
+        moment (one read transaction), however many writers commit meanwhile.
+
+        Only for reading. Opened inside another snapshot or inside :meth:`locked`, it is
+        that transaction, which already sees one moment.
+        """

@@ -13,6 +13,11 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler queues writers
+    fcntl = None  # type: ignore[assignment]
+
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -24,6 +29,7 @@ from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
 )
@@ -48,8 +54,10 @@ from thread.storage.recorder import (
     NAME_SETTING,
     READ_ONLY_SETTING,
     SOURCES_TABLE,
+    HeldConnection,
     LedgerRecorder,
     LogRow,
+    SourceLink,
     SourceRecord,
 )
 
@@ -65,6 +73,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
         self.log = TreeLog()
+        self.held = _Datastore.adopt(datastore)
 
     def construct_create_table_statements(self) -> list[str]:
         # A BLOB must stay a BLOB: SQL string functions would otherwise turn it into TEXT.
@@ -104,38 +113,50 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         reads: Sequence[tuple[UUID, int]],
         leaves: Sequence[bytes],
     ) -> Sequence[int]:
+        with self.locked(), self.datastore.transaction(commit=True) as cursor:
+            self._check_reads(cursor, reads)
+            cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+            first = (cursor.fetchone()[0] or 0) + 1
+            cursor.executemany(
+                self.insert_events_statement,
+                [
+                    (s.originator_id.hex if isinstance(s.originator_id, UUID)
+                     else s.originator_id, s.originator_version, s.topic, s.state)
+                    for s in stored_events
+                ],
+            )
+            cursor.executemany(
+                f"INSERT INTO {SOURCES_TABLE} VALUES (?,?,?,?,?)",
+                [(s.source, s.record_id, s.originator_id.hex, s.originator_version,
+                  s.event_hash) for s in sources],
+            )
+            # Under BEGIN IMMEDIATE no one else writes, so rowids follow MAX(rowid) in order.
+            ids = range(first, first + len(stored_events))
+            size = self._tree_size(cursor)
+            tree, completed = self.log.extend(
+                size, lambda level, index: self._subtree(cursor, level, index), leaves
+            )
+            cursor.executemany(f"INSERT INTO {LEAVES_TABLE} VALUES (?,?,?)",
+                               leaf_rows(size, ids, leaves))
+            cursor.executemany(f"INSERT INTO {NODES_TABLE} VALUES (?,?,?)",
+                               node_rows(completed))
+            self.log.committed(tree)  # forgotten again if the transaction rolls back
+        return list(ids)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        if self.held.connection is not None:
+            yield
+            return
         self.check_writable()
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
+        with self._in_line(), self.datastore.get_connection(commit=True) as connection:
             try:
-                cursor.execute("BEGIN IMMEDIATE")
-                self._check_reads(cursor, reads)
-                cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
-                first = (cursor.fetchone()[0] or 0) + 1
-                cursor.executemany(
-                    self.insert_events_statement,
-                    [
-                        (s.originator_id.hex if isinstance(s.originator_id, UUID)
-                         else s.originator_id, s.originator_version, s.topic, s.state)
-                        for s in stored_events
-                    ],
-                )
-                cursor.executemany(
-                    f"INSERT INTO {SOURCES_TABLE} VALUES (?,?,?,?,?)",
-                    [(s.source, s.record_id, s.originator_id.hex, s.originator_version,
-                      s.event_hash) for s in sources],
-                )
-                ids = range(first, first + len(stored_events))
-                size = self._tree_size(cursor)
-                tree, completed = self.log.extend(
-                    size, lambda level, index: self._subtree(cursor, level, index), leaves
-                )
-                cursor.executemany(f"INSERT INTO {LEAVES_TABLE} VALUES (?,?,?)",
-                                   leaf_rows(size, ids, leaves))
-                cursor.executemany(f"INSERT INTO {NODES_TABLE} VALUES (?,?,?)",
-                                   node_rows(completed))
+                begin = connection.cursor()
+                begin.execute("BEGIN IMMEDIATE")
+                begin.sqlite_cursor.close()
+                with self.held.holding(connection):
+                    yield
                 connection.commit()
-                self.log.committed(tree)
             except sqlite3.IntegrityError as error:
                 connection.rollback()
                 self.log.forget()
@@ -150,8 +171,63 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 connection.rollback()
                 self.log.forget()
                 raise
-        # Under BEGIN IMMEDIATE no one else writes, so rowids follow MAX(rowid) in order.
-        return list(ids)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self.held.connection is not None:  # a snapshot, or the write lock: one moment
+            yield
+            return
+        with self.datastore.get_connection(commit=False) as connection:
+            cursor = connection.cursor()
+            try:
+                # A deferred BEGIN takes its WAL snapshot at the first read: take it now.
+                cursor.execute("BEGIN")
+                cursor.execute(f"SELECT COUNT(*) FROM {META_TABLE}")
+                with self.held.holding(connection):
+                    yield
+            finally:
+                cursor.sqlite_cursor.close()
+                connection.rollback()
+
+    def select_newer(self, after: Sequence[tuple[UUID, int]]) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(after), 400):
+                chunk = after[start : start + 400]
+                cursor.execute(
+                    f"WITH k(id, version) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM k "
+                    f"JOIN {self.events_table_name} e ON e.originator_id = k.id AND "
+                    "e.originator_version > k.version ORDER BY e.originator_id, "
+                    "e.originator_version",
+                    [value for ident, version in chunk for value in (ident.hex, version)],
+                )
+                found += [StoredEvent(originator_id=UUID(row[0]), originator_version=row[1],
+                                      topic=row[2], state=_blob(row[3]))
+                          for row in cursor.fetchall()]
+        return found
+
+    @contextmanager
+    def _in_line(self) -> Iterator[None]:
+        """Wait for the write lock in line with the other writers of the file.
+
+        SQLite's busy handler polls ever more slowly, so a writer that has waited long
+        is overtaken by newcomers again and again (seconds, with four busy writers). A
+        lock on a file beside the ledger (``<file>-writer``) wakes waiting writers as
+        soon as the last one is done; where it cannot be had, the busy handler decides.
+        """
+        path = self.datastore.pool.db_name
+        if fcntl is None or path.startswith("file:"):
+            yield
+            return
+        try:
+            handle = open(f"{path}-writer", "ab")  # noqa: SIM115 (held across the yield)
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     @staticmethod
     def _tree_size(cursor: Any) -> int:
@@ -315,18 +391,57 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     found[(record.source, record.record_id)] = record
         return found
 
+    def select_source_links(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SourceLink]:
+        found: dict[tuple[str, str], SourceLink] = {}
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            condition = " OR ".join(["(s.source=? AND s.record_id=?)"] * len(chunk))
+            for link in self._source_links(condition, [part for key in chunk for part in key]):
+                found[(link.record.source, link.record.record_id)] = link
+        return found
+
+    def select_source_page(self, after: tuple[str, str] | None, limit: int) -> list[SourceLink]:
+        condition, params = "1", list[object]()
+        if after is not None:
+            condition, params = "(s.source, s.record_id) > (?, ?)", [*after]
+        return self._source_links(f"{condition} ORDER BY s.source, s.record_id LIMIT ?",
+                                  [*params, limit])
+
+    def count_sources(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {SOURCES_TABLE}")
+            return int(cursor.fetchone()[0])
+
+    def _source_links(self, condition: str, params: Sequence[object]) -> list[SourceLink]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT s.source, s.record_id, s.originator_id, s.originator_version, "
+                f"s.event_hash, e.rowid, e.originator_id, e.originator_version, e.topic, e.state "
+                f"FROM {SOURCES_TABLE} s "
+                f"LEFT JOIN {self.events_table_name} e ON e.originator_id = s.originator_id AND "
+                f"e.originator_version = s.originator_version WHERE {condition}", params,
+            )
+            rows = raw.fetchall()
+        return [_source_link(row) for row in rows]
+
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         versions: dict[UUID, int] = {}
         with self.datastore.transaction(commit=False) as cursor:
             for start in range(0, len(originator_ids), 500):
                 chunk = [ident.hex for ident in originator_ids[start : start + 500]]
+                # One index seek per id: "IN (...) GROUP BY" reads every version of each.
                 cursor.execute(
-                    f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
-                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
-                    "GROUP BY originator_id",
+                    f"WITH k(id) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
+                    f"SELECT id, (SELECT MAX(originator_version) FROM {self.events_table_name} "
+                    "WHERE originator_id = k.id) FROM k",
                     chunk,
                 )
-                versions.update((UUID(row[0]), row[1]) for row in cursor.fetchall())
+                versions.update((UUID(row[0]), row[1]) for row in cursor.fetchall()
+                                if row[1] is not None)
         return versions
 
     def get_meta(self, name: str) -> str | None:
@@ -462,9 +577,63 @@ def _runs(indexes: list[int], gap: int = 64) -> list[tuple[int, int]]:
     return runs
 
 
+def _source_link(row: Sequence[Any]) -> SourceLink:
+    """A source record and the event it names, from one joined row, whatever an insider
+    stored in it: a value that cannot name an event (not an aggregate id, not a version)
+    is read as one that names none (the nil id, version 0)."""
+    source, record_id, originator, version, digest, rowid, *event = row
+    try:
+        aggregate = UUID(str(originator))
+    except ValueError:
+        aggregate = UUID(int=0)
+    record = SourceRecord(str(source), str(record_id), aggregate,
+                          version if type(version) is int else 0,
+                          _blob(digest) if isinstance(digest, bytes | str) else b"")
+    if rowid is None:
+        return SourceLink(record, None)
+    return SourceLink(record, LogRow(rowid, event[0], event[1], event[2], _blob(event[3])))
+
+
 def _blob(value: bytes | str) -> bytes:
     """A BLOB column's bytes, also when it was rewritten as TEXT."""
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+class _Datastore(SQLiteDatastore):
+    """Hands a thread that holds the write transaction its connection, not a pooled one."""
+
+    held: HeldConnection[SQLiteConnection]
+
+    @staticmethod
+    def adopt(datastore: SQLiteDatastore) -> HeldConnection[SQLiteConnection]:
+        """Make ``datastore`` one of these (once); its held connection."""
+        if not isinstance(datastore, _Datastore):
+            datastore.__class__ = _Datastore
+            assert isinstance(datastore, _Datastore)
+            datastore.held = HeldConnection()
+        return datastore.held
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        held = self.held.connection
+        if held is None:
+            with super().transaction(commit=commit) as cursor:
+                yield cursor
+            return
+        cursor = held.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.sqlite_cursor.close()
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
+        held = self.held.connection
+        if held is None:
+            with super().get_connection(commit=commit) as connection:
+                yield connection
+        else:
+            yield held
 
 
 class Factory(SQLiteFactory):

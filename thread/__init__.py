@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from thread.bootstrap import open
     from thread.domain import DesignItem, Lot, Machine, Part, Recorded
     from thread.domain.signature import Signer, verify_signature
-    from thread.ledger import Batch, InclusionProof, Ledger, Receipt
+    from thread.ledger import Batch, InclusionProof, Ledger, Receipt, Stream
     from thread.storage.encryption import new_key as new_encryption_key
 
 # The ledger, its storage and drivers load on first use, so that an auditor's
@@ -47,6 +47,7 @@ _LAZY = {
     "InclusionProof": ("thread.ledger", "InclusionProof"),
     "Ledger": ("thread.ledger", "Ledger"),
     "Receipt": ("thread.ledger", "Receipt"),
+    "Stream": ("thread.ledger", "Stream"),
     "new_encryption_key": ("thread.storage.encryption", "new_key"),
 }
 
@@ -85,6 +86,7 @@ __all__ = [
     "RuleViolation",
     "SignatureInvalid",
     "Signer",
+    "Stream",
     "UnknownSubject",
     "UnreleasedRevision",
     "facts",

@@ -9,7 +9,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Literal, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Cipher, IntegrityError, Mapper, Notification
+from eventsourcing.persistence import (
+    Cipher,
+    IntegrityError,
+    Mapper,
+    Notification,
+    OperationalError,
+)
 
 from thread.domain import facts as f
 from thread.domain import policies
@@ -77,6 +83,8 @@ def _nfc(key: str) -> str:
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 #: Aggregates kept in memory between batches.
 CACHE_SIZE = 2_000
+#: Facts a stream checks and writes at a time.
+STREAM_CHUNK = 2_000
 #: Notifications fetched per page when reading the log in bulk.
 PAGE = 5_000
 
@@ -248,6 +256,86 @@ class Batch:
             self.receipts = self._ledger._commit(self._commands)
 
 
+class Stream:
+    """Facts that land together, or not at all, written as they come (see
+    :meth:`Ledger.stream`).
+
+    A rule violation, bad input or any exception raised in the ``with`` block
+    rolls back everything the stream wrote. Receipts are counted, not kept.
+    """
+
+    def __init__(self, ledger: Ledger, actor: str | None, source: str | None,
+                 chunk: int) -> None:
+        self._ledger = ledger
+        self._actor = actor
+        self._source = source
+        self._chunk = max(1, chunk)
+        self._pending: list[_Command] = []
+        self._scope: ExitStack | None = None
+        #: Facts written so far, and facts that were already recorded (re-deliveries).
+        self.written = 0
+        self.duplicates = 0
+
+    def record(
+        self,
+        fact: Fact,
+        *,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+        source: str | None = None,
+        source_record_id: str | None = None,
+        sign: Signer | None = None,
+        meaning: Meaning = "approval",
+    ) -> None:
+        """Add a fact to the stream (see :meth:`Ledger.record`); every ``chunk`` facts are
+        checked and written, so a refused fact raises here."""
+        if self._scope is None:
+            raise LedgerError("record on a stream inside its with block")
+        self._pending.append(self._ledger._command(
+            fact, occurred_at, actor or self._actor, source or self._source,
+            source_record_id, sign, meaning, None, None,
+        ))
+        if len(self._pending) >= self._chunk:
+            self.flush()
+
+    def __len__(self) -> int:
+        return self.written + self.duplicates + len(self._pending)
+
+    def flush(self) -> None:
+        """Check and write the facts recorded so far (they commit with the stream, still)."""
+        if self._scope is None:
+            raise LedgerError("flush a stream inside its with block")
+        commands, self._pending = self._pending, []
+        if commands:
+            receipts = self._ledger._commit_chunk(commands, len(self))
+            duplicates = sum(1 for receipt in receipts if receipt.duplicate)
+            self.duplicates += duplicates
+            self.written += len(receipts) - duplicates
+
+    def __enter__(self) -> Stream:
+        scope = ExitStack()
+        scope.enter_context(self._ledger._streaming())
+        self._scope = scope
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        scope = self._scope
+        assert scope is not None
+        try:
+            if exc_type is not None:
+                scope.__exit__(exc_type, exc, traceback)  # rolls back; the error goes on
+                return
+            with scope:  # commits, or rolls back if the last chunk is refused
+                self.flush()
+        finally:
+            self._scope = None
+
+
 class _Application(Application[UUID]):
     """The eventsourcing application the ledger owns: persistence and mapper, nothing more.
 
@@ -295,6 +383,7 @@ class Ledger:
         self.actor = actor or _login()
         self.clock = clock or _now
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._overlay: OrderedDict[UUID, Aggregate] | None = None  # an open stream's
         self._lock = threading.RLock()
         self._checkpoint_key = checkpoint_key
         self._checkpoint_every = checkpoint_every
@@ -377,6 +466,16 @@ class Ledger:
     def batch(self, *, actor: str | None = None, source: str | None = None) -> Batch:
         """A context in which many facts, across many subjects, land in one transaction."""
         return Batch(self, actor, source)
+
+    def stream(self, *, actor: str | None = None, source: str | None = None,
+               chunk: int | None = None) -> Stream:
+        """A batch for more facts than memory should hold (a large file): facts are checked
+        and written ``chunk`` at a time as they are recorded, in one transaction that
+        commits when the ``with`` block ends, so all of them land or none do.
+
+        The transaction holds the write lock throughout: other writers wait for it.
+        """
+        return Stream(self, actor, source, chunk or STREAM_CHUNK)
 
     # Reading
 
@@ -697,12 +796,22 @@ class Ledger:
                 if locked:  # read most of what is new before the lock, the rest under it
                     self._refresh(_subjects(commands), load=True)
                 unit = _Unit(self)
+                origin = self._origin
                 try:
                     with self.store.locked() if locked else nullcontext():
                         receipts = self._commit_once(unit, commands)
                 except IntegrityError:
+                    self._origin = origin
                     self._contended_until = time.monotonic() + CONTENDED_SECONDS
                     continue
+                except OperationalError as error:
+                    self._origin = origin
+                    if self.store.lock_timed_out(error):  # a long stream held it: wait again
+                        continue
+                    raise
+                except BaseException:
+                    self._origin = origin  # not stored after all if it was in the rollback
+                    raise
                 self._keep(unit)
                 self._maybe_checkpoint()
                 return receipts
@@ -711,7 +820,36 @@ class Ledger:
                 f"{MAX_ATTEMPTS} times; nothing was written"
             )
 
-    def _commit_once(self, unit: _Unit, commands: list[_Command]) -> list[Receipt]:
+    @contextmanager
+    def _streaming(self) -> Iterator[None]:
+        """The one transaction of a stream, holding the write lock; what it writes is cached
+        aside until it commits."""
+        with self._lock:
+            if self._overlay is not None:
+                raise LedgerError("a stream is already open on this ledger; record on it")
+            overlay: OrderedDict[UUID, Aggregate] = OrderedDict()
+            self._overlay, origin = overlay, self._origin
+            try:
+                with self.store.locked():
+                    yield
+            except BaseException:
+                self._origin = origin
+                raise
+            finally:
+                self._overlay = None
+            for aggregate in overlay.values():
+                self._remember(aggregate)
+        self._maybe_checkpoint()
+
+    def _commit_chunk(self, commands: list[_Command], first: int) -> list[Receipt]:
+        """Write the next ``commands`` of an open stream, its fact ``first + 1`` onwards."""
+        unit = _Unit(self)
+        receipts = self._commit_once(unit, commands, first)
+        self._keep(unit)
+        return receipts
+
+    def _commit_once(self, unit: _Unit, commands: list[_Command],
+                     first: int | None = None) -> list[Receipt]:
         at = self.clock()
         keys = list(dict.fromkeys(
             (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
@@ -729,7 +867,10 @@ class Ledger:
             try:
                 event = self._apply(unit, command, at)
             except LedgerError as error:
-                if len(commands) > 1:
+                if first is not None:
+                    error.add_note(f"fact {first + index + 1} of a stream; nothing in the "
+                                   "stream was written")
+                elif len(commands) > 1:
                     error.add_note(f"fact {index + 1} of a batch of {len(commands)}; "
                                    "nothing in the batch was written")
                 raise
@@ -798,23 +939,37 @@ class Ledger:
         current = self.store.select_versions(idents)
         behind: list[tuple[UUID, int]] = []
         for ident in idents:
-            cached = self._cache.get(ident)
+            cached = self._cached(ident)
             if cached is not None and cached.version != current.get(ident, 0):
                 if cached.version < current.get(ident, 0):
                     behind.append((ident, cached.version))
                 else:  # the store holds less than the cache: it was restored or cut
-                    del self._cache[ident]
+                    self._drop(ident)
         decode = self.mapper.decode
+        caught_up: dict[UUID, Aggregate | None] = {}
         for row in self.store.select_newer(behind) if behind else ():
-            cached = self._cache.get(cast(UUID, row.originator_id))
-            if cached is not None:
-                try:
-                    cached.link(decode(row))
-                except IntegrityFailure:  # not the history cached: load it whole instead
-                    del self._cache[cached.id]
+            ident = cast(UUID, row.originator_id)
+            if ident not in caught_up:
+                cached = self._cached(ident)
+                # What an open stream wrote must not reach the committed copies.
+                streamed = self._overlay is not None and ident not in self._overlay
+                caught_up[ident] = None if cached is None else (
+                    cached.fork() if streamed else cached)
+            aggregate = caught_up[ident]
+            if aggregate is None:
+                continue
+            try:
+                aggregate.link(decode(row))
+            except IntegrityFailure:  # not the history cached: load it whole instead
+                self._drop(ident)
+                caught_up[ident] = None
+        for aggregate in caught_up.values():
+            if aggregate is not None:
+                self._remember(aggregate)
         if load:
-            for ident in current.keys() - self._cache.keys():
-                self._remember(cast(Aggregate, self._app.repository.get(ident)))
+            for ident in current:
+                if self._cached(ident) is None:
+                    self._remember(cast(Aggregate, self._app.repository.get(ident)))
         return current
 
     def _load(self, kind: SubjectKind, key: str, ident: UUID, version: int) -> Aggregate:
@@ -822,9 +977,8 @@ class Ledger:
         the cached aggregate (refreshed), else the subject loaded whole."""
         if version == 0:
             return Aggregate.of_kind(kind)(kind_key=key, id=ident)
-        cached = self._cache.get(ident)
+        cached = self._cached(ident)
         if cached is not None and cached.version >= version:
-            self._cache.move_to_end(ident)
             return cached.fork()
         try:
             return cast(Aggregate, self._app.repository.get(ident))
@@ -838,16 +992,35 @@ class Ledger:
             if aggregate.exists:
                 self._remember(aggregate)
 
+    # The cache holds committed state only: while a stream's transaction is open, what it
+    # writes is kept in an overlay of the same size, merged into the cache when it commits.
+
+    def _cached(self, ident: UUID) -> Aggregate | None:
+        found = None if self._overlay is None else self._overlay.get(ident)
+        if found is None:
+            found = self._cache.get(ident)
+            if found is not None:
+                self._cache.move_to_end(ident)
+        return found
+
     def _remember(self, aggregate: Aggregate) -> None:
-        self._cache[aggregate.id] = aggregate
-        self._cache.move_to_end(aggregate.id)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        cache = self._cache if self._overlay is None else self._overlay
+        cache[aggregate.id] = aggregate
+        cache.move_to_end(aggregate.id)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+    def _drop(self, ident: UUID) -> None:
+        self._cache.pop(ident, None)
+        if self._overlay is not None:
+            self._overlay.pop(ident, None)
 
     def forget(self) -> None:
         """Drop every cached aggregate (after another process wrote, for example)."""
         with self._lock:
             self._cache.clear()
+            if self._overlay is not None:
+                self._overlay.clear()
 
 
 def _hash_of(aggregate: Aggregate, version: int, replacement: Recorded) -> str:

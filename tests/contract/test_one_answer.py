@@ -168,7 +168,7 @@ def test_the_ledger_exposes_no_path_that_appends_without_a_log_leaf(
         "inclusion_proof", "lot", "machine", "mapper", "max_clock_skew", "notifications",
         "origin", "part",
         "parts", "read_models", "rebuild", "recall_scope", "record", "scan", "serials",
-        "store", "trace", "tree_head"}
+        "store", "stream", "trace", "tree_head"}
     stored = ledger.store.select_events(thread.domain.aggregate_id("part", "S-1"))
     with pytest.raises(thread.LedgerError, match="bare insert_events"):
         ledger.store.insert_events(stored)

@@ -257,6 +257,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             with self.held.holding(connection):
                 yield
 
+    def lock_timed_out(self, error: BaseException) -> bool:
+        cause: BaseException | None = error
+        while cause is not None:
+            if isinstance(cause, psycopg.errors.LockNotAvailable):
+                return True
+            cause = cause.__cause__ or cause.__context__
+        return False
+
     def select_newer(self, after: Sequence[tuple[UUID, int]]) -> list[StoredEvent]:
         if not after:
             return []

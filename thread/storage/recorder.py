@@ -161,6 +161,11 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         the block ends and rolls back on any error; nested, it joins the open one.
         """
 
+    def lock_timed_out(self, error: BaseException) -> bool:
+        """Whether ``error`` is a write that gave up waiting for the write lock (another
+        writer held it longer than the store waits: a large import, say)."""
+        return False
+
     def select_newer(self, after: Sequence[tuple[UUID, int]]) -> list[StoredEvent]:
         """The events of each aggregate in ``after`` above the version given, in aggregate
         and version order: what a writer holding copies at those versions has not seen."""

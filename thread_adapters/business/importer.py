@@ -1,43 +1,49 @@
-"""Importing an export into the ledger: every row checked, then one batch, or nothing.
+"""Importing an export into the ledger: every row checked, then one stream, or nothing.
 
 How a refused row is found. Rows are first validated into facts, with no
 ledger involved, which finds every malformed row. What remains can still be
 refused by the ledger's rules (a serial never registered, a disposition with
-no open non-conformance), and only the ledger knows those. A batch that a
-rule refuses writes nothing, and its error carries a note naming the
-position of the refused fact in the batch ("fact 7 of a batch of 40"); the
-importer maps that position back to the row, sets the row aside and tries
-again, until the batch goes through. When nothing may be written (the
-default, with bad rows found), each try ends with a probe: a fact about a
-part no ledger has, which the ledger is sure to refuse after it has checked
-every row before it. A batch refused at the probe means every row passed, and
-still nothing is written. Should the note ever be missing, the refused fact
-is found by bisecting the batch with probes instead.
+no open non-conformance), and only the ledger knows those. The facts go to
+the ledger as one stream (:meth:`thread.ledger.Ledger.stream`: written in
+chunks inside one transaction); a stream that a rule refuses writes nothing,
+and its error carries a note naming the position of the refused fact ("fact
+7 of a stream"); the importer maps that position back to the row, sets the
+row aside and tries again, until the stream goes through. When nothing may
+be written (the default, with bad rows found), each try ends with a probe: a
+fact about a part no ledger has, which the ledger is sure to refuse after it
+has checked every row before it. A stream refused at the probe means every
+row passed, and still nothing is written. Should the note ever be missing,
+the refused fact is found by bisecting with probes instead.
 
 Facts are recorded in the order they happened (``occurred_at``, file order
 breaking ties), so an export sorted newest first still opens a
-non-conformance before its disposition.
+non-conformance before its disposition. Neither the rows nor the facts are
+held in memory all at once (see :mod:`~thread_adapters.business.chronology`),
+so an export of any size imports in bounded memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from thread import facts as f
 from thread.errors import InvalidFact, LedgerError, RuleViolation
-from thread.ledger import Ledger, Receipt
+from thread.ledger import Ledger
+from thread_adapters.business.chronology import Chronology
 from thread_adapters.business.conversion import PlannedFact, Problem, RowInvalid, facts_of_row
 from thread_adapters.business.locations import dotted
 from thread_adapters.business.mapping import Mapping, load_mapping
 from thread_adapters.business.rows import Export, ExportFileError, read_export
 
-#: How the ledger notes which fact of a batch it refused.
-_REFUSED_NOTE = re.compile(r"^fact (\d+) of a batch of (\d+)\b")
+#: How the ledger notes which fact of a stream it refused.
+_REFUSED_NOTE = re.compile(r"^fact (\d+) of a stream\b")
 
 
 @dataclass(frozen=True)
@@ -127,19 +133,21 @@ def import_export(ledger: Ledger, mapping: Mapping, export: Export, *,
                   skip_bad_rows: bool = False) -> ImportReport:
     """Import rows already read (see :func:`import_file`)."""
     check_columns(mapping, export)
-    planned, errors, ignored = plan(mapping, export)
-    if skip_bad_rows:
-        refused, receipts = _land(ledger, mapping.system, planned, write=True)
-        return _report(mapping, export, planned, errors + refused, ignored, receipts, True)
-    if not errors:
-        try:  # the common case: one batch, checked and written by the ledger in one go
-            receipts = _record(ledger, mapping.system, planned)
-        except (RuleViolation, InvalidFact):
-            pass
-        else:
-            return _report(mapping, export, planned, [], ignored, receipts, True)
-    refused, _ = _land(ledger, mapping.system, planned, write=False)
-    raise RowsRefused(_report(mapping, export, planned, errors + refused, ignored, [], False))
+    with _plan(mapping, export) as planned:
+        if skip_bad_rows:
+            refused, landed = _land(ledger, mapping.system, planned, write=True)
+            return _report(mapping, export, planned, planned.errors + refused, landed, True)
+        if not planned.errors:
+            try:  # the common case: one stream, checked and written by the ledger in one go
+                new, present = _record(ledger, mapping.system, planned.facts)
+            except (RuleViolation, InvalidFact):
+                pass
+            else:
+                return _report(mapping, export, planned, [],
+                               _Landed(new, present, planned.facts.count), True)
+        refused, landed = _land(ledger, mapping.system, planned, write=False)
+        raise RowsRefused(_report(mapping, export, planned, planned.errors + refused, landed,
+                                  False))
 
 
 def check_columns(mapping: Mapping, export: Export) -> None:
@@ -162,126 +170,177 @@ def check_columns(mapping: Mapping, export: Export) -> None:
 def plan(mapping: Mapping, export: Export) -> tuple[list[PlannedFact], list[RowError],
                                                     tuple[int, ...]]:
     """Every row as its facts in the order they happened, with the rows that are bad."""
-    planned: list[PlannedFact] = []
+    with _plan(mapping, export) as planned:
+        return list(planned.facts), planned.errors, planned.ignored
+
+
+@dataclass
+class _Planned:
+    """An export's rows as facts in the order they happened, and its bad and ignored rows."""
+
+    facts: Chronology
+    errors: list[RowError]
+    ignored: tuple[int, ...]
+    rows: int
+
+    def __enter__(self) -> _Planned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.facts.close()
+
+    def without(self, lines: set[int]) -> Iterator[PlannedFact]:
+        """The facts, leaving out those of ``lines``."""
+        return (fact for fact in self.facts if fact.line not in lines)
+
+
+def _plan(mapping: Mapping, export: Export) -> _Planned:
+    facts = Chronology()
     errors: list[RowError] = []
     ignored: list[int] = []
-    first: dict[str, PlannedFact] = {}
-    for row in export.rows:
-        try:
-            facts = facts_of_row(mapping, row)
-        except RowInvalid as invalid:
-            errors.append(RowError(row.line, tuple(invalid.problems), topic=invalid.topic))
-            continue
-        if not facts:
-            ignored.append(row.line)
-            continue
-        this_row: dict[str, PlannedFact] = {}
-        repeats: list[Problem] = []
-        for fact in facts:
-            key = fact.source_record_id
-            earlier = first.get(key) or this_row.setdefault(key, fact)
-            if earlier is not fact and not _same(earlier, fact):
-                repeats.append(_repeat(earlier, fact))
-        if repeats:
-            errors.append(RowError(row.line, tuple(repeats), facts[0].source_record_id,
-                                   facts[0].fact.topic))
-            continue
-        for fact in facts:
-            first.setdefault(fact.source_record_id, fact)
-        planned.extend(facts)
-    planned.sort(key=lambda fact: fact.occurred_at)  # stable: file order breaks ties
-    return planned, errors, tuple(ignored)
+    # Each source record id seen, with the line and a digest of the content it came with.
+    first: dict[str, tuple[int, int | bytes]] = {}
+    rows = 0
+    try:
+        for row in export.rows:
+            rows += 1
+            try:
+                row_facts = facts_of_row(mapping, row)
+            except RowInvalid as invalid:
+                errors.append(RowError(row.line, tuple(invalid.problems), topic=invalid.topic))
+                continue
+            if not row_facts:
+                ignored.append(row.line)
+                continue
+            this_row: dict[str, tuple[int, int | bytes]] = {}
+            repeats: list[Problem] = []
+            for fact in row_facts:
+                key, content = fact.source_record_id, _content(fact)
+                earlier = first.get(key) or this_row.get(key)
+                if earlier is None:
+                    this_row[key] = (fact.line, content)
+                elif earlier[1] != content:
+                    repeats.append(_repeat(earlier[0], fact))
+            if repeats:
+                errors.append(RowError(row.line, tuple(repeats), row_facts[0].source_record_id,
+                                       row_facts[0].fact.topic))
+                continue
+            first.update(this_row)
+            for fact in row_facts:
+                facts.add(fact)
+    except BaseException:
+        facts.close()
+        raise
+    return _Planned(facts, errors, tuple(ignored), rows)
 
 
-def _same(one: PlannedFact, other: PlannedFact) -> bool:
-    return (one.fact, one.occurred_at, one.actor) == (other.fact, other.occurred_at, other.actor)
+def _content(fact: PlannedFact) -> int | bytes:
+    """A digest of what a fact says, to tell a repeated source record from a changed one."""
+    said = (fact.fact, fact.occurred_at, fact.actor)
+    try:
+        return hash(said)  # frozen facts hash by value, as they compare
+    except TypeError:  # a fact with a list or dict in it
+        return hashlib.blake2b(repr(said).encode(), digest_size=16).digest()
 
 
-def _repeat(first: PlannedFact, again: PlannedFact) -> Problem:
-    if first.line == again.line:
+def _repeat(first: int, again: PlannedFact) -> Problem:
+    if first == again.line:
         return Problem(None, again.source_record_id,
                        f"two record kinds give this row the same source record id "
                        f"{again.source_record_id!r}; make their source_record_id templates "
                        f"differ", "source_record_id")
     return Problem(None, again.source_record_id,
                    f"source record id {again.source_record_id!r} already came with line "
-                   f"{first.line}, with different content; one source record is one fact",
+                   f"{first}, with different content; one source record is one fact",
                    "source_record_id")
 
 
-def _record(ledger: Ledger, system: str, planned: Sequence[PlannedFact], *,
-            probe: f.Fact | None = None) -> list[Receipt]:
-    """One batch of the planned facts; with a ``probe`` it is refused after the last one."""
-    with ledger.batch(source=system) as batch:
+@dataclass(frozen=True)
+class _Landed:
+    """What a stream of the planned facts did: facts new and already present, of how many."""
+
+    new: int
+    present: int
+    facts: int
+
+
+def _record(ledger: Ledger, system: str, planned: Iterable[PlannedFact], *,
+            probe: f.Fact | None = None) -> tuple[int, int]:
+    """One stream of the planned facts: how many were new and how many already present;
+    with a ``probe`` it is refused after the last one."""
+    with ledger.stream(source=system) as stream:
         for fact in planned:
-            batch.record(fact.fact, occurred_at=fact.occurred_at, actor=fact.actor,
-                         source_record_id=fact.source_record_id)
+            stream.record(fact.fact, occurred_at=fact.occurred_at, actor=fact.actor,
+                          source_record_id=fact.source_record_id)
         if probe is not None:
-            batch.record(probe)
-    return batch.receipts
+            stream.record(probe)
+    return stream.written, stream.duplicates
 
 
-def _land(ledger: Ledger, system: str, planned: list[PlannedFact], *,
-          write: bool) -> tuple[list[RowError], list[Receipt]]:
+def _land(ledger: Ledger, system: str, planned: _Planned, *,
+          write: bool) -> tuple[list[RowError], _Landed]:
     """Set aside the rows the ledger's rules refuse, until the rest would land.
 
-    With ``write`` the rest lands and its receipts are returned; otherwise
-    nothing is written and only the refused rows are returned.
+    With ``write`` the rest lands; otherwise nothing is written and only the
+    refused rows (and how many facts the others have) are returned.
     """
-    pending = list(planned)
     refused: list[RowError] = []
+    lines: set[int] = set()
+    pending = planned.facts.count
     while True:
         probe = None if write else _probe()
         try:
-            receipts = _record(ledger, system, pending, probe=probe)
+            new, present = _record(ledger, system, planned.without(lines), probe=probe)
         except (RuleViolation, InvalidFact) as error:
             if probe is not None and _names(error, probe):
-                return refused, []  # only the probe was refused: every row passed
-            index = _refused_index(error, len(pending) + (probe is not None))
-            if index is None or index >= len(pending):
-                index = _bisect(ledger, system, pending)
+                return refused, _Landed(0, 0, pending)  # only the probe: every row passed
+            index = _refused_index(error, pending + (probe is not None))
+            if index is None or index >= pending:
+                index = _bisect(ledger, system, planned, lines, pending)
                 if index is None:
                     raise  # refused, yet every row passes when checked: no row is to blame
-            culprit = pending[index]
+            culprit = next(islice(planned.without(lines), index, None))
             refused.append(RowError(
                 culprit.line, (Problem(None, None, f"refused by the ledger: {error}"),),
                 culprit.source_record_id, culprit.fact.topic, refused=True,
             ))
             # a row lands whole or not at all, so its other facts go with it
-            pending = [fact for fact in pending if fact.line != culprit.line]
+            lines.add(culprit.line)
+            pending = sum(1 for _ in planned.without(lines))
             continue
         if probe is not None:
             raise LedgerError("the ledger accepted the import's probe fact, so it cannot "
                               "check rows without writing them")
-        return refused, receipts
+        return refused, _Landed(new, present, pending)
 
 
 def _refused_index(error: LedgerError, size: int) -> int | None:
-    """The position of the refused fact, from the note the ledger adds to a batch's error."""
+    """The position of the refused fact, from the note the ledger adds to a stream's error."""
     if size == 1:
         return 0
     for note in getattr(error, "__notes__", ()):
         match = _REFUSED_NOTE.match(note)
-        if match and int(match[2]) == size:
+        if match:
             return int(match[1]) - 1
     return None
 
 
-def _bisect(ledger: Ledger, system: str, pending: list[PlannedFact]) -> int | None:
+def _bisect(ledger: Ledger, system: str, planned: _Planned, lines: set[int],
+            pending: int) -> int | None:
     """The first fact the rules refuse, by probing ever shorter prefixes (nothing is written)."""
-    if _passes(ledger, system, pending):
+    if _passes(ledger, system, planned.without(lines)):
         return None
-    good, bad = 0, len(pending)  # a prefix of `good` facts passes, one of `bad` is refused
+    good, bad = 0, pending  # a prefix of `good` facts passes, one of `bad` is refused
     while bad - good > 1:
         middle = (good + bad) // 2
-        if _passes(ledger, system, pending[:middle]):
+        if _passes(ledger, system, islice(planned.without(lines), middle)):
             good = middle
         else:
             bad = middle
     return bad - 1
 
 
-def _passes(ledger: Ledger, system: str, prefix: Sequence[PlannedFact]) -> bool:
+def _passes(ledger: Ledger, system: str, prefix: Iterable[PlannedFact]) -> bool:
     probe = _probe()
     try:
         _record(ledger, system, prefix, probe=probe)
@@ -302,17 +361,12 @@ def _names(error: LedgerError, probe: f.Fact) -> bool:
     return probe.subject[1] in str(error)
 
 
-def _report(mapping: Mapping, export: Export, planned: list[PlannedFact],
-            errors: list[RowError], ignored: tuple[int, ...], receipts: list[Receipt],
-            written: bool) -> ImportReport:
-    bad = {error.line for error in errors}
+def _report(mapping: Mapping, export: Export, planned: _Planned, errors: list[RowError],
+            landed: _Landed, written: bool) -> ImportReport:
     return ImportReport(
         file=export.file, mapping=mapping.file, system=mapping.system,
-        rows=len(export.rows),
-        facts=sum(1 for fact in planned if fact.line not in bad),
-        new=sum(1 for receipt in receipts if not receipt.duplicate),
-        present=sum(1 for receipt in receipts if receipt.duplicate),
-        ignored=ignored,
+        rows=planned.rows, facts=landed.facts, new=landed.new, present=landed.present,
+        ignored=planned.ignored,
         skipped=tuple(sorted(errors, key=lambda error: error.line)),
         written=written,
     )

@@ -6,6 +6,13 @@ an element was, and a quality engineer fixing a file needs the line; and
 QIF files never use a DTD, so any DOCTYPE or entity declaration is refused
 outright, which shuts out entity-expansion and external-entity attacks
 without a third-party parser.
+
+A results file grows with the parts it measured, not with its plan: reading
+it keeps everything but the measurements (each measured characteristic, and
+measured features, which nothing reads) as a tree, and hands out the
+measurements of one ``MeasurementResults`` at a time from a second pass over
+the file (:meth:`Document.measured`), so a file of any number of parts is
+read in the memory of its plan and one part's measurements.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,15 +51,66 @@ def _clark(name: str) -> str:
     return "{" + name if "}" in name else name
 
 
-class Document:
-    """A parsed QIF document: its root, each element's line, and every element by its QIF id."""
+def _left_out(path: list[str], tag: str) -> bool:
+    """Whether an element at ``path`` + ``tag`` stays out of the tree: a measurement, read
+    by :meth:`Document.measured`, or measured features, which nothing reads."""
+    where = tuple(path)
+    return where == _MEASUREMENTS or (*where, tag) == _FEATURES
 
-    def __init__(self, path: Path, data: bytes) -> None:
+
+class _Ids:
+    """The ids of a file, remembered in two megabytes however many there are.
+
+    A bitmap of three bits per id (from its hash) lets through every id seen
+    before, and now and then one that was not; those are kept and checked exactly
+    by reading the file again, so the file's first reused id is found for sure.
+    """
+
+    _MASK = (1 << 24) - 1
+
+    def __init__(self) -> None:
+        self._bits = bytearray((self._MASK + 1) // 8)
+        #: Ids that may have been seen before (every one that was is here).
+        self.maybe_reused: set[str] = set()
+
+    def note(self, ident: str) -> None:
+        """Remember ``ident``, keeping it aside if it may have been seen before."""
+        code = hash(ident)
+        spots = (code & self._MASK, (code >> 24) & self._MASK, (code >> 40) & self._MASK)
+        bits = self._bits
+        if all(bits[spot >> 3] & (1 << (spot & 7)) for spot in spots):
+            self.maybe_reused.add(ident)
+        for spot in spots:
+            bits[spot >> 3] |= 1 << (spot & 7)
+
+
+#: Where the measurements of a results set are: QIFDocument/Results/MeasurementResultsSet/
+#: MeasurementResults, and under it MeasuredCharacteristics/CharacteristicMeasurements/*.
+_RESULTS = tuple(_PREFIX + tag for tag in ("QIFDocument", "Results", "MeasurementResultsSet",
+                                           "MeasurementResults"))
+_MEASUREMENTS = (*_RESULTS, _PREFIX + "MeasuredCharacteristics",
+                 _PREFIX + "CharacteristicMeasurements")
+_FEATURES = (*_RESULTS, _PREFIX + "MeasuredFeatures")
+#: Bytes handed to the parser at a time.
+_CHUNK = 1 << 20
+
+Handler = Callable[..., None]
+
+
+class Document:
+    """A parsed QIF document: its root, each element's line, and every element by its QIF id.
+
+    The tree holds everything but the measurements; :meth:`measured` reads those.
+    """
+
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
-        self.digest = "sha256:" + hashlib.sha256(data).hexdigest()
         self._lines: dict[int, int] = {}
-        self.root = self._parse(data)
+        digest = hashlib.sha256()
+        self._reused: tuple[str, str, str] | None = None  # an id used twice: id, where, first
+        self.root = self._parse(digest)
+        self.digest = "sha256:" + digest.hexdigest()
         if self.root.tag != _PREFIX + "QIFDocument":
             found = self.root.tag.replace("{", "").replace("}", ":")
             raise MalformedQIF(
@@ -62,24 +121,133 @@ class Document:
 
     @classmethod
     def read(cls, path: Path) -> Document:
-        """Read and parse the file at ``path``."""
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise MalformedQIF(f"{path}: cannot be read: {error.strerror or error}") from None
-        return cls(path, data)
+        """Read and parse the file at ``path`` (all but its measurements)."""
+        return cls(path)
 
-    def _parse(self, data: bytes) -> Element:
+    def _parse(self, digest: Any) -> Element:
+        """The tree of the file without the measurements; every id is checked for reuse."""
         builder = TreeBuilder()
-        parser = expat.ParserCreate(namespace_separator="}")
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        path: list[str] = []
+        skipped = 0  # depth inside a subtree left out of the tree, 0 outside one
+        ids = _Ids()
+        names: dict[str, str] = {}  # one string per tag, not one per element
 
         def start(name: str, attributes: dict[str, str]) -> None:
-            element = builder.start(_clark(name), {_clark(k): v for k, v in attributes.items()})
-            self._lines[id(element)] = parser.CurrentLineNumber
+            nonlocal skipped
+            tag = names.get(name) or names.setdefault(name, _clark(name))
+            ident = attributes.get("id")
+            if ident is not None:
+                ids.note(ident)
+            if skipped or _left_out(path, tag):
+                skipped += 1
+            else:
+                element = builder.start(tag, {_clark(k): v for k, v in attributes.items()})
+                self._lines[id(element)] = parser.CurrentLineNumber
+            path.append(tag)
 
         def end(name: str) -> None:
-            builder.end(_clark(name))
+            nonlocal skipped
+            tag = path.pop()
+            if skipped:
+                skipped -= 1
+            else:
+                builder.end(tag)
+
+        def data(text: str) -> None:
+            if not skipped:
+                # Blanks between elements in one shared string: text is read with blanks folded.
+                builder.data(" " if text.isspace() else text)
+
+        parser = self._parser(start, end, data)
+        for chunk in self._chunks():
+            digest.update(chunk)
+            self._parse_chunk(parser, chunk, False)
+        self._parse_chunk(parser, b"", True)
+        if ids.maybe_reused:
+            self._reused = self._first_reuse(ids.maybe_reused)
+        return builder.close()
+
+    def _first_reuse(self, maybe: set[str]) -> tuple[str, str, str] | None:
+        """The first element in file order whose id an earlier one has, with both named;
+        ``maybe`` holds every id that may be reused (see :class:`_Ids`)."""
+        first: dict[str, str] = {}
+        found: list[tuple[str, str, str]] = []
+
+        def start(name: str, attributes: dict[str, str]) -> None:
+            ident = attributes.get("id")
+            if found or ident not in maybe:
+                return
+            where = f"{local(_clark(name))} id {ident} (line {parser.CurrentLineNumber})"
+            if ident in first:
+                found.append((ident, where, first[ident]))
+            else:
+                first[ident] = where
+
+        parser = self._parser(start, lambda name: None, lambda text: None)
+        for chunk in self._chunks():
+            self._parse_chunk(parser, chunk, False)
+        return found[0] if found else None
+
+    def measured(self, sets: list[Element]) -> Iterator[tuple[Element, list[Element]]]:
+        """Each of ``sets`` (the file's MeasurementResults, in file order) with its
+        measurement elements, read from the file again, one results set at a time."""
+        done: list[tuple[Element, list[Element]]] = []
+        path: list[str] = []
+        number = -1  # which MeasurementResults of the file
+        current: list[Element] = []
+        builder: TreeBuilder | None = None
+        depth = 0  # inside a measurement being built
+
+        def start(name: str, attributes: dict[str, str]) -> None:
+            nonlocal number, current, builder, depth
+            tag = _clark(name)
+            if builder is None and tuple(path) == _MEASUREMENTS:
+                builder = TreeBuilder()
+            if builder is not None:
+                element = builder.start(tag, {_clark(k): v for k, v in attributes.items()})
+                self._lines[id(element)] = parser.CurrentLineNumber
+                depth += 1
+            elif tuple(path) == _RESULTS[:-1] and tag == _RESULTS[-1]:
+                number += 1
+                current = []
+            path.append(tag)
+
+        def end(name: str) -> None:
+            nonlocal builder, depth
+            tag = path.pop()
+            if builder is not None:
+                builder.end(tag)
+                depth -= 1
+                if not depth:
+                    current.append(builder.close())
+                    builder = None
+            elif tuple(path) == _RESULTS[:-1] and tag == _RESULTS[-1] and number < len(sets):
+                done.append((sets[number], current))
+
+        def data(text: str) -> None:
+            if builder is not None:
+                builder.data(text)
+
+        parser = self._parser(start, end, data)
+        for chunk in self._chunks():
+            self._parse_chunk(parser, chunk, False)
+            yield from self._handed(done)
+        self._parse_chunk(parser, b"", True)
+        yield from self._handed(done)
+
+    def _handed(self, done: list[tuple[Element, list[Element]]]
+                ) -> Iterator[tuple[Element, list[Element]]]:
+        """Hand out the results sets read so far, forgetting their measurements' lines after."""
+        while done:
+            measured, measurements = done.pop(0)
+            yield measured, measurements
+            for measurement in measurements:
+                for element in measurement.iter():
+                    self._lines.pop(id(element), None)
+
+    def _parser(self, start: Handler, end: Handler, data: Handler) -> Any:
+        parser = expat.ParserCreate(namespace_separator="}")
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
         def refuse_doctype(*_: Any) -> None:
             raise MalformedQIF(
@@ -90,28 +258,39 @@ class Document:
 
         parser.StartElementHandler = start
         parser.EndElementHandler = end
-        parser.CharacterDataHandler = builder.data
+        parser.CharacterDataHandler = data
         parser.StartDoctypeDeclHandler = refuse_doctype
         parser.EntityDeclHandler = refuse_doctype
+        return parser
+
+    def _chunks(self) -> Iterator[bytes]:
         try:
-            parser.Parse(data, True)
+            with self.path.open("rb") as file:
+                while chunk := file.read(_CHUNK):
+                    yield chunk
+        except OSError as error:
+            raise MalformedQIF(f"{self.path}: cannot be read: {error.strerror or error}"
+                               ) from None
+
+    def _parse_chunk(self, parser: Any, chunk: bytes, last: bool) -> None:
+        try:
+            parser.Parse(chunk, last)
         except expat.ExpatError as error:
             raise MalformedQIF(
                 f"{self.name}: not well-formed XML at line {error.lineno}, column "
                 f"{error.offset + 1}: {expat.ErrorString(error.code)}"
             ) from None
-        return builder.close()
 
     def _index(self) -> dict[str, Element]:
+        if self._reused is not None:
+            reused, where, first = self._reused
+            raise MalformedQIF(f"{self.name}: {where} reuses QIF id {reused} of {first}; ids "
+                               "must be unique in a QIF document")
         ids: dict[str, Element] = {}
         for element in self.root.iter():
             ident = element.get("id")
-            if ident is None:
-                continue
-            if ident in ids:
-                self.fail(element, f"reuses QIF id {ident} of {self.where(ids[ident])}; "
-                                   "ids must be unique in a QIF document")
-            ids[ident] = element
+            if ident is not None:
+                ids[ident] = element
         return ids
 
     # Pointing at elements

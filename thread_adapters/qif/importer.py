@@ -1,29 +1,39 @@
-"""Importing QIF results files into a ledger: every file of one call in one batch, or nothing."""
+"""Importing QIF results files into a ledger: every file of one call in one transaction, or
+nothing.
+
+Each file is opened (read and checked but for its measurements) before anything is
+written; then its reports are read one at a time, each checked against the part it names
+and written to one :meth:`~thread.ledger.Ledger.stream` for the whole call, so a file of
+any size imports in the memory of its plan and one part's measurements, and any error,
+in any file, leaves nothing of the call written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from thread.domain import conformance
 from thread.domain import facts as f
+from thread.domain.design import DesignItem
+from thread.domain.part import Item
 from thread.errors import LedgerError, UnknownSubject
 from thread.ledger import Ledger
-from thread_adapters.qif.errors import ForeignReport, UnregisteredPart
+from thread_adapters.qif.errors import ForeignReport, QIFError, UnregisteredPart
 from thread_adapters.qif.results import (
     SOURCE,
     Kind,
+    OpenResults,
     PartReport,
     Planned,
-    ResultsFile,
-    read_results,
+    open_results,
 )
 
 
 @dataclass(frozen=True)
 class ImportedFile:
-    """What importing one QIF file did: its reports, and how many facts were new."""
+    """What importing one QIF file did: its reports (without their facts, which are in the
+    ledger), and how many facts were new."""
 
     path: Path
     reports: tuple[PartReport, ...]
@@ -62,83 +72,100 @@ def import_results(
     refused. Results for a scrapped part, or for a material lot, are refused
     unless ``scrapped`` or ``material_lot`` says they are meant.
     """
-    files = [read_results(path, serial=serial, lot=lot) for path in paths]
-    _check_registered(ledger, files)
-    files = [_belonging(ledger, results, scrapped=scrapped, material_lot=material_lot)
-             for results in files]
+    files = [open_results(path, serial=serial, lot=lot) for path in paths]
+    checks = _Checks(ledger, scrapped=scrapped, material_lot=material_lot)
+    imported: list[ImportedFile] = []
     try:
-        with ledger.batch(source=SOURCE, actor=actor) as batch:
+        with ledger.stream(source=SOURCE, actor=actor) as stream:
             for results in files:
-                for planned in results.facts:
-                    batch.record(planned.fact, occurred_at=planned.occurred_at,
-                                 source_record_id=planned.source_record_id)
+                written, duplicates = stream.written, stream.duplicates
+                reports = []
+                for report in results.reports():
+                    report = checks.belonging(results, report)
+                    for planned in report.facts:
+                        stream.record(planned.fact, occurred_at=planned.occurred_at,
+                                      source_record_id=planned.source_record_id)
+                    reports.append(replace(report, facts=()))
+                stream.flush()
+                imported.append(ImportedFile(
+                    results.path, tuple(reports),
+                    sum(report.measurements for report in reports),
+                    sum(report.failures for report in reports),
+                    stream.written - written, stream.duplicates - duplicates,
+                    sum(report.disagreements for report in reports)))
+    except QIFError:
+        raise
     except LedgerError as error:
         error.add_note("nothing of the QIF files was recorded")
         raise
-    imported: list[ImportedFile] = []
-    start = 0
-    for results in files:
-        receipts = batch.receipts[start:start + len(results.facts)]
-        start += len(results.facts)
-        present = sum(1 for receipt in receipts if receipt.duplicate)
-        imported.append(ImportedFile(results.path, results.reports, results.measurements,
-                                     results.failures, len(receipts) - present, present,
-                                     results.disagreements))
     return imported
 
 
-def _check_registered(ledger: Ledger, files: list[ResultsFile]) -> None:
-    """Refuse results for a part the ledger does not know, with the file that names it."""
-    known: set[tuple[Kind, str]] = set()
-    for results in files:
-        for kind, key in results.subjects:
-            if (kind, key) in known:
-                continue
-            try:
-                ledger.part(key) if kind == "part" else ledger.lot(key)
-            except UnknownSubject:
-                what = "serial" if kind == "part" else "lot"
-                raise UnregisteredPart(
-                    f"{results.path.name}: measured {kind} {key}, which this ledger does not "
-                    f"know; register the part first (PartRegistered with {what} {key}), then "
-                    "import the file again; nothing of the QIF files was recorded"
-                ) from None
-            known.add((kind, key))
+@dataclass
+class _Checks:
+    """Whether each report belongs to the part it names; the designs read once per call."""
+
+    ledger: Ledger
+    scrapped: bool
+    material_lot: bool
+    designs: dict[str, DesignItem] = field(default_factory=dict)
+
+    def belonging(self, results: OpenResults, report: PartReport) -> PartReport:
+        """``report`` checked against its registered part, its characteristics named by the
+        design's balloons."""
+        item = _registered(self.ledger, results, report.kind, report.key)
+        return _belonging(self.ledger, results, report, item, self.design,
+                          scrapped=self.scrapped, material_lot=self.material_lot)
+
+    def design(self, part_number: str) -> DesignItem:
+        found = self.designs.get(part_number)
+        if found is None:
+            found = self.designs[part_number] = self.ledger.design(part_number)
+        return found
 
 
-def _belonging(ledger: Ledger, results: ResultsFile, *, scrapped: bool,
-               material_lot: bool) -> ResultsFile:
-    """The file's reports, each checked against the part it names, with the
-    characteristics named by the design's balloons."""
-    reports = []
-    for report in results.reports:
-        where = f"{results.path.name}: {report.kind} {report.key}"
-        item = ledger.part(report.key) if report.kind == "part" else ledger.lot(report.key)
-        if item.scrapped and not scrapped:
-            raise ForeignReport(f"{where} was dispositioned scrap; import its results only "
-                                f"if they are meant (--scrapped; scrapped=True in Python)")
-        if report.kind == "lot" and not material_lot and any(
-                isinstance(event.fact, f.MaterialLotReceived)
-                for event in ledger.history_of("lot", report.key)[:1]):
-            raise ForeignReport(f"{where} is a lot of received material, not of parts made; "
-                                f"import its results only if they are meant (--material-lot; "
-                                f"material_lot=True in Python)")
-        if item.undocumented or item.part_number is None or item.revision is None:
-            reports.append(report)
-            continue
-        release = ledger.design(item.part_number).revisions.get(item.revision)
-        if release is None or not release.characteristics:
-            reports.append(report)
-            continue
-        design = f"{item.part_number} rev {item.revision} (drawing {release.drawing})"
-        names = {item.part_number, release.part_name, release.drawing}
-        if results.model is not None and results.model.strip().casefold() not in {
-                name.casefold() for name in names if name}:
-            raise ForeignReport(f"{where}: the file measured {results.model!r}, but the part "
-                                f"is {design}, {release.part_name!r}")
-        reports.append(replace(report, facts=tuple(
-            _matched(planned, release, where, design) for planned in report.facts)))
-    return replace(results, reports=tuple(reports))
+def _registered(ledger: Ledger, results: OpenResults, kind: Kind, key: str) -> Item:
+    """The part (or lot) a file measured; one the ledger does not know is refused, naming
+    the file."""
+    try:
+        return ledger.part(key) if kind == "part" else ledger.lot(key)
+    except UnknownSubject:
+        what = "serial" if kind == "part" else "lot"
+        raise UnregisteredPart(
+            f"{results.path.name}: measured {kind} {key}, which this ledger does not "
+            f"know; register the part first (PartRegistered with {what} {key}), then "
+            "import the file again; nothing of the QIF files was recorded"
+        ) from None
+
+
+def _belonging(ledger: Ledger, results: OpenResults, report: PartReport, item: Item,
+               designs: Callable[[str], DesignItem], *, scrapped: bool,
+               material_lot: bool) -> PartReport:
+    """The report checked against the part it names, with the characteristics named by the
+    design's balloons."""
+    where = f"{results.path.name}: {report.kind} {report.key}"
+    if item.scrapped and not scrapped:
+        raise ForeignReport(f"{where} was dispositioned scrap; import its results only "
+                            f"if they are meant (--scrapped; scrapped=True in Python)")
+    if report.kind == "lot" and not material_lot and any(
+            isinstance(event.fact, f.MaterialLotReceived)
+            for event in ledger.history_of("lot", report.key)[:1]):
+        raise ForeignReport(f"{where} is a lot of received material, not of parts made; "
+                            f"import its results only if they are meant (--material-lot; "
+                            f"material_lot=True in Python)")
+    if item.undocumented or item.part_number is None or item.revision is None:
+        return report
+    release = designs(item.part_number).revisions.get(item.revision)
+    if release is None or not release.characteristics:
+        return report
+    design = f"{item.part_number} rev {item.revision} (drawing {release.drawing})"
+    names = {item.part_number, release.part_name, release.drawing}
+    if results.model is not None and results.model.strip().casefold() not in {
+            name.casefold() for name in names if name}:
+        raise ForeignReport(f"{where}: the file measured {results.model!r}, but the part "
+                            f"is {design}, {release.part_name!r}")
+    return replace(report, facts=tuple(
+        _matched(planned, release, where, design) for planned in report.facts))
 
 
 def _matched(planned: Planned, release: f.RevisionReleased, where: str, design: str

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PureWindowsPath
@@ -133,9 +134,18 @@ def read_results(path: str | Path, *, serial: str | None = None,
     file states. Raises :class:`~thread_adapters.qif.errors.QIFError` naming
     the file, the element and its line.
     """
+    opened = open_results(path, serial=serial, lot=lot)
+    return ResultsFile(opened.path, opened.digest, tuple(opened.reports()), opened.model)
+
+
+def open_results(path: str | Path, *, serial: str | None = None,
+                 lot: str | None = None) -> OpenResults:
+    """Open a QIF 3 results file to read its reports one at a time (a large file's facts
+    are never all in memory); see :func:`read_results`. Everything but the measurements
+    is read and checked here."""
     if serial is not None and lot is not None:
         raise QIFError("give the serial or the lot a QIF file measured, not both")
-    return _Reader(Document.read(Path(path)), serial, lot).read()
+    return OpenResults(Document.read(Path(path)), serial, lot)
 
 
 def _digest(parts: list[str | None]) -> str:
@@ -179,18 +189,23 @@ class _Traceability:
         return None
 
 
-class _Reader:
-    """Reads one parsed QIF document into part reports."""
+class OpenResults:
+    """A QIF results file opened for reading: what it measured, read one report at a time.
+
+    Going through :meth:`reports` reads the measurements from the file, one
+    ``MeasurementResults`` at a time, so the memory it takes is that of the
+    file's plan and one part's measurements, however many parts it holds.
+    """
 
     def __init__(self, document: Document, serial: str | None, lot: str | None) -> None:
         self.doc = document
+        self.path = document.path
+        self.digest = document.digest
         self.units = FileUnits(document)
         self.serial = serial
         self.lot = lot
         self.anonymous: set[str | None] = set()
-
-    def read(self) -> ResultsFile:
-        doc = self.doc
+        doc = document
         results = doc.find(doc.root, "q:Results")
         if results is None:
             if doc.find(doc.root, "q:Plan") is not None:
@@ -199,33 +214,38 @@ class _Reader:
                     "results; import the results file measured against it"
                 )
             doc.fail(doc.root, "has no Results element, so it holds no measurement results")
-        sets = doc.findall(results, "q:MeasurementResultsSet/q:MeasurementResults")
-        if not sets:
+        self.sets = doc.findall(results, "q:MeasurementResultsSet/q:MeasurementResults")
+        if not self.sets:
             doc.fail(results, "has no MeasurementResultsSet/MeasurementResults")
-        components = {
+        self.components = {
             component.get("id", ""): component for component in doc.findall(
                 results, "q:ActualComponentSets/q:ActualComponentSet/q:ActualComponent")
         }
-        shared = [doc.find(results, "q:InspectionTraceability"),
-                  doc.find(doc.root, "q:PreInspectionTraceability")]
-        reports: list[PartReport] = []
-        for measured in sets:
-            trace = _Traceability(doc, [doc.find(measured, "q:InspectionTraceability"), *shared])
-            reports.extend(self._results(measured, components, trace))
+        self.shared = [doc.find(results, "q:InspectionTraceability"),
+                       doc.find(doc.root, "q:PreInspectionTraceability")]
         part = doc.find(doc.root, "q:Product/q:PartSet/q:Part")
-        model = None if part is None else (doc.text(part, "q:PartNumber")
-                                           or doc.text(part, "q:ModelNumber"))
-        return ResultsFile(doc.path, doc.digest, tuple(reports), model)
+        #: The part number or model the file says it measured (``Product/PartSet/Part``).
+        self.model = None if part is None else (doc.text(part, "q:PartNumber")
+                                                or doc.text(part, "q:ModelNumber"))
 
-    def _results(self, results: Element, components: dict[str, Element],
+    def reports(self) -> Iterator[PartReport]:
+        """Every report of the file in file order: one per results set and part."""
+        self.anonymous = set()
+        doc = self.doc
+        for measured, measurements in doc.measured(self.sets):
+            trace = _Traceability(doc, [doc.find(measured, "q:InspectionTraceability"),
+                                        *self.shared])
+            yield from self._results(measured, measurements, trace)
+
+    def _results(self, results: Element, measurements: list[Element],
                  trace: _Traceability) -> list[PartReport]:
         """One report per actual component of one ``MeasurementResults``."""
         doc = self.doc
+        components = self.components
         listed = [ident for ident in (doc.text(element) for element in doc.findall(
             results, "q:ActualComponentIds/q:Id")) if ident is not None]
         groups: dict[str | None, list[Element]] = {ident: [] for ident in listed}
-        for measurement in doc.findall(
-                results, "q:MeasuredCharacteristics/q:CharacteristicMeasurements/*"):
+        for measurement in measurements:
             own = doc.text(measurement, "q:ActualComponentId")
             if own is None and len(listed) > 1:
                 doc.fail(measurement, "does not say which of the actual components "

@@ -128,37 +128,72 @@ class _Command:
 class _Unit:
     """The aggregates one batch attempt reads and writes.
 
-    It records on forks of the ledger's cached aggregates, never on the cached ones,
-    so that an attempt that does not land leaves the cache as it was.
+    It reads the ledger's cached aggregates as they are, and records on forks of
+    them, never on the cached ones, so that an attempt that does not land leaves
+    the cache as it was. Holding the write lock, it first asks the store for the
+    version of every subject and brings cached ones up to date; an optimistic
+    attempt trusts the cache and lets the commit find out (and the retry read).
     """
 
     ledger: Ledger
+    locked: bool = True
+    #: Look up every subject first, also those only a rule reads (else, holding the lock,
+    #: a cached one is trusted and the commit's check of what was read finds it stale).
+    strict: bool = True
+    #: Record on the cache's own aggregates (holding the lock, outside a stream: nothing
+    #: else changes them before the commit, and a failure evicts them) instead of forks.
+    in_place: bool = False
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
+    #: Those of ``touched`` that are the cache's own, only read so far.
+    shared: set[UUID] = field(default_factory=set)
+    #: The cache's own aggregates recorded on in place: evicted if the attempt fails.
+    dirty: set[UUID] = field(default_factory=set)
     reads: dict[UUID, int] = field(default_factory=dict)
     events: list[Recorded] = field(default_factory=list)
-    #: Stored versions of the subjects looked up (absent: not stored).
+    #: Stored versions of the subjects looked up (0: not stored).
     versions: dict[UUID, int] = field(default_factory=dict)
-    looked_up: set[UUID] = field(default_factory=set)
 
     def prefetch(self, commands: Sequence[_Command]) -> None:
         """Look up at once the stored version of every subject the commands name."""
         wanted = [ident for ident in _subjects(commands)
-                  if ident not in self.touched and ident not in self.looked_up]
+                  if ident not in self.touched and ident not in self.versions]
         self._look_up(wanted)
 
-    def _look_up(self, idents: list[UUID]) -> None:
+    def _look_up(self, idents: list[UUID], *, late: bool = False) -> None:
+        if not self.locked or (late and not self.strict):
+            cached = {ident: aggregate.version for ident in idents
+                      if (aggregate := self.ledger._cached(ident)) is not None}
+            self.versions.update(cached)
+            idents = [ident for ident in idents if ident not in cached]
         if idents:
-            self.versions.update(self.ledger._refresh(idents))
-            self.looked_up.update(idents)
+            # Holding the lock after reading most of it just before, ask only for what is new.
+            stored = self.ledger._refresh(idents, newer_only=self.locked and not self.strict)
+            self.versions.update((ident, stored.get(ident, 0)) for ident in idents)
 
     def get(self, kind: SubjectKind, key: str) -> Aggregate:
+        """A subject to read (the cache's own aggregate, if it has it)."""
         ident = aggregate_id(kind, key)
         aggregate = self.touched.get(ident)
         if aggregate is None:
-            if ident not in self.looked_up:
-                self._look_up([ident])
-            aggregate = self.ledger._load(kind, key, ident, self.versions.get(ident, 0))
+            version = self.versions.get(ident)
+            if version is None:
+                self._look_up([ident], late=True)
+                version = self.versions[ident]
+            aggregate, cached = self.ledger._load(kind, key, ident, version)
             self.touched[ident] = aggregate
+            if cached:
+                self.shared.add(ident)
+        return aggregate
+
+    def writable(self, kind: SubjectKind, key: str) -> Aggregate:
+        """A subject to record on: this attempt's own copy."""
+        aggregate = self.get(kind, key)
+        if aggregate.id in self.shared:
+            self.shared.discard(aggregate.id)
+            if self.in_place:
+                self.dirty.add(aggregate.id)
+            else:
+                aggregate = self.touched[aggregate.id] = aggregate.fork()
         return aggregate
 
     def read(self, aggregate: Aggregate) -> None:
@@ -791,26 +826,26 @@ class Ledger:
         write lock first and then reads, so that its next attempt cannot lose again.
         """
         with self._lock:
+            strict = False
             for attempt in range(MAX_ATTEMPTS):
                 locked = attempt > 0 or time.monotonic() < self._contended_until
                 if locked:  # read most of what is new before the lock, the rest under it
                     self._refresh(_subjects(commands), load=True)
-                unit = _Unit(self)
+                unit = _Unit(self, locked, strict, in_place=locked and self._overlay is None)
+                strict = locked  # a locked attempt that lost trusted a stale cached subject
                 origin = self._origin
                 try:
                     with self.store.locked() if locked else nullcontext():
                         receipts = self._commit_once(unit, commands)
-                except IntegrityError:
-                    self._origin = origin
-                    self._contended_until = time.monotonic() + CONTENDED_SECONDS
-                    continue
-                except OperationalError as error:
-                    self._origin = origin
-                    if self.store.lock_timed_out(error):  # a long stream held it: wait again
-                        continue
-                    raise
-                except BaseException:
+                except BaseException as error:
                     self._origin = origin  # not stored after all if it was in the rollback
+                    for ident in unit.dirty:
+                        self._drop(ident)
+                    if isinstance(error, IntegrityError):
+                        self._contended_until = time.monotonic() + CONTENDED_SECONDS
+                        continue
+                    if isinstance(error, OperationalError) and self.store.lock_timed_out(error):
+                        continue  # a long stream held the lock: wait again
                     raise
                 self._keep(unit)
                 self._maybe_checkpoint()
@@ -895,11 +930,11 @@ class Ledger:
     def _apply(self, unit: _Unit, command: _Command, at: datetime) -> Recorded:
         fact = command.fact
         kind, key = fact.subject
-        aggregate = unit.get(kind, key)
+        aggregate = unit.writable(kind, key)
         policies.check(fact, aggregate, unit.get, unit.read)
         event = unit.record(aggregate, fact, command, at)
         for caused in policies.effects(fact):
-            unit.record(unit.get(*caused.subject), caused, command, at)
+            unit.record(unit.writable(*caused.subject), caused, command, at)
         if command.signer is not None:
             signed_at = command.occurred_at or at  # the approval is signed when it is made
             unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning,
@@ -932,22 +967,51 @@ class Ledger:
 
     # The aggregate cache
 
-    def _refresh(self, idents: Sequence[UUID], *, load: bool = False) -> dict[UUID, int]:
-        """The stored versions of ``idents``; cached aggregates behind them are brought up
-        to date with only the events they have not seen, and with ``load`` the others are
-        loaded whole and cached."""
-        current = self.store.select_versions(idents)
-        behind: list[tuple[UUID, int]] = []
-        for ident in idents:
-            cached = self._cached(ident)
-            if cached is not None and cached.version != current.get(ident, 0):
+    def _refresh(self, idents: Sequence[UUID], *, load: bool = False,
+                 newer_only: bool = False) -> dict[UUID, int]:
+        """The stored versions of ``idents`` (absent: not stored); cached aggregates behind
+        them are brought up to date with only the events they have not seen, and with
+        ``load`` the others are loaded whole and cached.
+
+        With ``newer_only`` cached aggregates are only asked for newer events (one query
+        less): a store cut below the cache would go unnoticed, so it is for the moment
+        right after a full refresh.
+        """
+        if newer_only:
+            behind = [(ident, cached.version) for ident in idents
+                      if (cached := self._cached(ident)) is not None]
+            known = {ident for ident, _ in behind}
+            current = self.store.select_versions([i for i in idents if i not in known])
+        else:
+            current = self.store.select_versions(idents)
+            behind = []
+            for ident in idents:
+                cached = self._cached(ident)
+                if cached is None or cached.version == current.get(ident, 0):
+                    continue
                 if cached.version < current.get(ident, 0):
                     behind.append((ident, cached.version))
                 else:  # the store holds less than the cache: it was restored or cut
                     self._drop(ident)
+        if behind:
+            self._catch_up(behind)
+        if newer_only:
+            current.update((ident, cached.version) for ident, _ in behind
+                           if (cached := self._cached(ident)) is not None)
+            dropped = [ident for ident, _ in behind if ident not in current]
+            current.update(self.store.select_versions(dropped) if dropped else {})
+        if load:
+            for ident in current:
+                if self._cached(ident) is None:
+                    self._remember(cast(Aggregate, self._app.repository.get(ident)))
+        return current
+
+    def _catch_up(self, behind: list[tuple[UUID, int]]) -> None:
+        """Extend cached aggregates, each at the version given, with the events stored after
+        it; one whose chain does not continue is dropped, to be loaded whole."""
         decode = self.mapper.decode
         caught_up: dict[UUID, Aggregate | None] = {}
-        for row in self.store.select_newer(behind) if behind else ():
+        for row in self.store.select_newer(behind):
             ident = cast(UUID, row.originator_id)
             if ident not in caught_up:
                 cached = self._cached(ident)
@@ -966,31 +1030,28 @@ class Ledger:
         for aggregate in caught_up.values():
             if aggregate is not None:
                 self._remember(aggregate)
-        if load:
-            for ident in current:
-                if self._cached(ident) is None:
-                    self._remember(cast(Aggregate, self._app.repository.get(ident)))
-        return current
 
-    def _load(self, kind: SubjectKind, key: str, ident: UUID, version: int) -> Aggregate:
-        """A copy to record on of a subject stored at ``version`` (0: not stored): a fork of
-        the cached aggregate (refreshed), else the subject loaded whole."""
+    def _load(self, kind: SubjectKind, key: str, ident: UUID, version: int
+              ) -> tuple[Aggregate, bool]:
+        """A subject stored at ``version`` (0: not stored): the cached aggregate (refreshed;
+        True), else the subject loaded whole or new (False)."""
         if version == 0:
-            return Aggregate.of_kind(kind)(kind_key=key, id=ident)
+            return Aggregate.of_kind(kind)(kind_key=key, id=ident), False
         cached = self._cached(ident)
         if cached is not None and cached.version >= version:
-            return cached.fork()
+            return cached, True
         try:
-            return cast(Aggregate, self._app.repository.get(ident))
+            return cast(Aggregate, self._app.repository.get(ident)), False
         except AggregateNotFoundError:
-            return Aggregate.of_kind(kind)(kind_key=key, id=ident)
+            return Aggregate.of_kind(kind)(kind_key=key, id=ident), False
 
     def _keep(self, unit: _Unit) -> None:
         """Cache what a unit that landed left its aggregates at."""
-        for aggregate in unit.touched.values():
-            aggregate.collect_events()
-            if aggregate.exists:
-                self._remember(aggregate)
+        for ident, aggregate in unit.touched.items():
+            if ident not in unit.shared:
+                aggregate.collect_events()
+                if aggregate.exists:
+                    self._remember(aggregate)
 
     # The cache holds committed state only: while a stream's transaction is open, what it
     # writes is kept in an overlay of the same size, merged into the cache when it commits.

@@ -124,6 +124,26 @@ def test_a_batch_that_lost_takes_the_lock_and_lands_on_its_next_attempt(
     second.close()
 
 
+def test_a_locked_attempt_that_trusted_a_stale_design_reads_everything_again(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holding the lock, a writer trusts a design it only reads from its cache; when the
+    commit finds it changed, the next attempt looks everything up and lands."""
+    first, second = thread.open(ledger_url), thread.open(ledger_url)
+    first.record(released_bearing())
+    first.record(bearing("SN-1"))
+    second.record(inspection("SN-1", measured=19.991))  # caches the design at version 1
+    calls = _interleave(monkeypatch, second, first, times=1)
+    second.record(inspection("SN-1", measured=19.992))  # lost once: the next batches lock
+    first.record(released_bearing(revision="B"))  # the design moves on
+    before = calls[0]
+    receipt = second.record(inspection("SN-1", measured=19.993))
+    assert (receipt.version, calls[0] - before) == (5, 2)
+    assert [e.originator_version for e in first.history_of("design", "BRG-6204")] == [1, 2]
+    first.close()
+    second.close()
+
+
 def test_a_writer_behind_reads_only_the_events_it_has_not_seen(
     ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

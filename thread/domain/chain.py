@@ -253,12 +253,12 @@ class Aggregate:
         Values that cannot change (strings, numbers, times, tuples, facts, frozen
         dataclasses) are shared; lists, dicts, sets and other objects are copied.
         """
-        clone = copy.copy(self)
-        clone.hashes = list(self.hashes)
-        clone._pending = []
+        clone = object.__new__(type(self))
+        state = clone.__dict__
         for name, value in vars(self).items():
-            if name not in _FORKED and not isinstance(value, _IMMUTABLE):
-                setattr(clone, name, _copied(value))
+            state[name] = value if type(value) in _SHARED or name in _FORKED else _copied(value)
+        state["hashes"] = list(self.hashes)
+        state["_pending"] = []
         return clone
 
     def collect_events(self) -> list[Recorded]:
@@ -287,16 +287,16 @@ class Aggregate:
 
 
 #: Values a fork shares with its original: nothing changes them in place.
-_IMMUTABLE = (str, bytes, int, float, type(None), UUID, datetime, date, time, timedelta,
-              Decimal, tuple, frozenset, Fact)
+_SHARED = frozenset((str, bytes, int, float, bool, type(None), UUID, datetime, date, time,
+                     timedelta, Decimal, tuple, frozenset))
 _FORKED = ("hashes", "_pending")
 
 
 def _copied(value: Any) -> Any:
     """``value`` copied as deep as it can change, sharing what cannot."""
-    if isinstance(value, _IMMUTABLE):
-        return value
     kind = type(value)
+    if kind in _SHARED or isinstance(value, Fact):
+        return value
     if kind is list:
         return [_copied(item) for item in value]
     if kind is dict:

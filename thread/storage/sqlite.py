@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
@@ -216,18 +216,15 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         lock on a file beside the ledger (``<file>-writer``) wakes waiting writers as
         soon as the last one is done; where it cannot be had, the busy handler decides.
         """
-        path = self.datastore.pool.db_name
-        if fcntl is None or path.startswith("file:"):
+        line = cast(_Datastore, self.datastore).line()
+        if line is None:
             yield
             return
+        fcntl.flock(line, fcntl.LOCK_EX)
         try:
-            handle = open(f"{path}-writer", "ab")  # noqa: SIM115 (held across the yield)
-        except OSError:
             yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+        finally:
+            fcntl.flock(line, fcntl.LOCK_UN)
 
     @staticmethod
     def _tree_size(cursor: Any) -> int:
@@ -603,6 +600,7 @@ class _Datastore(SQLiteDatastore):
     """Hands a thread that holds the write transaction its connection, not a pooled one."""
 
     held: HeldConnection[SQLiteConnection]
+    _line: int | None  # the descriptor of the file writers queue on (-1: none)
 
     @staticmethod
     def adopt(datastore: SQLiteDatastore) -> HeldConnection[SQLiteConnection]:
@@ -611,7 +609,24 @@ class _Datastore(SQLiteDatastore):
             datastore.__class__ = _Datastore
             assert isinstance(datastore, _Datastore)
             datastore.held = HeldConnection()
+            datastore._line = None
         return datastore.held
+
+    def line(self) -> int | None:
+        """The open file writers of this ledger queue on, or None where there is none."""
+        if self._line is None:
+            path = self.pool.db_name
+            self._line = -1
+            if fcntl is not None and not path.startswith("file:"):
+                with suppress(OSError):
+                    self._line = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o644)
+        return None if self._line < 0 else self._line
+
+    def close(self) -> None:
+        if self._line is not None and self._line >= 0:
+            os.close(self._line)
+        self._line = None
+        super().close()
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:

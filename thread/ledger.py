@@ -57,6 +57,7 @@ from thread.storage.recorder import LedgerRecorder, SourceLink, SourceRecord, ne
 from thread.storage.sources import link_problem, row_label
 
 if TYPE_CHECKING:
+    from thread.analytics.patterns import FailurePatterns
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
     from thread.read.queries import Queries
@@ -642,6 +643,28 @@ class Ledger:
         return self._queries().recall_scope(machine=_nfc(machine), start=start, end=end,
                                             where=where, as_of=as_of, by=by,
                                             catch_up=catch_up)
+
+    def failure_patterns(self, *, part_number: str, since: datetime | None = None,
+                         until: datetime | None = None,
+                         by: Sequence[Literal["machine", "parameter"]] = ("machine",
+                                                                          "parameter"),
+                         alpha: float = 0.05, confidence: float = 0.95, max_weeks: int = 8,
+                         as_of: datetime | None = None, by_clock: TimeAxis = "recorded",
+                         catch_up: bool = True) -> FailurePatterns:
+        """Which machine and production window, or which process or condition values, made
+        serials of ``part_number`` (made between ``since`` and ``until``) that fail more often
+        in the field per operating hour; ranked findings with their evidence.
+
+        Rates are failures per unit-hour in service, parts still running right-censored;
+        every group is tested against the rest (exact conditional Poisson test) and the
+        p-values corrected together for a false discovery rate of ``alpha``
+        (:mod:`thread.analytics.patterns`). Field data counts up to ``as_of``, or up to the
+        latest service fact recorded. Needs the ``analytics`` extra.
+        """
+        return self._queries().failure_patterns(
+            part_number=part_number, since=since, until=until, by=tuple(by), alpha=alpha,
+            confidence=confidence, max_weeks=max_weeks, as_of=as_of, by_clock=by_clock,
+            catch_up=catch_up)
 
     def serials(self, part_number: str, revision: str | None = None, *,
                 as_of: datetime | None = None, by: TimeAxis = "recorded",

@@ -90,6 +90,35 @@ def whereabouts(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, Whe
     return {key: fold(facts) for key, facts in moved.items()}
 
 
+def holders(conn: Connection, keys: list[str], as_of: AsOf) -> dict[str, str]:
+    """The assembly each part is installed in as of a moment, for ``keys`` and for the
+    assemblies that hold them, up to the top (a part in nothing is not listed)."""
+    parent_of: dict[str, str] = {}
+    level, seen = keys, set(keys)
+    while level:
+        latest: dict[tuple[str, str], Any] = {}
+        for row in query(conn, _PARENTS, level, as_of):
+            if row.action != "consume":
+                latest[(row.parent, row.child)] = row
+        level = []
+        for (parent, child), row in latest.items():
+            if row.action == "install":
+                parent_of[child] = parent
+                if parent not in seen:
+                    seen.add(parent)
+                    level.append(parent)
+    return parent_of
+
+
+def top_of(parent_of: dict[str, str], key: str) -> str | None:
+    """The top assembly holding ``key`` in a :func:`holders` map (None: it is in nothing)."""
+    top, seen = None, {key}
+    while key in parent_of and parent_of[key] not in seen:
+        key = top = parent_of[key]
+        seen.add(key)
+    return top
+
+
 class Node(Model):
     """One serial or lot in a genealogy, with the nodes below (down) or above (up) it.
 

@@ -221,9 +221,36 @@ PRODUCTION = Projection(
     },
 )
 
+# -- field ----------------------------------------------------------------------
+
+def _in_service(detail: str) -> Handler:
+    """A service fact: its operating hours (when it reports them), claim and ``detail``."""
+    def handler(event: LogEvent) -> Rows:
+        p = event.payload
+        hours = p.get("operating_hours")
+        return [(s.field, (
+            event.position, event.kind, event.key, event.version, event.topic,
+            None if hours is None else float(hours), p.get("claim"), p.get(detail),
+            *_clocks(event),
+        ))]
+    return handler
+
+
+FIELD = Projection(
+    name="field",
+    tables=(s.field,),
+    handlers={
+        f.Shipped.topic: _in_service("customer"),
+        f.InstalledAtSite.topic: _in_service("site"),
+        f.FieldPerformanceReported.topic: _in_service("claim"),
+        f.FieldMaintenancePerformed.topic: _in_service("kind"),
+        f.FailureReported.topic: _in_service("failure_mode"),
+    },
+)
+
 #: Every projection, by name, in the order ``thread rebuild`` runs them.
 PROJECTIONS: dict[str, Projection] = {
-    projection.name: projection for projection in (STORY, REGISTRY, GENEALOGY, PRODUCTION)
+    projection.name: projection for projection in (STORY, REGISTRY, GENEALOGY, PRODUCTION, FIELD)
 }
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from thread.domain.condition import moment as moment_of
+from thread.domain.service_life import UnitRecord
 from thread.errors import UnknownSubject
-from thread.read.clock import AsOf, TimeAxis
+from thread.read.clock import AsOf, TimeAxis, ns
 from thread.read.genealogy import Node, genealogy
 from thread.read.models import ReadModels
 from thread.read.recall import RecallScope, recall_scope
@@ -21,6 +23,9 @@ from thread.read.sql import rows
 from thread.read.story import Story
 from thread.read.trace import trace
 from thread.read.verified import verified_trace
+
+if TYPE_CHECKING:
+    from thread.analytics.patterns import FailurePatterns, Grouping
 
 
 class Queries:
@@ -88,3 +93,49 @@ class Queries:
         models.fresh(["registry"], catch_up=catch_up)
         with models.engine.connect() as conn:
             return registered(conn, part_number, revision, AsOf(as_of, by), kind)
+
+    def failure_patterns(self, *, part_number: str, since: datetime | None = None,
+                         until: datetime | None = None, by: tuple[Grouping, ...] = (
+                             "machine", "parameter"), alpha: float = 0.05,
+                         confidence: float = 0.95, max_weeks: int = 8,
+                         as_of: datetime | None = None, by_clock: TimeAxis = "recorded",
+                         catch_up: bool = True) -> FailurePatterns:
+        """Field-failure rates of a part number's serials per machine window and parameter
+        bin, tested against the rest per unit-hour, with ranked findings
+        (:mod:`thread.analytics.patterns`; needs the ``analytics`` extra)."""
+        from thread.analytics import require
+
+        require()
+        from thread.analytics.patterns import failure_patterns
+        from thread.read.field import unit_records
+        from thread.read.result import as_of_note
+
+        moment = AsOf(as_of, by_clock)
+        models = self.models
+        models.fresh(["registry", "production", "genealogy", "field"], catch_up=catch_up)
+        low = ns(since) if since is not None else 0
+        high = ns(until) if until is not None else 2**62
+        with models.engine.connect() as conn:
+            units = unit_records(conn, part_number, low, high, moment,
+                                 models.longest_window_ns())
+        if not units:
+            raise UnknownSubject(f"no serial of part number {part_number!r} was made "
+                                 f"{_period(since, until)}in this ledger")
+        now = as_of if as_of is not None else _latest(units)
+        return failure_patterns(units, part_number=part_number, now=now, since=since,
+                                until=until, as_of=as_of_note(moment), by=by, alpha=alpha,
+                                confidence=confidence, max_weeks=max_weeks)
+
+
+def _period(since: datetime | None, until: datetime | None) -> str:
+    if since is None and until is None:
+        return ""
+    return (f"between {since.isoformat() if since else 'the start'} and "
+            f"{until.isoformat() if until else 'now'} ")
+
+
+def _latest(units: list[UnitRecord]) -> datetime:
+    """The latest moment the units' records speak of: field data as recent as it gets."""
+    latest = max(max((r.occurred_ns for r in (*u.own, *u.holder)), default=u.produced_ns)
+                 for u in units)
+    return moment_of(latest)

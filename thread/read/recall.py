@@ -9,25 +9,16 @@ the same period.
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from pydantic import computed_field
 from sqlalchemy import Connection
 
-from thread.domain.condition import (
-    Folded,
-    Metric,
-    Window,
-    covering,
-    fold_metrics,
-    fold_oee,
-    moment,
-)
+from thread.domain.condition import Folded, moment
 from thread.read.clock import AsOf, ns
-from thread.read.genealogy import _PARENTS, query, whereabouts
+from thread.read.conditions import Conditions
+from thread.read.genealogy import holders, whereabouts
 from thread.read.predicate import (
     Predicate,
     PredicateError,
@@ -49,16 +40,6 @@ _PARAMETERS = (
     "SELECT kind, key, version, operation, started_ns, ended_ns, name, n, min, max, "
     "mean, sd FROM read_parameters WHERE machine = :machine AND started_ns >= :start "
     "AND started_ns < :end AND name IN :names AND {clock} <= :bound"
-)
-_WINDOWS = (
-    "SELECT position, start_ns, end_ns, availability, performance, quality "
-    "FROM read_conditions WHERE machine = :machine AND start_ns >= :low AND start_ns < :end "
-    "AND {clock} <= :bound"
-)
-_METRICS = (
-    "SELECT position, start_ns, end_ns, name, n, min, max, mean, threshold FROM read_metrics "
-    "WHERE machine = :machine AND start_ns >= :low AND start_ns < :end AND name IN :names "
-    "AND {clock} <= :bound"
 )
 _KNOWN = (
     "SELECT DISTINCT 'process', name FROM read_parameters WHERE machine = :machine "
@@ -249,45 +230,16 @@ def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
                   key=lambda run: (run.start, run.key))
 
 
-class _Conditions:
-    """The machine's condition windows in the recall window, folded into a run when asked.
+class _Conditions(Conditions):
+    """The machine's condition in the recall window, folded into a run when a predicate
+    first asks for a condition value (a comparison decided by process values needs none)."""
 
-    Which windows count for a run and how their values combine is the domain's
-    rule (:mod:`thread.domain.condition`): half-open overlap, lowest min, highest
-    max, n-weighted mean, lowest OEE factors. Folding waits until a predicate asks
-    for a condition value, since a comparison already decided by process values
-    needs none.
-    """
-
-    def __init__(self, conn: Connection, machine: str, low: int, end: int, as_of: AsOf,
-                 longest: int, names: set[str]) -> None:
-        self.longest = longest
-        metrics: dict[int, list[Metric]] = {}
-        self.names: set[str] = set()
-        if names:
-            for position, _, _, name, n, least, most, mean, threshold in rows(
-                    conn, _METRICS, as_of, machine=machine, low=low - longest, end=end,
-                    names=sorted(names)):
-                metrics.setdefault(position, []).append(
-                    Metric(name, "", int(n), least, most, mean, threshold))
-        windows = []
-        for position, start, stop, availability, performance, quality in rows(
-                conn, _WINDOWS, as_of, machine=machine, low=low - longest, end=end):
-            found = tuple(metrics.get(position, ()))
-            self.names.update(m.name for m in found)
-            windows.append(Window(position, start, stop, found, (), availability, performance,
-                                  quality))
-        self.ordered = sorted(windows, key=lambda w: (w.start_ns, w.position))
-        self.starts = [w.start_ns for w in self.ordered]
-
-    def fold(self, run: _Run) -> None:
+    def fold_run(self, run: _Run) -> None:
         """Fill ``run.condition`` and ``run.scalars`` from the windows that count for it."""
         run.folded = True
-        first = bisect.bisect_left(self.starts, run.start - self.longest)
-        last = bisect.bisect_right(self.starts, run.end)
-        used = covering(self.ordered[first:last], run.start, run.end)
-        run.condition.update(fold_metrics(used))
-        run.scalars.update(fold_oee(used))
+        condition, scalars = self.fold(run.start, run.end)
+        run.condition.update(condition)
+        run.scalars.update(scalars)
 
 
 _PROCESS_STATS = {"n": 0, "min": 1, "max": 2, "mean": 3, "sd": 4}
@@ -310,7 +262,7 @@ class _Values:
             if reference.scope == "process":
                 return None
         if not self.run.folded and self.conditions is not None:
-            self.conditions.fold(self.run)
+            self.conditions.fold_run(self.run)
         if reference.stat == "value":
             return self.run.scalars.get(reference.name)
         folded = self.run.condition.get(reference.name)
@@ -355,21 +307,8 @@ def _affected(conn: Connection, chosen: list[tuple[_Run, dict[str, float]]], as_
         for key, number, revision in rows(conn, _REGISTERED, as_of,
                                           keys=keys[first:first + _CHUNK]):
             designs[key] = (number, revision)
-    parent_of: dict[str, str] = {}
-    level, seen = keys, set(keys)
-    while level:
-        latest: dict[tuple[str, str], Any] = {}
-        for row in query(conn, _PARENTS, level, as_of):
-            if row.action != "consume":
-                latest[(row.parent, row.child)] = row
-        level = []
-        for (parent, child), row in latest.items():
-            if row.action == "install":
-                parent_of[child] = parent
-                if parent not in seen:
-                    seen.add(parent)
-                    level.append(parent)
-    places = whereabouts(conn, sorted(seen), as_of)
+    parent_of = holders(conn, keys, as_of)
+    places = whereabouts(conn, sorted({*keys, *parent_of.values()}), as_of)
     found = []
     for run, matched in chosen:
         chain, key = [], run.key

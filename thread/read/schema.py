@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 7
+LAYOUT = 8
 
 
 def _clocks() -> list[Column[int]]:
@@ -202,6 +202,20 @@ gaps = Table(
     *_clocks(),
 )
 
+# -- field: what happened to each part in service, with the operating hours it reported.
+field = Table(
+    "read_field", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("topic", String(80), nullable=False),
+    Column("operating_hours", Float),
+    Column("claim", String(200)),
+    Column("detail", Text),
+    *_clocks(),
+)
+
 #: Secondary indexes, created after a bulk rebuild rather than maintained during it.
 INDEXES: dict[str, list[Index]] = {
     # Covering: a trace reads a subject's rows from the index alone, a page or two,
@@ -242,4 +256,5 @@ INDEXES: dict[str, list[Index]] = {
     metrics.name: [Index("read_metrics_machine", metrics.c.machine, metrics.c.start_ns)],
     alarms.name: [Index("read_alarms_machine", alarms.c.machine, alarms.c.raised_ns)],
     gaps.name: [Index("read_gaps_machine", gaps.c.machine, gaps.c.start_ns)],
+    field.name: [Index("read_field_key", field.c.key, field.c.position)],
 }

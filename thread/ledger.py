@@ -58,6 +58,7 @@ from thread.storage.sources import link_problem, row_label
 
 if TYPE_CHECKING:
     from thread.analytics.patterns import FailurePatterns
+    from thread.read.conditions import ConditionSeries
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
     from thread.read.queries import Queries
@@ -665,6 +666,15 @@ class Ledger:
             part_number=part_number, since=since, until=until, by=tuple(by), alpha=alpha,
             confidence=confidence, max_weeks=max_weeks, as_of=as_of, by_clock=by_clock,
             catch_up=catch_up)
+
+    def condition_series(self, *, machine: str, metric: str, since: datetime | None = None,
+                         until: datetime | None = None, as_of: datetime | None = None,
+                         by: TimeAxis = "recorded", catch_up: bool = True) -> ConditionSeries:
+        """A machine's condition metric (``spindle_vibration``) window by window, with its
+        threshold: the condition trace an investigation draws under the failure rates."""
+        return self._queries().condition_series(machine=_nfc(machine), metric=metric,
+                                                since=since, until=until, as_of=as_of, by=by,
+                                                catch_up=catch_up)
 
     def serials(self, part_number: str, revision: str | None = None, *,
                 as_of: datetime | None = None, by: TimeAxis = "recorded",

@@ -9,11 +9,21 @@ patterns both read the machine's condition through this one class.
 from __future__ import annotations
 
 import bisect
+from datetime import datetime
 
 from sqlalchemy import Connection
 
-from thread.domain.condition import Folded, Metric, Window, covering, fold_metrics, fold_oee
+from thread.domain.condition import (
+    Folded,
+    Metric,
+    Window,
+    covering,
+    fold_metrics,
+    fold_oee,
+    moment,
+)
 from thread.read.clock import AsOf
+from thread.read.result import Model
 from thread.read.sql import rows
 
 _WINDOWS = (
@@ -25,6 +35,11 @@ _METRICS = (
     "SELECT position, start_ns, end_ns, name, n, min, max, mean, threshold FROM read_metrics "
     "WHERE machine = :machine AND start_ns >= :low AND start_ns < :end AND name IN :names "
     "AND {clock} <= :bound"
+)
+_SERIES = (
+    "SELECT start_ns, end_ns, unit, n, min, max, mean, threshold FROM read_metrics "
+    "WHERE machine = :machine AND name = :name AND start_ns >= :low AND start_ns < :high "
+    "AND {clock} <= :bound ORDER BY start_ns"
 )
 _EVERY_METRIC = (
     "SELECT position, start_ns, end_ns, name, n, min, max, mean, threshold FROM read_metrics "
@@ -69,3 +84,35 @@ class Conditions:
         last = bisect.bisect_right(self.starts, end)
         used = covering(self.ordered[first:last], start, end)
         return fold_metrics(used), fold_oee(used)
+
+
+class ConditionPoint(Model):
+    """One condition window's value of a metric."""
+
+    start: datetime
+    end: datetime
+    n: int
+    min: float
+    max: float
+    mean: float
+    threshold: float | None
+
+
+class ConditionSeries(Model):
+    """A machine's metric window by window: the condition trace drawn under failure rates."""
+
+    machine: str
+    metric: str
+    unit: str
+    points: tuple[ConditionPoint, ...]
+
+
+def condition_series(conn: Connection, machine: str, metric: str, low: int, high: int,
+                     as_of: AsOf) -> ConditionSeries:
+    """The windows of ``machine`` starting in ``[low, high)`` that recorded ``metric``."""
+    found = rows(conn, _SERIES, as_of, machine=machine, name=metric, low=low, high=high)
+    return ConditionSeries(
+        machine=machine, metric=metric, unit=found[0][2] if found else "",
+        points=tuple(ConditionPoint(start=moment(start), end=moment(end), n=int(n), min=least,
+                                    max=most, mean=mean, threshold=threshold)
+                     for start, end, _, n, least, most, mean, threshold in found))

@@ -15,6 +15,7 @@ from thread.domain.condition import moment as moment_of
 from thread.domain.service_life import UnitRecord
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf, TimeAxis, ns
+from thread.read.conditions import ConditionSeries, condition_series
 from thread.read.genealogy import Node, genealogy
 from thread.read.models import ReadModels
 from thread.read.recall import RecallScope, recall_scope
@@ -125,6 +126,19 @@ class Queries:
         return failure_patterns(units, part_number=part_number, now=now, since=since,
                                 until=until, as_of=as_of_note(moment), by=by, alpha=alpha,
                                 confidence=confidence, max_weeks=max_weeks)
+
+    def condition_series(self, *, machine: str, metric: str, since: datetime | None = None,
+                         until: datetime | None = None, as_of: datetime | None = None,
+                         by: TimeAxis = "recorded", catch_up: bool = True) -> ConditionSeries:
+        """A machine's condition metric window by window, between ``since`` and ``until``."""
+        if not self.models.log.exists("machine", machine):
+            raise UnknownSubject(f"no machine {machine} in this ledger")
+        self.models.fresh(["production"], catch_up=catch_up)
+        with self.models.engine.connect() as conn:
+            return condition_series(conn, machine, metric,
+                                    ns(since) if since is not None else 0,
+                                    ns(until) if until is not None else 2**62,
+                                    AsOf(as_of, by))
 
 
 def _period(since: datetime | None, until: datetime | None) -> str:

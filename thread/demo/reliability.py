@@ -114,6 +114,9 @@ def _part(rng: random.Random, serial: str, machine: str, week: int, cause: Cause
                                              mean=round(value, 3), sd=round(sd / 2, 3)))
     facts: list[tuple[Fact, datetime]] = [
         (f.PartRegistered(serial=serial, part_number=PART_NUMBER, revision="A"), started),
+        (f.OperationPerformed(serial=serial, operation="turn", station=f"{machine}-S1",
+                              machine=machine, operator="op-1", started_at=started,
+                              ended_at=ended, cycle_time_s=1200.0), ended),
         (f.ProcessRecorded(serial=serial, operation="turn", machine=machine,
                            started_at=started, ended_at=ended, parameters=tuple(parameters)),
          ended),

@@ -30,6 +30,8 @@ class Machine(Aggregate):
         self.last_calibration: str | None = None
         self.calibration_due: datetime | None = None
         self.maintenance = 0
+        self.limits: dict[str, float] = {}
+        self.scheduled: list[tuple[datetime, str]] = []
 
     @classmethod
     def creators(cls) -> tuple[type[Fact], ...]:
@@ -52,5 +54,9 @@ class Machine(Aggregate):
             self.alarms += 1
         elif isinstance(fact, f.MachineMaintenancePerformed):
             self.maintenance += 1
+        elif isinstance(fact, f.ConditionLimitChanged):
+            self.limits[fact.metric] = fact.threshold
+        elif isinstance(fact, f.MaintenanceScheduled):
+            self.scheduled.append((fact.due, fact.description))
         elif isinstance(fact, f.CalibrationRecorded):
             self.last_calibration, self.calibration_due = fact.result, fact.due

@@ -258,6 +258,16 @@ def _entries() -> list[Topic]:
           lambda p: f"{p['severity']} {p['code']}: {p['text']}", None, "machine", ()),
         T("machine.maintenance-performed", MACHINE,
           lambda p: f"{p['kind']}: {p['description']}", None, "machine", ()),
+        T("machine.condition-limit-changed", MACHINE,
+          lambda p: f"{p['metric']} limit "
+                    + (f"{p['previous']:g} -> " if p.get("previous") is not None else "")
+                    + f"{p['threshold']:g} {p['unit']}: {p['reason']}"
+                    + (f" ({p['reference']})" if p.get("reference") else ""), None,
+          "machine", ()),
+        T("machine.maintenance-scheduled", MACHINE,
+          lambda p: f"{p['kind']} due {p['due']:%Y-%m-%d}: {p['description']}"
+                    + (f" ({p['work_order']})" if p.get("work_order") else ""), None,
+          "machine", ()),
         T("machine.calibration-recorded", MACHINE,
           lambda p: (f"{p['instrument']} " if p.get("instrument") else "") + str(p["result"])
           + (f", due {p['due']:%Y-%m-%d}" if p.get("due") else ""), None, "machine", ()),
@@ -320,7 +330,9 @@ def _entries() -> list[Topic]:
         T("action.recalled", ITEM, lambda p: f"{p['recall']}: {p['reason']}", w.recalled,
           "actions", ()),
         T("action.corrective-action-opened", ITEM,
-          lambda p: f"{p['capa']}: {p['problem']}", None, "actions", ()),
+          lambda p: f"{p['capa']}: {p['problem']}"
+                    + (f" (finding {p['finding']})" if p.get("finding") else ""), None,
+          "actions", ()),
         T("action.corrective-action-closed", ITEM,
           lambda p: f"{p['capa']}: {p['resolution']}"
                     + ("" if p.get("effective") else " (not effective)"), None, "actions", ()),

@@ -23,9 +23,11 @@ from thread.domain.facts.machine import (
     AlarmRaised,
     CalibrationRecorded,
     CollectionGapRecorded,
+    ConditionLimitChanged,
     ConditionRecorded,
     MachineMaintenancePerformed,
     MachineRegistered,
+    MaintenanceScheduled,
 )
 from thread.domain.facts.manufacturing import (
     ComponentInstalled,
@@ -68,6 +70,7 @@ __all__ = [
     "CollectionGapRecorded",
     "ComponentInstalled",
     "ComponentRemoved",
+    "ConditionLimitChanged",
     "ConditionMetric",
     "ConditionRecorded",
     "CorrectionRecorded",
@@ -90,6 +93,7 @@ __all__ = [
     "MachineFact",
     "MachineMaintenancePerformed",
     "MachineRegistered",
+    "MaintenanceScheduled",
     "MaterialConsumed",
     "MaterialLotReceived",
     "NonConformanceOpened",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from thread.domain.facts.base import Identifier, PartFact, Text
+from typing import Any
+
+from thread.domain.facts.base import Digest, Identifier, PartFact, Text
 
 
 class Quarantined(PartFact):
@@ -33,15 +35,33 @@ class CorrectiveActionOpened(PartFact):
     """A CAPA is opened because of this part or lot."""
 
     topic = "action.corrective-action-opened"
+    class_version = 2
     capa: Identifier
     problem: Text
     owner: Text | None = None
+    #: The investigation finding it answers, and the SHA-256 of that finding's evidence.
+    finding: Text | None = None
+    evidence_digest: Digest | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 had no finding."""
+        state.setdefault("finding", None)
+        state.setdefault("evidence_digest", None)
 
 
 class CorrectiveActionClosed(PartFact):
     """A CAPA opened on this part or lot is closed with its outcome."""
 
     topic = "action.corrective-action-closed"
+    class_version = 2
     capa: Identifier
     resolution: Text
     effective: bool
+    #: The SHA-256 of the effectiveness check's evidence (the statistics it rests on).
+    evidence_digest: Digest | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 had no evidence digest."""
+        state.setdefault("evidence_digest", None)

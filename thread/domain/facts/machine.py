@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from thread.domain.facts.base import Digest, Identifier, Instant, MachineFact, Text
 from thread.domain.facts.measures import ConditionMetric
+from thread.domain.units import Unit
 
 _Ratio = Annotated[float, Field(ge=0, le=1)]
 
@@ -67,6 +68,29 @@ class MachineMaintenancePerformed(MachineFact):
     work_order: Identifier | None = None
     description: Text
     technician: Text | None = None
+
+
+class ConditionLimitChanged(MachineFact):
+    """A condition metric's alarm limit is changed (a corrective action, say)."""
+
+    topic = "machine.condition-limit-changed"
+    metric: Identifier
+    threshold: float
+    unit: Unit
+    previous: float | None = None
+    reason: Text
+    reference: Identifier | None = None
+
+
+class MaintenanceScheduled(MachineFact):
+    """Maintenance on the machine is planned for a date."""
+
+    topic = "machine.maintenance-scheduled"
+    kind: Literal["preventive", "corrective", "predictive"]
+    due: Instant
+    description: Text
+    work_order: Identifier | None = None
+    reference: Identifier | None = None
 
 
 class CalibrationRecorded(MachineFact):

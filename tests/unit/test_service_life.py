@@ -1,0 +1,63 @@
+"""The service-life rule: when a part serves, how many hours, failed or censored."""
+
+from __future__ import annotations
+
+import pytest
+
+from thread.domain.service_life import (
+    DAY_NS,
+    FieldRecord,
+    UnitRecord,
+    fleet_rate,
+    service_life,
+)
+
+pytestmark = pytest.mark.unit
+
+INSTALLED = FieldRecord("service.installed-at-site", 10 * DAY_NS)
+
+
+def unit(own: tuple[FieldRecord, ...] = (), holder: tuple[FieldRecord, ...] = ()) -> UnitRecord:
+    return UnitRecord(key="P-1", produced_ns=0, runs=(), values={}, own=own, holder=holder,
+                      top="A-1" if holder else None)
+
+
+def test_a_part_never_installed_is_not_at_risk() -> None:
+    assert service_life(unit(), 100 * DAY_NS, 10.0) is None
+
+
+def test_a_failure_ends_service_with_the_hours_it_reports() -> None:
+    failed = FieldRecord("service.failure-reported", 40 * DAY_NS, 300.0, "C-1", "spalling")
+    life = service_life(unit((INSTALLED, failed)), 100 * DAY_NS, 10.0)
+    assert life is not None
+    assert (life.failed, life.hours, life.estimated, life.claim) == (True, 300.0, False, "C-1")
+
+
+def test_a_running_part_is_censored_and_its_hours_carried_forward_at_its_own_rate() -> None:
+    report = FieldRecord("service.performance-reported", 30 * DAY_NS, 400.0)
+    life = service_life(unit((INSTALLED, report)), 50 * DAY_NS, 99.0)
+    assert life is not None
+    assert not life.failed
+    assert life.estimated
+    assert life.hours == pytest.approx(400.0 + 20 * 20.0)  # 400 h in 20 days: 20 h a day
+
+
+def test_a_component_serves_with_its_assembly_and_leaves_service_when_it_fails() -> None:
+    holder = (INSTALLED, FieldRecord("service.performance-reported", 20 * DAY_NS, 100.0),
+              FieldRecord("service.failure-reported", 30 * DAY_NS, 180.0, "C-9", "seal"))
+    life = service_life(unit(holder=holder), 100 * DAY_NS, None)
+    assert life is not None
+    assert (life.failed, life.hours, life.end_ns) == (False, 180.0, 30 * DAY_NS)
+
+
+def test_without_reports_the_fleet_rate_estimates_the_hours() -> None:
+    reporting = unit((INSTALLED, FieldRecord("service.performance-reported", 20 * DAY_NS,
+                                             120.0)))
+    silent = unit((INSTALLED,))
+    fleet = fleet_rate([reporting, silent])
+    assert fleet == pytest.approx(12.0)
+    life = service_life(silent, 30 * DAY_NS, fleet)
+    assert life is not None
+    assert life.hours == pytest.approx(240.0)
+    assert life.estimated
+    assert service_life(silent, 30 * DAY_NS, None) is None

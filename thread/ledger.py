@@ -58,6 +58,7 @@ from thread.storage.sources import link_problem, row_label
 
 if TYPE_CHECKING:
     from thread.analytics.patterns import FailurePatterns
+    from thread.domain.service_life import UnitRecord
     from thread.read.conditions import ConditionSeries
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
@@ -666,6 +667,15 @@ class Ledger:
             part_number=part_number, since=since, until=until, by=tuple(by), alpha=alpha,
             confidence=confidence, max_weeks=max_weeks, as_of=as_of, by_clock=by_clock,
             catch_up=catch_up)
+
+    def unit_records(self, *, part_number: str, since: datetime | None = None,
+                     until: datetime | None = None, as_of: datetime | None = None,
+                     by: TimeAxis = "recorded") -> tuple[list[UnitRecord], datetime]:
+        """What reliability statistics read of each serial of ``part_number`` made between
+        ``since`` and ``until`` (runs, process and condition values, service facts of the
+        part and of its top assembly), and the moment the field data counts up to."""
+        return self._queries().unit_records(part_number=part_number, since=since,
+                                            until=until, as_of=as_of, by=by)
 
     def condition_series(self, *, machine: str, metric: str, since: datetime | None = None,
                          until: datetime | None = None, as_of: datetime | None = None,

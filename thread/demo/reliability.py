@@ -121,7 +121,10 @@ def _part(rng: random.Random, serial: str, machine: str, week: int, cause: Cause
                            started_at=started, ended_at=ended, parameters=tuple(parameters)),
          ended),
     ]
-    installed = ended + timedelta(days=rng.uniform(3, 12))
+    shipped = ended + timedelta(days=rng.uniform(1, 3))
+    installed = shipped + timedelta(days=rng.uniform(2, 9))
+    facts.append((f.Shipped(serial=serial, customer="Fleet Operator", order=f"SO-{week:03d}"),
+                  shipped))
     facts.append((f.InstalledAtSite(serial=serial, site="fleet"), installed))
     per_day = rng.uniform(8, 16)
     scale = SCALE / (cause.factor ** (1 / SHAPE) if affected and cause is not None else 1.0)

@@ -108,10 +108,25 @@ class Queries:
 
         require()
         from thread.analytics.patterns import failure_patterns
-        from thread.read.field import unit_records
         from thread.read.result import as_of_note
 
-        moment = AsOf(as_of, by_clock)
+        units, now = self.unit_records(part_number=part_number, since=since, until=until,
+                                       as_of=as_of, by=by_clock, catch_up=catch_up)
+        return failure_patterns(units, part_number=part_number, now=now, since=since,
+                                until=until, as_of=as_of_note(AsOf(as_of, by_clock)), by=by,
+                                alpha=alpha,
+                                confidence=confidence, max_weeks=max_weeks)
+
+    def unit_records(self, *, part_number: str, since: datetime | None = None,
+                     until: datetime | None = None, as_of: datetime | None = None,
+                     by: TimeAxis = "recorded", catch_up: bool = True
+                     ) -> tuple[list[UnitRecord], datetime]:
+        """The serials of ``part_number`` made between ``since`` and ``until`` with their runs,
+        values and service facts (:mod:`thread.read.field`), and the moment their field data
+        counts up to: ``as_of``, or the latest service fact recorded."""
+        from thread.read.field import unit_records
+
+        moment = AsOf(as_of, by)
         models = self.models
         models.fresh(["registry", "production", "genealogy", "field"], catch_up=catch_up)
         low = ns(since) if since is not None else 0
@@ -122,10 +137,7 @@ class Queries:
         if not units:
             raise UnknownSubject(f"no serial of part number {part_number!r} was made "
                                  f"{_period(since, until)}in this ledger")
-        now = as_of if as_of is not None else _latest(units)
-        return failure_patterns(units, part_number=part_number, now=now, since=since,
-                                until=until, as_of=as_of_note(moment), by=by, alpha=alpha,
-                                confidence=confidence, max_weeks=max_weeks)
+        return units, as_of if as_of is not None else _latest(units)
 
     def condition_series(self, *, machine: str, metric: str, since: datetime | None = None,
                          until: datetime | None = None, as_of: datetime | None = None,

@@ -70,9 +70,9 @@ _CHUNK = 900
 class Affected(Model):
     """One serial (or lot) in scope, with the evidence and where it is now.
 
-    ``contained_in`` lists the assemblies that hold it, nearest first; ``location``,
-    ``customer`` and ``site`` are where the top one is (the part itself when it is in
-    nothing); ``quarantined`` is the part's own state.
+    ``contained_in`` lists the assemblies that hold it, nearest first; ``state``,
+    ``location``, ``customer`` and ``site`` are where the top one is (the part itself when
+    it is in nothing); ``quarantined`` is the part's own state.
     """
 
     kind: str
@@ -85,9 +85,16 @@ class Affected(Model):
     matched: dict[str, float]
     contained_in: tuple[str, ...] = ()
     location: str = ""
+    state: str = ""
     quarantined: bool = False
     customer: str | None = None
     site: str | None = None
+
+
+    @property
+    def in_plant(self) -> bool:
+        """Still in the plant: in production, in stock or in an assembly not yet shipped."""
+        return self.state in ("in production", "in stock", "in assembly")
 
 
 class Undetermined(Model):
@@ -323,6 +330,7 @@ def _affected(conn: Connection, chosen: list[tuple[_Run, dict[str, float]]], as_
             matched=matched, contained_in=tuple(chain),
             location=("" if top is None else
                       f"{top.location} (in {key})" if chain else top.location),
+            state="" if top is None else top.state,
             quarantined=bool(own and own.quarantined),
             customer=top.customer if top else None, site=top.site if top else None))
     return tuple(found)

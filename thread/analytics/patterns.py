@@ -46,6 +46,7 @@ from thread.domain.service_life import (
     service_life,
 )
 from thread.read.result import AsOfNote, Model
+from thread.read.story import Story
 
 Grouping = Literal["machine", "parameter"]
 WEEK_NS = 7 * DAY_NS
@@ -100,13 +101,15 @@ class Finding(Model):
     serials: tuple[str, ...]
     failed: tuple[str, ...]
     representative: str | None
+    #: The story of the representative part (the earliest failure), as ``trace`` tells it.
+    trace: Story | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def evidence_digest(self) -> str:
-        """SHA-256 of the finding's evidence (everything but its rank and this digest), the
-        digest a corrective action opened from it records."""
-        body = self.model_dump_json(exclude={"rank", "evidence_digest"})
+        """SHA-256 of the finding's evidence (everything but its rank, the representative's
+        story and this digest), the digest a corrective action opened from it records."""
+        body = self.model_dump_json(exclude={"rank", "trace", "evidence_digest"})
         return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -54,6 +54,7 @@ COMMANDS = {
     "dhr": "records", "fair": "records",
     "keygen": "log", "checkpoint": "log", "verify": "log", "verify-checkpoint": "log",
     "dossier": "log", "verify-dossier": "log",
+    "investigate": "investigate",
 }
 
 

@@ -129,6 +129,12 @@ def generate_signer(name: str) -> tuple[str, str]:
     return signer, verifier_key_for(signer)
 
 
+def signing_key(signer_key: str) -> tuple[str, Ed25519PrivateKey]:
+    """The name and Ed25519 private key of a signer key string (``thread keygen``'s file)."""
+    name, _, private = _parse_signer_key(signer_key.strip())
+    return name, private
+
+
 def verifier_key_for(signer_key: str) -> str:
     """The verifier key string that checks signatures made with ``signer_key``."""
     name, key_id, private = _parse_signer_key(signer_key)

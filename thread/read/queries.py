@@ -26,7 +26,7 @@ from thread.read.trace import trace
 from thread.read.verified import verified_trace
 
 if TYPE_CHECKING:
-    from thread.analytics.patterns import FailurePatterns, Grouping
+    from thread.analytics.patterns import FailurePatterns, Finding, Grouping
 
 
 class Queries:
@@ -112,10 +112,21 @@ class Queries:
 
         units, now = self.unit_records(part_number=part_number, since=since, until=until,
                                        as_of=as_of, by=by_clock, catch_up=catch_up)
-        return failure_patterns(units, part_number=part_number, now=now, since=since,
-                                until=until, as_of=as_of_note(AsOf(as_of, by_clock)), by=by,
-                                alpha=alpha,
-                                confidence=confidence, max_weeks=max_weeks)
+        found = failure_patterns(units, part_number=part_number, now=now, since=since,
+                                 until=until, as_of=as_of_note(AsOf(as_of, by_clock)), by=by,
+                                 alpha=alpha, confidence=confidence, max_weeks=max_weeks)
+        return found.model_copy(update={
+            "findings": self._traced(found.findings, as_of, by_clock),
+            "parameter_findings": self._traced(found.parameter_findings, as_of, by_clock)})
+
+    def _traced(self, findings: tuple[Finding, ...], as_of: datetime | None, by: TimeAxis
+                ) -> tuple[Finding, ...]:
+        """The findings with the story of each one's representative part."""
+        return tuple(
+            finding.model_copy(update={"trace": self.trace(finding.representative, as_of=as_of,
+                                                           by=by, catch_up=False)})
+            if finding.representative is not None else finding
+            for finding in findings)
 
     def unit_records(self, *, part_number: str, since: datetime | None = None,
                      until: datetime | None = None, as_of: datetime | None = None,
@@ -128,7 +139,8 @@ class Queries:
 
         moment = AsOf(as_of, by)
         models = self.models
-        models.fresh(["registry", "production", "genealogy", "field"], catch_up=catch_up)
+        models.fresh(["story", "registry", "production", "genealogy", "field"],
+                     catch_up=catch_up)
         low = ns(since) if since is not None else 0
         high = ns(until) if until is not None else 2**62
         with models.engine.connect() as conn:

@@ -15,6 +15,7 @@ from thread.demo.reliability import PART_NUMBER, START, Cause, plant
 from thread.domain import facts as f
 from thread.domain.signature import Signer
 from thread.errors import LedgerError
+from thread.records.dhr import device_history_record
 
 pytestmark = pytest.mark.contract
 
@@ -67,8 +68,13 @@ def test_the_loop_from_a_finding_to_a_closed_capa(ledger_url: str) -> None:
     story = ledger.trace(serial)
     text = story.model_dump_json()
     assert "CAPA-7" in text and "RC-7" in text and finding.id in text
+    assert "spindle_vibration limit 4.5 -> 3.5 mm/s" in text
+    assert "replace spindle bearing" in text
     part = ledger.part(serial)
     assert "CAPA-7" not in part.open_capas
+    record = device_history_record(ledger, serial)
+    actions = {(row.action, row.reference) for row in record.actions}
+    assert {("CAPA opened", "CAPA-7"), ("CAPA closed", "CAPA-7"), ("recalled", "RC-7")} <= actions
     signed = [e.fact for e in ledger.history(serial) if isinstance(e.fact, f.SignatureApplied)]
     assert {s.printed_name for s in signed} == {"Quinn Engineer"}
     assert len(signed) >= 3  # opened, recalled, closed

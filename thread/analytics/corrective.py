@@ -211,15 +211,32 @@ def close_capa(ledger: Ledger, finding: Finding, *, capa: str, check: Effectiven
         raise LedgerError(f"CAPA {capa}: the effectiveness check is not yet known (no "
                           f"failures or no exposure since {check.since:%Y-%m-%d}); close it "
                           f"when the field has spoken")
+    done = _machine_actions(ledger, check.machine, capa)
     text = resolution or (
-        f"effectiveness check: parts made on {check.machine} since {check.since:%Y-%m-%d} "
-        f"fail at {check.rate or 0:.0f} per million unit-hours against {check.rest_rate or 0:.0f} "
-        f"for the rest (p = {check.p_value:.2g}): {check.verdict}")
+        (f"on {check.machine}: {'; '.join(done)}. " if done else "")
+        + f"effectiveness check: parts made on {check.machine} since {check.since:%Y-%m-%d} "
+        f"fail at {check.rate or 0:.0f} per million unit-hours against "
+        f"{check.rest_rate or 0:.0f} for the rest (p = {check.p_value:.2g}): {check.verdict}")
     closed = [f.CorrectiveActionClosed(serial=serial, capa=capa, resolution=text,
                                        effective=check.verdict == "effective",
                                        evidence_digest=f"sha256:{check.evidence_digest}")
               for serial in finding.serials]
     return _record(ledger, closed, signer, "approval", f"capa/{capa}/closed", at)
+
+
+def _machine_actions(ledger: Ledger, machine: str, capa: str) -> list[str]:
+    """What was recorded on the machine under ``capa``, in words (the serials' CAPA closure
+    carries it, so their trace and DHR show it)."""
+    done = []
+    for event in ledger.history_of("machine", machine):
+        fact = event.fact
+        if isinstance(fact, f.ConditionLimitChanged) and fact.reference == capa:
+            done.append(f"{fact.metric} limit "
+                        + (f"{fact.previous:g} -> " if fact.previous is not None else "")
+                        + f"{fact.threshold:g} {fact.unit}")
+        elif isinstance(fact, f.MaintenanceScheduled) and fact.reference == capa:
+            done.append(f"{fact.kind} maintenance due {fact.due:%Y-%m-%d}: {fact.description}")
+    return done
 
 
 def _times(finding: Finding) -> str:

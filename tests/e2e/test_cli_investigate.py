@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
 
 import thread
 from thread.cli import main
@@ -90,11 +91,18 @@ def test_act_walks_the_corrective_loop_signed(plant_db: str, tmp_path: Path) -> 
     result = run("--db", plant_db, "investigate", "--part-number", PART_NUMBER, "--act",
                  "--signer-key", str(key), "--printed-name", "Quinn Engineer", "--capa",
                  "CAPA-9", "--limit", "spindle_vibration=3.5", "--maintenance",
-                 "replace the spindle bearing", "--yes")
+                 "replace the spindle bearing", "--yes", "--plots", str(tmp_path / "plots"))
     assert result.exit_code == 0, result.output
     assert "CAPA-9 opened on" in result.output
     assert "spindle_vibration limit of M-02 is now 3.5 mm/s" in result.output
     assert "effectiveness:" in result.output
+    pictures = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert pictures == sorted(f"{PART_NUMBER}-{name}.{suffix}"
+                              for name in ("nevada", "rates", "weibull", "before-after")
+                              for suffix in ("png", "svg"))
+    for picture in (tmp_path / "plots").glob("*.png"):
+        with Image.open(picture) as image:
+            assert image.size[0] > 800
     ledger = thread.open(plant_db)
     try:
         assert ledger.count() > before

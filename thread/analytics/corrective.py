@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import computed_field
 
-from thread.analytics.patterns import Finding
+from thread.analytics.patterns import Finding, service_lives
 from thread.analytics.rates import PER, elevated_p, ratio_interval
 from thread.domain import facts as f
-from thread.domain.service_life import fleet_rate, service_life
 from thread.errors import LedgerError
 from thread.read.result import Model
 
@@ -171,13 +170,9 @@ def effectiveness(ledger: Ledger, finding: Finding, *, part_number: str, since: 
     machine, _, _ = _window(finding)
     units, now = ledger.unit_records(part_number=part_number, since=since,
                                       as_of=as_of, by=by)
-    fleet = fleet_rate(units)
     inside = [0, 0, 0.0]
     rest = [0, 0, 0.0]
-    for unit in units:
-        life = service_life(unit, int(now.timestamp() * 1e9), fleet)
-        if life is None:
-            continue
+    for unit, life in service_lives(units, now):
         side = inside if any(run.machine == machine for run in unit.runs) else rest
         side[0] += 1
         side[1] += int(life.failed)

@@ -186,12 +186,7 @@ def failure_patterns(units: Sequence[UnitRecord], *, part_number: str, now: date
                      confidence: float = 0.95, max_weeks: int = 8) -> FailurePatterns:
     """Group, test and rank the field failures of ``units`` as of ``now``."""
     now_ns = int(now.timestamp() * 1e9)
-    fleet = fleet_rate(units)
-    lives: list[tuple[UnitRecord, ServiceLife]] = []
-    for unit in units:
-        life = service_life(unit, now_ns, fleet)
-        if life is not None:
-            lives.append((unit, life))
+    lives = service_lives(units, now)
     hours = np.array([life.hours for _, life in lives], dtype=float)
     failed = np.array([life.failed for _, life in lives], dtype=bool)
     total_failures, total_hours = float(failed.sum()), float(hours.sum())
@@ -225,6 +220,16 @@ def failure_patterns(units: Sequence[UnitRecord], *, part_number: str, now: date
         weekly=tuple(weekly), nevada=_nevada(lives),
         weibull=fit_weibull(hours.tolist(), failed.tolist(), confidence=confidence),
     )
+
+
+def service_lives(units: Sequence[UnitRecord], now: datetime
+                  ) -> list[tuple[UnitRecord, ServiceLife]]:
+    """Each unit in service as of ``now`` with its service life (the domain's rule, hours
+    carried forward at the fleet's usage rate for units that never reported)."""
+    now_ns = int(now.timestamp() * 1e9)
+    fleet = fleet_rate(units)
+    return [(unit, life) for unit in units
+            if (life := service_life(unit, now_ns, fleet)) is not None]
 
 
 def _monday(ns: int) -> int:

@@ -96,7 +96,7 @@ def investigate(ctx: click.Context, part_number: str | None, serial: str | None,
             if not found.findings:
                 raise Refused("no finding to act on")
             _act(ledger, found, found.findings[0], signer, capa=capa, recall_id=recall_id,
-                 limit=limit, maintenance=maintenance, due=due, yes=yes)
+                 limit=limit, maintenance=maintenance, due=due, yes=yes, plots=plots)
 
 
 def _signer(path: Path | None, printed_name: str | None) -> Signer:
@@ -216,6 +216,22 @@ def _draw(ledger: Ledger, found: FailurePatterns, folder: Path) -> None:
         if metric is not None:
             series = ledger.condition_series(machine=top.machine, metric=metric)
             pictures["rates"] = plots.rates_with_condition(found, series, top)
+    if top is not None:
+        from thread.analytics.patterns import service_lives
+
+        units, now = ledger.unit_records(
+            part_number=found.part_number, since=found.since, until=found.until,
+            as_of=found.as_of.moment if found.as_of else None,
+            by=found.as_of.by if found.as_of else "recorded")
+        groups: dict[bool, tuple[list[float], list[bool]]] = {True: ([], []), False: ([], [])}
+        inside = set(top.serials)
+        for unit, life in service_lives(units, now):
+            hours, failed = groups[unit.key in inside]
+            hours.append(life.hours)
+            failed.append(life.failed)
+        pictures["weibull"] = plots.weibull_plot(
+            [(f"{top.machine} window", *groups[True]), ("rest", *groups[False])],
+            title=f"{found.part_number}: field life, finding 1 against the rest")
     for name, figure in pictures.items():
         for suffix in (".png", ".svg"):
             plots.save(figure, folder / f"{found.part_number}-{name}{suffix}")
@@ -224,7 +240,8 @@ def _draw(ledger: Ledger, found: FailurePatterns, folder: Path) -> None:
 
 def _act(ledger: Ledger, found: FailurePatterns, finding: Finding, signer: Signer, *,
          capa: str | None, recall_id: str | None, limit: str | None,
-         maintenance: str | None, due: datetime | None, yes: bool) -> None:
+         maintenance: str | None, due: datetime | None, yes: bool, plots: Path | None
+         ) -> None:
     from thread.analytics import corrective
 
     assert finding.machine is not None
@@ -280,6 +297,18 @@ def _act(ledger: Ledger, found: FailurePatterns, finding: Finding, signer: Signe
                f"against {plural(check.rest_failures, 'failure')} in "
                f"{check.rest_unit_hours:,.0f} for the rest (p = {check.p_value:.2g}): "
                f"{check.verdict}")
+    if plots is not None:
+        from thread.analytics.plots import RateSample, before_after, save
+
+        picture = before_after(
+            RateSample(f"{finding.machine} before ({finding.start:%m-%d} to {finding.end:%m-%d})",
+                       finding.failures, finding.unit_hours),
+            RateSample(f"{finding.machine} after", check.failures, check.unit_hours),
+            rest=RateSample("rest of population", check.rest_failures, check.rest_unit_hours),
+            title=f"{finding.machine}: failure rate before and after the corrective action")
+        for suffix in (".png", ".svg"):
+            save(picture, plots / f"{found.part_number}-before-after{suffix}")
+        click.echo(f"  before/after picture written to {plots}")
     if check.verdict != "not yet known" and ask(f"close {capa} as {check.verdict}?"):
         corrective.close_capa(ledger, finding, capa=capa, check=check, signer=signer)
         click.echo(f"  {capa} closed: {check.verdict}")

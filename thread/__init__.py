@@ -25,10 +25,16 @@ from thread.errors import (
 
 if TYPE_CHECKING:
     from thread import facts
+    from thread.analytics.corrective import Effectiveness
+    from thread.analytics.patterns import FailurePatterns, Finding
     from thread.bootstrap import open
     from thread.domain import DesignItem, Lot, Machine, Part, Recorded
     from thread.domain.signature import Signer, verify_signature
     from thread.ledger import Batch, InclusionProof, Ledger, Receipt, Stream
+    from thread.read.conditions import ConditionSeries
+    from thread.read.genealogy import Node
+    from thread.read.recall import RecallScope
+    from thread.read.story import Story
     from thread.storage.encryption import new_key as new_encryption_key
 
 # The ledger, its storage and drivers load on first use, so that an auditor's
@@ -49,6 +55,13 @@ _LAZY = {
     "Receipt": ("thread.ledger", "Receipt"),
     "Stream": ("thread.ledger", "Stream"),
     "new_encryption_key": ("thread.storage.encryption", "new_key"),
+    "Story": ("thread.read.story", "Story"),
+    "Node": ("thread.read.genealogy", "Node"),
+    "RecallScope": ("thread.read.recall", "RecallScope"),
+    "ConditionSeries": ("thread.read.conditions", "ConditionSeries"),
+    "FailurePatterns": ("thread.analytics.patterns", "FailurePatterns"),
+    "Finding": ("thread.analytics.patterns", "Finding"),
+    "Effectiveness": ("thread.analytics.corrective", "Effectiveness"),
 }
 
 
@@ -66,9 +79,13 @@ __all__ = [
     "AlreadyRegistered",
     "Batch",
     "ConcurrencyConflict",
+    "ConditionSeries",
     "ConfigurationError",
     "DesignItem",
+    "Effectiveness",
     "EncryptionKeyError",
+    "FailurePatterns",
+    "Finding",
     "GenealogyViolation",
     "InclusionProof",
     "IntegrityFailure",
@@ -77,15 +94,18 @@ __all__ = [
     "LedgerError",
     "Lot",
     "Machine",
+    "Node",
     "NotALedger",
     "Part",
     "QualityRuleViolation",
     "ReadOnlyLedger",
+    "RecallScope",
     "Receipt",
     "Recorded",
     "RuleViolation",
     "SignatureInvalid",
     "Signer",
+    "Story",
     "Stream",
     "UnknownSubject",
     "UnreleasedRevision",

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.contract
 
 
 def test_the_loop_from_a_finding_to_a_closed_capa(ledger_url: str) -> None:
+    """The loop from a finding to a closed capa."""
     simulated = plant(21, weeks=10, per_week=12, cause=Cause("M-02", 3, 5, "feed_rate"))
     ledger = thread.open(ledger_url, clock=lambda: simulated.now, actor="tester")
     with ledger.batch(actor="simulation", source="reliability") as batch:
@@ -86,6 +87,7 @@ def test_the_loop_from_a_finding_to_a_closed_capa(ledger_url: str) -> None:
 
 
 def test_a_capa_is_not_closed_on_a_check_that_cannot_know(ledger_url: str) -> None:
+    """A capa is not closed on a check that cannot know."""
     simulated = plant(3, weeks=4, per_week=6, cause=Cause("M-01", 1, 2, "feed_rate",
                                                           factor=30.0))
     ledger = thread.open(ledger_url, clock=lambda: simulated.now, actor="tester")

@@ -24,6 +24,7 @@ def recorded(url: str, simulated: Plant) -> thread.Ledger:
 
 def test_an_injected_cause_ranks_first_with_its_parameter_and_recall_agrees(
         ledger_url: str) -> None:
+    """An injected cause ranks first with its parameter and recall agrees."""
     cause = Cause("M-03", 5, 7, "spindle_temperature")
     ledger = recorded(ledger_url, plant(21, weeks=10, per_week=12, cause=cause))
     found = ledger.failure_patterns(part_number=PART_NUMBER)
@@ -45,6 +46,7 @@ def test_an_injected_cause_ranks_first_with_its_parameter_and_recall_agrees(
 
 
 def test_a_plant_without_a_cause_gives_no_finding(ledger_url: str) -> None:
+    """A plant without a cause gives no finding."""
     ledger = recorded(ledger_url, plant(5, weeks=10, per_week=12))
     found = ledger.failure_patterns(part_number=PART_NUMBER)
     assert found.findings == ()
@@ -54,6 +56,7 @@ def test_a_plant_without_a_cause_gives_no_finding(ledger_url: str) -> None:
 
 
 def test_as_of_an_earlier_moment_counts_the_failures_known_then(ledger_url: str) -> None:
+    """As of an earlier moment counts the failures known then."""
     simulated = plant(8, weeks=6, per_week=8)
     ledger = recorded(ledger_url, simulated)
     now = ledger.failure_patterns(part_number=PART_NUMBER, by=("machine",))

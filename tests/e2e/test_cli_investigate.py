@@ -37,6 +37,7 @@ def plant_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_the_findings_as_json_keep_the_names_of_the_issue(plant_db: str) -> None:
+    """The findings as json keep the names of the issue."""
     result = run("--db", plant_db, "investigate", "--part-number", PART_NUMBER, "--json")
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
@@ -53,6 +54,7 @@ def test_the_findings_as_json_keep_the_names_of_the_issue(plant_db: str) -> None
 
 
 def test_the_text_names_the_finding_and_starting_from_a_serial(plant_db: str) -> None:
+    """The text names the finding and starting from a serial."""
     found = json.loads(run("--db", plant_db, "investigate", "--part-number", PART_NUMBER,
                            "--json").output)
     failed = found["findings"][0]["failed"][0]
@@ -65,6 +67,7 @@ def test_the_text_names_the_finding_and_starting_from_a_serial(plant_db: str) ->
 
 
 def test_bad_input_is_one_line(plant_db: str) -> None:
+    """Bad input is one line."""
     result = run("--db", plant_db, "investigate", "--part-number", "NOPE")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
@@ -78,6 +81,7 @@ def test_bad_input_is_one_line(plant_db: str) -> None:
 
 
 def test_act_walks_the_corrective_loop_signed(plant_db: str, tmp_path: Path) -> None:
+    """Act walks the corrective loop signed."""
     key = tmp_path / "q.engineer.key"
     assert run("keygen", "--name", "q.engineer", "-o", str(key)).exit_code == 0
     # refusing every step writes nothing but the effectiveness check's report

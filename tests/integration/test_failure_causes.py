@@ -30,6 +30,7 @@ def investigate(path: Path, simulated: Plant) -> FailurePatterns:
 
 @pytest.mark.parametrize("seed", [101, 202, 303, 404])
 def test_a_cause_drawn_at_random_is_found_first(tmp_path: Path, seed: int) -> None:
+    """A cause drawn at random is found first."""
     draw = random.Random(seed)
     first = draw.randrange(0, 9)
     cause = Cause(machine=f"M-{draw.randrange(1, 5):02d}", first_week=first,
@@ -48,5 +49,6 @@ def test_a_cause_drawn_at_random_is_found_first(tmp_path: Path, seed: int) -> No
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_plants_without_a_cause_give_no_finding(tmp_path: Path, seed: int) -> None:
+    """Plants without a cause give no finding."""
     found = investigate(tmp_path / "plant.db", plant(seed, machines=4, weeks=11, per_week=12))
     assert (found.findings, found.parameter_findings) == ((), ())

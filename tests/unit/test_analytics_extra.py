@@ -14,6 +14,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_a_missing_library_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing library names the extra to install."""
     # The libraries are installed here; hide one as an install without the extra would.
     real = thread.analytics.find_spec  # type: ignore[attr-defined]
     monkeypatch.setattr(thread.analytics, "find_spec",
@@ -25,6 +26,7 @@ def test_a_missing_library_names_the_extra_to_install(monkeypatch: pytest.Monkey
 
 
 def test_the_ledger_and_its_queries_load_without_the_statistics_libraries() -> None:
+    """The ledger and its queries load without the statistics libraries."""
     code = ("import sys, thread, thread.ledger, thread.read.queries, thread.cli.investigate; "
             "print(sorted(m for m in ('scipy', 'statsmodels', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.unit
 ])
 def test_the_exact_test_is_statsmodels_exact_conditional_test(x1: int, e1: float, x2: int,
                                                                e2: float) -> None:
+    """The exact test is statsmodels exact conditional test."""
     ours = elevated_p(np.array([x1], float), np.array([e1]), x1 + x2, e1 + e2)[0]
     if x1 == 0:
         assert ours == 1.0
@@ -29,6 +30,7 @@ def test_the_exact_test_is_statsmodels_exact_conditional_test(x1: int, e1: float
 
 
 def test_benjamini_hochberg_rejects_what_the_paper_rejects() -> None:
+    """Benjamini hochberg rejects what the paper rejects."""
     # Benjamini & Hochberg (1995), section 4: 15 p-values; at q = 0.05 the four smallest
     # hypotheses are rejected (Bonferroni would reject three).
     p = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240,
@@ -39,6 +41,7 @@ def test_benjamini_hochberg_rejects_what_the_paper_rejects() -> None:
 
 def test_the_rate_ratio_interval_covers_the_ratio_and_is_unbounded_without_rest_failures(
 ) -> None:
+    """The rate ratio interval covers the ratio and is unbounded without rest failures."""
     low, high = ratio_interval(12, 40_000.0, 30, 400_000.0, 0.95)
     assert low is not None and high is not None
     assert low < (12 / 40_000) / (30 / 400_000) < high
@@ -46,6 +49,7 @@ def test_the_rate_ratio_interval_covers_the_ratio_and_is_unbounded_without_rest_
 
 
 def test_the_censored_weibull_fit_agrees_with_scipy_and_reads_the_bathtub() -> None:
+    """The censored weibull fit agrees with scipy and reads the bathtub."""
     rng = np.random.default_rng(11)
     for shape, phase in ((0.6, "early-life"), (3.0, "wear-out")):
         life = weibull_min.rvs(shape, scale=2_000.0, size=400, random_state=rng)
@@ -63,4 +67,5 @@ def test_the_censored_weibull_fit_agrees_with_scipy_and_reads_the_bathtub() -> N
 
 
 def test_no_weibull_without_two_failures() -> None:
+    """No weibull without two failures."""
     assert fit_weibull([100.0, 200.0, 300.0], [True, False, False]) is None

@@ -23,10 +23,12 @@ def unit(own: tuple[FieldRecord, ...] = (), holder: tuple[FieldRecord, ...] = ()
 
 
 def test_a_part_never_installed_is_not_at_risk() -> None:
+    """A part never installed is not at risk."""
     assert service_life(unit(), 100 * DAY_NS, 10.0) is None
 
 
 def test_a_failure_ends_service_with_the_hours_it_reports() -> None:
+    """A failure ends service with the hours it reports."""
     failed = FieldRecord("service.failure-reported", 40 * DAY_NS, 300.0, "C-1", "spalling")
     life = service_life(unit((INSTALLED, failed)), 100 * DAY_NS, 10.0)
     assert life is not None
@@ -34,6 +36,7 @@ def test_a_failure_ends_service_with_the_hours_it_reports() -> None:
 
 
 def test_a_running_part_is_censored_and_its_hours_carried_forward_at_its_own_rate() -> None:
+    """A running part is censored and its hours carried forward at its own rate."""
     report = FieldRecord("service.performance-reported", 30 * DAY_NS, 400.0)
     life = service_life(unit((INSTALLED, report)), 50 * DAY_NS, 99.0)
     assert life is not None
@@ -43,6 +46,7 @@ def test_a_running_part_is_censored_and_its_hours_carried_forward_at_its_own_rat
 
 
 def test_a_component_serves_with_its_assembly_and_leaves_service_when_it_fails() -> None:
+    """A component serves with its assembly and leaves service when it fails."""
     holder = (INSTALLED, FieldRecord("service.performance-reported", 20 * DAY_NS, 100.0),
               FieldRecord("service.failure-reported", 30 * DAY_NS, 180.0, "C-9", "seal"))
     life = service_life(unit(holder=holder), 100 * DAY_NS, None)
@@ -51,6 +55,7 @@ def test_a_component_serves_with_its_assembly_and_leaves_service_when_it_fails()
 
 
 def test_without_reports_the_fleet_rate_estimates_the_hours() -> None:
+    """Without reports the fleet rate estimates the hours."""
     reporting = unit((INSTALLED, FieldRecord("service.performance-reported", 20 * DAY_NS,
                                              120.0)))
     silent = unit((INSTALLED,))

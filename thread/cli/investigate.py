@@ -144,6 +144,12 @@ def _lines(found: FailurePatterns, serial: str | None) -> list[str]:
     return lines
 
 
+def _number(value: float, *, sign: bool = False) -> str:
+    """Four significant digits, thousands in full (24,001 rather than 2.4e+04)."""
+    text = f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.4g}"
+    return text if sign else text.removeprefix("+")
+
+
 def _ratio(finding: Finding) -> str:
     if finding.rate_ratio is None:
         return "no failures in the rest"
@@ -172,7 +178,7 @@ def _finding_lines(finding: Finding, confidence: float, serial: str | None) -> l
         lines.append("   evidence (inside the window against every other part):")
         lines.append("   " + table(
             ("PARAMETER", "INSIDE", "OUTSIDE", "DIFFERENCE", "SD", "N IN/OUT"),
-            [(p.name, f"{p.inside:.4g}", f"{p.outside:.4g}", f"{p.difference:+.3g}",
+            [(p.name, _number(p.inside), _number(p.outside), _number(p.difference, sign=True),
               f"{p.standardized:+.1f}" if p.standardized is not None else "",
               f"{p.n_inside}/{p.n_outside}") for p in finding.parameters[:5]],
         ).replace("\n", "\n   "))

@@ -46,7 +46,11 @@ SOURCE = "investigation"
 
 
 class Effectiveness(Model):
-    """Whether the parts ``machine`` made since the action fail in line with the rest."""
+    """Whether the parts ``machine`` made since the action fail in line with the rest.
+
+    ``p_value``: that their rate is still higher than the rest's; ``p_improved``: that the
+    finding's rate was higher than theirs (both the finding's exact conditional test).
+    """
 
     finding: str
     machine: str
@@ -64,6 +68,9 @@ class Effectiveness(Model):
     ci_low: float | None
     ci_high: float | None
     p_value: float
+    before_failures: int
+    before_unit_hours: float
+    p_improved: float
     alpha: float
     verdict: Literal["effective", "not effective", "not yet known"]
 
@@ -164,9 +171,10 @@ def effectiveness(ledger: Ledger, finding: Finding, *, part_number: str, since: 
                   alpha: float = 0.05, confidence: float = 0.95,
                   as_of: datetime | None = None, by: TimeAxis = "recorded") -> Effectiveness:
     """The machine's parts made since ``since`` against the others made since then, per
-    unit-hour, by the finding's test: effective when their rate is no longer higher at
-    ``alpha`` and the interval of the ratio reaches 1; not yet known without failures or
-    exposure on both sides."""
+    unit-hour, by the finding's test: *not effective* while their rate is still higher than
+    the rest's at ``alpha``; *effective* when it is not, and it is lower than the finding's
+    rate at ``alpha`` (the action changed something); otherwise *not yet known* (too few
+    hours in service since to tell)."""
     machine, _, _ = _window(finding)
     units, now = ledger.unit_records(part_number=part_number, since=since,
                                       as_of=as_of, by=by)
@@ -183,19 +191,24 @@ def effectiveness(ledger: Ledger, finding: Finding, *, part_number: str, since: 
     low, high = ratio_interval(x, e, rx, re, confidence)
     rate = x / e * PER if e else None
     rest_rate = rx / re * PER if re else None
+    bx, be = finding.failures, finding.unit_hours
+    improved = float(elevated_p(np.array([float(bx)]), np.array([be]), bx + x, be + e)[0])
     verdict: Literal["effective", "not effective", "not yet known"]
-    if not e or not re or x + rx == 0:
+    if not e:
         verdict = "not yet known"
     elif p < alpha:
         verdict = "not effective"
-    else:
+    elif improved < alpha:
         verdict = "effective"
+    else:
+        verdict = "not yet known"
     return Effectiveness(
         finding=finding.id, machine=machine, since=since, at=now, units=int(inside[0]),
         failures=x, unit_hours=e, rate=rate, rest_units=int(rest[0]), rest_failures=rx,
         rest_unit_hours=re, rest_rate=rest_rate,
         rate_ratio=rate / rest_rate if rate is not None and rest_rate else None,
-        ci_low=low, ci_high=high, p_value=p, alpha=alpha, verdict=verdict)
+        ci_low=low, ci_high=high, p_value=p, before_failures=bx, before_unit_hours=be,
+        p_improved=improved, alpha=alpha, verdict=verdict)
 
 
 def close_capa(ledger: Ledger, finding: Finding, *, capa: str, check: Effectiveness,
@@ -203,15 +216,17 @@ def close_capa(ledger: Ledger, finding: Finding, *, capa: str, check: Effectiven
                at: datetime | None = None) -> list[Receipt]:
     """Close ``capa`` on every serial of the finding with the effectiveness check's verdict."""
     if check.verdict == "not yet known":
-        raise LedgerError(f"CAPA {capa}: the effectiveness check is not yet known (no "
-                          f"failures or no exposure since {check.since:%Y-%m-%d}); close it "
-                          f"when the field has spoken")
+        raise LedgerError(f"CAPA {capa}: the effectiveness check is not yet known (too few "
+                          f"hours in service since {check.since:%Y-%m-%d} to tell the rate "
+                          f"from the finding's); close it when the field has spoken")
     done = _machine_actions(ledger, check.machine, capa)
     text = resolution or (
         (f"on {check.machine}: {'; '.join(done)}. " if done else "")
         + f"effectiveness check: parts made on {check.machine} since {check.since:%Y-%m-%d} "
         f"fail at {check.rate or 0:.0f} per million unit-hours against "
-        f"{check.rest_rate or 0:.0f} for the rest (p = {check.p_value:.2g}): {check.verdict}")
+        f"{check.rest_rate or 0:.0f} for the rest (p = {check.p_value:.2g}) and "
+        f"{check.before_failures / check.before_unit_hours * PER:.0f} in the finding "
+        f"(p = {check.p_improved:.2g}): {check.verdict}")
     closed = [f.CorrectiveActionClosed(serial=serial, capa=capa, resolution=text,
                                        effective=check.verdict == "effective",
                                        evidence_digest=f"sha256:{check.evidence_digest}")

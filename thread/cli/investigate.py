@@ -301,7 +301,8 @@ def _act(ledger: Ledger, found: FailurePatterns, finding: Finding, signer: Signe
     click.echo(f"effectiveness: parts made on {check.machine} since {check.since:%Y-%m-%d}: "
                f"{plural(check.failures, 'failure')} in {check.unit_hours:,.0f} unit-hours "
                f"against {plural(check.rest_failures, 'failure')} in "
-               f"{check.rest_unit_hours:,.0f} for the rest (p = {check.p_value:.2g}): "
+               f"{check.rest_unit_hours:,.0f} for the rest (still higher: p = "
+               f"{check.p_value:.2g}; lower than the finding's: p = {check.p_improved:.2g}): "
                f"{check.verdict}")
     if plots is not None:
         from thread.analytics.plots import RateSample, before_after, save

@@ -253,7 +253,7 @@ def _machine_windows(lives: list[tuple[UnitRecord, ServiceLife]], hours: np.ndar
     for machine in sorted(made):
         weeks = made[machine]
         for week in sorted(weeks):
-            members = np.array(weeks[week])
+            members = np.unique(np.array(weeks[week], dtype=int))
             exposure = float(hours[members].sum())
             count = int(failed[members].sum())
             weekly.append(WeekRate(machine=machine, week=moment(origin + week * WEEK_NS),
@@ -262,8 +262,9 @@ def _machine_windows(lives: list[tuple[UnitRecord, ServiceLife]], hours: np.ndar
         first, last = min(weeks), max(weeks)
         for start in range(first, last + 1):
             for stop in range(start, min(start + max_weeks, last + 1)):
-                members = np.array([i for w in range(start, stop + 1) for i in weeks.get(w, ())],
-                                   dtype=int)
+                # a part run twice on the machine (a rework) counts once
+                members = np.unique(np.array(
+                    [i for w in range(start, stop + 1) for i in weeks.get(w, ())], dtype=int))
                 if not len(members) or len(members) == population:
                     continue
                 groups.append(_Group("machine-window", members, machine=machine,
@@ -367,7 +368,7 @@ class _Builder:
                                    / max(len(a) + len(b) - 2, 1)))
             standardized = (mean_a - mean_b) / spread if spread > 0 else None
             p_value = None
-            if len(a) > 1 and len(b) > 1 and spread > 0:
+            if len(a) > 1 and len(b) > 1 and np.ptp(a) > 0 and np.ptp(b) > 0:
                 p_value = float(ttest_ind(a, b, equal_var=False).pvalue)
             found.append(ParameterEvidence(
                 name=name, inside=mean_a, outside=mean_b, difference=mean_a - mean_b,

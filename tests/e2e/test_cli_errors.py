@@ -22,6 +22,7 @@ AS_OF_COMMANDS = {
     "recall": WINDOW,
     "dhr": ["BRG-000001"],
     "fair": ["BRG-6204", "--revision", "A"],
+    "investigate": ["--part-number", "BRG-6204"],
 }
 FULL_DISK = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 

@@ -1,17 +1,26 @@
-"""The demo plant: deterministic, idempotent, and within every ledger rule."""
+"""The demo plant: deterministic, idempotent, within every ledger rule, and telling its story:
+13 weeks of production, GR-02's vibration rising until its spindle bearing is replaced, and
+the bearings it ground meanwhile failing in the field sooner than the others."""
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 import thread
 from thread import facts as f
-from thread.demo import fill, signer_keys
+from thread.demo import DemoSummary, fill, signer_keys
+from thread.demo.catalogue import NOISY, REPAIR, RISE, START, TODAY, VIBRATION_LIMIT
+from thread.demo.shifts import CAPACITY, HOLIDAYS
+
+F = TypeVar("F", bound=f.Fact)
 
 
 def _clock() -> Callable[[], datetime]:
@@ -181,3 +190,178 @@ def test_at_least_one_bearing(open_ledger: Callable[..., thread.Ledger]) -> None
     """A demo of no bearings is refused with the ledger's own error."""
     with pytest.raises(thread.LedgerError, match="at least one bearing"):
         fill(open_ledger(), bearings=0)
+
+
+# -- the story the default demo tells ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[thread.Ledger,
+                                                                     DemoSummary]]:
+    """The demo plant as `thread demo` fills it (seed 7, 300 bearings), on a fixed clock."""
+    ledger = thread.open(str(tmp_path_factory.mktemp("story") / "demo.db"), clock=_clock())
+    summary = fill(ledger)
+    yield ledger, summary
+    ledger.close()
+
+
+def _all(ledger: thread.Ledger, kind: type[F]) -> list[tuple[datetime, F]]:
+    """Every fact of one kind with when it occurred, in log order."""
+    found = []
+    for _, event in ledger.scan(topics=[kind.topic]):
+        assert isinstance(event.fact, kind)
+        found.append((event.occurred_at, event.fact))
+    return found
+
+
+def _grinding(ledger: thread.Ledger) -> dict[str, f.ProcessRecorded]:
+    """Each bearing's grinding process record, by serial."""
+    return {fact.serial: fact for _, fact in _all(ledger, f.ProcessRecorded)
+            if fact.serial is not None and fact.operation.startswith("OP30")}
+
+
+def _vibration(fact: f.ProcessRecorded | f.ConditionRecorded) -> tuple[float, float]:
+    """Mean and max of a process record's or condition record's vibration."""
+    if isinstance(fact, f.ProcessRecorded):
+        vib = next(p for p in fact.parameters if p.name == "vibration")
+        return vib.mean, vib.max
+    metric = next(m for m in fact.metrics if m.name == "spindle_vibration")
+    return metric.mean, metric.max
+
+
+def _in_window(process: f.ProcessRecorded) -> bool:
+    return process.machine == NOISY and RISE <= process.started_at < REPAIR
+
+
+def test_production_takes_thirteen_weeks_of_shifts(
+        plant: tuple[thread.Ledger, DemoSummary]) -> None:
+    """300 bearings are ground over the 13 weeks from START, in the early and late shifts of
+    working days, a few per grinder a day, each inside a condition record of its grinder."""
+    ledger, summary = plant
+    grinding = _grinding(ledger)
+    assert summary.bearings == len(grinding) == 300
+    starts = [p.started_at for p in grinding.values()]
+    assert min(starts).date() == START.date()
+    assert START + timedelta(weeks=12) < max(starts) < START + timedelta(weeks=13)
+    assert all(t.weekday() < 5 and t.date() not in HOLIDAYS and 6 <= t.hour < 22
+               for t in starts)
+    assert max(Counter((p.machine, p.started_at.date()) for p in grinding.values())
+               .values()) <= 2
+    windows: defaultdict[str | None, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for _, condition in _all(ledger, f.ConditionRecorded):
+        windows[condition.machine].append((condition.window_start, condition.window_end))
+    assert summary.condition_windows == sum(map(len, windows.values()))
+    for p in grinding.values():
+        assert sum(start <= p.started_at and p.ended_at <= end
+                   for start, end in windows[p.machine]) == 1, p.serial
+
+
+def test_gr02_vibration_rises_until_its_spindle_bearing_is_replaced(
+        plant: tuple[thread.Ledger, DemoSummary]) -> None:
+    """GR-02's shift vibration climbs over the limit between RISE and REPAIR, with VIB-HIGH
+    alarms, and is back to normal after the corrective maintenance; the bearings it ground
+    meanwhile carry the raised vibration in their own process records."""
+    ledger, summary = plant
+    shifts = [(c.window_start, _vibration(c)) for _, c in _all(ledger, f.ConditionRecorded)
+              if c.machine == NOISY]
+    during = [vibration for start, vibration in shifts if RISE <= start < REPAIR]
+    before = [vibration for start, vibration in shifts if start < RISE]
+    after = [vibration for start, vibration in shifts if start >= REPAIR]
+    assert max(mean for mean, _ in before + after) < 2.2 < min(mean for mean, _ in during)
+    assert statistics.fmean(m for m, _ in during[-10:]) > statistics.fmean(
+        m for m, _ in during[:10]) + 1.0
+    assert 5 <= sum(peak > VIBRATION_LIMIT for _, peak in during) < len(during)
+    vib_high = [at for at, alarm in _all(ledger, f.AlarmRaised)
+                if alarm.machine == NOISY and alarm.code == "VIB-HIGH"]
+    assert sum(RISE <= at < REPAIR for at in vib_high) >= 5
+    repairs = [(at, m) for at, m in _all(ledger, f.MachineMaintenancePerformed)
+               if m.kind == "corrective"]
+    assert [(at, m.machine) for at, m in repairs] == [(REPAIR, NOISY)]
+    assert "spindle bearing replaced" in repairs[0][1].description
+    assert summary.maintenance == 2
+    grinding = _grinding(ledger).values()
+    assert min(_vibration(p)[0] for p in grinding if _in_window(p)) > 2.2 > max(
+        _vibration(p)[0] for p in grinding if not _in_window(p))
+
+
+def test_bearings_from_the_window_fail_sooner_than_the_rest(
+        plant: tuple[thread.Ledger, DemoSummary]) -> None:
+    """Per operating hour, bearings ground on GR-02 while it vibrated fail many times as often
+    as the others, which fail now and then on more than one grinder; each bearing failure is
+    a hub's claim with the same claim id and hours, torn down by the failure lab."""
+    ledger, summary = plant
+    grinding = _grinding(ledger)
+    claims = {fact.claim: (at, fact) for at, fact in _all(ledger, f.FailureReported)
+              if fact.serial is not None and fact.serial.startswith("HUB-")}
+    analyses = {fact.claim: fact for _, fact in _all(ledger, f.FailureAnalysisRecorded)
+                if fact.claim is not None}
+    failed = {fact.serial: fact for _, fact in _all(ledger, f.FailureReported)
+              if fact.serial is not None and fact.serial.startswith("BRG-")}
+    assert (summary.failures, summary.bearing_failures) == (len(claims), len(failed))
+    when = {fact.serial: at for at, fact in _all(ledger, f.FailureReported)}
+    for serial, failure in failed.items():
+        at, claim = claims[failure.claim]
+        assert claim.serial == ledger.part(serial).installed_in
+        assert (when[serial], failure.operating_hours) == (at, claim.operating_hours)
+        assert serial in analyses[failure.claim].root_cause
+    assert any(claims[c][1].failure_mode == "grease leak at the hub seal" for c in analyses)
+    # Exposure: hours to failure, else the hub's last report (hubs without reports left out).
+    hours: dict[str, float] = {}
+    for _, report in _all(ledger, f.FieldPerformanceReported):
+        assert report.serial is not None
+        hours[report.serial] = report.operating_hours
+    hours.update({c.serial: c.operating_hours or 0.0 for _, c in claims.values()
+                  if c.serial is not None})
+    exposure: defaultdict[bool, float] = defaultdict(float)
+    failures: Counter[bool] = Counter()
+    for serial, process in grinding.items():
+        hub = ledger.part(serial).installed_in
+        if hub in hours:
+            exposure[_in_window(process)] += hours[hub]
+            failures[_in_window(process)] += serial in failed
+    rates = {window: failures[window] / exposure[window] for window in (True, False)}
+    assert failures[True] >= 5 and failures[False] >= 2
+    assert rates[True] > 10 * rates[False]
+    assert len({grinding[s].machine for s in failed if not _in_window(grinding[s])}) >= 2
+
+
+def test_the_field_ends_at_today_with_most_hubs_still_running(
+        plant: tuple[thread.Ledger, DemoSummary]) -> None:
+    """Nothing is later than the simulation's today; most hubs report their cumulative
+    operating hours every month and are still running then."""
+    ledger, summary = plant
+    assert max(event.occurred_at for _, event in ledger.scan()
+               if event.topic != f.SignatureApplied.topic) <= TODAY
+    installed = {fact.serial for _, fact in _all(ledger, f.InstalledAtSite)}
+    reports = defaultdict(list)
+    for at, report in _all(ledger, f.FieldPerformanceReported):
+        reports[report.serial].append((at, report.operating_hours))
+    assert summary.field_reports == sum(map(len, reports.values()))
+    assert len(installed) == summary.hubs
+    assert len(reports) >= 0.8 * len(installed)
+    for series in reports.values():
+        assert series == sorted(series)
+        assert len({hours for _, hours in series}) == len(series)
+    assert summary.failures <= 0.2 * len(installed)
+
+
+def test_the_example_is_a_hub_whose_window_bearing_failed(
+        plant: tuple[thread.Ledger, DemoSummary]) -> None:
+    """The serial the demo suggests reading is a hub whose bearing, ground on GR-02 while it
+    vibrated, failed in the field."""
+    ledger, summary = plant
+    grinding = _grinding(ledger)
+    culprits = [fact.serial for _, fact in _all(ledger, f.FailureReported)
+                if fact.serial in grinding and _in_window(grinding[fact.serial])
+                and ledger.part(fact.serial).installed_in == summary.example]
+    assert summary.example.startswith("HUB-") and len(culprits) == 1
+
+
+def test_more_bearings_than_the_plant_makes_are_refused(
+        open_ledger: Callable[..., thread.Ledger]) -> None:
+    """The plant grinds five bearings a working day until three weeks before its today;
+    asking for more is refused before anything is written."""
+    ledger = open_ledger()
+    with pytest.raises(thread.LedgerError, match=f"at most {CAPACITY} bearings"):
+        fill(ledger, bearings=CAPACITY + 1)
+    assert ledger.count() == 0

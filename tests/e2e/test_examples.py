@@ -32,3 +32,19 @@ def test_assembly_example_runs(tmp_path: Path) -> None:
     assert "record.signature-applied" in result.stdout
     assert "record.correction-recorded" in result.stdout
     assert "HUB-0001 components: {'BRG-1': 'inboard', 'BRG-2': 'outboard'}" in result.stdout
+
+
+def test_bearing_investigation_example_runs(tmp_path: Path) -> None:
+    """examples/bearing_investigation.py walks from the claim to the closed CAPA."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "bearing_investigation.py"),
+         str(tmp_path / "investigation.db")],
+        capture_output=True, text=True, check=True, timeout=300, env=dict(os.environ),
+    )
+    out = result.stdout
+    assert "the failed bearing is BRG-" in out
+    assert "finding 1: GR-02, bearings made" in out
+    assert "the claimed bearing is in this finding" in out
+    assert "CAPA-2026-014 closed: effective" in out
+    assert "CAPA opened CAPA-2026-014" in out
+    assert "recalled RC-2026-03" in out

@@ -1,27 +1,44 @@
-"""A simulated bearing plant that fills a ledger with a deterministic digital thread.
+"""A simulated bearing plant that fills a ledger with a deterministic digital thread: the
+closed-loop quality story a reliability engineer investigates.
 
-Three internal grinders make BRG-6204 deep-groove ball bearings from four lots
-of 100Cr6 steel. Every bearing is gauged on five characteristics; failures
-become non-conformances with signed dispositions (rework, use-as-is or scrap).
-One grinder's spindle vibrates now and then: bearings ground while it exceeded
-its limit are quarantined, reviewed and released, and a share of them fail in
-the field later. Good bearings go two by two into WH-3100 wheel hubs, which
-are tested, shipped to three customers, installed in their fleets and report
-from the field. The plant signs as a plant does (``quality``): an inspector
-verifies each inspection and test report, the quality manager approves each
-release with a certificate of conformance and each first article's report.
+**Production** (``shifts``, ``grinding``, ``machines``). From START (Monday 2 March 2026)
+three internal grinders make BRG-6204 deep-groove ball bearings from lots of 100Cr6 steel,
+five a working day in the early and late shifts, taking turns: the default 300 bearings
+take the 13 weeks to 29 May. Every bearing's process record summarises its grinding cycle
+(spindle speed, infeed, coolant temperature, vibration), and every bearing is gauged on
+five characteristics; failures become non-conformances with signed dispositions (rework,
+use-as-is or scrap). The grinders record their condition shift by shift.
 
-Every simulated subject (bearing, hub, machine window, order) draws from its
-own ``random.Random`` seeded by the demo seed and its name, so a bearing's
-story does not depend on how many bearings are simulated. Each fact carries
-source ``demo`` and a record id naming the seed, so filling the same ledger
-again with the same seed is a no-op, and filling it with more bearings
-extends the same story.
+**The fault.** From RISE (30 March, week 5) GR-02's spindle bearing fails: its spindle
+vibration steps up and climbs, shift after shift, crossing the alarm limit more and more
+often (VIB-HIGH alarms); bearings ground in a shift that crossed it are quarantined,
+reviewed and released, since they gauge fine. A vibration analysis (17 April) finds the
+fault and the spindle bearing is replaced at REPAIR (25 April, end of week 8); vibration is
+back to normal. The bearings ground on GR-02 in those four weeks carry the raised
+vibration in their own process records, and chatter marks on their raceways.
 
-The plant's master data is in ``catalogue``; ``plant`` runs it, with the
-grinders' condition in ``machines``, bearings in ``grinding``, wheel hubs in
-``field`` and the signatures of ``quality``, all queuing their facts in one
-``journal``.
+**The field** (``field``, ``failures``). Good bearings go two by two into WH-3100 wheel
+hubs, which are tested, shipped to three customers and installed in their fleets; most
+report their operating hours every month. Bearings with chatter marks spall after a few
+thousand operating hours; others fail now and then of ordinary fatigue, on every grinder;
+a few hubs leak grease from a seal cut at installation. A failure is the customer's
+warranty claim on the hub, the failure lab's teardown and, when a bearing caused it, a
+failure reported on that bearing under the same claim. The story ends at TODAY (2 November
+2026, eight months after START): most hubs are still running.
+
+**Signatures** (``quality``). The plant signs as a plant does: an inspector verifies each
+inspection and test report, the quality manager approves each release with a certificate of
+conformance and each first article's report, the MRB signs its dispositions.
+
+Every simulated subject (bearing, hub, bearing life, machine shift, order) draws from its
+own ``random.Random`` seeded by the demo seed and its name, and a bearing's time depends
+only on its number, so a bearing's story does not depend on how many bearings are
+simulated. Each fact carries source ``demo`` and a record id naming the seed, so filling
+the same ledger again with the same seed is a no-op, and filling it with more bearings
+extends the same story (up to the plant's capacity before its today).
+
+The plant's master data and dates are in ``catalogue``; ``plant`` runs it, all parts
+queuing their facts in one ``journal``.
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ from dataclasses import dataclass
 from thread.demo.catalogue import GRINDERS, LOTS, SIGNERS
 from thread.demo.journal import Countersignature, Entry, Journal
 from thread.demo.plant import Plant
+from thread.demo.shifts import due
 from thread.domain.chain import Recorded
 from thread.errors import AlreadyRegistered, LedgerError
 from thread.ledger import Ledger, Receipt
@@ -63,7 +81,9 @@ class DemoSummary:
     condition_windows: int
     alarms: int
     field_reports: int
-    failures: int
+    failures: int  # warranty claims on hubs
+    bearing_failures: int  # failures the failure lab attributed to a bearing
+    maintenance: int  # maintenance work orders on the grinders
     signatures: int  # electronic signatures: releases, dispositions, reports, first articles
     facts: int  # facts the simulation produced (signatures apart)
     written: int  # of which this fill recorded (the rest were already in the ledger)
@@ -84,6 +104,7 @@ def fill(
     """
     if bearings < 1:
         raise LedgerError(f"the demo plant needs at least one bearing, not {bearings}")
+    due(bearings - 1)  # refuses more bearings than the plant grinds before its today
     plant = Plant(seed)
     try:
         written = _write(ledger, plant.setup())
@@ -153,6 +174,7 @@ def _summary(plant: Plant, bearings: int, written: int) -> DemoSummary:
         non_conformances=plant.grinding.non_conformances, hubs=plant.hubs.hubs,
         shipped=c["shipped"], condition_windows=c["windows"], alarms=c["alarms"],
         field_reports=c["field reports"], failures=c["failures"],
+        bearing_failures=c["bearing failures"], maintenance=c["maintenance"],
         signatures=c["signatures"], facts=c["facts"],
         written=written, example=journal.example or "BRG-000001",
     )

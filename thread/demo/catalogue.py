@@ -1,19 +1,23 @@
-"""The demo plant's master data: designs, gaugings, steel lots, operators and customers."""
+"""The demo plant's master data: designs, gaugings, steel lots, operators, customers, and the
+dates of its story (production start, GR-02's failing spindle bearing, the simulation's today)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from thread.domain import facts as f
 from thread.domain.facts.measures import Designator
 from thread.records.units import quantity
 
-#: When the first bearing is ground; every simulated time is an offset from here.
+#: When the first bearing is ground (a Monday); every simulated time is an offset from here.
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+#: The simulation's present: the field has reported up to here, about eight months after
+#: START, and nothing the demo records is later.
+TODAY = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 BEARING = "BRG-6204"
 HUB = "WH-3100"
@@ -30,14 +34,14 @@ SIGNERS = {
     "a.mensah": ("Abena Mensah", "quality manager: approves releases and first articles"),
 }
 GRINDERS = ("GR-01", "GR-02", "GR-03")
-#: The grinder whose spindle bearing is wearing out.
+#: The grinder whose spindle bearing wears out.
 NOISY = "GR-02"
 #: Spindle vibration alarm limit, mm/s.
 VIBRATION_LIMIT = 4.5
-#: Length of a machine condition block.
-WINDOW = timedelta(minutes=30)
-#: Each grinder starts one bearing per slot.
-SLOT = timedelta(seconds=150)
+#: When NOISY's spindle bearing starts to fail (Monday of week 5): its vibration steps up
+#: and keeps climbing until the spindle bearing is replaced at REPAIR (Saturday of week 8).
+RISE = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
+REPAIR = datetime(2026, 4, 25, 14, 0, tzinfo=UTC)
 
 Method = Literal["cmm", "vision", "manual", "gauge", "test-rig", "other"]
 Side = Literal["below", "above"]
@@ -142,22 +146,18 @@ def digest(document: str) -> str:
     return "sha256:" + hashlib.sha256(document.encode()).hexdigest()
 
 
-#: Operators per grinder, by shift (06-14, 14-22, 22-06).
+#: Operators per grinder, by shift (early 06-14, late 14-22 UTC).
 OPERATORS = {
-    "GR-01": ("op-1042", "op-1187", "op-1215"),
-    "GR-02": ("op-1063", "op-1190", "op-1233"),
-    "GR-03": ("op-1071", "op-1194", "op-1248"),
+    "GR-01": ("op-1042", "op-1187"),
+    "GR-02": ("op-1063", "op-1190"),
+    "GR-03": ("op-1071", "op-1194"),
 }
-
-
-def operator(machine: str, at: datetime) -> str:
-    """Who runs ``machine`` in the shift of ``at`` (shifts start at 06, 14 and 22)."""
-    return OPERATORS[machine][((at.hour - 6) % 24) // 8]
 
 
 @dataclass(frozen=True)
 class Customer:
-    """A customer of wheel hubs: where they are shipped and installed."""
+    """A customer of wheel hubs: where they are shipped and installed, and how hard their
+    fleet runs them (operating hours a day, least and most)."""
 
     name: str
     destination: str
@@ -165,15 +165,16 @@ class Customer:
     fleet: str
     installer: str
     carrier: str
+    hours_per_day: tuple[float, float]
 
 
 CUSTOMERS = (
     Customer("Nordwind Trucks GmbH", "Ulm, DE", "Nordwind assembly plant Ulm", "NWT",
-             "Nordwind line 2", "DB Schenker"),
+             "Nordwind line 2", "DB Schenker", (14.0, 20.0)),
     Customer("Cascade Trailer Co.", "Portland OR, US", "Cascade trailer works Portland",
-             "CTC", "Cascade axle shop", "Kuehne+Nagel"),
+             "CTC", "Cascade axle shop", "Kuehne+Nagel", (11.0, 17.0)),
     Customer("Aurora Agri Machines Oy", "Tampere, FI", "Aurora harvester plant Tampere",
-             "AAM", "Aurora final assembly", "DSV"),
+             "AAM", "Aurora final assembly", "DSV", (9.0, 15.0)),
 )
 #: Hubs per customer order.
 HUBS_PER_ORDER = 8

@@ -1,14 +1,16 @@
-"""Wheel hubs after the grinding line: assembled, tested, shipped, installed, heard from."""
+"""Wheel hubs after the grinding line: assembled, tested, shipped and installed in a
+customer's fleet, then followed in service (``failures``)."""
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from thread.demo.catalogue import CUSTOMERS, HUB, HUBS_PER_ORDER, NOISY, REVISION, SITE
+from thread.demo.catalogue import CUSTOMERS, HUB, HUBS_PER_ORDER, REVISION, SITE, TODAY
+from thread.demo.failures import Service
 from thread.demo.grinding import Ready
 from thread.demo.journal import Journal
 from thread.demo.quality import Quality
+from thread.demo.shifts import next_working_day
 from thread.domain import facts as f
 from thread.domain.facts.quality import Verdict
 from thread.domain.udi import UDI, gtin_check_digit
@@ -24,10 +26,12 @@ class HubLine:
     def __init__(self, journal: Journal, quality: Quality) -> None:
         self.journal = journal
         self.quality = quality
+        self.service = Service(journal)
         self.hubs = 0
 
     def hub(self, inboard: Ready, outboard: Ready) -> None:
-        """Assemble, test, ship and install one wheel hub; let it report from the field."""
+        """Assemble, test, ship and install one wheel hub, and follow it in service (as far
+        as the simulation's today)."""
         journal = self.journal
         self.hubs += 1
         serial = f"HUB-{self.hubs:06d}"
@@ -64,8 +68,9 @@ class HubLine:
 
         order_number = (self.hubs - 1) // HUBS_PER_ORDER + 1
         customer = CUSTOMERS[journal.rng("order", order_number).randrange(len(CUSTOMERS))]
-        shipped = datetime.combine(at.date() + timedelta(days=1), datetime.min.time(), UTC)
-        shipped += timedelta(hours=15)
+        shipped = datetime.combine(next_working_day(at), time(15, 0, tzinfo=UTC))
+        if shipped > TODAY:
+            return
         journal.counts["shipped"] += 1
         journal.add(f.Shipped(
             serial=serial, customer=customer.name, order=f"SO-26-{order_number:04d}",
@@ -73,56 +78,12 @@ class HubLine:
             tracking=f"{customer.fleet}{order_number:05d}{shipped:%m%d}",
         ), shipped, "shipping")
         installed = shipped + timedelta(days=rng.randint(4, 12), hours=rng.randint(0, 8))
+        equipment = f"{customer.fleet}-{rng.randint(10000, 99999)}"
+        if installed > TODAY:
+            return
         journal.add(f.InstalledAtSite(
             serial=serial, site=customer.site, installer=customer.installer,
-            equipment=f"{customer.fleet}-{rng.randint(10000, 99999)}",
+            equipment=equipment,
         ), installed, "field-service")
-        self.field(serial, rng, installed, inboard.vibrated or outboard.vibrated)
-
-    def field(self, serial: str, rng: random.Random, installed: datetime, vibrated: bool) -> None:
-        """Performance reports and, for some hubs, a failure with its analysis."""
-        journal = self.journal
-        failed_after = None
-        if rng.random() < (0.25 if vibrated else 0.015):
-            failed_after = rng.uniform(20.0, 110.0)
-        hours_per_day = rng.uniform(7.0, 11.0)
-        if rng.random() < 0.35:
-            for days in (30, 90):
-                if failed_after is not None and days >= failed_after:
-                    break
-                journal.counts["field reports"] += 1
-                journal.add(f.FieldPerformanceReported(
-                    serial=serial, operating_hours=round(days * hours_per_day, 1),
-                    readings=(
-                        f.Reading(name="hub_temperature", value=round(rng.gauss(48.0, 4.0), 1),
-                                  unit="Cel"),
-                        f.Reading(name="vibration", unit="mm/s", value=round(
-                            rng.gauss(1.6 if vibrated else 1.1, 0.15), 2)),
-                    ),
-                ), installed + timedelta(days=days), "telematics", tag=f"day-{days}")
-        if failed_after is None:
-            return
-        journal.counts["failures"] += 1
-        if vibrated and not journal.example.startswith("HUB"):
-            journal.example = serial
-        claim = f"WC-{serial}"
-        failed = installed + timedelta(days=failed_after)
-        mode, cause, conclusion = (
-            ("inner raceway spalling, rising noise",
-             f"chatter marks on the inner raceway from grinding on {NOISY} above the "
-             "spindle vibration limit",
-             "manufacturing defect; CAPA on spindle condition monitoring")
-            if vibrated else
-            ("seal lip leakage, grease loss",
-             "seal lip cut during hub installation",
-             "installation damage; not a manufacturing defect")
-        )
-        journal.add(f.FailureReported(
-            serial=serial, claim=claim, failure_mode=mode,
-            operating_hours=round(failed_after * hours_per_day, 1), warranty=True,
-            description=f"returned by the customer's service centre after {failed_after:.0f} days",
-        ), failed, "warranty-desk")
-        journal.add(f.FailureAnalysisRecorded(
-            serial=serial, claim=claim, method="teardown, raceway profilometry, metallography",
-            root_cause=cause, conclusion=conclusion,
-        ), failed + timedelta(days=14), "failure-lab")
+        self.service.follow(serial, rng, customer, equipment, installed,
+                            {"inboard": inboard, "outboard": outboard})

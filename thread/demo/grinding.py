@@ -1,4 +1,8 @@
-"""Bearings on the grinding line: ground, gauged, held after a vibration event, and reviewed."""
+"""Bearings on the grinding line: ground, gauged, held after a vibration alarm, and reviewed.
+
+A bearing ground while its grinder's spindle vibrates more carries it in its own process
+record (the ``vibration`` parameter) and, from chatter, a rougher raceway; what that does
+to its life in service is ``failures``' business."""
 
 from __future__ import annotations
 
@@ -16,16 +20,14 @@ from thread.demo.catalogue import (
     LOTS,
     REVISION,
     SITE,
-    SLOT,
-    START,
     STEEL_PER_BEARING,
     VIBRATION_LIMIT,
     Gauging,
-    operator,
 )
 from thread.demo.journal import Journal
-from thread.demo.machines import Grinders, window_index
+from thread.demo.machines import BASELINE, Grinders, Window, vibration, wear
 from thread.demo.quality import Quality
+from thread.demo.shifts import due, on_shift, operator
 from thread.domain import facts as f
 from thread.domain.facts.quality import Decision, Verdict
 
@@ -36,7 +38,8 @@ class Ready:
 
     serial: str
     at: datetime
-    vibrated: bool  # ground while its grinder exceeded the vibration limit
+    chatter: float | None  # how far its grinder's spindle bearing had failed (0 to 1), if it had
+    held: bool  # quarantined after a vibration alarm, reviewed and released
 
 
 class GrindingLine:
@@ -52,16 +55,16 @@ class GrindingLine:
         self.non_conformances = 0
 
     def bearing(self, index: int) -> datetime:
-        """Make, gauge and disposition one bearing; return when it ended grinding."""
+        """Make, gauge and disposition one bearing; return when it was last on its grinder."""
         journal = self.journal
         serial = f"BRG-{index + 1:06d}"
         rng = journal.rng("bearing", serial)
         machine = GRINDERS[index % len(GRINDERS)]
-        start = START + (index // len(GRINDERS)) * SLOT + timedelta(
-            seconds=40 * (index % len(GRINDERS)) + rng.randint(0, 20))
+        start = due(index) + timedelta(seconds=rng.randint(0, 1800))
         cycle = round(rng.gauss(96.0, 3.0), 1)
         end = start + timedelta(seconds=cycle)
-        window = self.grinders.window(machine, window_index(start))
+        window = self.grinders.window(machine, start)
+        chatter = wear(machine, start)
         person = operator(machine, start)
         lot = LOTS[(index // BEARINGS_PER_LOT) % len(LOTS)]
 
@@ -80,19 +83,16 @@ class GrindingLine:
         journal.add(f.ProcessRecorded(
             serial=serial, operation="OP30-grind-bore-raceway", machine=machine,
             started_at=start, ended_at=end,
-            parameters=_process(rng, machine, window.exceeded, n=int(cycle // 2)),
+            parameters=_process(rng, machine, window, start, n=int(cycle // 2)),
         ), end, machine)
 
-        if window.exceeded:
-            journal.counts["quarantined"] += 1
-            journal.add(f.Quarantined(
-                serial=serial, reference=window.hold,
-                reason=f"ground on {machine} while spindle vibration exceeded "
-                       f"{VIBRATION_LIMIT} mm/s ({window.start:%H:%M}-{window.end:%H:%M} UTC)",
-            ), window.end + timedelta(minutes=5), "quality")
         at = end + timedelta(minutes=15)
-        failures = self.gauge(serial, rng, at, "first", start, vibrated=window.exceeded)
-        scrapped, at = self.review(serial, rng, machine, failures, at, start)
+        # Chatter from a vibrating spindle roughens the raceway.
+        excess = vibration(machine, start) - BASELINE[machine]
+        failures = self.gauge(serial, rng, at, "first", start, roughening=0.025 * excess)
+        if window.exceeded:
+            self.hold(serial, window)
+        scrapped, at, last = self.review(serial, rng, machine, failures, at, start)
         manager = self.quality.manager
         if window.exceeded and not scrapped:
             at = max(at, window.end) + timedelta(hours=4)
@@ -103,11 +103,24 @@ class GrindingLine:
             ), at, manager.signer, sign=manager, meaning="approval")
         if not scrapped:
             self.quality.release(journal, serial, at + timedelta(minutes=20))
-            self.ready.append(Ready(serial, at + timedelta(minutes=30), window.exceeded))
-        return end
+            self.ready.append(Ready(serial, at + timedelta(minutes=30), chatter,
+                                    window.exceeded))
+        return max(end, last)
+
+    def hold(self, serial: str, window: Window) -> None:
+        """Quarantine a bearing ground in a shift whose spindle vibration passed the limit,
+        once the shift's condition record shows it."""
+        shift = "early" if window.index % 2 == 0 else "late"
+        self.journal.counts["quarantined"] += 1
+        self.journal.add(f.Quarantined(
+            serial=serial, reference=window.hold,
+            reason=f"ground on {window.machine} in the {shift} shift of "
+                   f"{window.start:%Y-%m-%d}, when spindle vibration peaked at "
+                   f"{window.peak:g} mm/s, above the {VIBRATION_LIMIT} mm/s limit",
+        ), window.end + timedelta(minutes=5), "quality")
 
     def gauge(self, serial: str, rng: random.Random, at: datetime, tag: str,
-              produced: datetime, *, vibrated: bool = False,
+              produced: datetime, *, roughening: float = 0.0,
               reground: tuple[Gauging, ...] = ()) -> list[tuple[Gauging, float]]:
         """Measure the characteristics (only the reground ones after a rework) and report
         them; return the ones out of tolerance with their values."""
@@ -118,8 +131,8 @@ class GrindingLine:
             mean, sd = gauging.mean, gauging.sd
             if reground:  # regrinding aims at the middle of the limits
                 mean, sd = (gauging.low + gauging.high) / 2, sd / 2
-            elif vibrated and char.balloon == "4":  # chatter roughens the raceway
-                mean += 0.06
+            elif char.balloon == "4":
+                mean += roughening
             measured = round(max(rng.gauss(mean, sd), 10.0 ** -gauging.digits), gauging.digits)
             verdict: Verdict = "pass" if char.conforms(measured) else "fail"
             if verdict == "fail":
@@ -146,10 +159,12 @@ class GrindingLine:
 
     def review(self, serial: str, rng: random.Random, machine: str,
                failures: list[tuple[Gauging, float]], at: datetime, produced: datetime
-               ) -> tuple[bool, datetime]:
-        """Open a non-conformance for failed gauging and disposition it; True if scrapped."""
+               ) -> tuple[bool, datetime, datetime]:
+        """Open a non-conformance for failed gauging and disposition it: whether it was
+        scrapped, when the review ended, and when the bearing was last on its grinder."""
         journal = self.journal
         rounds = 0
+        last = produced
         while failures:
             rounds += 1
             nc = self.next_nc()
@@ -170,11 +185,12 @@ class GrindingLine:
             journal.example = journal.example or serial
             if decision == "scrap":
                 journal.counts["scrapped"] += 1
-                return True, at
+                return True, at, last
             if decision != "rework":
-                return False, at
-            at += timedelta(hours=1)
+                return False, at, last
             cycle = round(rng.gauss(58.0, 3.0), 1)
+            at = on_shift(at + timedelta(hours=1), within=timedelta(seconds=cycle))
+            last = at + timedelta(seconds=cycle)
             person = operator(machine, at)
             journal.add(f.OperationPerformed(
                 serial=serial, operation="OP35-rework-grind", station="GRIND-CELL-1",
@@ -185,22 +201,27 @@ class GrindingLine:
             at += timedelta(minutes=20)
             failures = self.gauge(serial, rng, at, f"recheck-{rounds}", produced,
                                   reground=tuple(g for g, _ in failures))
-        return False, at
+        return False, at, last
 
 
-def _process(rng: random.Random, machine: str, vibrated: bool, n: int) -> tuple[
-        f.ParameterSummary, ...]:
-    """Grinding parameters sampled every two seconds of one cycle."""
+def _process(rng: random.Random, machine: str, window: Window, start: datetime, n: int
+             ) -> tuple[f.ParameterSummary, ...]:
+    """Grinding parameters sampled every two seconds of one cycle; the vibration follows the
+    spindle's level at the time, within what its shift's condition record shows."""
     offset = GRINDERS.index(machine) * 0.2
+    worn = wear(machine, start)
     series: tuple[tuple[str, str, float, float, int], ...] = (
         ("spindle_speed", "rpm", 24000.0, 35.0, 1),
         ("infeed_rate", "mm/min", 0.8, 0.01, 4),
         ("coolant_temperature", "Cel", 20.4 + offset, 0.15, 2),
-        ("vibration", "mm/s", 3.2 if vibrated else 1.5 + offset, 0.5 if vibrated else 0.2, 3),
+        ("vibration", "mm/s", vibration(machine, start) + rng.gauss(0.0, 0.05),
+         0.2 + 0.4 * (worn or 0.0), 3),
     )
     summaries = []
     for name, unit, mean, sd, digits in series:
         values = [abs(rng.gauss(mean, sd)) for _ in range(n)]
+        if name == "vibration":
+            values = [min(max(value, window.low), window.peak) for value in values]
         summaries.append(f.ParameterSummary(
             name=name, unit=unit, n=n, min=round(min(values), digits),
             max=round(max(values), digits), mean=round(statistics.fmean(values), digits),

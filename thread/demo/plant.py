@@ -84,7 +84,8 @@ class Plant:
 
     def produce(self, first: int, count: int) -> list[Entry | Countersignature]:
         """The facts of bearings ``first`` to ``first + count - 1`` and what they complete:
-        the hubs they pair into, then the machine windows they span."""
+        the hubs they pair into (and their service up to the simulation's today), then the
+        grinders' shifts and maintenance they span."""
         until = START
         for index in range(first, first + count):
             until = max(until, self.grinding.bearing(index))

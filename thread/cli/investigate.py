@@ -84,13 +84,13 @@ def investigate(ctx: click.Context, part_number: str | None, serial: str | None,
         found = ledger.failure_patterns(part_number=part_number, since=since, until=until,
                                         alpha=alpha, max_weeks=max_weeks, as_of=as_of,
                                         by_clock=by)  # type: ignore[arg-type]
-        if plots is not None:
-            _draw(ledger, found, plots)
         if as_json:
             echo_json(found.model_dump(mode="json"))
-            return
-        for line in _lines(found, serial):
-            click.echo(line)
+        else:
+            for line in _lines(found, serial):
+                click.echo(line)
+        if plots is not None:
+            _draw(ledger, found, plots)
         if act:
             assert signer is not None
             if not found.findings:
@@ -241,7 +241,7 @@ def _draw(ledger: Ledger, found: FailurePatterns, folder: Path) -> None:
     for name, figure in pictures.items():
         for suffix in (".png", ".svg"):
             plots.save(figure, folder / f"{found.part_number}-{name}{suffix}")
-    click.echo(f"pictures written to {folder}: {', '.join(sorted(pictures))}")
+    click.echo(f"pictures written to {folder}: {', '.join(sorted(pictures))}", err=True)
 
 
 def _act(ledger: Ledger, found: FailurePatterns, finding: Finding, signer: Signer, *,
@@ -271,8 +271,8 @@ def _act(ledger: Ledger, found: FailurePatterns, finding: Finding, signer: Signe
            f"assemblies?"):
         scope, recalled = corrective.recall(ledger, finding, recall_id=recall_id, signer=signer)
         click.echo(f"  {recall_id}: {plural(len(scope.affected), 'serial')} in scope, recorded "
-                   f"on {plural(sum(not r.duplicate for r in recalled), 'serial')} and "
-                   f"assembly")
+                   f"on {plural(sum(not r.duplicate for r in recalled), 'serial')} (the shipped "
+                   f"ones and their top assemblies)")
     if limit is not None:
         metric, _, value = limit.partition("=")
         try:

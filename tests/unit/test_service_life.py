@@ -66,3 +66,28 @@ def test_without_reports_the_fleet_rate_estimates_the_hours() -> None:
     assert life.hours == pytest.approx(240.0)
     assert life.estimated
     assert service_life(silent, 30 * DAY_NS, None) is None
+
+
+def test_a_component_failure_filed_after_the_assemblys_claim_is_a_failure() -> None:
+    """The lab records the bearing's failure later, under the hub's claim: it failed then."""
+    holder = (INSTALLED, FieldRecord("service.failure-reported", 30 * DAY_NS, 180.0, "C-9",
+                                     "noise"))
+    own = (FieldRecord("service.failure-reported", 44 * DAY_NS, 180.0, "C-9", "spalling"),)
+    life = service_life(unit(own, holder), 100 * DAY_NS, None)
+    assert life is not None
+    assert (life.failed, life.hours, life.end_ns, life.claim) == (True, 180.0, 30 * DAY_NS,
+                                                                  "C-9")
+
+
+def test_a_failure_at_the_data_cut_off_counts() -> None:
+    """The cut-off is the latest failure's own moment, to the nanosecond: it is counted."""
+    from datetime import UTC, datetime
+
+    from thread.analytics.patterns import failure_patterns
+
+    # a moment whose float timestamp in nanoseconds falls below the exact one
+    failed_at = datetime(2030, 3, 1, 12, 0, 0, 123451, tzinfo=UTC)
+    at_ns = int(failed_at.timestamp()) * 10**9 + failed_at.microsecond * 1000
+    record = UnitRecord(key="P-1", produced_ns=0, runs=(), values={}, own=(
+        INSTALLED, FieldRecord("service.failure-reported", at_ns, 50.0, "C-1", "crack")))
+    assert failure_patterns([record], part_number="P", now=failed_at).failures == 1

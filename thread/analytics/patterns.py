@@ -36,7 +36,7 @@ from scipy.stats import ttest_ind
 
 from thread.analytics.rates import PER, RATE_UNIT, elevated_p, false_discovery, ratio_interval
 from thread.analytics.weibull import WeibullFit, fit_weibull
-from thread.domain.condition import moment
+from thread.domain.condition import moment, nanoseconds
 from thread.domain.service_life import (
     DAY_NS,
     ServiceLife,
@@ -185,7 +185,7 @@ def failure_patterns(units: Sequence[UnitRecord], *, part_number: str, now: date
                      by: Sequence[Grouping] = ("machine", "parameter"), alpha: float = 0.05,
                      confidence: float = 0.95, max_weeks: int = 8) -> FailurePatterns:
     """Group, test and rank the field failures of ``units`` as of ``now``."""
-    now_ns = int(now.timestamp() * 1e9)
+    now_ns = nanoseconds(now)
     lives = service_lives(units, now)
     hours = np.array([life.hours for _, life in lives], dtype=float)
     failed = np.array([life.failed for _, life in lives], dtype=bool)
@@ -226,7 +226,7 @@ def service_lives(units: Sequence[UnitRecord], now: datetime
                   ) -> list[tuple[UnitRecord, ServiceLife]]:
     """Each unit in service as of ``now`` with its service life (the domain's rule, hours
     carried forward at the fleet's usage rate for units that never reported)."""
-    now_ns = int(now.timestamp() * 1e9)
+    now_ns = nanoseconds(now)
     fleet = fleet_rate(units)
     return [(unit, life) for unit in units
             if (life := service_life(unit, now_ns, fleet)) is not None]

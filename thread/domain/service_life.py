@@ -11,8 +11,9 @@ Weibull fits, the effectiveness check of a corrective action):
   assembly counts against the component when the failure analysis attributes it
   to that component and records the failure on it.
 - **Service ends** at the part's failure, at the failure of the assembly that
-  holds it (the part leaves service with it: right-censored there), or at the
-  moment of the question (still running: right-censored).
+  holds it (the part leaves service with it: right-censored there, unless the
+  part's own failure names the same claim: then the part failed with it), or at
+  the moment of the question (still running: right-censored).
 - **Operating hours** at the end are the hours reported then (a failure report
   that gives them), otherwise the latest hours reported before it (by the part or
   its assembly: field performance reports, maintenance, failures) carried forward
@@ -111,7 +112,11 @@ def service_life(unit: UnitRecord, now_ns: int, fleet: float | None) -> ServiceL
     if own_failure is not None and own_failure.occurred_ns <= now_ns:
         end, failed, ending = own_failure.occurred_ns, True, own_failure
     if holder_failure is not None and holder_failure.occurred_ns < end:
-        end, failed, ending = holder_failure.occurred_ns, False, holder_failure
+        # A failure lab records the component's failure after the assembly's claim, under
+        # the same claim: the component failed when the assembly did; it was not censored.
+        attributed = (failed and own_failure is not None and own_failure.claim is not None
+                      and own_failure.claim == holder_failure.claim)
+        end, failed, ending = holder_failure.occurred_ns, attributed, holder_failure
     if ending is not None and ending.hours is not None:
         hours, estimated = ending.hours, False
     else:

@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from thread.analytics.patterns import FailurePatterns
     from thread.domain.service_life import UnitRecord
     from thread.read.conditions import ConditionSeries
+    from thread.read.drift import DriftState
+    from thread.read.outcomes import Outcome
+    from thread.read.series import Measured, Series
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
     from thread.read.queries import Queries
@@ -685,6 +688,45 @@ class Ledger:
         return self._queries().condition_series(machine=_nfc(machine), metric=metric,
                                                 since=since, until=until, as_of=as_of, by=by,
                                                 catch_up=catch_up)
+
+    def series(self, metric: str, *, part_number: str | None = None,
+               revision: str | None = None, machine: str | None = None,
+               operation: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, as_of: datetime | None = None,
+               by: TimeAxis = "recorded", catch_up: bool = True) -> Series:
+        """The values of ``metric`` (``process.NAME.mean``, ``inspection.C3``,
+        ``condition.vibration.max``) for a part number, machine, operation and time range,
+        oldest first, each with its serial, machine and log position: what control charts
+        and capability studies read."""
+        return self._queries().series(
+            metric, part_number=part_number, revision=revision,
+            machine=None if machine is None else _nfc(machine), operation=operation,
+            since=since, until=until, as_of=as_of, by=by, catch_up=catch_up)
+
+    def measured(self, part_number: str, *, revision: str | None = None,
+                 operation: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, as_of: datetime | None = None,
+                 by: TimeAxis = "recorded") -> list[Measured]:
+        """Every characteristic of ``part_number`` measured in the period: its values, their
+        times, the machine that made each part (that of ``operation``, or the last machine
+        it ran on) and the tolerance stated: what capability and design feedback read."""
+        return self._queries().measured(part_number, revision=revision, operation=operation,
+                                        since=since, until=until, as_of=as_of, by=by)
+
+    def outcomes(self, *, part_number: str, since: datetime | None = None,
+                 until: datetime | None = None, as_of: datetime | None = None,
+                 by: TimeAxis = "recorded") -> list[Outcome]:
+        """Per serial of ``part_number`` made in the period: its inspection verdicts and the
+        material lots it consumed (what quality prediction learns from, beside
+        :meth:`unit_records`)."""
+        return self._queries().outcomes(part_number=part_number, since=since, until=until,
+                                        as_of=as_of, by=by)
+
+    def drift(self, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
+              catch_up: bool = True) -> DriftState:
+        """The charts watched for drift and their alerts: open, acknowledged (signed) or
+        closed (signed). :mod:`thread.analytics.drift` subscribes, checks and handles them."""
+        return self._queries().drift(as_of=as_of, by=by, catch_up=catch_up)
 
     def serials(self, part_number: str, revision: str | None = None, *,
                 as_of: datetime | None = None, by: TimeAxis = "recorded",

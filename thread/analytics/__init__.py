@@ -12,7 +12,7 @@ from importlib.util import find_spec
 from thread.errors import LedgerError
 
 #: What the extra installs, by module.
-_EXTRA = ("numpy", "scipy", "statsmodels", "matplotlib")
+_EXTRA = ("numpy", "scipy", "statsmodels", "matplotlib", "sklearn")
 
 
 class MissingExtraError(LedgerError):

@@ -52,6 +52,7 @@ COMMANDS = {
     "trace": "story", "genealogy": "story", "recall": "story",
     "rebuild": "story", "read-models": "story", "follow": "story",
     "dhr": "records", "fair": "records",
+    "spc": "quality", "capability": "quality", "alerts": "quality", "predict": "predict",
     "keygen": "log", "checkpoint": "log", "verify": "log", "verify-checkpoint": "log",
     "dossier": "log", "verify-dossier": "log",
     "investigate": "investigate",

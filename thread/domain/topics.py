@@ -219,6 +219,24 @@ def _gap(p: Payload) -> str:
             f"{p['reason']}" + (f" ({lost} messages lost)" if lost is not None else ""))
 
 
+def _chart(p: Payload) -> str:
+    scope = ", ".join(f"{name} {p[name]}" for name in ("part_number", "machine", "operation")
+                      if p.get(name))
+    limits = (f"phase I of {p['phase1']} points" if p.get("center") is None
+              or p.get("sigma") is None else f"center {p['center']:g}, sigma {p['sigma']:g}")
+    return (f"chart {p['chart']}: {p['chart_kind']} of {p['metric']}"
+            + (f" for {scope}" if scope else "") + f", {limits}, rules "
+            + ", ".join(p.get("rules") or ()))
+
+
+def _alert(p: Payload) -> str:
+    last = (p.get("points") or [{}])[-1]
+    where = f" at {last['value']:g}" if "value" in last else ""
+    return (f"drift alert {p['alert']}: {p['rule']} ({p['description']}) on chart "
+            f"{p['chart']}, {p['metric']}{where}"
+            + (f", part {last['serial']}" if last.get("serial") else ""))
+
+
 def _signature(p: Payload) -> str:
     return (f"{p['meaning']} of version {p['signed_version']} by {p['printed_name']} "
             f"({p['signer']})")
@@ -302,6 +320,26 @@ def _entries() -> list[Topic]:
         T("quality.disposition-recorded", ITEM,
           lambda p: f"{p['non_conformance']} -> {p['decision']}: {p['rationale']}",
           w.dispositioned, "quality", ()),
+        T("quality.chart-subscribed", ANY, _chart, None, "quality", ()),
+        T("quality.chart-unsubscribed", ANY,
+          lambda p: f"chart {p['chart']} no longer watched: {p['reason']}", None, "quality", ()),
+        T("quality.drift-alert-raised", ANY, _alert, None, "quality", ()),
+        T("quality.drift-alert-noted", ITEM,
+          lambda p: f"drift alert {p['alert']}: {p['rule']} on chart {p['chart']} "
+                    f"({p['watched']}) at {p['value']:g}", None, "quality", ()),
+        T("quality.drift-alert-acknowledged", ANY,
+          lambda p: f"drift alert {p['alert']} acknowledged: {p['note']}", None, "quality", ()),
+        T("quality.drift-alert-closed", ANY,
+          lambda p: f"drift alert {p['alert']} closed ({p['outcome']}): {p['resolution']}"
+                    + (f" ({p['reference']})" if p.get("reference") else ""), None,
+          "quality", ()),
+        T("quality.prediction-recorded", ITEM,
+          lambda p: f"{p['target']} score {p['score']:.3f} by {p['model']} "
+                    f"v{p['model_version']}"
+                    + (f" within {p['horizon_hours']:g} h" if p.get("horizon_hours") else "")
+                    + ("" if p.get("predicted") is None
+                       else " (predicted: fail)" if p["predicted"] else " (predicted: pass)"),
+          None, "quality", ()),
         T("quality.certification-attached", ITEM,
           lambda p: f"{p['document']} certificate {p['number']}"
                     + (f" from {p['issuer']}" if p.get("issuer") else ""), None,

@@ -18,7 +18,7 @@ from thread.domain import facts as f
 from thread.domain.condition import nanoseconds
 from thread.domain.topics import moves
 from thread.read import schema as s
-from thread.read.events import LogEvent
+from thread.read.events import LogEvent, plain
 
 Row = tuple[object, ...]
 Rows = list[tuple[Table, Row]]
@@ -248,9 +248,50 @@ FIELD = Projection(
     },
 )
 
+# -- inspection -------------------------------------------------------------------
+
+def _inspection(event: LogEvent) -> Rows:
+    p = event.payload
+    return [(s.inspections, (
+        event.position, event.kind, event.key, event.version, p["characteristic"],
+        p["method"], p.get("gauge"), p.get("measured"), p.get("unit"), p.get("nominal"),
+        p.get("lower_tolerance"), p.get("upper_tolerance"), p["verdict"], *_clocks(event),
+    ))]
+
+
+INSPECTION = Projection(
+    name="inspection",
+    tables=(s.inspections,),
+    handlers={f.InspectionRecorded.topic: _inspection},
+)
+
+# -- drift ------------------------------------------------------------------------
+
+def _drift(event: LogEvent) -> Rows:
+    """A drift fact: its chart, its alert and its payload (the watcher reads charts from it)."""
+    p = event.payload
+    detail = json.dumps(plain({name: value for name, value in p.items()
+                               if name not in ("kind", "key")}), sort_keys=True)
+    return [(s.drift, (event.position, event.kind, event.key, event.version, event.topic,
+                       p.get("chart"), p.get("alert"), detail, *_clocks(event)))]
+
+
+DRIFT = Projection(
+    name="drift",
+    tables=(s.drift,),
+    handlers=dict.fromkeys((f.ChartSubscribed.topic, f.ChartUnsubscribed.topic,
+                            f.DriftAlertRaised.topic, f.DriftAlertAcknowledged.topic,
+                            f.DriftAlertClosed.topic), _drift) | {
+        # Who signed an acknowledgement or closure: signatures on watched subjects.
+        f.SignatureApplied.topic: lambda event: (
+            _drift(event) if event.kind in ("machine", "design") else []),
+    },
+)
+
 #: Every projection, by name, in the order ``thread rebuild`` runs them.
 PROJECTIONS: dict[str, Projection] = {
-    projection.name: projection for projection in (STORY, REGISTRY, GENEALOGY, PRODUCTION, FIELD)
+    projection.name: projection for projection in (STORY, REGISTRY, GENEALOGY, PRODUCTION, FIELD,
+                                                   INSPECTION, DRIFT)
 }
 
 

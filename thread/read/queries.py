@@ -16,16 +16,19 @@ from thread.domain.service_life import UnitRecord
 from thread.errors import UnknownSubject
 from thread.read.clock import AsOf, TimeAxis, ns
 from thread.read.conditions import ConditionSeries, condition_series
+from thread.read.drift import DriftState, drift_state
 from thread.read.genealogy import Node, genealogy
 from thread.read.models import ReadModels
 from thread.read.recall import RecallScope, recall_scope
 from thread.read.registry import registered
+from thread.read.series import Measured, Series, measured, series
 from thread.read.sql import rows
 from thread.read.story import Story
 from thread.read.trace import trace
 from thread.read.verified import verified_trace
 
 if TYPE_CHECKING:
+    from thread.read.outcomes import Outcome
     from thread.analytics.patterns import FailurePatterns, Finding, Grouping
 
 
@@ -163,6 +166,55 @@ class Queries:
                                     ns(since) if since is not None else 0,
                                     ns(until) if until is not None else 2**62,
                                     AsOf(as_of, by))
+
+    def series(self, metric: str, *, part_number: str | None = None,
+               revision: str | None = None, machine: str | None = None,
+               operation: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, as_of: datetime | None = None,
+               by: TimeAxis = "recorded", catch_up: bool = True) -> Series:
+        """The values of ``metric`` in a scope, oldest first, each with its part and event
+        (:mod:`thread.read.series`)."""
+        models = self.models
+        models.fresh(["story", "registry", "production", "inspection"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return series(conn, metric, AsOf(as_of, by), part_number=part_number,
+                          revision=revision, machine=machine, operation=operation,
+                          since_ns=ns(since) if since is not None else 0,
+                          until_ns=ns(until) if until is not None else 2**62)
+
+    def measured(self, part_number: str, *, revision: str | None = None,
+                 operation: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, as_of: datetime | None = None,
+                 by: TimeAxis = "recorded", catch_up: bool = True) -> list[Measured]:
+        """Every characteristic of ``part_number`` measured in the period, as plain columns
+        with the machine that made each part (:func:`thread.read.series.measured`)."""
+        models = self.models
+        models.fresh(["story", "registry", "production", "inspection"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return measured(conn, part_number, AsOf(as_of, by), revision=revision,
+                            operation=operation,
+                            since_ns=ns(since) if since is not None else 0,
+                            until_ns=ns(until) if until is not None else 2**62)
+
+    def drift(self, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
+              catch_up: bool = True) -> DriftState:
+        """Every watched chart and drift alert, and where each alert stands."""
+        self.models.fresh(["drift"], catch_up=catch_up)
+        with self.models.engine.connect() as conn:
+            return drift_state(conn, AsOf(as_of, by))
+
+    def outcomes(self, *, part_number: str, since: datetime | None = None,
+                 until: datetime | None = None, as_of: datetime | None = None,
+                 by: TimeAxis = "recorded", catch_up: bool = True) -> list[Outcome]:
+        """Per serial of ``part_number`` made in the period: its inspection verdicts and the
+        material lots it consumed (:mod:`thread.read.outcomes`)."""
+        from thread.read.outcomes import outcomes
+
+        models = self.models
+        models.fresh(["registry", "genealogy", "inspection"], catch_up=catch_up)
+        with models.engine.connect() as conn:
+            return outcomes(conn, part_number, ns(since) if since is not None else 0,
+                            ns(until) if until is not None else 2**62, AsOf(as_of, by))
 
 
 def _period(since: datetime | None, until: datetime | None) -> str:

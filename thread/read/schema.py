@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 8
+LAYOUT = 9
 
 
 def _clocks() -> list[Column[int]]:
@@ -216,6 +216,39 @@ field = Table(
     *_clocks(),
 )
 
+# -- inspection: each characteristic measured, with its requirement and verdict.
+inspections = Table(
+    "read_inspections", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("characteristic", String(200), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("gauge", String(200)),
+    Column("measured", Float),
+    Column("unit", String(40)),
+    Column("nominal", Float),
+    Column("lower_tolerance", Float),
+    Column("upper_tolerance", Float),
+    Column("verdict", String(8), nullable=False),
+    *_clocks(),
+)
+
+# -- drift: watched charts and the alerts they raise, acknowledge and close.
+drift = Table(
+    "read_drift", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("topic", String(80), nullable=False),
+    Column("chart", String(200)),
+    Column("alert", String(200)),
+    Column("detail", Text, nullable=False),
+    *_clocks(),
+)
+
 #: Secondary indexes, created after a bulk rebuild rather than maintained during it.
 INDEXES: dict[str, list[Index]] = {
     # Covering: a trace reads a subject's rows from the index alone, a page or two,
@@ -257,4 +290,12 @@ INDEXES: dict[str, list[Index]] = {
     alarms.name: [Index("read_alarms_machine", alarms.c.machine, alarms.c.raised_ns)],
     gaps.name: [Index("read_gaps_machine", gaps.c.machine, gaps.c.start_ns)],
     field.name: [Index("read_field_key", field.c.key, field.c.position)],
+    # Capability and charts read a part number's measurements characteristic by
+    # characteristic: the key's rows come from the index alone.
+    inspections.name: [Index("read_inspections_key", inspections.c.key,
+                             inspections.c.characteristic, inspections.c.occurred_ns,
+                             inspections.c.recorded_ns, inspections.c.position,
+                             inspections.c.measured, inspections.c.verdict)],
+    drift.name: [Index("read_drift_chart", drift.c.chart, drift.c.position),
+                 Index("read_drift_alert", drift.c.alert, drift.c.position)],
 }

@@ -19,6 +19,15 @@ from thread.domain.facts.base import (
     fact_classes,
 )
 from thread.domain.facts.design import ChangeOrderIssued, RevisionReleased, SimulationRecorded
+from thread.domain.facts.drift import (
+    AlertPoint,
+    ChartSubscribed,
+    ChartUnsubscribed,
+    DriftAlertAcknowledged,
+    DriftAlertClosed,
+    DriftAlertNoted,
+    DriftAlertRaised,
+)
 from thread.domain.facts.machine import (
     AlarmRaised,
     CalibrationRecorded,
@@ -42,6 +51,7 @@ from thread.domain.facts.manufacturing import (
     RemovedFrom,
 )
 from thread.domain.facts.measures import Characteristic, ConditionMetric, ParameterSummary, Reading
+from thread.domain.facts.prediction import QualityPredicted
 from thread.domain.facts.quality import (
     CertificationAttached,
     DispositionRecorded,
@@ -63,10 +73,13 @@ from thread.domain.facts.service import (
 
 __all__ = [
     "AlarmRaised",
+    "AlertPoint",
     "CalibrationRecorded",
     "CertificationAttached",
     "ChangeOrderIssued",
     "Characteristic",
+    "ChartSubscribed",
+    "ChartUnsubscribed",
     "CollectionGapRecorded",
     "ComponentInstalled",
     "ComponentRemoved",
@@ -79,6 +92,10 @@ __all__ = [
     "CustomerFeedbackReceived",
     "DesignFact",
     "DispositionRecorded",
+    "DriftAlertAcknowledged",
+    "DriftAlertClosed",
+    "DriftAlertNoted",
+    "DriftAlertRaised",
     "EnvironmentRecorded",
     "Fact",
     "FailureAnalysisRecorded",
@@ -102,6 +119,7 @@ __all__ = [
     "PartFact",
     "PartRegistered",
     "ProcessRecorded",
+    "QualityPredicted",
     "Quarantined",
     "Reading",
     "Recalled",

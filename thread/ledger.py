@@ -61,12 +61,12 @@ if TYPE_CHECKING:
     from thread.domain.service_life import UnitRecord
     from thread.read.conditions import ConditionSeries
     from thread.read.drift import DriftState
-    from thread.read.outcomes import Outcome
-    from thread.read.series import Measured, Series
     from thread.read.genealogy import Node
     from thread.read.models import ReadModels
+    from thread.read.outcomes import Outcome
     from thread.read.queries import Queries
     from thread.read.recall import RecallScope
+    from thread.read.series import Measured, Series
     from thread.read.story import Story
 
 A = TypeVar("A", bound=Aggregate)

@@ -16,7 +16,7 @@ of the completing point, so two watchers, or one restarted, record each alert on
 
 :func:`watch` runs :func:`check_drift` after every catch-up of the read models:
 on PostgreSQL it wakes on the ledger's commit notification, within a second of
-the commit; on SQLite it looks every ``interval`` seconds (``thread follow`` does
+the commit; on SQLite it looks every ``interval`` seconds (``thread alerts follow`` does
 both). :func:`acknowledge` and :func:`close` are signed facts.
 """
 
@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Literal
 from thread.analytics.spc import LinkedViolation, SpcChart, chart_series
 from thread.domain import facts as f
 from thread.errors import LedgerError, UnknownSubject
-from thread.quality import RULE_SETS
+from thread.quality import resolve_rules
 from thread.read.drift import AlertPointRef, DriftAlert, DriftState, WatchedChart
 
 if TYPE_CHECKING:
     from thread.domain.facts.drift import ChartKind
     from thread.domain.signature import Signer
     from thread.ledger import Batch, Ledger, Receipt
+    from thread.quality import ControlChart
 
 #: The source every watcher-written fact names; its record ids are the alert ids.
 SOURCE = "drift-watch"
@@ -106,22 +107,26 @@ def acknowledge(ledger: Ledger, alert: str, *, note: str, signer: Signer) -> Rec
 
 def close(ledger: Ledger, alert: str, *, resolution: str, signer: Signer,
           outcome: Literal["assignable-cause", "false-alarm", "process-changed"]
-          = "assignable-cause", reference: str | None = None) -> Receipt:
-    """Close an alert with what was found: a fact signed by ``signer`` (meaning: approval)."""
+          = "assignable-cause", reference: str | None = None,
+          at: datetime | None = None) -> Receipt:
+    """Close an alert with what was found (``at``: when; default now): a fact signed by
+    ``signer`` (meaning: approval)."""
     found = _alert(ledger, alert)
     if found.status == "closed":
         raise LedgerError(f"drift alert {alert} is already closed")
     fact = f.DriftAlertClosed(kind=found.kind, key=found.key, alert=alert,
                               resolution=resolution, outcome=outcome, reference=reference)
-    return ledger.record(fact, actor=signer.signer, sign=signer, meaning="approval")
+    return ledger.record(fact, occurred_at=at, actor=signer.signer, sign=signer,
+                         meaning="approval", source=SOURCE,
+                         source_record_id=f"{alert}/closed")
 
 
 def _judge(ledger: Ledger, watched: WatchedChart, state: DriftState) -> list[DriftAlert]:
     found = ledger.series(watched.metric, part_number=watched.part_number,
                           machine=watched.machine, operation=watched.operation,
-                          since=watched.since, catch_up=False)
-    if not found.points or found.points[-1].position <= watched.position and not any(
-            p.position > watched.position for p in found.points):
+                          since=watched.since)
+    if not found.points or (found.points[-1].position <= watched.position and not any(
+            p.position > watched.position for p in found.points)):
         return []
     rules: str | list[str] = list(watched.rules)
     try:
@@ -158,21 +163,21 @@ def _raise(batch: Batch, watched: WatchedChart, drawn: SpcChart,
     last = drawn.series.points[drawn.members[due.index][-1]]
     alert = f"{watched.chart}-{due.rule}-{last.position}"
     points = tuple(
-        f.AlertPoint(index=k, value=chart.points[k],
+        f.AlertPoint(index=k, value=_plotted(chart, due, k),
                      serial=drawn.series.points[drawn.members[k][-1]].serial,
                      position=drawn.series.points[drawn.members[k][-1]].position,
                      at=drawn.series.points[drawn.members[k][-1]].at)
         for k in due.points)
     fact = f.DriftAlertRaised(
         kind=watched.kind, key=watched.key, alert=alert, chart=watched.chart,
-        metric=watched.metric, chart_kind=watched.chart_kind, rule=due.rule,  # type: ignore[arg-type]
+        metric=watched.metric, chart_kind=watched.chart_kind, rule=due.rule,
         description=due.description, center=chart.center, lcl=_limit(chart.lcl),
         ucl=_limit(chart.ucl), points=points, notify=watched.notify)
     batch.record(fact, occurred_at=last.at, source_record_id=alert)
     if last.serial is not None:
         batch.record(f.DriftAlertNoted(serial=last.serial, alert=alert, chart=watched.chart,
                                        rule=due.rule, watched=f"{watched.kind} {watched.key}",
-                                       value=chart.points[due.index]),
+                                       value=due.value),
                      occurred_at=last.at, source_record_id=f"{alert}/part")
     return DriftAlert(alert=alert, chart=watched.chart, kind=watched.kind, key=watched.key,
                       metric=watched.metric, chart_kind=watched.chart_kind, rule=due.rule,
@@ -180,6 +185,14 @@ def _raise(batch: Batch, watched: WatchedChart, drawn: SpcChart,
                       ucl=fact.ucl, points=tuple(AlertPointRef(**p.model_dump())
                                                  for p in points),
                       notify=watched.notify, raised_at=last.at, position=0, status="open")
+
+
+def _plotted(chart: ControlChart, due: LinkedViolation, index: int) -> float:
+    """The value plotted at ``index`` on the chart the violation is on."""
+    if ":" in due.rule and chart.dispersion is not None:
+        found = chart.dispersion.points[index]
+        return due.value if found is None else found
+    return chart.points[index]
 
 
 def _limit(value: float | Sequence[float] | None) -> float | None:
@@ -190,10 +203,8 @@ def _limit(value: float | Sequence[float] | None) -> float | None:
 
 
 def _rule_ids(rules: Sequence[str]) -> list[str]:
-    ids: list[str] = []
-    for rule in rules:
-        ids.extend(RULE_SETS.get(rule, (rule,)))
-    return ids
+    """Rule ids, named sets spelled out (``nelson``: N1..N8), each checked."""
+    return [rule.id for name in rules for rule in resolve_rules(name)]
 
 
 def _watched(state: DriftState, chart: str) -> WatchedChart:

@@ -237,7 +237,7 @@ def _row(name: str, n: int, found: Capability | None, held: Held | None,
     if found is None:
         return (name, str(n), "-", "-", "-", "-", "-", f"{outside:.2%}", "-", "-")
     interval = found.cpk_interval
-    return (name, str(n), _g(found.mean), _g(found.sigma_within), _g(found.cpk),
+    return (name, str(n), f"{found.mean:.6g}", _g(found.sigma_within), _g(found.cpk),
             "-" if interval is None else f"{_g(interval.low)} .. {_g(interval.high)}",
             _g(found.ppk), f"{outside:.2%}", _g(held.as_running if held else None),
             _g(held.centred if held else None))

@@ -26,10 +26,15 @@ ATTRIBUTES = ("p", "np", "c", "u")
 
 
 class LinkedViolation(Model):
-    """A rule broken at a chart point, with the parts and events behind its points."""
+    """A rule broken at a chart point, with the parts and events behind its points.
+
+    A rule broken on the dispersion chart (moving range, range, standard deviation) is
+    named with that chart first: ``MR:WE1``, ``R:WE1``, ``S:WE1``.
+    """
 
     rule: str
     index: int
+    value: float
     description: str
     points: tuple[int, ...]
     behind: tuple[SeriesPoint, ...]
@@ -51,7 +56,8 @@ class SpcChart(Model):
 def chart_series(found: Series, chart: str = "i-mr", *, subgroup_size: int = 1,
                  phase1: int | None = None, center: float | None = None,
                  sigma: float | None = None, rules: str | Sequence[str] = "western-electric",
-                 **parameters: float) -> SpcChart:
+                 ewma_lambda: float = 0.2, ewma_width: float = 3.0, cusum_k: float = 0.5,
+                 cusum_h: float = 5.0) -> SpcChart:
     """The control chart of ``found`` with every violation linked to its points' parts."""
     if chart in ATTRIBUTES:
         usable = [i for i, p in enumerate(found.points) if p.failed is not None]
@@ -65,17 +71,22 @@ def chart_series(found: Series, chart: str = "i-mr", *, subgroup_size: int = 1,
     if chart in ATTRIBUTES:
         counts = [float(sum(1 for i in group if found.points[i].failed)) for group in members]
         drawn = control_chart(counts, chart=chart, sizes=[len(g) for g in members],
-                              phase1=phase1, center=center, sigma=sigma, rules=rules,
-                              **parameters)
+                              phase1=phase1, center=center, sigma=sigma, rules=rules)
     else:
         values = [float(found.points[i].value) for i in usable[:whole]]  # type: ignore[arg-type]
         drawn = control_chart(values, chart=chart, subgroup_size=size, phase1=phase1,
-                              center=center, sigma=sigma, rules=rules, **parameters)
-    violations = tuple(
-        LinkedViolation(rule=v.rule, index=v.index, description=v.description,
+                              center=center, sigma=sigma, rules=rules,
+                              ewma_lambda=ewma_lambda, ewma_width=ewma_width, cusum_k=cusum_k,
+                              cusum_h=cusum_h)
+    dispersion = drawn.dispersion
+    broken = [(v.rule, v) for v in drawn.violations] + (
+        [(f"{dispersion.kind.upper()}:{v.rule}", v) for v in dispersion.violations]
+        if dispersion is not None else [])
+    violations = tuple(sorted((
+        LinkedViolation(rule=rule, index=v.index, value=v.value, description=v.description,
                         points=tuple(v.points),
                         behind=tuple(found.points[i] for k in v.points for i in members[k]))
-        for v in drawn.violations)
+        for rule, v in broken), key=lambda v: (v.index, v.rule)))
     return SpcChart(series=found, chart=drawn, members=members, violations=violations,
                     left_out=len(found.points) - whole)
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from thread.domain.signature import Signer
     from thread.read.drift import DriftAlert, DriftState
 
+#: Violations listed in text; --json gives every one.
+SHOWN = 25
 CHARTS = ("i-mr", "xbar-r", "xbar-s", "ewma", "cusum", "p", "np", "c", "u")
 
 
@@ -110,7 +112,7 @@ def chart_lines(drawn: SpcChart) -> list[str]:
     scope = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in (
         ("part_number", found.part_number), ("revision", found.revision),
         ("machine", found.machine), ("operation", found.operation)) if value)
-    unit = f" {found.unit}" if found.unit else ""
+    unit = f" {found.unit}" if found.unit and chart.chart not in ("p", "np", "c", "u") else ""
     lines = [f"{chart.chart} chart of {found.metric}" + (f" ({scope})" if scope else ""),
              f"{plural(len(chart.points), 'point')} from {plural(len(found.points), 'value')}"
              + (f", {drawn.left_out} left out" if drawn.left_out else "")
@@ -119,9 +121,12 @@ def chart_lines(drawn: SpcChart) -> list[str]:
              f"sigma {_g(chart.sigma)} ({chart.sigma_method})"]
     if not drawn.violations:
         return [*lines, "no rule broken"]
-    lines.append(f"{plural(len(drawn.violations), 'violation')}:")
+    shown = drawn.violations[:SHOWN]
+    lines.append(f"{plural(len(drawn.violations), 'violation')}"
+                 + (f" (the first {SHOWN}; --json lists all)" if len(shown) < len(
+                     drawn.violations) else "") + ":")
     rows = []
-    for v in drawn.violations:
+    for v in shown:
         last = v.behind[-1]
         rows.append((str(v.index), v.rule, shorten(v.description, 40),
                      _g(chart.points[v.index]), last.serial or "-", moment(last.at),
@@ -170,7 +175,8 @@ def capability(ctx: click.Context, part_number: str, revision: str | None,
     with opened(ctx) as ledger:
         report = design_feedback(ledger, part_number, revision=revision,
                                  characteristics=characteristics, operation=operation,
-                                 period=period, since=since, until=until, as_of=as_of,
+                                 period=period,  # type: ignore[arg-type]
+                                 since=since, until=until, as_of=as_of,
                                  by=by)  # type: ignore[arg-type]
     if path is not None:
         from thread.analytics.feedback_report import render

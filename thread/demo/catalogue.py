@@ -34,6 +34,8 @@ SIGNERS = {
     "a.mensah": ("Abena Mensah", "quality manager: approves releases and first articles"),
 }
 GRINDERS = ("GR-01", "GR-02", "GR-03")
+#: Shift windows of each grinder's vibration that set its watched chart's limits (two weeks).
+WATCH_BASELINE = 20
 #: The grinder whose spindle bearing wears out.
 NOISY = "GR-02"
 #: Spindle vibration alarm limit, mm/s.

@@ -14,6 +14,7 @@ from thread.demo.catalogue import (
     SIGNERS,
     SITE,
     START,
+    WATCH_BASELINE,
     certificate,
     digest,
 )
@@ -33,6 +34,7 @@ class Plant:
         signers = {signer: self.journal.signer(signer, name)
                    for signer, (name, _) in SIGNERS.items()}
         self.engineer = signers["r.okafor"]
+        self.manager = signers["a.mensah"]
         quality = Quality(inspector=signers["k.nakamura"], manager=signers["a.mensah"],
                           mrb=signers["d.lindqvist"])
         self.certificates = {
@@ -80,6 +82,16 @@ class Plant:
                 quantity=lot.quantity, unit="kg", certificate_number=f"3.1-{lot.heat}",
                 certificate_digest=self.certificates[lot.lot],
             ), START - timedelta(days=7 - number), "receiving")
+        for machine in GRINDERS:
+            # The quality manager watches each grinder's spindle vibration: limits from its
+            # first two weeks of shifts, the Western Electric rules (thread.analytics.drift).
+            journal.add(f.ChartSubscribed(
+                kind="machine", key=machine, chart=f"{machine}-VIBRATION",
+                metric="condition.spindle_vibration.mean", chart_kind="i-mr", machine=machine,
+                phase1=WATCH_BASELINE, rules=("WE1", "WE2", "WE3", "WE4"), since=START,
+                notify=("maintenance", "quality"),
+            ), START - timedelta(days=1), self.manager.signer, sign=self.manager,
+                meaning="authorship")
         return journal.take()
 
     def produce(self, first: int, count: int) -> list[Entry | Countersignature]:

@@ -121,7 +121,7 @@ def drift_state(conn: Connection, as_of: AsOf) -> DriftState:
             charts[chart] = charts[chart].model_copy(update={"active": False})
         elif topic == f.DriftAlertRaised.topic:
             alerts[alert] = _alert(kind, key, position, occurred, p)
-        else:
+        elif topic in (f.DriftAlertAcknowledged.topic, f.DriftAlertClosed.topic):
             handled.append((topic, kind, key, version, position, p, occurred))
     signers = _signers(conn, as_of, {(kind, key) for _, kind, key, *_ in handled})
     for topic, kind, key, version, position, p, occurred in handled:

@@ -28,8 +28,8 @@ from thread.read.trace import trace
 from thread.read.verified import verified_trace
 
 if TYPE_CHECKING:
-    from thread.read.outcomes import Outcome
     from thread.analytics.patterns import FailurePatterns, Finding, Grouping
+    from thread.read.outcomes import Outcome
 
 
 class Queries:

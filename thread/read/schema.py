@@ -293,7 +293,8 @@ INDEXES: dict[str, list[Index]] = {
     # Capability and charts read a part number's measurements characteristic by
     # characteristic: the key's rows come from the index alone.
     inspections.name: [Index("read_inspections_key", inspections.c.key,
-                             inspections.c.characteristic, inspections.c.occurred_ns,
+                             inspections.c.characteristic, inspections.c.kind,
+                             inspections.c.version, inspections.c.occurred_ns,
                              inspections.c.recorded_ns, inspections.c.position,
                              inspections.c.measured, inspections.c.verdict)],
     drift.name: [Index("read_drift_chart", drift.c.chart, drift.c.position),

@@ -37,7 +37,7 @@ _NOT_SUPERSEDED = (
 )
 
 
-class BadMetric(LedgerError):
+class BadMetric(LedgerError):  # noqa: N818 - a refusal, named as the domain's errors are
     """A metric name or scope a chart cannot read."""
 
 
@@ -218,53 +218,91 @@ class Measured(Model):
 
 
 _MEASURED = (
-    "SELECT i.characteristic, i.measured, i.occurred_ns, i.key, i.verdict, i.unit, i.nominal, "
-    "i.lower_tolerance, i.upper_tolerance FROM read_registry r "
-    "JOIN read_inspections i ON i.key = r.key AND i.kind = r.kind "
+    "SELECT i.characteristic, i.measured, i.occurred_ns, i.key, i.verdict, i.position "
+    "FROM read_registry r JOIN read_inspections i ON i.key = r.key AND i.kind = r.kind "
     "WHERE r.part_number = :part_number AND r.kind = 'part' AND r.{clock} <= :bound "
     "AND i.{clock} <= :bound AND i.occurred_ns >= :since AND i.occurred_ns < :until"
 )
+#: The tolerance a characteristic's latest measurements state (by their log positions).
+_STATED = (
+    "SELECT characteristic, unit, nominal, lower_tolerance, upper_tolerance, position "
+    "FROM read_inspections WHERE position IN :positions"
+)
+#: The runs that made each part on a machine: its operations, and process records that
+#: name a machine (a collector may record the process without the operation).
 _LAST_MACHINE = (
     "SELECT o.key, o.machine, o.started_ns FROM read_registry r "
     "JOIN read_operations o ON o.key = r.key AND o.kind = r.kind "
     "WHERE r.part_number = :part_number AND r.kind = 'part' AND r.{clock} <= :bound "
-    "AND o.{clock} <= :bound AND o.machine IS NOT NULL"
+    "AND o.{clock} <= :bound AND o.machine IS NOT NULL{operation} "
+    "UNION SELECT p.key, p.machine, p.started_ns FROM read_registry r "
+    "JOIN read_parameters p ON p.key = r.key AND p.kind = r.kind "
+    "WHERE r.part_number = :part_number AND r.kind = 'part' AND r.{clock} <= :bound "
+    "AND p.{clock} <= :bound AND p.machine IS NOT NULL{process_operation}"
 )
 
 
 def measured(conn: Connection, part_number: str, as_of: AsOf, *, revision: str | None = None,
              operation: str | None = None, since_ns: int = 0, until_ns: int = 2**62
              ) -> list[Measured]:
-    """Every characteristic of ``part_number`` measured in the period, each with its values,
-    when they were measured and the machine that made each part: the machine of its
-    ``operation``, or of the last operation that ran on a machine."""
+    """Every characteristic of ``part_number`` measured in the period, each with its values
+    in the order they were measured, when, and the machine that made each part: the machine
+    of its ``operation``, or of the last operation that ran on a machine.
+
+    The rows come from the inspections' covering index alone (a million parts' worth is
+    read without touching the table); the tolerance is read from each characteristic's
+    latest measurements, a few rows by their positions.
+    """
     sql = _MEASURED + (" AND r.revision = :revision" if revision is not None else "")
     sql += " AND " + _NOT_SUPERSEDED.format(t="i", clock="{clock}")
     found = rows(conn, sql + " ORDER BY i.characteristic, i.occurred_ns, i.position", as_of,
                  part_number=part_number, since=since_ns, until=until_ns,
                  **({"revision": revision} if revision is not None else {}))
-    machine_sql = _LAST_MACHINE + (" AND o.operation = :operation" if operation else "")
+    machine_sql = _LAST_MACHINE.replace(
+        "{operation}", " AND o.operation = :operation" if operation else "").replace(
+        "{process_operation}", " AND p.operation = :operation" if operation else "")
     made_on: dict[str, tuple[int, str]] = {}
     for key, machine, started in rows(conn, machine_sql, as_of, part_number=part_number,
                                       **({"operation": operation} if operation else {})):
         if key not in made_on or started >= made_on[key][0]:
             made_on[key] = (started, machine)
+    machine_of = {key: machine for key, (_, machine) in made_on.items()}
     by_characteristic: dict[str, list[tuple[Any, ...]]] = {}
     for row in found:
         by_characteristic.setdefault(row[0], []).append(row)
+    stated = _stated(conn, as_of, by_characteristic)
     result = []
     for characteristic, taken in by_characteristic.items():
         valued = [row for row in taken if row[1] is not None]
-        stated = next((row for row in reversed(taken) if row[6] is not None
-                       and row[7] is not None and row[8] is not None), None)
+        unit, tolerance = stated.get(characteristic, (None, None))
         result.append(Measured(
-            characteristic=characteristic,
-            unit=stated[5] if stated is not None else taken[-1][5],
-            tolerance=None if stated is None else Tolerance(
-                nominal=stated[6], lower=stated[7], upper=stated[8], unit=stated[5]),
-            values=tuple(float(row[1]) for row in valued),
-            at_ns=tuple(int(row[2]) for row in valued),
-            machines=tuple(made_on.get(row[3], (0, None))[1] for row in valued),
+            characteristic=characteristic, unit=unit, tolerance=tolerance,
+            values=tuple(row[1] for row in valued),
+            at_ns=tuple(row[2] for row in valued),
+            machines=tuple(machine_of.get(row[3]) for row in valued),
             failed=sum(1 for row in taken if row[4] == "fail"),
             without_value=len(taken) - len(valued)))
     return result
+
+
+#: How many of a characteristic's latest measurements are looked at for its tolerance.
+_LATEST = 20
+
+
+def _stated(conn: Connection, as_of: AsOf, found: dict[str, list[tuple[Any, ...]]]
+            ) -> dict[str, tuple[str | None, Tolerance | None]]:
+    """Each characteristic's unit and the tolerance its latest measurement with one states."""
+    positions = [row[5] for taken in found.values() for row in taken[-_LATEST:]]
+    latest: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    units: dict[str, str | None] = {}
+    for characteristic, unit, nominal, lower, upper, position in rows(
+            conn, _STATED, as_of, positions=positions):
+        units[characteristic] = units.get(characteristic) or unit
+        if nominal is not None and lower is not None and upper is not None and (
+                characteristic not in latest or position > latest[characteristic][0]):
+            latest[characteristic] = (position, (unit, nominal, lower, upper))
+    return {name: (latest[name][1][0] if name in latest else units.get(name),
+                   Tolerance(nominal=latest[name][1][1], lower=latest[name][1][2],
+                             upper=latest[name][1][3], unit=latest[name][1][0])
+                   if name in latest else None)
+            for name in found}

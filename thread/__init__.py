@@ -26,14 +26,18 @@ from thread.errors import (
 if TYPE_CHECKING:
     from thread import facts
     from thread.analytics.corrective import Effectiveness
+    from thread.analytics.feedback import DesignFeedback
     from thread.analytics.patterns import FailurePatterns, Finding
+    from thread.analytics.spc import SpcChart
     from thread.bootstrap import open
     from thread.domain import DesignItem, Lot, Machine, Part, Recorded
     from thread.domain.signature import Signer, verify_signature
     from thread.ledger import Batch, InclusionProof, Ledger, Receipt, Stream
     from thread.read.conditions import ConditionSeries
+    from thread.read.drift import DriftAlert, DriftState, WatchedChart
     from thread.read.genealogy import Node
     from thread.read.recall import RecallScope
+    from thread.read.series import Measured, Series, SeriesPoint
     from thread.read.story import Story
     from thread.storage.encryption import new_key as new_encryption_key
 
@@ -62,6 +66,14 @@ _LAZY = {
     "FailurePatterns": ("thread.analytics.patterns", "FailurePatterns"),
     "Finding": ("thread.analytics.patterns", "Finding"),
     "Effectiveness": ("thread.analytics.corrective", "Effectiveness"),
+    "Series": ("thread.read.series", "Series"),
+    "SeriesPoint": ("thread.read.series", "SeriesPoint"),
+    "Measured": ("thread.read.series", "Measured"),
+    "DriftState": ("thread.read.drift", "DriftState"),
+    "DriftAlert": ("thread.read.drift", "DriftAlert"),
+    "WatchedChart": ("thread.read.drift", "WatchedChart"),
+    "SpcChart": ("thread.analytics.spc", "SpcChart"),
+    "DesignFeedback": ("thread.analytics.feedback", "DesignFeedback"),
 }
 
 
@@ -81,7 +93,10 @@ __all__ = [
     "ConcurrencyConflict",
     "ConditionSeries",
     "ConfigurationError",
+    "DesignFeedback",
     "DesignItem",
+    "DriftAlert",
+    "DriftState",
     "Effectiveness",
     "EncryptionKeyError",
     "FailurePatterns",
@@ -94,6 +109,7 @@ __all__ = [
     "LedgerError",
     "Lot",
     "Machine",
+    "Measured",
     "Node",
     "NotALedger",
     "Part",
@@ -103,12 +119,16 @@ __all__ = [
     "Receipt",
     "Recorded",
     "RuleViolation",
+    "Series",
+    "SeriesPoint",
     "SignatureInvalid",
     "Signer",
+    "SpcChart",
     "Story",
     "Stream",
     "UnknownSubject",
     "UnreleasedRevision",
+    "WatchedChart",
     "facts",
     "new_encryption_key",
     "open",

@@ -900,6 +900,11 @@ class Ledger:
                 f"{type(fact).__name__} for {fact.subject[0]} {fact.subject[1]}: occurred_at "
                 f"{occurred_at.isoformat()} needs a time zone"
             )
+        if fact.needs_signature and signer is None:
+            kind, key = fact.subject
+            raise InvalidFact(type(fact).__name__, f"{kind} {key}", [(
+                "sign", None, f"a signer: a {type(fact).__name__} is an electronic signature's "
+                              f"record (who, when, meaning), so it is never recorded unsigned")])
         return _Command(fact, occurred_at, actor or self.actor, source or "api",
                         source_record_id, signer, meaning, corrects, reason)
 

@@ -47,6 +47,11 @@ def test_a_new_point_beyond_the_limits_raises_one_alert(ledger: thread.Ledger,
     story = ledger.trace("SN-HIGH")
     assert any(e.topic == f.DriftAlertNoted.topic for e in story.timeline)
 
+    before = ledger.count()
+    with pytest.raises(LedgerError, match="never recorded unsigned"):
+        ledger.record(f.DriftAlertAcknowledged(kind="machine", key=MACHINE, alert=alert.alert,
+                                               note="unsigned"))
+    assert ledger.count() == before
     drift.acknowledge(ledger, alert.alert, note="checking the spindle", signer=engineer)
     acknowledged = ledger.drift().alert(alert.alert)
     assert acknowledged is not None and acknowledged.status == "acknowledged"

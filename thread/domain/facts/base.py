@@ -120,6 +120,8 @@ class Fact(BaseModel):
     #: Which fields name the subject (the catalogue in :mod:`thread.domain.topics` says it
     #: for every built-in topic; this is the default for fact kinds defined elsewhere).
     subject_rule: ClassVar[topics.Subject] = topics.ANY
+    #: Whether the ledger refuses this kind of fact without an electronic signature.
+    needs_signature: ClassVar[bool] = False
 
     def __init__(self, **data: Any) -> None:
         try:

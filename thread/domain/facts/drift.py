@@ -117,6 +117,7 @@ class DriftAlertAcknowledged(_OnWatchedSubject):
     """Someone has seen the alert and owns it (a signed fact)."""
 
     topic = "quality.drift-alert-acknowledged"
+    needs_signature = True
     alert: Identifier
     note: Text
 
@@ -125,6 +126,7 @@ class DriftAlertClosed(_OnWatchedSubject):
     """The alert is dealt with (a signed fact): the cause found, or a false alarm."""
 
     topic = "quality.drift-alert-closed"
+    needs_signature = True
     alert: Identifier
     resolution: Text
     outcome: Literal["assignable-cause", "false-alarm", "process-changed"] = "assignable-cause"

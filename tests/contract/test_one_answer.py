@@ -164,11 +164,13 @@ def test_the_ledger_exposes_no_path_that_appends_without_a_log_leaf(
                               "notification_log", "recorder", "snapshots"})
     assert public == {
         "actor", "batch", "checkpoint", "checkpoints", "clock", "close", "condition_series",
-        "consistency_proof", "correct", "count", "design", "env", "failure_patterns", "forget",
+        "consistency_proof", "correct", "count", "design", "drift", "env", "failure_patterns",
+            "forget",
         "genealogy", "history", "history_of",
-        "inclusion_proof", "lot", "machine", "mapper", "max_clock_skew", "notifications",
+        "inclusion_proof", "lot", "machine", "mapper", "max_clock_skew", "measured",
+            "notifications", "outcomes",
         "origin", "part",
-        "parts", "read_models", "rebuild", "recall_scope", "record", "scan", "serials",
+        "parts", "read_models", "rebuild", "recall_scope", "record", "scan", "serials", "series",
         "store", "stream", "trace", "tree_head", "unit_records"}
     stored = ledger.store.select_events(thread.domain.aggregate_id("part", "S-1"))
     with pytest.raises(thread.LedgerError, match="bare insert_events"):

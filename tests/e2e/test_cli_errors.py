@@ -23,6 +23,9 @@ AS_OF_COMMANDS = {
     "dhr": ["BRG-000001"],
     "fair": ["BRG-6204", "--revision", "A"],
     "investigate": ["--part-number", "BRG-6204"],
+    "spc": ["process.vibration.mean", "--machine", "GR-02"],
+    "capability": ["BRG-6204"],
+    "alerts": [],
 }
 FULL_DISK = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 

@@ -67,8 +67,8 @@ def test_capability_reports_per_machine_and_what_it_holds(demo_db: str,
 def test_alerts_show_the_noisy_grinder_and_are_closed_signed(demo_db: str) -> None:
     """The demo's GR-02 alerts were raised at the fault's start and closed, signed."""
     data = json.loads(_run(demo_db, "alerts", "--json"))
-    assert {c["chart"] for c in data["charts"]} == {"GR-01-VIBRATION", "GR-02-VIBRATION",
-                                                    "GR-03-VIBRATION"}
+    assert {c["chart"] for c in data["charts"]} == {
+        "GR-01-VIBRATION", "GR-02-VIBRATION", "GR-03-VIBRATION", "BRG-6204-OP30-VIBRATION"}
     noisy = [a for a in data["alerts"] if a["key"] == "GR-02"]
     assert noisy and noisy[0]["raised_at"].startswith("2026-03-30")
     assert all(a["status"] == "closed" for a in noisy)

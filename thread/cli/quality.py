@@ -256,12 +256,14 @@ def _handler(alert: DriftAlert) -> str:
 @click.option("--rules", default="western-electric", show_default=True,
               help="western-electric, nelson, or rule ids such as WE1,N2.")
 @click.option("--notify", multiple=True, help="Who is told (repeatable): a name, a role.")
+@json_option
 @click.pass_context
 def watch_chart(ctx: click.Context, chart: str, metric: str, part_number: str | None,
                 revision: str | None, machine: str | None, operation: str | None,
                 since: datetime | None, until: datetime | None, chart_kind: str,
                 subgroup_size: int, phase1: int | None, center: float | None,
-                sigma: float | None, rules: str, notify: tuple[str, ...]) -> None:
+                sigma: float | None, rules: str, notify: tuple[str, ...],
+                as_json: bool) -> None:
     """Watch a chart of METRIC from now on: new points that break a rule raise an alert."""
     from thread.analytics.drift import subscribe
 
@@ -275,20 +277,31 @@ def watch_chart(ctx: click.Context, chart: str, metric: str, part_number: str | 
                             subgroup_size=subgroup_size, phase1=phase1, center=center,
                             sigma=sigma, rules=[ids] if isinstance(ids, str) else ids,
                             since=since, notify=notify)
-    click.echo(f"chart {chart} watched on {receipt.kind} {receipt.key}")
+    _done(as_json, {"chart": chart, "watched_on": f"{receipt.kind} {receipt.key}",
+                     "version": receipt.version, "duplicate": receipt.duplicate},
+          f"chart {chart} watched on {receipt.kind} {receipt.key}")
+
+
+def _done(as_json: bool, record: dict[str, Any], text: str) -> None:
+    """What a handling command did: one JSON object, or one line."""
+    if as_json:
+        echo_json(record)
+    else:
+        click.echo(text)
 
 
 @alerts.command("stop")
 @click.argument("chart")
 @click.option("--reason", required=True, help="Why the chart is no longer watched.")
+@json_option
 @click.pass_context
-def stop_chart(ctx: click.Context, chart: str, reason: str) -> None:
+def stop_chart(ctx: click.Context, chart: str, reason: str, as_json: bool) -> None:
     """Stop watching CHART (its alerts stay as they are)."""
     from thread.analytics.drift import unsubscribe
 
     with opened(ctx) as ledger:
         unsubscribe(ledger, chart, reason=reason)
-    click.echo(f"chart {chart} no longer watched")
+    _done(as_json, {"chart": chart, "watched": False}, f"chart {chart} no longer watched")
 
 
 @alerts.command("check")
@@ -314,9 +327,13 @@ def check(ctx: click.Context, as_json: bool) -> None:
 @alerts.command("follow")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Seconds between looks at the log (PostgreSQL wakes at once on a commit).")
+@json_option
 @click.pass_context
-def follow(ctx: click.Context, interval: float) -> None:
-    """Keep the read models current and raise drift alerts as data lands, until stopped."""
+def follow(ctx: click.Context, interval: float, as_json: bool) -> None:
+    """Keep the read models current and raise drift alerts as data lands, until stopped.
+
+    With --json, JSON lines: one when it starts and one when it stops.
+    """
     import signal
 
     from thread.analytics import require
@@ -326,10 +343,16 @@ def follow(ctx: click.Context, interval: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with opened(ctx) as ledger:
+        if as_json:
+            echo_json({"watching": len([c for c in ledger.drift().charts if c.active]),
+                       "interval": interval})
         try:
             watch(ledger, stop, interval=interval)
         except KeyboardInterrupt:
             stop.set()
+        alerts_now = len(ledger.drift().alerts)
+    _done(as_json, {"stopped": True, "alerts": alerts_now},
+          f"stopped; {plural(alerts_now, 'alert')} on record")
 
 
 def _signer(path: Path | None, printed_name: str | None) -> Signer:
@@ -357,15 +380,18 @@ _SIGNED = (
 @click.option("--note", required=True, help="What is being done about it.")
 @_SIGNED[0]
 @_SIGNED[1]
+@json_option
 @click.pass_context
-def ack(ctx: click.Context, alert: str, note: str, signer_key: Path, printed_name: str) -> None:
+def ack(ctx: click.Context, alert: str, note: str, signer_key: Path, printed_name: str,
+        as_json: bool) -> None:
     """Acknowledge ALERT: a fact signed by you (meaning: review)."""
     from thread.analytics.drift import acknowledge
 
     signer = _signer(signer_key, printed_name)
     with opened(ctx) as ledger:
         acknowledge(ledger, alert, note=note, signer=signer)
-    click.echo(f"drift alert {alert} acknowledged, signed by {printed_name}")
+    _done(as_json, {"alert": alert, "status": "acknowledged", "signed_by": signer.signer},
+          f"drift alert {alert} acknowledged, signed by {printed_name}")
 
 
 @alerts.command("close")
@@ -377,9 +403,11 @@ def ack(ctx: click.Context, alert: str, note: str, signer_key: Path, printed_nam
 @click.option("--reference", default=None, help="A CAPA or work order it refers to.")
 @_SIGNED[0]
 @_SIGNED[1]
+@json_option
 @click.pass_context
 def close_alert(ctx: click.Context, alert: str, resolution: str, outcome: str,
-                reference: str | None, signer_key: Path, printed_name: str) -> None:
+                reference: str | None, signer_key: Path, printed_name: str,
+                as_json: bool) -> None:
     """Close ALERT with what was found: a fact signed by you (meaning: approval)."""
     from thread.analytics.drift import close
 
@@ -387,4 +415,6 @@ def close_alert(ctx: click.Context, alert: str, resolution: str, outcome: str,
     with opened(ctx) as ledger:
         close(ledger, alert, resolution=resolution, outcome=outcome,  # type: ignore[arg-type]
               reference=reference, signer=signer)
-    click.echo(f"drift alert {alert} closed ({outcome}), signed by {printed_name}")
+    _done(as_json, {"alert": alert, "status": "closed", "outcome": outcome,
+                     "signed_by": signer.signer},
+          f"drift alert {alert} closed ({outcome}), signed by {printed_name}")

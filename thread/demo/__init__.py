@@ -84,7 +84,8 @@ class DemoSummary:
     failures: int  # warranty claims on hubs
     bearing_failures: int  # failures the failure lab attributed to a bearing
     maintenance: int  # maintenance work orders on the grinders
-    signatures: int  # electronic signatures: releases, dispositions, reports, first articles
+    signatures: int  # electronic signatures: releases, dispositions, reports, first articles,
+    #                  watched charts and closed drift alerts
     facts: int  # facts the simulation produced (signatures apart)
     written: int  # of which this fill recorded (the rest were already in the ledger)
     example: str  # a serial with a story worth reading
@@ -119,27 +120,31 @@ def fill(
         written += _write(ledger, plant.produce(first, count))
         if progress is not None:
             progress(count)
-    _check_drift(ledger, plant)
-    return _summary(plant, bearings, written)
+    closed = _check_drift(ledger, plant)
+    return _summary(plant, bearings, written, closed)
 
 
-def _check_drift(ledger: Ledger, plant: Plant) -> None:
+def _check_drift(ledger: Ledger, plant: Plant) -> int:
     """Judge the watched vibration charts, as a watcher following the plant would have, and
     close the alerts of the noisy grinder with its repair, signed by the quality manager
     (needs the analytics extra; without it the alerts wait for ``thread alerts check``)."""
     from importlib.util import find_spec
 
     if find_spec("scipy") is None or find_spec("numpy") is None:
-        return
+        return 0
     from thread.analytics import drift
 
     drift.check_drift(ledger)
+    closed = 0
     for alert in ledger.drift().alerts:
+        if alert.key == NOISY and alert.raised_at < REPAIR:
+            closed += 1
         if alert.key == NOISY and alert.status != "closed" and alert.raised_at < REPAIR:
             drift.close(ledger, alert.alert, signer=plant.manager, reference="MWO-26-0419",
                         resolution="spindle rear bearing worn; replaced on "
                                    f"{REPAIR:%d %B} (vibration back to normal)",
                         at=REPAIR)
+    return closed
 
 
 def signer_keys(seed: int = 7) -> dict[str, bytes]:
@@ -183,7 +188,7 @@ def _event(ledger: Ledger, receipt: Receipt) -> Recorded:
                       f"{receipt.version} to countersign")
 
 
-def _summary(plant: Plant, bearings: int, written: int) -> DemoSummary:
+def _summary(plant: Plant, bearings: int, written: int, closed: int) -> DemoSummary:
     """Counts of everything simulated so far."""
     journal = plant.journal
     c = journal.counts
@@ -195,6 +200,6 @@ def _summary(plant: Plant, bearings: int, written: int) -> DemoSummary:
         shipped=c["shipped"], condition_windows=c["windows"], alarms=c["alarms"],
         field_reports=c["field reports"], failures=c["failures"],
         bearing_failures=c["bearing failures"], maintenance=c["maintenance"],
-        signatures=c["signatures"], facts=c["facts"],
+        signatures=c["signatures"] + closed, facts=c["facts"],
         written=written, example=journal.example or "BRG-000001",
     )

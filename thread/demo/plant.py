@@ -92,6 +92,15 @@ class Plant:
                 notify=("maintenance", "quality"),
             ), START - timedelta(days=1), self.manager.signer, sign=self.manager,
                 meaning="authorship")
+        # And each bearing's own grinding vibration, on every grinder: an alert names the
+        # bearing whose value completed the pattern, in that bearing's story.
+        journal.add(f.ChartSubscribed(
+            kind="design", key=BEARING, chart=f"{BEARING}-OP30-VIBRATION",
+            metric="process.vibration.mean", chart_kind="i-mr", part_number=BEARING,
+            operation="OP30-grind-bore-raceway", phase1=WATCH_BASELINE * 2,
+            rules=("WE1",), since=START, notify=("quality",),
+        ), START - timedelta(days=1), self.manager.signer, sign=self.manager,
+            meaning="authorship")
         return journal.take()
 
     def produce(self, first: int, count: int) -> list[Entry | Countersignature]:

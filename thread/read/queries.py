@@ -211,7 +211,7 @@ class Queries:
         from thread.read.outcomes import outcomes
 
         models = self.models
-        models.fresh(["registry", "genealogy", "inspection"], catch_up=catch_up)
+        models.fresh(["story", "registry", "genealogy", "inspection"], catch_up=catch_up)
         with models.engine.connect() as conn:
             return outcomes(conn, part_number, ns(since) if since is not None else 0,
                             ns(until) if until is not None else 2**62, AsOf(as_of, by))

@@ -4,6 +4,7 @@ watchers record it once; acknowledging and closing are signed; the part's story 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -112,3 +113,55 @@ def test_bad_subscriptions_are_refused_with_one_line(ledger: thread.Ledger) -> N
     drift.subscribe(ledger, chart="C", metric=METRIC, machine=MACHINE, phase1=20)
     with pytest.raises(LedgerError, match="already watched"):
         drift.subscribe(ledger, chart="C", metric=METRIC, machine=MACHINE, phase1=20)
+
+
+def _reads(ledger_url: str) -> str:
+    if ledger_url.startswith("postgresql://"):
+        return ledger_url
+    from thread.bootstrap import read_models_file
+
+    return str(read_models_file(ledger_url))
+
+
+def test_a_forged_closure_in_the_read_model_is_named_by_verify(
+        ledger: thread.Ledger, ledger_url: str) -> None:
+    """An insider who closes an alert by editing read_drift is caught by the read-model check."""
+    from conftest import raw_sql
+
+    at = plant(ledger)
+    drift.subscribe(ledger, chart="C3", metric=METRIC, machine=MACHINE, phase1=20,
+                    rules=["WE1"])
+    made(ledger, "SN-HIGH", 65.0, at)
+    [alert] = [a for a in drift.check_drift(ledger) if a.rule == "WE1"]
+    ledger.read_models.catch_up()
+    assert ledger.read_models.verify().ok
+    forged = json.dumps({"alert": alert.alert, "outcome": "false-alarm",
+                         "resolution": "nothing to see"})
+    raw_sql(_reads(ledger_url), "INSERT INTO read_drift VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (10**9, "machine", MACHINE, 99, f.DriftAlertClosed.topic, None, alert.alert,
+             forged, 0, 0))
+    fooled = ledger.drift(catch_up=False).alert(alert.alert)
+    assert fooled is not None and fooled.status == "closed"
+    report = ledger.read_models.verify()
+    assert not report.ok
+    assert any(finding.table == "read_drift" for finding in report.findings)
+
+
+def test_the_alert_and_its_note_on_the_part_land_together(ledger: thread.Ledger) -> None:
+    """The alert on the machine and the note on the part are one transaction: both or none."""
+    at = plant(ledger)
+    drift.subscribe(ledger, chart="C4", metric=METRIC, machine=MACHINE, phase1=20,
+                    rules=["WE1"])
+    made(ledger, "SN-HIGH", 65.0, at)
+    raised = drift.check_drift(ledger)
+    alerts = {e.fact.alert for e in ledger.history_of("machine", MACHINE)  # type: ignore[attr-defined]
+              if e.fact.topic == f.DriftAlertRaised.topic}
+    notes = {e.fact.alert for e in ledger.history("SN-HIGH")  # type: ignore[attr-defined]
+             if e.fact.topic == f.DriftAlertNoted.topic}
+    assert alerts == notes == {a.alert for a in raised}
+    machine_events = [e for e in ledger.history_of("machine", MACHINE)
+                      if e.fact.topic == f.DriftAlertRaised.topic]
+    part_events = [e for e in ledger.history("SN-HIGH")
+                   if e.fact.topic == f.DriftAlertNoted.topic]
+    # written in one batch: the same recorded moment
+    assert {e.timestamp for e in machine_events} == {e.timestamp for e in part_events}

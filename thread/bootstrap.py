@@ -29,7 +29,7 @@ PATH_SETTING = "THREAD_LEDGER_PATH"
 
 
 def open(
-    url: str | None = None,
+    url: str | os.PathLike[str] | None = None,
     *,
     encryption_key: str | None = None,
     encryption_key_file: str | Path | None = None,
@@ -71,6 +71,7 @@ def open(
     minutes) ahead of the ledger's clock; a later ``occurred_at`` is refused, as
     a source clock running fast or a typo, not recorded as the future.
     """
+    url = os.fspath(url) if url is not None else None  # a pathlib.Path names a file too
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
     env = persistence_env(url)
     env.update(_access(env, url, create=create))

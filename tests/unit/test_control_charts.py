@@ -386,7 +386,7 @@ def test_named_rule_sets_are_cut_to_the_limit_rule_on_memory_charts() -> None:
     chart = control_chart(SHIFTED, "ewma", rules="nelson")
     assert chart.rules == ["N1"]
     assert any("N2" in note for note in chart.notes)
-    with pytest.raises(QualityInputError, match="do not apply to an ewma chart"):
+    with pytest.raises(QualityInputError, match="do not apply to the ewma chart"):
         control_chart(SHIFTED, "ewma", rules=["N1", "N2"])
 
 

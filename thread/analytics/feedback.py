@@ -21,7 +21,7 @@ from thread.domain.condition import moment
 from thread.errors import LedgerError
 from thread.quality import Capability, capability
 from thread.read.result import Model
-from thread.read.series import Measured
+from thread.read.series import Measured, Tolerance
 
 if TYPE_CHECKING:
     from thread.ledger import Ledger
@@ -115,6 +115,15 @@ def design_feedback(ledger: Ledger, part_number: str, *, revision: str | None = 
                               for m in sorted(found, key=lambda m: _natural(m.characteristic))))
 
 
+def _target(tolerance: Tolerance | None) -> float | None:
+    """Cpm's target: the nominal, unless the nominal is a limit (20 +0/-0.010: aim between)."""
+    if tolerance is None:
+        return None
+    if tolerance.lower < 0 < tolerance.upper:
+        return tolerance.nominal
+    return (tolerance.lsl + tolerance.usl) / 2
+
+
 def _natural(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (1 << 30, name)
 
@@ -152,7 +161,7 @@ def _feedback(found: Measured, described: tuple[str, str] | None,
         designator=described[1] if described else None, n=len(values),
         without_value=found.without_value, failed=found.failed,
         out_of_tolerance=_outside(values, lsl, usl),
-        overall=_capability(values, lsl, usl, tolerance.nominal if tolerance else None),
+        overall=_capability(values, lsl, usl, _target(tolerance)),
         held=_held(values, lsl, usl),
         by_machine=tuple(_group(name, taken, lsl, usl) for name, taken in
                          sorted(by_machine.items())),

@@ -89,7 +89,7 @@ def spc(ctx: click.Context, metric: str, part_number: str | None, revision: str 
         drawn = chart_series(found, chart_kind, subgroup_size=subgroup_size, phase1=phase1,
                              center=center, sigma=sigma, rules=_rules(rules))
     if plot is not None:
-        from thread.analytics.quality_plots import control_chart_png
+        from thread.analytics.control_chart_plots import control_chart_png
 
         write_file(plot, control_chart_png(drawn), "the chart")
     if as_json:

@@ -135,7 +135,7 @@ def control_chart(values: Any, chart: str = "i-mr", *, subgroup_size: int = 1,
     if chart in ("ewma", "cusum"):
         resolved = _limit_rules_only(chart, rules, resolved, notes)
     if sizes is not None and chart not in ("p", "np", "u", "c"):
-        raise QualityInputError(f"sizes cannot be given for an {chart} chart: sample sizes "
+        raise QualityInputError(f"sizes cannot be given for the {chart} chart: sample sizes "
                                 "belong to p, np and u charts")
     if chart in ("i-mr", "p", "np", "c", "u"):
         check_int("subgroup_size", subgroup_size, 1, f"1 for a {chart} chart")
@@ -202,9 +202,9 @@ def _limit_rules_only(chart: str, asked: RuleSpec, resolved: tuple[Rule, ...],
         return resolved
     named = isinstance(asked, str) and asked.strip().lower() in ("western-electric", "nelson")
     if not named:
-        raise QualityInputError(f"rules {others} do not apply to an {chart} chart: expected "
+        raise QualityInputError(f"rules {others} do not apply to the {chart} chart: expected "
                                 "only the limit rule (WE1 or N1)")
-    notes.append(f"the run rules {', '.join(others)} do not apply to an {chart} chart: "
+    notes.append(f"the run rules {', '.join(others)} do not apply to the {chart} chart: "
                  "only the limit rule was applied")
     return tuple(rule for rule in resolved if rule.is_limit_rule)
 

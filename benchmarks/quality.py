@@ -100,8 +100,8 @@ def fill_reads(path: Path, parts: int) -> None:
     """Registry, operations and inspections rows of ``parts`` bearings, straight into SQL
     (the read models' own tables and indexes)."""
     engine = create_engine(f"sqlite:///{path}")
-    s.metadata.create_all(engine, tables=[s.registry, s.operations, s.inspections,
-                                          s.superseded])
+    s.metadata.create_all(engine, tables=[s.registry, s.operations, s.parameters,
+                                          s.inspections, s.superseded])
     engine.dispose()
     rng = np.random.default_rng(2)
     start = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp()) * 10**9

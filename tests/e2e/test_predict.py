@@ -1,12 +1,14 @@
 """``thread predict``: a cause in the plant is predicted better than the baseline and named, a
-plant without one is not, the demo is evaluated honestly, and scored parts carry their
-prediction facts (once per model version)."""
+plant without one is not, the demo's injected cause is found by a rolling origin where one
+time-ordered cut cannot tell, and scored parts carry their prediction facts (once per model
+version, signed when a signer is given)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -75,11 +77,20 @@ def _top(found: dict[str, object], key: str = "importances", count: int = 3) -> 
     return [item["feature"] for item in found[key][:count]]  # type: ignore[index]
 
 
+def _folds(found: dict[str, object]) -> list[dict[str, Any]]:
+    split: dict[str, Any] = found["split"]  # type: ignore[assignment]
+    folds: list[dict[str, Any]] = split["folds"]
+    return folds
+
+
 def test_a_cause_is_predicted_better_than_the_baseline_and_named(caused: str) -> None:
     """A raised vibration on M-02 is predicted better than the base rate and named first."""
     found = _evaluate(caused, PART_NUMBER, "--target", "field-failure", "--horizon", "1500")
     assert found["verdict"] == "better than the baseline", found["reason"]
-    assert found["training"]["last_made"] <= found["test"]["first_made"]  # type: ignore[index]
+    assert found["split"]["method"] == "rolling-origin"  # type: ignore[index]
+    assert len(_folds(found)) == 4
+    for fold in _folds(found):  # never a part predicted by a model that saw a later one
+        assert fold["training"]["last_made"] < fold["test"]["first_made"]
     assert _top(found)[0] == "condition.spindle_vibration.max"
     model = found["performance"]["average_precision"]  # type: ignore[index]
     base = found["baselines"][0]  # type: ignore[index]
@@ -96,12 +107,13 @@ def test_a_plant_without_a_cause_predicts_no_better_than_the_baseline(sound: str
                  "--target", "field-failure", "--horizon", "1500")
     assert result.exit_code == 0, result.output
     assert "verdict: predicts no better than the baseline" in result.output
-    assert "ON THE TEST PARTS" in result.output
+    assert "rolling origin: the " in result.output
+    assert "ON THE PREDICTED PARTS" in result.output
 
 
-def test_the_demo_is_evaluated_on_later_parts_and_says_what_it_can_tell(demo: str,
-                                                                        tmp_path: Path) -> None:
-    """The demo's test parts (after GR-02's repair) hold too few failures to tell; plots drawn."""
+def test_the_demo_rolling_origin_finds_grinder_vibration_better_than_the_baseline(
+        demo: str, tmp_path: Path) -> None:
+    """Five blocks: the April burst is predicted from earlier parts, by vibration; plots drawn."""
     result = run("--db", demo, "predict", "evaluate", "--part-number", BEARING, "--target",
                  "field-failure", "--horizon", "2000", "--json", "--plots", str(tmp_path))
     assert result.exit_code == 0, result.output
@@ -109,12 +121,28 @@ def test_the_demo_is_evaluated_on_later_parts_and_says_what_it_can_tell(demo: st
     assert "pictures written to" in result.stderr
     labels = found["labels"]
     assert labels["labelled"] + labels["too_short"] + labels["not_in_service"] == 300
-    assert found["verdict"] == "predicts no better than the baseline"
-    assert "the test parts hold" in found["reason"]
+    assert found["verdict"] == "better than the baseline", found["reason"]
     assert "process.vibration.mean" in _top(found)
+    folds = _folds(found)
+    assert [fold["threshold"] is None for fold in folds] == [True, False, False, False]
+    assert "none of its 49 training parts" in folds[0]["skipped"]
+    assert (found["training"]["positives"], found["test"]["positives"]) == (6, 7)
     for name in ("precision-recall", "importance"):
         with Image.open(tmp_path / f"{BEARING}-field-failure-{name}.png") as picture:
             assert picture.format == "PNG"
+
+
+def test_one_time_ordered_cut_of_the_demo_holds_too_few_failures_to_tell(demo: str) -> None:
+    """--folds 1: the parts after the cut hold 2 failures; no better, and it says why."""
+    found = _evaluate(demo, BEARING, "--target", "field-failure", "--horizon", "2000",
+                      "--folds", "1", "--test-share", "0.3")
+    assert found["split"]["method"] == "single-split"  # type: ignore[index]
+    assert found["verdict"] == "predicts no better than the baseline"
+    assert "the test parts hold 2 failures" in found["reason"]  # type: ignore[operator]
+    result = run("--db", demo, "predict", "evaluate", "--part-number", BEARING, "--target",
+                 "field-failure", "--horizon", "2000", "--test-share", "0.3")
+    assert result.exit_code == 2
+    assert "--test-share applies to a single split (--folds 1)" in result.output
 
 
 def test_inspection_failures_of_the_demo_are_too_few_to_predict(demo: str) -> None:
@@ -158,6 +186,33 @@ def test_scoring_records_a_prediction_once_per_model_version_and_trace_shows_it(
     trace = run("--db", demo, "trace", "BRG-000164")
     assert "quality.prediction-recorded" in trace.output
     assert "field-failure score" in trace.output
+
+
+def test_scoring_with_a_signer_signs_each_prediction_as_its_author(demo: str,
+                                                                   tmp_path: Path) -> None:
+    """--signer-key and --printed-name sign each prediction fact, meaning authorship."""
+    model = tmp_path / "signed.model"
+    assert run("--db", demo, "predict", "train", "--part-number", BEARING, "--target",
+               "inspection-failure", "--name", "BRG-6204-signed", "-o",
+               str(model)).exit_code == 0
+    key = tmp_path / "q.engineer.key"
+    assert run("keygen", "--name", "q.engineer", "-o", str(key)).exit_code == 0
+    score = ("--db", demo, "predict", "score", "--model", str(model), "--serial", "BRG-000002")
+    result = run(*score, "--signer-key", str(key))
+    assert result.exit_code == 2
+    assert "give --signer-key and --printed-name" in result.output
+    result = run(*score, "--signer-key", str(key), "--printed-name", "Quinn Engineer")
+    assert result.exit_code == 0, result.output
+    assert "signed by Quinn Engineer (q.engineer), meaning authorship" in result.output
+    ledger = thread.open(demo)
+    try:
+        history = [event.fact for event in ledger.history("BRG-000002")]
+    finally:
+        ledger.close()
+    signatures = [fact for fact in history if isinstance(fact, f.SignatureApplied)
+                  and fact.meaning == "authorship"]
+    assert [s.printed_name for s in signatures] == ["Quinn Engineer"]
+    assert sum(isinstance(fact, f.QualityPredicted) for fact in history) == 1
 
 
 def test_bad_input_is_one_line(demo: str, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Quality prediction without a ledger: features, labels, the time-ordered split, the
-statistics behind the verdict, and the model file."""
+"""Quality prediction without a ledger: features, labels, the time-ordered split and the
+rolling origin, the statistics behind the verdict, and the model file."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from thread.analytics.features import (
     field_labels,
     inputs_digest,
     inspection_labels,
+    rolling_origins,
     time_split,
 )
 from thread.analytics.predict import (
@@ -32,6 +33,7 @@ from thread.analytics.predict import (
     evaluate_table,
     fit_model,
     load_model,
+    out_of_fold,
     save_model,
     verdict,
 )
@@ -184,25 +186,108 @@ def test_the_threshold_maximises_the_out_of_fold_matthews_correlation() -> None:
 
 
 def test_a_feature_that_decides_the_label_is_better_than_the_baseline() -> None:
-    """When a recorded value decides the failures, the evaluation says better and names it."""
+    """When a recorded value decides the failures, the rolling origin says better and names it."""
     table, y, labels = synthetic(11, informative=True)
     found = evaluate_table(table, y, labels, part_number="P", seed=0)
     assert found.verdict == "better than the baseline", found.reason
+    assert (found.split.method, found.split.blocks, len(found.split.folds)) == (
+        "rolling-origin", 5, 4)
     assert found.importances[0].feature == "a"
     assert found.performance.average_precision > 0.8
+    assert found.chance.p_value < 0.01
+    assert found.test.parts == sum(fold.test.parts for fold in found.split.folds)
+    assert found.training == found.split.folds[-1].training
+
+
+def test_a_single_split_tests_on_the_latest_parts_against_their_positive_share() -> None:
+    """One fold: trained on the earlier parts, tested on the latest share, base rate AP = share."""
+    table, y, labels = synthetic(11, informative=True)
+    found = evaluate_table(table, y, labels, part_number="P", folds=1, test_share=0.3)
+    assert found.verdict == "better than the baseline", found.reason
+    assert (found.split.method, found.split.test_share) == ("single-split", 0.3)
+    assert found.test.parts == 180
     assert found.baselines[0].average_precision == pytest.approx(found.test.positives
                                                                  / found.test.parts)
-    assert found.chance.p_value < 0.01
     assert found.training.last_made is not None and found.test.first_made is not None
     assert found.training.last_made < found.test.first_made
+    with pytest.raises(PredictionError, match="applies to a single split"):
+        evaluate_table(table, y, labels, part_number="P", folds=5, test_share=0.3)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_labels_predict_no_better_than_the_baseline(seed: int) -> None:
-    """Labels that no feature explains give: predicts no better than the baseline."""
-    table, y, labels = synthetic(seed, informative=False)
-    found = evaluate_table(table, y, labels, part_number="P", seed=seed)
-    assert found.verdict == "predicts no better than the baseline", found.reason
+def test_rolling_origins_cut_consecutive_blocks_and_train_on_everything_before_each() -> None:
+    """Every block from the second is predicted from all parts made before it; ties stay."""
+    rng = np.random.default_rng(7)
+    produced = rng.integers(0, 120, size=500).astype(np.int64)  # many ties
+    for blocks in (2, 5, 8):
+        origins = rolling_origins(produced, blocks)
+        assert len(origins) == blocks - 1
+        predicted = np.concatenate([block for _, block in origins])
+        assert len(set(predicted.tolist())) == len(predicted)
+        first = set(range(500)) - set(predicted.tolist())
+        assert first and produced[list(first)].max() < produced[predicted].min()
+        for earlier, block in origins:
+            assert produced[earlier].max() < produced[block].min()
+            assert set(earlier.tolist()) == set(np.flatnonzero(produced < produced[block].min())
+                                                .tolist())
+            assert 500 / blocks - 20 < len(block) < 500 / blocks + 20
+    with pytest.raises(PredictionError, match="fewer --folds"):
+        rolling_origins(produced[:3], 5)
+
+
+def test_no_part_is_predicted_by_a_model_that_saw_a_part_made_at_or_after_it() -> None:
+    """Each fold's model, and every inner one choosing its threshold, saw only earlier parts."""
+    rng = np.random.default_rng(8)
+    produced = rng.integers(0, 200, size=400).astype(np.int64) * DAY_NS  # many made at once
+    rows = rng.permutation(400)  # a table of any row order
+    values = np.c_[produced[rows] / DAY_NS, rng.normal(size=400)]
+    table = Table(tuple(f"P-{i:04d}" for i in rows), produced[rows], ("made", "x"), values)
+    y = rng.random(400) < 0.1
+    breaches: list[tuple[float, float]] = []
+    calls: list[int] = []
+
+    def spy(seen: NDArray[np.float64], labels: NDArray[np.bool_]) -> Scorer:
+        newest = float(seen[:, 0].max())
+        calls.append(len(seen))
+
+        def scorer(scored: NDArray[np.float64]) -> NDArray[np.float64]:
+            if scored[:, 0].min() <= newest:
+                breaches.append((newest, float(scored[:, 0].min())))
+            return np.asarray(scored[:, 1], dtype=np.float64)
+        return scorer
+
+    folds, predicted = out_of_fold(spy, spy, table, y, rolling_origins(table.produced_ns, 5),
+                                   "a failure")
+    assert not breaches
+    assert len(calls) > 2 * len(predicted)  # the inner splits were spied on too
+    for fold, found in zip(folds, predicted, strict=True):
+        assert fold.training.last_made is not None and fold.test.first_made is not None
+        assert fold.training.last_made < fold.test.first_made
+        assert table.produced_ns[found.training].max() < table.produced_ns[found.rows].min()
+        assert found.base == pytest.approx(np.full(len(found.rows), y[found.training].mean()))
+
+
+def test_a_fold_without_failures_to_learn_from_is_listed_not_predicted() -> None:
+    """A block whose earlier parts hold no failure is not predicted, and the fold says why."""
+    table, y, labels = synthetic(11, informative=True)
+    y = y.copy()
+    y[:150] = False  # the first block (120 parts) and more: no failure
+    found = evaluate_table(table, y, labels, part_number="P", seed=0)
+    first = found.split.folds[0]
+    assert first.threshold is None and first.skipped is not None
+    assert "none of its 120 training parts" in first.skipped
+    assert found.test.parts == 480 - first.test.parts
+    assert "1 not predicted" in found.split.description
+
+
+def test_failures_only_in_the_last_block_or_only_in_the_first_cannot_be_evaluated() -> None:
+    """Nothing before any block to learn from, or nothing predicted to judge by: one line each."""
+    table, _, labels = synthetic(12, informative=False, parts=200)
+    late = np.arange(200) >= 190
+    with pytest.raises(PredictionError, match="no block could be predicted: the parts made "
+                                              "before the last one \\(160, "):
+        evaluate_table(table, late, labels, part_number="P")
+    with pytest.raises(PredictionError, match="none of the 160 predicted parts"):
+        evaluate_table(table, np.arange(200) < 10, labels, part_number="P", folds=5)
 
 
 def test_too_few_failures_cannot_be_better_whatever_the_interval() -> None:
@@ -218,6 +303,9 @@ def test_too_few_failures_cannot_be_better_whatever_the_interval() -> None:
     said, reason = verdict(difference, chance, learned=1, tested=9)
     assert said == "predicts no better than the baseline"
     assert "the training parts hold 1 failure;" in reason
+    said, reason = verdict(difference, chance, learned=9, tested=4,
+                           tested_in="the 80 predicted parts")
+    assert "the 80 predicted parts hold 4 failures" in reason
     chancy = Chance(average_precision=0.4, p_value=0.2, permutations=2000)
     said, reason = verdict(difference, chancy, learned=9, tested=9)
     assert said == "predicts no better than the baseline"

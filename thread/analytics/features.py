@@ -1,5 +1,5 @@
 """What quality prediction learns from: a feature table per serial, its labels, and the
-time-ordered split that evaluates it.
+time-ordered splits that evaluate it (one cut, or a rolling origin of several).
 
 Features are what is known of a part when it leaves the machine:
 
@@ -28,6 +28,7 @@ Labels, per target:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ Target = Literal["inspection-failure", "field-failure"]
 TARGETS: tuple[Target, ...] = ("inspection-failure", "field-failure")
 MACHINE = "machine="
 LOT = "lot="
+#: The share of parts in service whose hours the suggested horizon is.
+REACHED = 0.8
 
 
 class PredictionError(LedgerError):
@@ -96,6 +99,13 @@ class Labels(Model):
     def left_out(self) -> int:
         """Parts without a label."""
         return self.parts - self.labelled
+
+    @property
+    def what(self) -> str:
+        """What a positive part had: ``a failed inspection``, ``a field failure within ...``."""
+        if self.target == "inspection-failure":
+            return "a failed inspection"
+        return f"a field failure within {self.horizon_hours:g} operating hours"
 
 
 def feature_table(units: Sequence[UnitRecord], outcomes: Sequence[Outcome],
@@ -158,6 +168,39 @@ def field_labels(units: Sequence[UnitRecord], now: datetime, horizon_hours: floa
                           not_in_service=len(units) - len(lives), too_short=too_short)
 
 
+def labelled(units: Sequence[UnitRecord], outcomes: Sequence[Outcome], now: datetime,
+             target: Target, horizon_hours: float | None
+             ) -> tuple[Table, NDArray[np.bool_], Labels]:
+    """The feature table of the labelled parts, their labels, and how they were labelled."""
+    if target == "field-failure":
+        if horizon_hours is None:
+            raise PredictionError("a field-failure prediction needs a horizon: within how many "
+                                  "operating hours (--horizon HOURS)" + _reached(units, now))
+        labels, summary = field_labels(units, now, horizon_hours)
+    elif target == "inspection-failure":
+        if horizon_hours is not None:
+            raise PredictionError("an inspection-failure prediction has no horizon; give "
+                                  "--horizon with --target field-failure only")
+        labels, summary = inspection_labels(outcomes, now)
+    else:
+        raise PredictionError(f"target {target!r}: expected inspection-failure or "
+                              f"field-failure")
+    table = feature_table(units, outcomes)
+    rows = np.array([i for i, serial in enumerate(table.serials) if serial in labels],
+                    dtype=np.intp)
+    chosen = table.take(rows)
+    return chosen, np.array([labels[s] for s in chosen.serials], dtype=bool), summary
+
+
+def _reached(units: Sequence[UnitRecord], now: datetime) -> str:
+    """What horizon most parts in service have reached, as advice."""
+    hours = [life.hours for _, life in service_lives(units, now)]
+    if not hours:
+        return f"; no part of these {len(units)} is in service yet"
+    return (f"; {REACHED:.0%} of the {len(hours)} parts in service have run "
+            f"{float(np.quantile(hours, 1 - REACHED)):,.0f} hours or more")
+
+
 def time_split(produced_ns: NDArray[np.int64], test_share: float
                ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Indexes of the earlier parts (training) and the later ones (test), in production
@@ -167,10 +210,39 @@ def time_split(produced_ns: NDArray[np.int64], test_share: float
         raise PredictionError(f"test share {test_share:g}: expected a fraction between 0 and 1 "
                               f"(0.3 tests on the latest 30 % of the parts)")
     order = np.argsort(produced_ns, kind="stable").astype(np.intp)
-    cut = len(order) - math.ceil(len(order) * test_share)
-    while 0 < cut < len(order) and produced_ns[order[cut - 1]] == produced_ns[order[cut]]:
-        cut -= 1
+    cut = _cut(produced_ns[order], len(order) - math.ceil(len(order) * test_share))
     return order[:cut], order[cut:]
+
+
+def rolling_origins(produced_ns: NDArray[np.int64], blocks: int
+                    ) -> tuple[tuple[NDArray[np.intp], NDArray[np.intp]], ...]:
+    """The folds of a rolling-origin (expanding-window) evaluation: the parts, in production
+    order, cut into ``blocks`` consecutive blocks of near-equal size (parts made at the same
+    moment stay in one block), and for each block from the second the indexes of every part
+    made before it (training) and of the block's own parts (predicted)."""
+    if blocks < 2:
+        raise PredictionError(f"{blocks} blocks: a rolling origin needs at least 2 (1 is the "
+                              f"single time-ordered split)")
+    if len(produced_ns) < blocks:
+        raise PredictionError(f"{len(produced_ns)} labelled parts cannot be cut into {blocks} "
+                              f"blocks; give fewer --folds")
+    order = np.argsort(produced_ns, kind="stable").astype(np.intp)
+    ordered = produced_ns[order]
+    bounds = [0]
+    for block in range(1, blocks):
+        cut = _cut(ordered, block * len(order) // blocks)
+        if cut > bounds[-1]:  # a run of ties wider than a block leaves no block between
+            bounds.append(cut)
+    bounds.append(len(order))
+    return tuple((order[:start], order[start:end])
+                 for start, end in itertools.pairwise(bounds) if start > 0)
+
+
+def _cut(ordered: NDArray[np.int64], cut: int) -> int:
+    """``cut``, moved earlier until it falls between parts made at different moments."""
+    while 0 < cut < len(ordered) and ordered[cut - 1] == ordered[cut]:
+        cut -= 1
+    return cut
 
 
 def inputs_digest(names: Sequence[str], row: NDArray[np.float64]) -> str:

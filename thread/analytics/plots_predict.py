@@ -1,5 +1,5 @@
-"""Pictures of a prediction's evaluation: its precision-recall curve against the baselines, and
-what drives it.
+"""Pictures of a prediction's evaluation: its precision-recall curve on the predicted parts
+against the baselines, and what drives it.
 
 Drawn on the non-interactive Agg canvas like :mod:`thread.analytics.plots`, whose
 :func:`~thread.analytics.plots.save` writes them as PNG or SVG.
@@ -24,8 +24,8 @@ _BASELINE_COLOUR = "grey"
 
 
 def precision_recall(evaluation: Evaluation) -> Figure:
-    """The model's precision-recall curve on the test parts, its operating point at the
-    threshold, and the baselines' PR-AUC (the base rate's is the test's positive share)."""
+    """The model's precision-recall curve on the predicted parts (every fold's, pooled), its
+    operating point at the folds' thresholds, and the baselines' PR-AUC."""
     figure = _figure(7.5, 5.5)
     ax = figure.subplots()
     points = evaluation.pr_curve
@@ -45,27 +45,27 @@ def precision_recall(evaluation: Evaluation) -> Figure:
     if flagged and failed:
         ax.plot(confusion.true_positives / failed, confusion.true_positives / flagged, "o",
                 color="tab:red", zorder=3,
-                label=f"threshold {evaluation.threshold.value:.3g}: "
+                label=f"{_thresholds(evaluation)}: "
                       f"{confusion.true_positives} of {failed} failures caught, "
                       f"{confusion.false_positives} false alarms")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("recall (share of the failed test parts flagged)")
+    ax.set_xlabel(f"recall (share of the failed {_parts(evaluation)} flagged)")
     ax.set_ylabel("precision (share of the flagged parts that failed)")
     test = evaluation.test
     made = (f", made {test.first_made:%Y-%m-%d} to {test.last_made:%Y-%m-%d}"
             if test.first_made and test.last_made else "")
     ax.set_title(f"{evaluation.part_number}: {_target(evaluation)}\n"
-                 f"{test.parts} test parts{made}, {test.positives} failed: "
-                 f"{evaluation.verdict}", fontsize=10)
+                 f"{test.parts} {_parts(evaluation)}{_pooled(evaluation)}{made}, "
+                 f"{test.positives} failed\n{evaluation.verdict}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return figure
 
 
 def importances(evaluation: Evaluation, top: int = 12) -> Figure:
-    """The features whose shuffling lowers the test PR-AUC most, with the spread over the
-    repeats."""
+    """The features whose shuffling lowers the PR-AUC on the predicted parts most, with the
+    spread over the repeats."""
     shown = evaluation.importances[:top]
     figure = _figure(7.5, 1.2 + 0.35 * max(len(shown), 1))
     ax = figure.subplots()
@@ -73,11 +73,29 @@ def importances(evaluation: Evaluation, top: int = 12) -> Figure:
     ax.barh(names, [i.mean for i in reversed(shown)], xerr=[i.sd for i in reversed(shown)],
             color=_MODEL_COLOUR, alpha=0.8, capsize=3)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("drop in test PR-AUC when the feature is shuffled")
-    ax.set_title(f"{evaluation.part_number}: what drives the prediction on the test parts\n"
-                 f"({_target(evaluation)})", fontsize=10)
+    ax.set_xlabel(f"drop in PR-AUC on the {_parts(evaluation)}, feature shuffled")
+    ax.set_title(f"{evaluation.part_number}: what drives the prediction on the "
+                 f"{_parts(evaluation)}\n({_target(evaluation)})", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return figure
+
+
+def _parts(evaluation: Evaluation) -> str:
+    return "predicted parts" if evaluation.split.method == "rolling-origin" else "test parts"
+
+
+def _pooled(evaluation: Evaluation) -> str:
+    if evaluation.split.method == "single-split":
+        return ""
+    predicted = sum(fold.threshold is not None for fold in evaluation.split.folds)
+    return f" ({predicted} folds pooled)"
+
+
+def _thresholds(evaluation: Evaluation) -> str:
+    chosen = [fold.threshold.value for fold in evaluation.split.folds if fold.threshold]
+    if len(chosen) == 1:
+        return f"threshold {chosen[0]:.3g}"
+    return f"each fold's threshold ({min(chosen):.3g} to {max(chosen):.3g})"
 
 
 def _target(evaluation: Evaluation) -> str:

@@ -1,5 +1,5 @@
-"""``thread predict``: train a quality model, evaluate it against the baselines on later parts,
-and score parts with it, recording each prediction."""
+"""``thread predict``: train a quality model, evaluate it against the baselines on later parts
+(a rolling origin by default), and score parts with it, recording each prediction."""
 
 from __future__ import annotations
 
@@ -60,25 +60,32 @@ def predict() -> None:
 
 @predict.command()
 @_question
+@click.option("--folds", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Cut the labelled parts by production time into this many blocks and "
+                   "predict each block from the second with a model fitted on every part "
+                   "made before it (a rolling origin); 1: a single split at --test-share.")
 @click.option("--test-share", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
-              default=0.3, show_default=True,
-              help="Test on this share of the labelled parts, the latest made.")
+              default=None, help="With --folds 1: test on this share of the labelled parts, "
+                                 "the latest made [default: 0.3].")
 @click.option("--plots", "plots", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write the precision-recall curve and the importances (PNG) "
                                  "into this folder.")
 @json_option
 @click.pass_context
 def evaluate(ctx: click.Context, part_number: str, target: str, horizon: float | None,
-             algorithm: str, seed: int, test_share: float, plots: Path | None,
-             as_json: bool) -> None:
-    """Train on the parts made earlier, test on the later ones, against the base rate and each
-    machine's failure share; say whether the model predicts better."""
+             algorithm: str, seed: int, folds: int, test_share: float | None,
+             plots: Path | None, as_json: bool) -> None:
+    """Predict later parts with models fitted on earlier ones only, against the base rate and
+    each machine's failure share; say whether the model predicts better."""
     from thread.analytics.predict import evaluate as evaluated
 
+    if folds > 1 and test_share is not None:
+        raise click.UsageError(f"--test-share applies to a single split (--folds 1), not to a "
+                               f"rolling origin of {folds} blocks; give one or the other")
     with opened(ctx) as ledger:
         found = evaluated(ledger, part_number=part_number, target=target,  # type: ignore[arg-type]
-                          horizon_hours=horizon, test_share=test_share, seed=seed,
-                          model=algorithm)  # type: ignore[arg-type]
+                          horizon_hours=horizon, folds=folds, test_share=test_share,
+                          seed=seed, model=algorithm)  # type: ignore[arg-type]
     if as_json:
         echo_json(found.model_dump(mode="json"))
     else:
@@ -128,24 +135,37 @@ def train(ctx: click.Context, part_number: str, target: str, horizon: float | No
 @click.option("--part-number", default=None, help="Score every part of this part number (the "
               "model's).")
 @click.option("--dry-run", is_flag=True, help="Score without recording the predictions.")
+@click.option("--signer-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Sign each prediction fact (meaning authorship) with this key "
+                                 "file (thread keygen --name ID); with --printed-name.")
+@click.option("--printed-name", default=None, help="The signer's printed name.")
 @json_option
 @click.pass_context
 def score(ctx: click.Context, model_file: Path, serials: tuple[str, ...],
-          part_number: str | None, dry_run: bool, as_json: bool) -> None:
+          part_number: str | None, dry_run: bool, signer_key: Path | None,
+          printed_name: str | None, as_json: bool) -> None:
     """Score parts with a saved model and record a prediction fact on each (once per model
-    version: scoring again records nothing twice)."""
+    version: scoring again records nothing twice), signed if a signer is given."""
     from thread.analytics.predict import score as scored
+    from thread.cli.quality import _signer
 
     if serials and part_number is not None:
         raise click.UsageError("give --serial or --part-number, not both")
+    signed = signer_key is not None or printed_name is not None
+    if signed and dry_run:
+        raise click.UsageError("--dry-run records nothing to sign; drop --signer-key and "
+                               "--printed-name, or --dry-run")
+    signer = _signer(signer_key, printed_name) if signed else None
     with opened(ctx) as ledger:
         found = scored(ledger, model_file, serials=list(serials) or None,
-                       part_number=part_number, record=not dry_run)
+                       part_number=part_number, record=not dry_run, signer=signer)
     if as_json:
         echo_json(found.model_dump(mode="json"))
         return
     for line in _scoring_lines(found, dry_run):
         click.echo(line)
+    if signer is not None and found.recorded:
+        click.echo(f"  signed by {printed_name} ({signer.signer}), meaning authorship")
 
 
 def _labels(labels: Labels) -> str:
@@ -167,40 +187,66 @@ def _importance_rows(found: tuple[Importance, ...]) -> list[tuple[str, ...]]:
 
 
 def _evaluation_lines(found: Evaluation) -> list[str]:
-    training, test = found.training, found.test
     lines = [
         f"{found.part_number}: {_what(found.target, found.horizon_hours)}, "
         f"{found.model.replace('-', ' ')}, seed {found.seed}",
         f"  {_labels(found.labels)}",
-        f"  trained on {training.parts} parts made {training.first_made:%Y-%m-%d} to "
-        f"{training.last_made:%Y-%m-%d} ({training.positives} failed); tested on "
-        f"{test.parts} made {test.first_made:%Y-%m-%d} to {test.last_made:%Y-%m-%d} "
-        f"({test.positives} failed)",
-        f"  threshold {found.threshold.value:.3g}: {found.threshold.method}",
-        table(("ON THE TEST PARTS", "PR-AUC", "BRIER", "MCC", "FLAGGED", "CAUGHT",
+        f"  {found.split.description}",
+        *_split_lines(found),
+        table(("ON THE PREDICTED PARTS" if found.split.method == "rolling-origin"
+               else "ON THE TEST PARTS", "PR-AUC", "BRIER", "MCC", "FLAGGED", "CAUGHT",
                "FALSE ALARMS"),
               [(p.name, f"{p.average_precision:.3f}", f"{p.brier:.4f}", f"{p.mcc:+.2f}",
                 str(p.confusion.true_positives + p.confusion.false_positives),
-                f"{p.confusion.true_positives}/{test.positives}",
+                f"{p.confusion.true_positives}/{found.test.positives}",
                 str(p.confusion.false_positives))
                for p in (found.performance, *found.baselines)]),
     ]
     lines += [f"  PR-AUC against {d.baseline}: {d.difference:+.3f} ({d.confidence:.0%} bootstrap "
               f"interval {d.low:+.3f} to {d.high:+.3f})" for d in found.differences]
-    lines.append(f"  with the failures shuffled among the test parts: PR-AUC "
-                 f"{found.chance.average_precision:.3f} on average, the model's reached in "
-                 f"p = {found.chance.p_value:.2g}")
+    lines.append(f"  with the failures shuffled among the {found.test.parts} predicted parts: "
+                 f"PR-AUC {found.chance.average_precision:.3f} on average, the model's reached "
+                 f"in p = {found.chance.p_value:.2g}")
     lines.append(f"verdict: {found.verdict}: {found.reason}")
-    lines.append("what drives the predictions on the test parts (drop in PR-AUC when "
-                 "shuffled):")
+    lines.append(f"what drives the predictions, on {found.importances_on}:")
     lines.append(table(("FEATURE", "DROP", "SD"), _importance_rows(found.importances)))
-    lines.append("what the model relies on, on its training parts:")
+    whose = "the last fold's model" if found.split.method == "rolling-origin" else "the model"
+    lines.append(f"what {whose} relies on, on its {found.training.parts} training parts:")
     lines.append(table(("FEATURE", "DROP", "SD"), _importance_rows(found.training_importances)))
     if found.calibration:
-        lines.append("calibration on the test parts: " + "; ".join(
+        lines.append("calibration on the predicted parts: " + "; ".join(
             f"scored {c.predicted:.2f}, {c.observed:.0%} of {c.parts} failed"
             for c in found.calibration))
     return lines
+
+
+def _split_lines(found: Evaluation) -> list[str]:
+    """The folds: what each learned from and predicted, and its threshold."""
+    training, test = found.training, found.test
+    if found.split.method == "single-split":
+        threshold = found.split.folds[0].threshold
+        assert threshold is not None
+        return [f"  trained on {training.parts} parts {training.made} ({training.positives} "
+                f"failed); tested on {test.parts} {test.made} ({test.positives} failed)",
+                f"  threshold {threshold.value:.3g}: {threshold.method}"]
+    rows = [(str(fold.number), fold.training.made, str(fold.training.parts),
+             str(fold.training.positives), fold.test.made, str(fold.test.parts),
+             str(fold.test.positives),
+             "not predicted" if fold.threshold is None else
+             f"{fold.threshold.value:.3g}" + (" (failure share)" if fold.threshold.mcc is None
+                                              else ""))
+            for fold in found.split.folds]
+    return [
+        table(("FOLD", "TRAINED ON PARTS", "PARTS", "FAILED", "PREDICTED PARTS", "PARTS",
+               "FAILED", "THRESHOLD"), rows),
+        f"  the models learned from {training.parts} parts {training.made} "
+        f"({training.positives} failed: the last fold's training parts, which hold every "
+        f"other fold's); {test.parts} parts predicted {test.made} ({test.positives} failed), "
+        f"pooled",
+        "  thresholds: each fold's chosen on its training parts alone, maximising the Matthews "
+        "correlation of out-of-fold predictions of a time-series split inside them (the "
+        "training failure share where that split held too few failures)",
+    ]
 
 
 def _card_lines(card: ModelCard, output: Path, digest: str) -> list[str]:

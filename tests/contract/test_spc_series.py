@@ -121,3 +121,13 @@ def test_design_feedback_says_what_each_machine_holds(ledger: thread.Ledger) -> 
                                         / (3 * overall.sigma_within))
     with pytest.raises(LedgerError, match="never measured"):
         design_feedback(ledger, "BRG-X", characteristics=["9"])
+
+
+def test_a_chart_that_cannot_read_its_metric_says_why(ledger: thread.Ledger) -> None:
+    """An attribute chart of a process value, or an empty scope, is one line naming it."""
+    plant(ledger, 5)
+    found = ledger.series(METRIC, machine=MACHINE)
+    with pytest.raises(LedgerError, match="a p chart counts failed measurements"):
+        chart_series(found, "p", subgroup_size=5)
+    with pytest.raises(LedgerError, match="for machine GR-NONE in this ledger"):
+        chart_series(ledger.series(METRIC, machine="GR-NONE"))

@@ -59,12 +59,19 @@ def chart_series(found: Series, chart: str = "i-mr", *, subgroup_size: int = 1,
                  ewma_lambda: float = 0.2, ewma_width: float = 3.0, cusum_k: float = 0.5,
                  cusum_h: float = 5.0) -> SpcChart:
     """The control chart of ``found`` with every violation linked to its points' parts."""
+    if chart in ATTRIBUTES and found.source != "inspection":
+        raise LedgerError(f"a {chart} chart counts failed measurements: chart an "
+                          f"inspection.CHARACTERISTIC, not {found.metric}")
     if chart in ATTRIBUTES:
         usable = [i for i, p in enumerate(found.points) if p.failed is not None]
     else:
         usable = [i for i, p in enumerate(found.points) if p.value is not None]
     if not usable:
-        raise LedgerError(f"no values of {found.metric} in this scope to chart")
+        scope = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in (
+            ("part_number", found.part_number), ("revision", found.revision),
+            ("machine", found.machine), ("operation", found.operation)) if value)
+        raise LedgerError(f"no values of {found.metric} to chart"
+                          + (f" for {scope}" if scope else "") + " in this ledger")
     size = subgroup_size if chart in ("xbar-r", "xbar-s", *ATTRIBUTES) else 1
     whole = len(usable) - len(usable) % size
     members = tuple(tuple(usable[k:k + size]) for k in range(0, whole, size))

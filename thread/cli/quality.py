@@ -22,6 +22,7 @@ from thread.cli import (
     plural,
     write_file,
 )
+from thread.errors import LedgerError
 from thread.presentation import moment, shorten, table
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def chart_lines(drawn: SpcChart) -> list[str]:
              + f"; phase I: {chart.phase1} points",
              f"center {_g(chart.center)}{unit}, limits {_g(chart.lcl)} .. {_g(chart.ucl)}, "
              f"sigma {_g(chart.sigma)} ({chart.sigma_method})"]
+    lines.extend(f"note: {note}" for note in chart.notes)
     if not drawn.violations:
         return [*lines, "no rule broken"]
     shown = drawn.violations[:SHOWN]
@@ -363,7 +365,7 @@ def _signer(path: Path | None, printed_name: str | None) -> Signer:
         raise click.UsageError("a signed fact: give --signer-key and --printed-name")
     try:
         name, key = signing_key(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, LedgerError) as error:
         raise Refused(f"--signer-key {path}: {error}") from None
     return Signer(name, printed_name, key)
 

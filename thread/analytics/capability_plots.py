@@ -186,7 +186,7 @@ def _indices_panel(ax: Axes, c: CharacteristicFeedback, handles: list[Any]) -> N
         lines += [("", "#111111", False),
                   (f"Held at Cpk {HELD_AT:.2f}: ±{c.held.as_running:.3g}", "#111111", False),
                   (f"  re-centred ±{c.held.centred:.3g}", "#555555", False)]
-        half = _half_tolerance(c)
+        half = c.half_width
         if half is not None:
             lines.append((f"  released ±{number(half)}", "#555555", False))
     step = 0.043
@@ -376,7 +376,7 @@ def _held_panel(ax: Axes, c: CharacteristicFeedback,
         ax.barh([row - 0.17], [held.centred], height=0.32, color="#a6bddb")
         ax.annotate(f"±{held.as_running:.3g}", (held.as_running, row + 0.17), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=7.5, bbox=_LABEL_BOX)
-    half = _half_tolerance(c)
+    half = c.half_width
     handles: list[Any] = [Patch(color="#4c72b0", label="as running"),
                           Patch(color="#a6bddb", label="re-centred on the midpoint")]
     if half is not None:
@@ -426,18 +426,9 @@ def _characteristic(c: CharacteristicFeedback) -> str:
 
 def _tolerance_text(c: CharacteristicFeedback) -> str:
     unit = f" {c.unit}" if c.unit else ""
-    if c.lsl is None and c.usl is None:
-        return "no numeric tolerance"
-    if c.lsl is None:
-        return f"tolerance: at most {number(c.usl)}{unit}"
-    if c.usl is None:
-        return f"tolerance: at least {number(c.lsl)}{unit}"
     nominal = f"nominal {number(c.nominal)}{unit}, " if c.nominal is not None else ""
-    return f"{nominal}tolerance {number(c.lsl)} to {number(c.usl)}{unit}"
-
-
-def _half_tolerance(c: CharacteristicFeedback) -> float | None:
-    return None if c.lsl is None or c.usl is None else (c.usl - c.lsl) / 2
+    return nominal + (f"tolerance {c.limits_text}" if c.half_width is not None
+                      else f"tolerance: {c.limits_text}")
 
 
 def _index(name: str, value: float | None, interval: Any) -> str:

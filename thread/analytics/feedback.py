@@ -73,6 +73,23 @@ class CharacteristicFeedback(Model):
     values: tuple[float, ...]
     values_by_machine: dict[str, tuple[float, ...]]
 
+    @property
+    def half_width(self) -> float | None:
+        """Half the released tolerance's width (None for a one-sided or no tolerance)."""
+        return None if self.lsl is None or self.usl is None else (self.usl - self.lsl) / 2
+
+    @property
+    def limits_text(self) -> str:
+        """The tolerance as every view words it: ``19.99 to 20 mm``, ``at most 0.2 um``."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.lsl is None and self.usl is None:
+            return "no numeric tolerance"
+        if self.lsl is None:
+            return f"at most {self.usl:.6g}{unit}"
+        if self.usl is None:
+            return f"at least {self.lsl:.6g}{unit}"
+        return f"{self.lsl:.6g} to {self.usl:.6g}{unit}"
+
 
 class DesignFeedback(Model):
     """Capability of every measured characteristic of a part number, for the design team."""
@@ -224,12 +241,9 @@ def report_lines(report: DesignFeedback) -> list[str]:
              + " against the released tolerance (Cpk with its 95% interval; "
                "held: the tightest symmetric tolerance at Cpk 1.33)"]
     for c in report.characteristics:
-        unit = c.unit or ""
-        spec = (f"{_g(c.lsl)} .. {_g(c.usl)} {unit}".strip() if c.lsl is not None
-                or c.usl is not None else "no numeric tolerance")
         lines.append("")
         lines.append(f"characteristic {c.characteristic}"
-                     + (f" {c.name}" if c.name else "") + f": {spec}, "
+                     + (f" {c.name}" if c.name else "") + f": {c.limits_text}, "
                      f"{c.n} measured, {c.out_of_tolerance:.2%} out of tolerance")
         if c.overall is not None and c.overall.warning:
             lines.append(f"  note: {c.overall.warning}")

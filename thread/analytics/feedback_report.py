@@ -184,11 +184,11 @@ def _summary(characteristics: Sequence[CharacteristicFeedback]) -> Grid:
     rows = []
     for c in characteristics:
         found = c.overall
-        half = _half(c)
+        half = c.half_width
         rows.append((
             Cell(c.characteristic), Cell(c.name or "-"),
             Cell(c.designator if c.designator and c.designator != "none" else "-"),
-            Cell(_limits(c)), Cell(str(c.n)), _outside(c.out_of_tolerance),
+            Cell(c.limits_text), Cell(str(c.n)), _outside(c.out_of_tolerance),
             _cpk(found), Cell(_fixed2(found.ppk if found else None)),
             Cell("-" if c.held is None else f"±{c.held.as_running:.3g}"),
             Cell("-" if half is None else f"±{half:.4g}"), _verdict(found)))
@@ -281,35 +281,15 @@ def _name(c: CharacteristicFeedback) -> str:
 
 
 def _tolerance(c: CharacteristicFeedback) -> str:
+    if c.half_width is None:
+        return f"Tolerance: {c.limits_text}"
     unit = f" {c.unit}" if c.unit else ""
-    if c.lsl is None and c.usl is None:
-        return "No numeric tolerance"
-    if c.lsl is None:
-        return f"Tolerance at most {_g(c.usl, 6)}{unit}"
-    if c.usl is None:
-        return f"Tolerance at least {_g(c.lsl, 6)}{unit}"
     nominal = f"nominal {_g(c.nominal, 6)}{unit}, " if c.nominal is not None else ""
-    return f"Tolerance {_g(c.lsl, 6)} to {_g(c.usl, 6)}{unit} ({nominal}±{_half(c):.4g})"
-
-
-def _limits(c: CharacteristicFeedback) -> str:
-    """The tolerance as limits, for a table column."""
-    unit = f" {c.unit}" if c.unit else ""
-    if c.lsl is None and c.usl is None:
-        return "none numeric"
-    if c.lsl is None:
-        return f"at most {_g(c.usl, 6)}{unit}"
-    if c.usl is None:
-        return f"at least {_g(c.lsl, 6)}{unit}"
-    return f"{_g(c.lsl, 6)} to {_g(c.usl, 6)}{unit}"
+    return f"Tolerance {c.limits_text} ({nominal}±{c.half_width:.4g})"
 
 
 def _fixed2(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _half(c: CharacteristicFeedback) -> float | None:
-    return None if c.lsl is None or c.usl is None else (c.usl - c.lsl) / 2
 
 
 def _g(value: float | None, digits: int = 4) -> str:

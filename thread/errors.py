@@ -62,6 +62,15 @@ class QualityRuleViolation(RuleViolation):
     """A quality fact out of sequence, such as a disposition without an open non-conformance."""
 
 
+class SigningRefused(RuleViolation):
+    """The signer registry does not allow this signature: who, which key, and why."""
+
+    def __init__(self, message: str, *, signer: str, reason: str) -> None:
+        self.signer = signer
+        self.reason = reason
+        super().__init__(message)
+
+
 class ConcurrencyConflict(LedgerError):  # noqa: N818
     """Another writer changed the same aggregates and retrying did not resolve it."""
 

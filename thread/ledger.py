@@ -31,15 +31,18 @@ from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
 from thread.domain.facts.base import Fact, SubjectKind
 from thread.domain.facts.records import Meaning
+from thread.domain.facts.signers import FailureReason
 from thread.domain.machine import Machine
 from thread.domain.part import Lot, Part
-from thread.domain.signature import Signer
+from thread.domain.signature import Signer, verify_signature
+from thread.domain.signers import MAX_FAILURES, SignerAccount, signing_refusal
 from thread.errors import (
     ConcurrencyConflict,
     IntegrityFailure,
     InvalidFact,
     LedgerError,
     RuleViolation,
+    SigningRefused,
     UnknownSubject,
 )
 from thread.log.checkpoint import Checkpoint, sign_note
@@ -432,6 +435,7 @@ class Ledger:
         self._checkpointed: tuple[int, float] = (0, time.monotonic())
         self._contended_until = 0.0  # monotonic time until which batches start locked
         self._origin: str | None = None  # once known to be stored
+        self._registry = False  # once a signer is known to be registered
         if checkpoint_key is not None and checkpoint_seconds:
             checkpoints = self.store.select_checkpoints()
             self._checkpointed = (checkpoints[-1][0] if checkpoints else 0, time.monotonic())
@@ -936,6 +940,8 @@ class Ledger:
                         continue
                     if isinstance(error, OperationalError) and self.store.lock_timed_out(error):
                         continue  # a long stream held the lock: wait again
+                    if isinstance(error, SigningRefused):
+                        self._note_refusal(error)
                     raise
                 self._keep(unit)
                 self._maybe_checkpoint()
@@ -1022,11 +1028,16 @@ class Ledger:
         kind, key = fact.subject
         aggregate = unit.writable(kind, key)
         policies.check(fact, aggregate, unit.get, unit.read)
+        if isinstance(fact, f.SignatureApplied):  # brought in signed: the same rules
+            verify_signature(fact)
+            self._check_signer(unit, fact, fact.signer, fact.public_key, fact.signed_at)
         event = unit.record(aggregate, fact, command, at)
         for caused in policies.effects(fact):
             unit.record(unit.writable(*caused.subject), caused, command, at)
         if command.signer is not None:
             signed_at = command.occurred_at or at  # the approval is signed when it is made
+            self._check_signer(unit, fact, command.signer.signer,
+                               command.signer.public_key.hex(), signed_at)
             unit.record(aggregate, command.signer.sign(event, kind, key, command.meaning,
                                                        signed_at), command, at)
         if command.corrects is not None:
@@ -1036,6 +1047,56 @@ class Ledger:
                 replaced_by_version=event.originator_version, reason=command.reason or "",
             ), command, at)
         return event
+
+    def _check_signer(self, unit: _Unit, fact: Fact, signer: str, public_key: str,
+                      at: datetime) -> None:
+        """Refuse a signature the signer registry does not allow (who, which key, why)."""
+        account = cast(SignerAccount, unit.get("signer", signer))
+        unit.read(account)  # a revocation committed meanwhile makes this batch retry
+        refusal = signing_refusal(fact, signer, public_key, at, account,
+                                  self.registry_in_use())
+        if refusal is not None:
+            kind, key = fact.subject
+            raise SigningRefused(
+                f"{type(fact).__name__} on {kind} {key} cannot be signed by {signer}: "
+                f"{refusal.detail}", signer=signer, reason=refusal.reason)
+
+    def registry_in_use(self) -> bool:
+        """Whether any signer was ever registered: from then on only registered signers
+        sign, with their registered key."""
+        if not self._registry:
+            found = self.store.select_notifications(1, 1, topics=[f.SignerRegistered.topic])
+            self._registry = bool(found)
+        return self._registry
+
+    def signer(self, signer: str) -> SignerAccount:
+        """A registered signer: printed name, roles, keys over time, lock state."""
+        return self._state(SignerAccount, signer, None, "recorded")
+
+    def signing_failed(self, signer: str, reason: FailureReason, detail: str = "",
+                       *, max_failures: int = MAX_FAILURES) -> bool:
+        """Record a failed attempt to sign as ``signer``; the ``max_failures``-th in a row
+        locks them (the alert fact). True when this attempt locked them. A signer not in
+        the registry has no record to write to: nothing is written."""
+        if not self.registry_in_use():
+            return False
+        try:
+            account = self.signer(signer)
+        except UnknownSubject:
+            return False
+        locks = not account.locked and account.failures + 1 >= max_failures
+        with self.batch(source="signing") as batch:
+            batch.record(f.SigningFailed(signer=signer, reason=reason, detail=detail[:4000]))
+            if locks:
+                batch.record(f.SignerLocked(signer=signer, failures=account.failures + 1))
+        return locks
+
+    def _note_refusal(self, error: SigningRefused) -> None:
+        try:
+            self.signing_failed(error.signer, cast(FailureReason, error.reason), str(error))
+        except LedgerError as failure:  # the refusal is what the caller must see
+            _log.warning("the refused signature by %s was not recorded: %s", error.signer,
+                         failure)
 
     def _duplicate(self, command: _Command, known: SourceLink | None,
                    seen: Receipt | None) -> Receipt:

@@ -26,7 +26,7 @@ Payload = Mapping[str, Any]
 Move = w.Move
 Section = Literal["registration", "design", "production", "environment", "materials",
                   "genealogy", "quality", "certifications", "service", "actions", "record",
-                  "machine"]
+                  "machine", "signers"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,10 @@ ITEM = Subject("part or lot")
 LOT = Subject("lot")
 MACHINE = Subject("machine")
 DESIGN = Subject("design")
+SIGNER = Subject("signer")
 ANY = Subject("any subject")
 _FIELDS = {"lot": ("lot", "lot"), "machine": ("machine", "machine"),
-           "design": ("design", "part_number")}
+           "design": ("design", "part_number"), "signer": ("signer", "signer")}
 #: Payload fields that name the subject; summaries leave them out.
 SUBJECT_FIELDS = frozenset({"serial", "lot", "machine", "part_number", "kind", "key"})
 
@@ -237,6 +238,10 @@ def _alert(p: Payload) -> str:
             + (f", part {last['serial']}" if last.get("serial") else ""))
 
 
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
 def _signature(p: Payload) -> str:
     return (f"{p['meaning']} of version {p['signed_version']} by {p['printed_name']} "
             f"({p['signer']})")
@@ -346,6 +351,30 @@ def _entries() -> list[Topic]:
           "certifications", ()),
         T("record.signature-applied", ANY, _signature, None, "record", ()),
         T("record.correction-recorded", ANY, _correction, None, "record", ()),
+        T("signer.registered", SIGNER,
+          lambda p: f"{p['printed_name']} as {', '.join(p['roles'])}, key "
+                    f"{p['public_key'][:16]}... from {_when(p['valid_from'])}", None,
+          "signers", ()),
+        T("signer.key-rotated", SIGNER,
+          lambda p: f"new key {p['public_key'][:16]}... from {_when(p['valid_from'])}", None,
+          "signers", ()),
+        T("signer.key-revoked", SIGNER,
+          lambda p: f"key {p['public_key'][:16]}... revoked ({p['reason']})"
+                    + (f": {p['note']}" if p.get("note") else ""), None, "signers", ()),
+        T("signer.roles-changed", SIGNER,
+          lambda p: f"roles {', '.join(p['roles'])}"
+                    + (f": {p['reason']}" if p.get("reason") else ""), None, "signers", ()),
+        T("signer.session-opened", SIGNER,
+          lambda p: f"signing session opened with key {p['public_key'][:16]}...", None,
+          "signers", ()),
+        T("signer.signing-failed", SIGNER,
+          lambda p: f"signing refused: {p['reason']}"
+                    + (f" ({p['detail']})" if p.get("detail") else ""), None, "signers", ()),
+        T("signer.locked", SIGNER,
+          lambda p: f"locked after {p['failures']} failed signing attempts", None,
+          "signers", ()),
+        T("signer.unlocked", SIGNER, lambda p: f"unlocked: {p['reason']}", None, "signers",
+          ()),
         T("service.shipped", ITEM,
           lambda p: f"to {p['customer']}, order {p['order']}"
                     + (f", {p['destination']}" if p.get("destination") else "")
@@ -394,7 +423,8 @@ def register(entry: Topic) -> None:
 
 _SEGMENTS: dict[str, Section] = {
     "design": "design", "manufacturing": "production", "quality": "quality",
-    "service": "service", "action": "actions", "machine": "machine", "record": "record"}
+    "service": "service", "action": "actions", "machine": "machine", "record": "record",
+    "signer": "signers"}
 
 
 def section_of(name: str) -> Section:

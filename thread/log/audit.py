@@ -27,6 +27,7 @@ from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.log.merkle import CompactRange, Subtree, leaf_hash
+from thread.log.signatures import check_signatures
 from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
 from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
@@ -73,6 +74,8 @@ class AuditReport:
     root: bytes = b""
     checkpoints: int = 0
     signatures_checked: int = 0
+    #: Electronic signatures on events checked (key and registry at their position).
+    event_signatures: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -111,6 +114,10 @@ def audit(
         _log_pass(ledger, checkpoints, report, total, progress)
         if chains:
             _chain_pass(ledger, report, total, progress)
+            report.event_signatures = check_signatures(
+                ledger, lambda notification, event, what: _add(report, _placed(
+                    ledger, notification, what, event.originator_id,
+                    " ".join(event.fact.subject), event.originator_version)))
     report.findings = sorted(report.findings)[:_MAX_FINDINGS]
     return report
 

@@ -70,6 +70,16 @@ from thread.domain.facts.service import (
     InstalledAtSite,
     Shipped,
 )
+from thread.domain.facts.signers import (
+    SignerKeyRevoked,
+    SignerKeyRotated,
+    SignerLocked,
+    SignerRegistered,
+    SignerRolesChanged,
+    SignerUnlocked,
+    SigningFailed,
+    SigningSessionOpened,
+)
 
 __all__ = [
     "AlarmRaised",
@@ -128,6 +138,14 @@ __all__ = [
     "RevisionReleased",
     "Shipped",
     "SignatureApplied",
+    "SignerKeyRevoked",
+    "SignerKeyRotated",
+    "SignerLocked",
+    "SignerRegistered",
+    "SignerRolesChanged",
+    "SignerUnlocked",
+    "SigningFailed",
+    "SigningSessionOpened",
     "SimulationRecorded",
     "SubjectFact",
     "SubjectKind",

@@ -1,0 +1,89 @@
+"""The signature pass of ``thread verify``: every electronic signature in the log checked
+against its signer's key, and against the signer registry as it stood at that signature's
+position in the log (a key revoked earlier in the log signs nothing later, whatever time
+the signature claims).
+
+It reads only signatures and registry facts, in log order, so it costs what
+they cost, not what the ledger holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from thread.domain import facts as f
+from thread.domain.chain import Recorded
+from thread.domain.facts.base import Fact
+from thread.domain.signature import verify_signature
+from thread.domain.signers import SignerAccount, signing_refusal
+from thread.errors import IntegrityFailure, SignatureInvalid
+from thread.ledger import Ledger
+
+#: Facts that change what the registry allows.
+REGISTRY_TOPICS = tuple(cls.topic for cls in (
+    f.SignerRegistered, f.SignerKeyRotated, f.SignerKeyRevoked, f.SignerRolesChanged,
+    f.SigningSessionOpened, f.SigningFailed, f.SignerLocked, f.SignerUnlocked))
+
+#: Called with a problem: (notification id, event, what is wrong).
+Problem = Callable[[int, Recorded, str], None]
+
+
+def check_signatures(ledger: Ledger, problem: Problem) -> int:
+    """Check every stored signature; report each bad one. Returns how many were checked."""
+    accounts: dict[str, SignerAccount] = {}
+    signer_facts: dict[tuple[str, int], tuple[int, Fact]] = {}
+    first_registration: int | None = None
+    checked = 0
+    try:
+        for notification, event in ledger.scan(topics=(f.SignatureApplied.topic,
+                                                       *REGISTRY_TOPICS)):
+            fact = event.fact
+            if isinstance(fact, f.SignatureApplied):
+                checked += 1
+                what = _judge(fact, notification, accounts, signer_facts, first_registration)
+                if what:
+                    problem(notification, event, what)
+                if fact.kind == "signer":
+                    _apply(accounts, fact.key, event)
+                continue
+            _, key = fact.subject
+            signer_facts[(key, event.originator_version)] = (notification, fact)
+            _apply(accounts, key, event)
+            if isinstance(fact, f.SignerRegistered) and first_registration is None:
+                first_registration = notification
+    except IntegrityFailure:
+        pass  # an event that does not decode: the log and chain passes name it
+    return checked
+
+
+def _apply(accounts: dict[str, SignerAccount], key: str, event: Recorded) -> None:
+    account = accounts.get(key)
+    if account is None:
+        account = accounts[key] = SignerAccount(kind_key=key)
+    account.apply(event)
+    account.version = event.originator_version
+
+
+def _judge(signature: f.SignatureApplied, notification: int,
+           accounts: dict[str, SignerAccount],
+           signer_facts: dict[tuple[str, int], tuple[int, Fact]],
+           first_registration: int | None) -> str:
+    try:
+        verify_signature(signature)
+    except SignatureInvalid as error:
+        return str(error)
+    # The registry was in use if a signer was registered before the signed event (for a
+    # signature on a registry fact) or before the signature (elsewhere).
+    signed: Fact = signature
+    since = notification
+    if signature.kind == "signer":
+        since, signed = signer_facts.get((signature.key, signature.signed_version),
+                                         (notification, signature))
+    in_use = first_registration is not None and first_registration < since
+    account = accounts.get(signature.signer) or SignerAccount(kind_key=signature.signer)
+    refusal = signing_refusal(signed, signature.signer, signature.public_key,
+                              signature.signed_at, account, in_use)
+    if refusal is None:
+        return ""
+    return (f"signature by {signature.signer} on version {signature.signed_version} is not "
+            f"one the signer registry allowed at this position: {refusal.detail}")

@@ -1,0 +1,1 @@
+"""The signing ceremony: passphrase-protected signer keys and signing sessions."""

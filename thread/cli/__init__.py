@@ -55,7 +55,7 @@ COMMANDS = {
     "spc": "quality", "capability": "quality", "alerts": "quality", "predict": "predict",
     "keygen": "log", "checkpoint": "log", "verify": "log", "verify-checkpoint": "log",
     "dossier": "log", "verify-dossier": "log",
-    "investigate": "investigate",
+    "investigate": "investigate", "signer": "signers",
 }
 
 

@@ -231,6 +231,7 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                    "tree_size": report.tree_size, "root": report.root.hex(),
                    "checkpoints": report.checkpoints,
                    "signatures_checked": report.signatures_checked,
+                   "event_signatures_checked": report.event_signatures,
                    "signatures_not_checked": unsigned, "strict": strict,
                    "first_problem": first.describe() if first else None,
                    "problems": [finding.describe() for finding in findings],
@@ -249,7 +250,8 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                    f"{plural(report.aggregates, 'chain')}, tree of "
                    f"{plural(report.tree_size, 'leaf', 'leaves')}, root "
                    f"{report.root.hex()[:16]}, {plural(report.checkpoints, 'checkpoint')}"
-                   f"{signatures}")
+                   f"{signatures}; {plural(report.event_signatures, 'electronic signature')} "
+                   f"checked against the signer registry")
         if unsigned:
             click.echo(printable(f"{'NOT VERIFIED: ' if strict else ''}signatures not checked: "
                                  f"{unsigned}"), err=strict)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from thread.domain import facts as f
 from thread.domain.facts.signers import RevocationReason
 from thread.domain.signature import Signer
+from thread.domain.signers import SignerAccount
 from thread.errors import RuleViolation
 
 if TYPE_CHECKING:
@@ -68,3 +69,10 @@ def unlock(ledger: Ledger, admin: Signer, signer: str, reason: str) -> Receipt:
     """Let a locked signer sign again."""
     return ledger.record(f.SignerUnlocked(signer=signer, reason=reason), sign=admin,
                          meaning="responsibility", source="signer-registry")
+
+
+def signers(ledger: Ledger) -> list[SignerAccount]:
+    """Every registered signer, in the order they were registered."""
+    ids = dict.fromkeys(event.fact.subject[1] for _, event in
+                        ledger.scan(topics=[f.SignerRegistered.topic]))
+    return [ledger.signer(signer) for signer in ids]

@@ -25,6 +25,7 @@ from thread.errors import (
 
 if TYPE_CHECKING:
     from thread import facts
+    from thread.access.policy import AccessRefused, Identity, Policy
     from thread.analytics.corrective import Effectiveness
     from thread.analytics.feedback import DesignFeedback
     from thread.analytics.patterns import FailurePatterns, Finding
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from thread.read.recall import RecallScope
     from thread.read.series import Measured, Series, SeriesPoint
     from thread.read.story import Story
+    from thread.signing.ceremony import SigningSession
     from thread.storage.encryption import new_key as new_encryption_key
 
 # The ledger, its storage and drivers load on first use, so that an auditor's
@@ -52,6 +54,10 @@ _LAZY = {
     "Part": ("thread.domain", "Part"),
     "Recorded": ("thread.domain", "Recorded"),
     "Signer": ("thread.domain.signature", "Signer"),
+    "SigningSession": ("thread.signing.ceremony", "SigningSession"),
+    "AccessRefused": ("thread.access.policy", "AccessRefused"),
+    "Identity": ("thread.access.policy", "Identity"),
+    "Policy": ("thread.access.policy", "Policy"),
     "verify_signature": ("thread.domain.signature", "verify_signature"),
     "Batch": ("thread.ledger", "Batch"),
     "InclusionProof": ("thread.ledger", "InclusionProof"),
@@ -88,6 +94,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 __all__ = [
+    "AccessRefused",
     "AlreadyRegistered",
     "Batch",
     "ConcurrencyConflict",
@@ -102,6 +109,7 @@ __all__ = [
     "FailurePatterns",
     "Finding",
     "GenealogyViolation",
+    "Identity",
     "InclusionProof",
     "IntegrityFailure",
     "InvalidFact",
@@ -113,6 +121,7 @@ __all__ = [
     "Node",
     "NotALedger",
     "Part",
+    "Policy",
     "QualityRuleViolation",
     "ReadOnlyLedger",
     "RecallScope",
@@ -123,6 +132,7 @@ __all__ = [
     "SeriesPoint",
     "SignatureInvalid",
     "Signer",
+    "SigningSession",
     "SpcChart",
     "Story",
     "Stream",

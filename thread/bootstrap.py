@@ -16,6 +16,7 @@ from thread.storage.encryption import cipher_for, key_check, load_key
 from thread.storage.recorder import NAME_SETTING, READ_ONLY_SETTING, new_origin
 
 if TYPE_CHECKING:
+    from thread.access.policy import Identity, Policy
     from thread.read.queries import Queries
 
 #: Environment variable with the ledger URL, used when none is given.
@@ -41,6 +42,8 @@ def open(
     checkpoint_seconds: float | None = None,
     read_url: str | None = None,
     max_clock_skew: timedelta | None = None,
+    policy: Policy | None = None,
+    identity: Identity | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -70,6 +73,11 @@ def open(
     An event may say it happened at most ``max_clock_skew`` (default five
     minutes) ahead of the ledger's clock; a later ``occurred_at`` is refused, as
     a source clock running fast or a typo, not recorded as the future.
+
+    With a role ``policy`` (:class:`~thread.access.policy.Policy`, a Cedar file) every
+    write, signature and read of this ledger is decided for ``identity`` (who is asking:
+    id, roles, export-control attributes); a refusal raises
+    :class:`~thread.access.policy.AccessRefused` naming the rule and writes nothing.
     """
     url = os.fspath(url) if url is not None else None  # a pathlib.Path names a file too
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
@@ -85,6 +93,7 @@ def open(
                         checkpoint_seconds=checkpoint_seconds,
                         max_clock_skew=(DEFAULT_CLOCK_SKEW if max_clock_skew is None
                                         else max_clock_skew),
+                        policy=policy, identity=identity,
                         open_read_side=_read_side(
                             _read_url(read_url or os.environ.get(READ_DB_VARIABLE)),
                             default_read_url(env)))

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 
+from thread.access.policy import SUBJECT, Identity, Policy, Resource
 from thread.domain import facts as f
 from thread.domain import policies
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
@@ -417,6 +418,8 @@ class Ledger:
         checkpoint_seconds: float | None = None,
         open_read_side: Callable[[Ledger], Queries] | None = None,
         max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        policy: Policy | None = None,
+        identity: Identity | None = None,
     ) -> None:
         #: How far ahead of the ledger's clock an event may say it happened (a source's
         #: clock running fast); beyond it the fact is refused.
@@ -425,6 +428,10 @@ class Ledger:
         self._read_side: Queries | None = None
         self._app = _Application(env, cipher)
         self.actor = actor or _login()
+        #: The role policy every write, signature and read is checked against (None: all
+        #: allowed), and who is asking.
+        self.policy = policy
+        self.identity = identity or Identity(self.actor)
         self.clock = clock or _now
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._overlay: OrderedDict[UUID, Aggregate] | None = None  # an open stream's
@@ -530,7 +537,30 @@ class Ledger:
 
     def history_of(self, kind: SubjectKind, key: str) -> list[Recorded]:
         """The chain-verified events of any subject, oldest first."""
-        key = _nfc(key)
+        events = self._history(kind, _nfc(key))
+        self._may_read(kind, _nfc(key), events)
+        return events
+
+    def _may_read(self, kind: SubjectKind, key: str, events: Sequence[Recorded] = (),
+                  part_number: str | None = None) -> None:
+        """Refuse a read the role policy does not allow (the subject's part number and site
+        from its registration, when known)."""
+        if self.policy is None:
+            return
+        site = None
+        if not events and kind in ("part", "lot", "machine"):
+            first_rows = self.store.select_events(aggregate_id(kind, key), limit=1)
+            events = [self.mapper.decode(row) for row in first_rows]
+        if events and isinstance(first := events[0].fact, f.PartRegistered):
+            part_number, site = first.part_number, first.site
+        elif events and isinstance(first, f.MachineRegistered):
+            site = first.site
+        if kind == "design":
+            part_number = key
+        self.policy.check(self.identity, "read", Resource(SUBJECT, kind, key, part_number,
+                                                          site))
+
+    def _history(self, kind: SubjectKind, key: str) -> list[Recorded]:
         ident = aggregate_id(kind, key)
         stored = self.store.select_events(ident)
         if not stored:
@@ -564,7 +594,9 @@ class Ledger:
 
     def _state(self, cls: type[A], key: str, as_of: datetime | None, by: TimeAxis) -> A:
         key = _nfc(key)
-        events = self.history_of(cls.kind, key)
+        events = self._history(cls.kind, key)
+        if cls is not SignerAccount:  # the registry is read by every signing
+            self._may_read(cls.kind, key, events)
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise LedgerError(f"as_of {as_of.isoformat()} needs a time zone")
@@ -630,13 +662,16 @@ class Ledger:
         and a read-model row it used that disagrees with them refuses it, naming the
         row (:class:`~thread.read.verified.ReadModelDisagrees`).
         """
-        return self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up,
-                                     verified=verified)
+        story = self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up,
+                                      verified=verified)
+        self._may_read(cast(SubjectKind, story.kind), story.key)
+        return story
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,
                   by: TimeAxis = "recorded", catch_up: bool = True) -> Node:
         """What went into an assembly (``down``), or every assembly a part or lot is in (``up``)."""
+        self._may_read("part", _nfc(key))
         return self._queries().genealogy(_nfc(key), direction=direction, depth=depth, as_of=as_of,
                                          by=by, catch_up=catch_up)
 
@@ -1027,6 +1062,8 @@ class Ledger:
         fact = command.fact
         kind, key = fact.subject
         aggregate = unit.writable(kind, key)
+        if self.policy is not None:
+            self._may_write(unit, fact, aggregate, command.signer)
         policies.check(fact, aggregate, unit.get, unit.read)
         if isinstance(fact, f.SignatureApplied):  # brought in signed: the same rules
             verify_signature(fact)
@@ -1047,6 +1084,23 @@ class Ledger:
                 replaced_by_version=event.originator_version, reason=command.reason or "",
             ), command, at)
         return event
+
+    def _may_write(self, unit: _Unit, fact: Fact, aggregate: Aggregate,
+                   signer: Signer | None) -> None:
+        """Refuse a fact, or its signature, that the role policy does not allow."""
+        assert self.policy is not None
+        kind, key = fact.subject
+        part_number = getattr(fact, "part_number", None) or getattr(aggregate, "part_number",
+                                                                    None)
+        site = getattr(fact, "site", None) or getattr(aggregate, "site", None)
+        resource = Resource(fact.topic, kind, key, part_number, site)
+        self.policy.check(self.identity, "record", resource)
+        if signer is not None:
+            account = cast(SignerAccount, unit.get("signer", signer.signer))
+            who = (Identity(signer.signer, account.roles) if account.exists
+                   else self.identity if signer.signer == self.identity.user
+                   else Identity(signer.signer))
+            self.policy.check(who, "sign", resource)
 
     def _check_signer(self, unit: _Unit, fact: Fact, signer: str, public_key: str,
                       at: datetime) -> None:

@@ -89,7 +89,7 @@ def _writes(count: int, folder: Path) -> tuple[float, float]:
     for governed in (True, False):
         at = [datetime(2030, 1, 1, tzinfo=UTC)]
 
-        def clock() -> datetime:
+        def clock(at: list[datetime] = at) -> datetime:
             at[0] += timedelta(milliseconds=1)
             return at[0]
         who = Identity("o.lund", ("operator",))

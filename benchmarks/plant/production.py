@@ -207,7 +207,8 @@ class Production:
             journal.add(f.ReleasedFromQuarantine(
                 serial=number, reference=f"QH-{grinder}-{window}",
                 reason="gauging reviewed against the vibration event; fit for use",
-            ), max(at, ground) + timedelta(hours=2), "quality", number, "release")
+            ), max(at, ground) + timedelta(hours=2), self.mrb.signer, number, "release",
+                sign=self.mrb)
         return not scrapped
 
     def machine_op(self, number: str, rng: random.Random, operation: str, machine: str,
@@ -446,7 +447,8 @@ class Production:
                     at, rig.lower(), number, "retest")
         journal.add(f.ReleasedFromQuarantine(serial=number, reference=nc,
                                              reason="reworked and retested: pass"),
-                    at + timedelta(minutes=20), "quality", number, "release")
+                    at + timedelta(minutes=20), self.mrb.signer, number, "release",
+                    sign=self.mrb)
         return at + timedelta(minutes=25)
 
 

@@ -155,7 +155,7 @@ def test_a_signature_cannot_be_moved_to_another_record(ledger: thread.Ledger,
     admin = founded(ledger, tmp_path)
     osei = registered(ledger, admin, tmp_path, "k.osei", "Kwame Osei")
     ledger.record(_nc(ledger, "SN-1"), sign=osei.open(PASSPHRASE))
-    ledger.record(_nc(ledger, "SN-2"))
+    _nc(ledger, "SN-2")
     signature = ledger.history("SN-1")[-1].fact
     assert isinstance(signature, f.SignatureApplied)
     target = ledger.history("SN-2")[-1]

@@ -24,6 +24,7 @@ from conftest import (
     raw_sql,
     released_bearing,
 )
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import thread
 from thread import facts as f
@@ -40,8 +41,10 @@ FAILED = "SN-0004"
 FAILED_BORE = 20.004
 #: Tree sizes of the two checkpoints the plant signed (and the auditor kept).
 FIRST_SIZE = 18
-SECOND_SIZE = 22
-EVENTS = 23
+SECOND_SIZE = 23
+EVENTS = 24
+#: The material review board member who signs the scrap disposition.
+MRB = thread.Signer("qe-4", "Dana Quality", Ed25519PrivateKey.generate())
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ def plant(ledger: thread.Ledger, ledger_url: str, tmp_path: Path) -> Plant:
 
     Log positions: 0 design; 1-8 registrations (two batches); 9-16 bore
     inspections (SN-0004 fails at 12); 17 its non-conformance; checkpoint at
-    18; 18-20 shipments and 21 the scrap disposition; checkpoint at 22; 22 one
-    more shipment that no checkpoint covers yet.
+    18; 18-20 shipments, 21 the scrap disposition and 22 its signature;
+    checkpoint at 23; 23 one more shipment that no checkpoint covers yet.
     """
     signer, verifier = generate_signer("plant-7")
     ledger.record(released_bearing(), actor="design.engineer")
@@ -94,7 +97,8 @@ def plant(ledger: thread.Ledger, ledger_url: str, tmp_path: Path) -> Plant:
         for serial in SERIALS[:3]:
             batch.record(f.Shipped(serial=serial, customer="Acme Pumps", order="PO-7731"))
         batch.record(f.DispositionRecorded(serial=FAILED, non_conformance="NC-0001",
-                                           decision="scrap", rationale="bore oversize"))
+                                           decision="scrap", rationale="bore oversize"),
+                     sign=MRB)
     second_note = ledger.checkpoint(signer)
     ledger.record(f.Shipped(serial=SERIALS[4], customer="Acme Pumps", order="PO-7740"))
     positions = {(event.fact.subject[1], event.originator_version): position
@@ -312,7 +316,7 @@ def test_forged_event_is_named_as_inserted(plant: Plant, where: str) -> None:
     """A well-chained forged event inserted without the ledger is reported as inserted."""
     url = plant.url
     if where == "appended":
-        last = row_of(url, FAILED, 4).event
+        last = row_of(url, FAILED, 5).event  # the disposition's signature
         fact: f.Fact = inspection(FAILED)  # a re-inspection that "passed"
         row_id = int(str(raw_sql(url, f"SELECT MAX({_id(url)}) FROM ledger_events")[0][0])) + 1
         subject, position = f"part {FAILED}", EVENTS

@@ -115,19 +115,18 @@ def test_erp_work_orders_register_serials(ledger: thread.Ledger) -> None:
     assert registered.source_record_id == "WO/1000452/HUB3300-000011"
 
 
-def test_qms_json_array_opens_and_dispositions_non_conformances(ledger: thread.Ledger) -> None:
-    """QMS: one report opens an NC and, once decided, records its coded disposition."""
+def test_qms_json_array_opens_non_conformances_and_leaves_dispositions_unimported(
+        ledger: thread.Ledger) -> None:
+    """QMS: each report opens its NC; its MRB disposition is signed in the ledger, not imported."""
     report = feed(ledger, "qms-non-conformances.json")[-1]
-    assert (report.rows, report.facts, report.new) == (3, 5, 5)
-    assert ledger.part("BRG6206-000101").scrapped
-    assert ledger.part("BRG6206-000103").open_non_conformances == []
+    assert (report.rows, report.facts, report.new) == (3, 3, 3)
+    assert not ledger.part("BRG6206-000101").scrapped
+    assert ledger.part("BRG6206-000103").open_non_conformances == ["NC-26-0043"]
     assert ledger.part("HUB3300-000012").open_non_conformances == ["NC-26-0044"]
-    opened, decided = ledger.history("BRG6206-000103")[1:]
+    (opened,) = ledger.history("BRG6206-000103")[1:]
     assert isinstance(opened.fact, f.NonConformanceOpened)
     assert (opened.fact.severity, opened.fact.characteristic) == ("minor", None)
-    assert isinstance(decided.fact, f.DispositionRecorded)
-    assert (decided.fact.decision, decided.fact.reference) == ("use-as-is", "MRB-26-012")
-    assert (decided.actor, decided.source_record_id) == ("mrb.chair", "NC/NC-26-0043/disposition")
+    assert (opened.actor, opened.source_record_id) == ("s.nowak", "NC/NC-26-0043")
 
 
 def test_cmms_assets_and_maintenance_work_orders(ledger: thread.Ledger) -> None:
@@ -291,51 +290,52 @@ def test_a_repeated_source_record_id_with_other_content_is_a_bad_row(
 
 
 EVENTS_MAPPING = """
-system = "qms"
-[[record]]
-topic = "quality.disposition-recorded"
-when = { column = "Event", equals = "MRB" }
-occurred_at = "At"
-source_record_id = { template = "{NC}/{Event}" }
-fields = { serial = "Serial", non_conformance = "NC", decision = "Text", rationale = "Text" }
+system = "mes"
 [[record]]
 topic = "quality.non-conformance-opened"
-when = { column = "Event", equals = "OPEN" }
+when = { column = "Event", equals = "NC" }
 occurred_at = "At"
-source_record_id = { template = "{NC}/{Event}" }
+source_record_id = { template = "{Serial}/{Event}" }
 fields = { serial = "Serial", non_conformance = "NC", description = "Text" }
+[[record]]
+topic = "manufacturing.part-registered"
+when = { column = "Event", equals = "REG" }
+occurred_at = "At"
+source_record_id = { template = "{Serial}/{Event}" }
+fields = { serial = "Serial", part_number = "Item", revision = "Rev" }
 """
+EVENTS_HEADER = "Serial,Event,At,Item,Rev,NC,Text\n"
 
 
 def test_a_row_that_depends_on_a_bad_row_is_named_too(
         ledger: thread.Ledger, ledger_url: str, tmp_path: Path) -> None:
-    """A malformed opening and the disposition that needed it are both listed; nothing lands."""
+    """A malformed registration and the NC that needed it are both listed; nothing lands."""
     feed(ledger, "erp-work-orders.csv")
     before = row_counts(ledger_url)
-    export = write(tmp_path, "events.csv", "NC,Serial,Event,At,Text\n"
-                   "NC-5,BRG6206-000100,OPEN,2026-03-12T09:00:00Z,\n"
-                   "NC-6,BRG6206-000100,OPEN,2026-03-12T09:00:00Z,dent\n"
-                   "NC-5,BRG6206-000100,MRB,2026-03-12T10:00:00Z,rework\n")
+    export = write(tmp_path, "events.csv", EVENTS_HEADER
+                   + "BRG6206-000200,REG,2026-03-12T09:00:00Z,BRG-6206,,,\n"
+                   + "BRG6206-000201,REG,2026-03-12T09:00:00Z,BRG-6206,B,,\n"
+                   + "BRG6206-000200,NC,2026-03-12T10:00:00Z,,,NC-5,burr\n")
     with pytest.raises(RowsRefused) as refused:
         import_file(ledger, parse_mapping(EVENTS_MAPPING, "events.toml"), export)
-    opening, disposition = refused.value.errors
-    assert (opening.line, opening.refused) == (2, False)
-    assert (disposition.line, disposition.refused) == (4, True)
-    assert "non-conformance NC-5, which is never opened" in str(disposition)
+    registration, opening = refused.value.errors
+    assert (registration.line, registration.refused) == (2, False)
+    assert (opening.line, opening.refused) == (4, True)
+    assert "part BRG6206-000200 is not registered" in str(opening)
     assert row_counts(ledger_url) == before
 
 
-def test_an_export_sorted_newest_first_still_opens_before_it_dispositions(
+def test_an_export_sorted_newest_first_still_registers_before_it_reports(
         ledger: thread.Ledger, tmp_path: Path) -> None:
     """Rows are recorded in the order they happened, so a newest-first export imports."""
     feed(ledger, "erp-work-orders.csv")
-    export = write(tmp_path, "events.csv", "NC,Serial,Event,At,Text\n"
-                   "NC-5,BRG6206-000100,MRB,2026-03-12T10:00:00Z,rework\n"
-                   "NC-5,BRG6206-000100,OPEN,2026-03-12T09:00:00Z,burr on face\n")
+    export = write(tmp_path, "events.csv", EVENTS_HEADER
+                   + "BRG6206-000200,NC,2026-03-12T10:00:00Z,,,NC-5,burr on face\n"
+                   + "BRG6206-000200,REG,2026-03-12T09:00:00Z,BRG-6206,B,,\n")
     report = import_file(ledger, parse_mapping(EVENTS_MAPPING, "events.toml"), export)
     assert report.new == 2
-    topics = [event.topic for event in ledger.history("BRG6206-000100")]
-    assert topics[-2:] == [f.NonConformanceOpened.topic, f.DispositionRecorded.topic]
+    topics = [event.topic for event in ledger.history("BRG6206-000200")]
+    assert topics == [f.PartRegistered.topic, f.NonConformanceOpened.topic]
 
 
 def test_bisecting_finds_the_refused_row_when_the_batch_note_is_missing(
@@ -457,6 +457,9 @@ revision = "Rev"
     (GOOD_RECORD.replace('topic = "manufacturing.part-registered"',
                          'topic = "manufacturing.installed-into"'),
      4, "record[0].topic", "written by the ledger itself"),
+    (GOOD_RECORD.replace('topic = "manufacturing.part-registered"',
+                         'topic = "quality.disposition-recorded"'),
+     4, "record[0].topic", "'quality.disposition-recorded' must be signed in the ledger"),
     (GOOD_RECORD + 'colour = "Colour"\n', 12, "record[0].fields.colour",
      "PartRegistered has no field 'colour'"),
     (GOOD_RECORD.replace('revision = "Rev"\n', ""), 8, "record[0].fields",
@@ -508,20 +511,20 @@ def test_bad_yaml_mapping_names_line_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, "qms.yaml", """\
 system: qms
 record:
-  - topic: quality.disposition-recorded
+  - topic: quality.non-conformance-opened
     occurred_at: At
     source_record_id: Id
     fields:
       serial: Serial
       non_conformance: NC
-      rationale: Why
-      decision: {column: Code, codes: {A: accept}, other: maybe}
+      description: Why
+      severity: {column: Code, codes: {A: minor}, other: maybe}
       characteristics: Chars
 """)
     with pytest.raises(MappingError) as error:
         load_mapping(path)
     message = str(error.value)
-    assert f"{path} line 10, key 'record[0].fields.decision.other'" in message
+    assert f"{path} line 10, key 'record[0].fields.severity.other'" in message
     assert f"{path} line 11, key 'record[0].fields.characteristics'" in message
 
 
@@ -737,14 +740,14 @@ def test_two_record_kinds_giving_a_row_one_source_record_id_is_a_bad_row(
         ledger: thread.Ledger, tmp_path: Path) -> None:
     """A mapping whose record kinds share an id template would lose a fact; the row says so."""
     feed(ledger, "erp-work-orders.csv")
-    mapping = parse_mapping(EVENTS_MAPPING.replace('equals = "OPEN"', 'equals = "MRB"')
-                            .replace("{NC}/{Event}", "{NC}"), "events.toml")
-    export = write(tmp_path, "events.csv", "NC,Serial,Event,At,Text\n"
-                   "NC-5,BRG6206-000100,MRB,2026-03-12T10:00:00Z,rework\n")
+    mapping = parse_mapping(EVENTS_MAPPING.replace('equals = "REG"', 'equals = "NC"')
+                            .replace("{Serial}/{Event}", "{Serial}"), "events.toml")
+    export = write(tmp_path, "events.csv", EVENTS_HEADER
+                   + "BRG6206-000200,NC,2026-03-12T10:00:00Z,BRG-6206,B,NC-5,burr\n")
     with pytest.raises(RowsRefused) as refused:
         import_file(ledger, mapping, export)
     assert lines_of(refused.value) == [2]
-    assert "two record kinds give this row the same source record id 'NC-5'" in str(
+    assert "two record kinds give this row the same source record id 'BRG6206-000200'" in str(
         refused.value)
 
 

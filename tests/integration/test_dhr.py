@@ -326,7 +326,7 @@ def test_scrapped_quarantined_and_unreleased_units_release_nothing(
     ledger.record(f.NonConformanceOpened(serial="S-1", non_conformance="NC-9",
                                          description="cracked"))
     ledger.record(f.DispositionRecorded(serial="S-1", non_conformance="NC-9", decision="scrap",
-                                        rationale="cracked"))
+                                        rationale="cracked"), sign=MRB)
     ledger.record(f.Quarantined(serial="S-2", reason="vibration event"))
     notes = {serial: device_history_record(ledger, serial).quantity_released
              for serial in ("S-1", "S-2", "S-3")}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import bearing, released_bearing, row_counts
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import thread
 from thread import facts as f
@@ -19,6 +20,8 @@ from thread_adapters.qif import ForeignReport, import_results, read_results
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "qif"
 SHEET = VECTORS / "SheetMetal_QIF_Results_sample_2.QIF"
 SERIAL = "SN5802802"
+#: The material review board member who signs the scrap disposition.
+MRB = thread.Signer("qe-4", "Dana Quality", Ed25519PrivateKey.generate())
 
 
 def _design_of(path: Path, *, part_number: str = "Wing mirror reinforcement",
@@ -114,7 +117,7 @@ def test_scrapped_parts_and_material_lots_need_asking(ledger: thread.Ledger,
     ledger.record(f.NonConformanceOpened(serial=SERIAL, non_conformance="NC-1",
                                          description="cracked", severity="major"))
     ledger.record(f.DispositionRecorded(serial=SERIAL, non_conformance="NC-1", decision="scrap",
-                                        rationale="crack through the flange"))
+                                        rationale="crack through the flange"), sign=MRB)
     with pytest.raises(ForeignReport, match="dispositioned scrap"):
         import_results(ledger, [SHEET])
     assert import_results(ledger, [SHEET], scrapped=True)[0].new == 39

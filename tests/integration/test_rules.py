@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import bearing, inspection, released_bearing
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import thread
 from thread import facts as f
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
+#: The quality engineer who signs dispositions, releases and CAPA closures.
+QE = thread.Signer("qe-4", "Dana Quality", Ed25519PrivateKey.generate())
 
 
 @pytest.fixture
@@ -111,12 +114,12 @@ def test_disposition_needs_an_open_non_conformance(plant: thread.Ledger) -> None
     disposition = f.DispositionRecorded(serial="SN-1", non_conformance="NC-1", decision="rework",
                                         rationale="regrind")
     with pytest.raises(thread.QualityRuleViolation, match="never opened"):
-        plant.record(disposition)
+        plant.record(disposition, sign=QE)
     plant.record(f.NonConformanceOpened(serial="SN-1", non_conformance="NC-1",
                                         description="bore oversize"))
-    plant.record(disposition)
+    plant.record(disposition, sign=QE)
     with pytest.raises(thread.QualityRuleViolation, match="already dispositioned"):
-        plant.record(disposition)
+        plant.record(disposition, sign=QE)
     assert plant.part("SN-1").open_non_conformances == []
 
 
@@ -136,13 +139,13 @@ def test_quarantined_or_scrapped_parts_cannot_ship_or_be_installed(plant: thread
         plant.record(f.Shipped(serial="SN-1", customer="ACME", order="PO-1"))
     with pytest.raises(thread.RuleViolation, match="quarantined"):
         plant.record(f.ComponentInstalled(serial="H1", component="SN-1"))
-    plant.record(f.ReleasedFromQuarantine(serial="SN-1", reason="lot cleared"))
+    plant.record(f.ReleasedFromQuarantine(serial="SN-1", reason="lot cleared"), sign=QE)
     with pytest.raises(thread.RuleViolation, match="not quarantined"):
-        plant.record(f.ReleasedFromQuarantine(serial="SN-1", reason="again"))
+        plant.record(f.ReleasedFromQuarantine(serial="SN-1", reason="again"), sign=QE)
     plant.record(f.NonConformanceOpened(serial="SN-1", non_conformance="NC-2",
                                         description="crack"))
     plant.record(f.DispositionRecorded(serial="SN-1", non_conformance="NC-2", decision="scrap",
-                                       rationale="crack"))
+                                       rationale="crack"), sign=QE)
     with pytest.raises(thread.RuleViolation, match="scrap"):
         plant.record(f.ComponentInstalled(serial="H1", component="SN-1"))
     assert plant.part("SN-1").location == "scrapped"
@@ -167,10 +170,10 @@ def test_capa_lifecycle(plant: thread.Ledger) -> None:
     plant.record(bearing("SN-1"))
     with pytest.raises(thread.QualityRuleViolation, match="no open corrective action"):
         plant.record(f.CorrectiveActionClosed(serial="SN-1", capa="CAPA-1", resolution="x",
-                                              effective=True))
+                                              effective=True), sign=QE)
     plant.record(f.CorrectiveActionOpened(serial="SN-1", capa="CAPA-1", problem="bore drift"))
     plant.record(f.CorrectiveActionClosed(serial="SN-1", capa="CAPA-1", resolution="new wheel",
-                                          effective=True))
+                                          effective=True), sign=QE)
     assert plant.part("SN-1").open_capas == set()
 
 

@@ -32,12 +32,13 @@ def signer() -> None:
 
 
 @signer.command("key")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Key file to write (never overwritten); FILE.pub beside it.")
 @click.password_option("--passphrase", prompt="Passphrase for the new key",
                        help="Asked for when not given (twice, hidden).")
-def key_command(signer_id: str, path: Path, passphrase: str) -> None:
+def key_command(signer_id: str, path: Path, passphrase: str, as_json: bool) -> None:
     """Make SIGNER's key, encrypted under their passphrase; prints the public key."""
     from thread.errors import LedgerError
     from thread.signing.keys import write_signer_key
@@ -46,7 +47,15 @@ def key_command(signer_id: str, path: Path, passphrase: str) -> None:
         public = write_signer_key(path, passphrase)
     except LedgerError as error:
         raise Refused(str(error)) from None
-    click.echo(f"{signer_id}: key {path}, public key {public} (also in {path}.pub)")
+    _done(as_json, {"signer": signer_id, "key_file": str(path), "public_key": public},
+          f"{signer_id}: key {path}, public key {public} (also in {path}.pub)")
+
+
+def _done(as_json: bool, value: dict[str, object], text: str) -> None:
+    if as_json:
+        echo_json(value)
+    else:
+        click.echo(text)
 
 
 def _admin_signer(ledger: Ledger, admin: str, key_file: Path, founding_name: str | None
@@ -64,6 +73,7 @@ def _admin_signer(ledger: Ledger, admin: str, key_file: Path, founding_name: str
 
 
 @signer.command("add")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("--name", "printed_name", required=True, help="Printed name shown on signatures.")
 @click.option("--role", "roles", multiple=True, required=True,
@@ -74,7 +84,7 @@ def _admin_signer(ledger: Ledger, admin: str, key_file: Path, founding_name: str
 @_admin_options
 @click.pass_context
 def add(ctx: click.Context, signer_id: str, printed_name: str, roles: Sequence[str],
-        public_key: str, admin: str, admin_key: Path) -> None:
+        public_key: str, admin: str, admin_key: Path, as_json: bool) -> None:
     """Register SIGNER. The first registration founds the registry: an administrator
     registering themselves (--as SIGNER) with their own key."""
     from thread.signing import registry
@@ -85,17 +95,18 @@ def add(ctx: click.Context, signer_id: str, printed_name: str, roles: Sequence[s
         by = _admin_signer(ledger, admin, admin_key, founder)
         registry.register(ledger, by, signer_id, printed_name, roles,
                           read_public_key(public_key))
-    click.echo(f"registered {signer_id} ({printed_name}) as {', '.join(roles)}; signed by "
-               f"{admin}")
+    _done(as_json, {"registered": signer_id, "roles": list(roles), "signed_by": admin},
+          f"registered {signer_id} ({printed_name}) as {', '.join(roles)}; signed by {admin}")
 
 
 @signer.command("rotate")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("--public-key", required=True, metavar="HEX|FILE", help="The new public key.")
 @_admin_options
 @click.pass_context
 def rotate(ctx: click.Context, signer_id: str, public_key: str, admin: str,
-           admin_key: Path) -> None:
+           admin_key: Path, as_json: bool) -> None:
     """Give SIGNER a new key; the previous one signs no more."""
     from thread.signing import registry
     from thread.signing.keys import read_public_key
@@ -103,10 +114,12 @@ def rotate(ctx: click.Context, signer_id: str, public_key: str, admin: str,
     with opened(ctx) as ledger:
         by = _admin_signer(ledger, admin, admin_key, None)
         registry.rotate(ledger, by, signer_id, read_public_key(public_key))
-    click.echo(f"{signer_id} signs with the new key from now on; signed by {admin}")
+    _done(as_json, {"rotated": signer_id, "signed_by": admin},
+          f"{signer_id} signs with the new key from now on; signed by {admin}")
 
 
 @signer.command("revoke")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("--reason", type=click.Choice(["lost", "compromised", "left", "other"]),
               required=True)
@@ -114,47 +127,52 @@ def rotate(ctx: click.Context, signer_id: str, public_key: str, admin: str,
 @_admin_options
 @click.pass_context
 def revoke(ctx: click.Context, signer_id: str, reason: str, note: str, admin: str,
-           admin_key: Path) -> None:
+           admin_key: Path, as_json: bool) -> None:
     """Revoke SIGNER's key: what it signed stays valid, nothing more is signed with it."""
     from thread.signing import registry
 
     with opened(ctx) as ledger:
         by = _admin_signer(ledger, admin, admin_key, None)
         registry.revoke(ledger, by, signer_id, reason, note)  # type: ignore[arg-type]
-    click.echo(f"{signer_id}'s key is revoked ({reason}); signed by {admin}")
+    _done(as_json, {"revoked": signer_id, "reason": reason, "signed_by": admin},
+          f"{signer_id}'s key is revoked ({reason}); signed by {admin}")
 
 
 @signer.command("unlock")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("--reason", required=True, help="Why they may sign again.")
 @_admin_options
 @click.pass_context
 def unlock(ctx: click.Context, signer_id: str, reason: str, admin: str,
-           admin_key: Path) -> None:
+           admin_key: Path, as_json: bool) -> None:
     """Let SIGNER, locked after failed attempts, sign again."""
     from thread.signing import registry
 
     with opened(ctx) as ledger:
         by = _admin_signer(ledger, admin, admin_key, None)
         registry.unlock(ledger, by, signer_id, reason)
-    click.echo(f"{signer_id} is unlocked; signed by {admin}")
+    _done(as_json, {"unlocked": signer_id, "signed_by": admin},
+          f"{signer_id} is unlocked; signed by {admin}")
 
 
 @signer.command("roles")
+@json_option
 @click.argument("signer_id", metavar="SIGNER")
 @click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable).")
 @click.option("--reason", default="", help="Why.")
 @_admin_options
 @click.pass_context
 def roles_command(ctx: click.Context, signer_id: str, roles: Sequence[str], reason: str,
-                  admin: str, admin_key: Path) -> None:
+                  admin: str, admin_key: Path, as_json: bool) -> None:
     """Set the roles SIGNER holds from now on."""
     from thread.signing import registry
 
     with opened(ctx) as ledger:
         by = _admin_signer(ledger, admin, admin_key, None)
         registry.change_roles(ledger, by, signer_id, roles, reason)
-    click.echo(f"{signer_id} holds {', '.join(roles)}; signed by {admin}")
+    _done(as_json, {"signer": signer_id, "roles": list(roles), "signed_by": admin},
+          f"{signer_id} holds {', '.join(roles)}; signed by {admin}")
 
 
 @signer.command("list")

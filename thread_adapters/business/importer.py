@@ -2,9 +2,9 @@
 
 How a refused row is found. Rows are first validated into facts, with no
 ledger involved, which finds every malformed row. What remains can still be
-refused by the ledger's rules (a serial never registered, a disposition with
-no open non-conformance), and only the ledger knows those. The facts go to
-the ledger as one stream (:meth:`thread.ledger.Ledger.stream`: written in
+refused by the ledger's rules (a serial never registered, a shipment of a
+scrapped part), and only the ledger knows those. The facts go to the
+ledger as one stream (:meth:`thread.ledger.Ledger.stream`: written in
 chunks inside one transaction); a stream that a rule refuses writes nothing,
 and its error carries a note naming the position of the refused fact ("fact
 7 of a stream"); the importer maps that position back to the row, sets the
@@ -16,10 +16,11 @@ row passed, and still nothing is written. Should the note ever be missing,
 the refused fact is found by bisecting with probes instead.
 
 Facts are recorded in the order they happened (``occurred_at``, file order
-breaking ties), so an export sorted newest first still opens a
-non-conformance before its disposition. Neither the rows nor the facts are
-held in memory all at once (see :mod:`~thread_adapters.business.chronology`),
-so an export of any size imports in bounded memory.
+breaking ties), so an export sorted newest first still registers a part
+before the non-conformance raised against it. Neither the rows nor the facts
+are held in memory all at once (see
+:mod:`~thread_adapters.business.chronology`), so an export of any size
+imports in bounded memory.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ The file is TOML or YAML. It is validated with pydantic against the fact
 catalogue: an unknown topic, a field the fact does not have, a required field
 left unmapped, a list field without a separator, a time without a zone are
 refused when the mapping loads, each naming the file, the line and the key.
+So is a topic the ledger only takes signed (a disposition, a release from
+quarantine, a recall, a CAPA's closure, the signer registry's facts): an
+export carries no electronic signature, so those are signed in the ledger by
+the person who decides them, never imported.
 """
 
 from __future__ import annotations
@@ -198,6 +202,12 @@ class RecordKind(BaseModel):
         if topic not in f.fact_classes():
             raise _refusal("unknown_topic", f"unknown topic {topic!r}; importable topics: "
                                             f"{', '.join(importable_topics())}")
+        if f.fact_class(topic).needs_signature:
+            raise _refusal("signed_topic", f"topic {topic!r} must be signed in the ledger by "
+                                           "the person who decides it (21 CFR Part 11); an "
+                                           "export carries no signature, so it is never "
+                                           "imported: record it with ledger.record(fact, "
+                                           "sign=signer)")
         return topic
 
     @field_validator("occurred_at")
@@ -394,8 +404,9 @@ def _raise(problems: list[tuple[KeyPath, str]]) -> None:
 
 
 def importable_topics() -> list[str]:
-    """Topics an export's rows may become."""
-    return sorted(set(f.fact_classes()) - LEDGER_WRITTEN)
+    """Topics an export's rows may become: neither written by the ledger nor signed."""
+    return sorted(topic for topic, cls in f.fact_classes().items()
+                  if topic not in LEDGER_WRITTEN and not cls.needs_signature)
 
 
 @functools.cache

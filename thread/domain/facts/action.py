@@ -16,17 +16,19 @@ class Quarantined(PartFact):
 
 
 class ReleasedFromQuarantine(PartFact):
-    """A quarantine on the part or lot is lifted."""
+    """A quarantine on the part or lot is lifted (a signed fact: whoever lifts it approves)."""
 
     topic = "action.released-from-quarantine"
+    needs_signature = True
     reason: Text
     reference: Identifier | None = None
 
 
 class Recalled(PartFact):
-    """The part or lot is within the scope of a recall."""
+    """The part or lot is within the scope of a recall (a signed fact: the recall's approval)."""
 
     topic = "action.recalled"
+    needs_signature = True
     recall: Identifier
     reason: Text
 
@@ -51,9 +53,10 @@ class CorrectiveActionOpened(PartFact):
 
 
 class CorrectiveActionClosed(PartFact):
-    """A CAPA opened on this part or lot is closed with its outcome."""
+    """A CAPA opened on this part or lot is closed with its outcome (a signed fact)."""
 
     topic = "action.corrective-action-closed"
+    needs_signature = True
     class_version = 2
     capa: Identifier
     resolution: Text

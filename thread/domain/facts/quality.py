@@ -96,9 +96,10 @@ class NonConformanceOpened(PartFact):
 
 
 class DispositionRecorded(PartFact):
-    """The material review decision that closes an open non-conformance."""
+    """The material review decision that closes an open non-conformance (a signed fact)."""
 
     topic = "quality.disposition-recorded"
+    needs_signature = True
     non_conformance: Identifier
     decision: Decision
     rationale: Text

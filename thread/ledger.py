@@ -1097,7 +1097,7 @@ class Ledger:
         self.policy.check(self.identity, "record", resource)
         if signer is not None:
             account = cast(SignerAccount, unit.get("signer", signer.signer))
-            who = (Identity(signer.signer, account.roles) if account.exists
+            who = (Identity(signer.signer, account.roles) if account.registered
                    else self.identity if signer.signer == self.identity.user
                    else Identity(signer.signer))
             self.policy.check(who, "sign", resource)
@@ -1125,7 +1125,10 @@ class Ledger:
 
     def signer(self, signer: str) -> SignerAccount:
         """A registered signer: printed name, roles, keys over time, lock state."""
-        return self._state(SignerAccount, signer, None, "recorded")
+        account = self._state(SignerAccount, signer, None, "recorded")
+        if not account.registered:
+            raise UnknownSubject(f"signer {signer} is not in the signer registry")
+        return account
 
     def signing_failed(self, signer: str, reason: FailureReason, detail: str = "",
                        *, max_failures: int = MAX_FAILURES) -> bool:

@@ -3,10 +3,12 @@
 A policy is a Cedar file (:file:`roles.cedar` is the default a plant copies
 and changes). Principals are ``User::"<id>"`` in ``Role::"<role>"`` with the
 reader attributes export control needs (``us_person``, ``citizenship``,
-``licences``, ``site``); actions are ``record``, ``sign`` and ``read``; the
-resource is the fact's ``Topic::"<topic>"`` in its ``Section::"<section>"``
-(``Topic::"subject"`` for a read of a whole subject), and the context carries
-the subject's ``kind``, ``part_number``, ``site`` and ``labels``. A refusal
+``licences``, ``exemptions``, ``site``, ``country``); actions are ``record``,
+``sign`` and ``read``; the resource is the fact's ``Topic::"<topic>"`` in its
+``Section::"<section>"`` (``Topic::"subject"`` for a read of a whole subject),
+and the context carries the subject's ``kind``, ``key``, ``part_number``,
+``site`` and its export-control ``labels`` (with ``controlled``, ``ear99`` and
+``residency`` worked out of them by :func:`thread.domain.export_control.policy_context`). A refusal
 names the rule that forbade it, or says that none permits it.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from thread.domain import topics
+from thread.domain.export_control import policy_context
 from thread.errors import LedgerError
 
 Action = Literal["record", "sign", "read"]
@@ -40,14 +43,55 @@ class AccessRefused(LedgerError):  # noqa: N818 - the words a user reads
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is asking: their id, roles, and the attributes export control looks at."""
+    """Who is asking: their id, roles, and the attributes export control looks at.
+
+    ``licences`` name the labels a licence authorises (``ITAR:XI``, ``EAR:3A001``);
+    ``exemptions`` the exemptions held, for a plant's own rules; ``country`` where the
+    reader works (ISO 3166 alpha-2), for data-residency labels.
+    """
 
     user: str
     roles: tuple[str, ...] = ()
     us_person: bool = False
     citizenship: tuple[str, ...] = ()
     licences: tuple[str, ...] = ()
+    exemptions: tuple[str, ...] = ()
     site: str | None = None
+    country: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Identity:
+        """A reader described in a JSON file: ``{"user": ..., "roles": [...], "us_person":
+        ..., "citizenship": [...], "licences": [...], "exemptions": [...], "site": ...,
+        "country": ...}``."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise PolicyError(f"identity file {path}: {error}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("user"), str):
+            raise PolicyError(f"identity file {path}: expected a JSON object with a "
+                              f"\"user\" string")
+        lists = ("roles", "citizenship", "licences", "exemptions")
+        known = {"user", "us_person", "site", "country", *lists}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise PolicyError(f"identity file {path}: unknown field {unknown[0]!r}; expected "
+                              f"{', '.join(sorted(known))}")
+        for name in lists:
+            value = data.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise PolicyError(f"identity file {path}: {name} is {value!r}; expected a "
+                                  f"list of strings")
+        if not isinstance(data.get("us_person", False), bool):
+            raise PolicyError(f"identity file {path}: us_person is {data['us_person']!r}; "
+                              f"expected true or false")
+        for name in ("site", "country"):
+            if not isinstance(data.get(name), str | None):
+                raise PolicyError(f"identity file {path}: {name} is {data[name]!r}; expected "
+                                  f"a string")
+        return cls(data["user"], tuple(data.get("roles", [])), data.get("us_person", False),
+                   tuple(data.get("citizenship", [])), tuple(data.get("licences", [])),
+                   tuple(data.get("exemptions", [])), data.get("site"), data.get("country"))
 
 
 @dataclass(frozen=True)
@@ -63,7 +107,7 @@ class Resource:
 
     def context(self) -> dict[str, Any]:
         return {"kind": self.kind, "key": self.key, "part_number": self.part_number or "",
-                "site": self.site or "", "labels": list(self.labels)}
+                "site": self.site or "", **policy_context(self.labels)}
 
 
 @dataclass(frozen=True)
@@ -156,7 +200,8 @@ class Policy:
                     "attrs": {"us_person": identity.us_person,
                               "citizenship": list(identity.citizenship),
                               "licences": list(identity.licences),
-                              "site": identity.site or ""},
+                              "exemptions": list(identity.exemptions),
+                              "site": identity.site or "", "country": identity.country or ""},
                     "parents": [{"type": "Role", "id": role} for role in identity.roles]}
             roles = [{"uid": {"type": "Role", "id": role}, "attrs": {}, "parents": []}
                      for role in identity.roles]

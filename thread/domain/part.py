@@ -332,6 +332,10 @@ def _check_reference(aggregate: Aggregate, fact: f.SignatureApplied | f.Correcti
 
 
 def check_reference(aggregate: Aggregate, fact: Fact) -> None:
-    """Signatures and corrections must name an existing event of the same subject by hash."""
+    """Signatures and corrections must name an existing event of the same subject by hash;
+    a classification of one event, an existing version."""
     if isinstance(fact, (f.SignatureApplied, f.CorrectionRecorded)):
         _check_reference(aggregate, fact)
+    elif isinstance(fact, f.ExportClassified) and (fact.version or 0) > aggregate.version:
+        raise RuleViolation(f"ExportClassified names version {fact.version} of "
+                            f"{aggregate.label}, which has {aggregate.version} events")

@@ -18,7 +18,7 @@ from thread.domain.chain import Aggregate, Recorded
 from thread.domain.facts.base import Fact, SubjectKind
 from thread.domain.facts.signers import FailureReason
 from thread.domain.part import check_reference
-from thread.errors import AlreadyRegistered, RuleViolation
+from thread.errors import AlreadyRegistered, RuleViolation, UnknownSubject
 
 #: The role that may change the registry.
 ADMINISTRATOR = "administrator"
@@ -28,6 +28,9 @@ MAX_FAILURES = 3
 REGISTRY_FACTS: tuple[type[Fact], ...] = (
     f.SignerRegistered, f.SignerKeyRotated, f.SignerKeyRevoked, f.SignerRolesChanged,
     f.SignerUnlocked)
+#: Facts only a registered signer's account takes (the rest record reads and refusals).
+SIGNER_FACTS: tuple[type[Fact], ...] = (
+    *REGISTRY_FACTS, f.SigningSessionOpened, f.SigningFailed, f.SignerLocked)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,13 @@ class SignerAccount(Aggregate):
 
     @classmethod
     def creators(cls) -> tuple[type[Fact], ...]:
-        return (f.SignerRegistered,)
+        return (f.SignerRegistered, f.ControlledDataRead, f.AccessAttemptRefused)
+
+    @property
+    def registered(self) -> bool:
+        """Whether an administrator registered this person as a signer (their account may
+        hold only the record of their reads and refused attempts)."""
+        return bool(self.keys)
 
     @property
     def active_key(self) -> KeyPeriod | None:
@@ -81,10 +90,14 @@ class SignerAccount(Aggregate):
         return next((key for key in self.keys if key.public_key == public_key), None)
 
     def check(self, fact: Fact) -> None:
-        if isinstance(fact, f.SignerRegistered) and self.exists:
+        if isinstance(fact, f.SignerRegistered) and self.registered:
             raise AlreadyRegistered(f"{self.label} is already registered as "
                                     f"{self.printed_name!r}; rotate the key or change the "
                                     f"roles instead")
+        if (isinstance(fact, SIGNER_FACTS) and not isinstance(fact, f.SignerRegistered)
+                and not self.registered):
+            raise UnknownSubject(f"{self.label} is not registered: record SignerRegistered "
+                                 f"before {type(fact).__name__}")
         if isinstance(fact, f.SignerKeyRotated) and self.key_period(fact.public_key) is not None:
             raise RuleViolation(f"{self.label} already had key {fact.public_key[:16]}...; a "
                                 f"rotation names a new key")
@@ -176,7 +189,7 @@ def signing_refusal(fact: Fact, signer: str, public_key: str, at: datetime,
         if fact.subject == ("signer", signer):
             return Refusal("not permitted", f"{type(fact).__name__} about {signer} is signed "
                                             f"by another administrator, not by {signer}")
-    if not account.exists:
+    if not account.registered:
         if not registry_in_use:
             return None
         return Refusal("not registered", f"{signer} is not in the signer registry; an "

@@ -252,6 +252,12 @@ def _correction(p: Payload) -> str:
             f"{p['replaced_by_version']}: {p['reason']}")
 
 
+def _classified(p: Payload) -> str:
+    what = f"version {p['version']}" if p.get("version") is not None else "the subject"
+    labels = ", ".join(p["labels"]) or "not export-controlled"
+    return f"{what} classified {labels}" + (f": {p['reason']}" if p.get("reason") else "")
+
+
 # -- effects on other subjects ----------------------------------------------------
 
 def _installed_into(assembly: str, p: Payload) -> tuple[str, dict[str, Any]]:
@@ -351,6 +357,7 @@ def _entries() -> list[Topic]:
           "certifications", ()),
         T("record.signature-applied", ANY, _signature, None, "record", ()),
         T("record.correction-recorded", ANY, _correction, None, "record", ()),
+        T("record.export-classified", ANY, _classified, None, "record", ()),
         T("signer.registered", SIGNER,
           lambda p: f"{p['printed_name']} as {', '.join(p['roles'])}, key "
                     f"{p['public_key'][:16]}... from {_when(p['valid_from'])}", None,
@@ -375,6 +382,13 @@ def _entries() -> list[Topic]:
           "signers", ()),
         T("signer.unlocked", SIGNER, lambda p: f"unlocked: {p['reason']}", None, "signers",
           ()),
+        T("signer.controlled-data-read", SIGNER,
+          lambda p: f"read {p['kind']} {p['key']} ({', '.join(p['labels'])}) through "
+                    f"{p['view']}", None, "signers", ()),
+        T("signer.access-refused", SIGNER,
+          lambda p: f"refused {p['action']} {p['what']} on {p['kind']} {p['key']}"
+                    + (f" by rule {', '.join(p['rules'])}" if p.get("rules") else ""), None,
+          "signers", ()),
         T("service.shipped", ITEM,
           lambda p: f"to {p['customer']}, order {p['order']}"
                     + (f", {p['destination']}" if p.get("destination") else "")

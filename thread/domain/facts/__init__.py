@@ -60,7 +60,7 @@ from thread.domain.facts.quality import (
     NonConformanceOpened,
     TestRecorded,
 )
-from thread.domain.facts.records import CorrectionRecorded, SignatureApplied
+from thread.domain.facts.records import CorrectionRecorded, ExportClassified, SignatureApplied
 from thread.domain.facts.service import (
     CustomerFeedbackReceived,
     FailureAnalysisRecorded,
@@ -71,6 +71,8 @@ from thread.domain.facts.service import (
     Shipped,
 )
 from thread.domain.facts.signers import (
+    AccessAttemptRefused,
+    ControlledDataRead,
     SignerKeyRevoked,
     SignerKeyRotated,
     SignerLocked,
@@ -82,6 +84,7 @@ from thread.domain.facts.signers import (
 )
 
 __all__ = [
+    "AccessAttemptRefused",
     "AlarmRaised",
     "AlertPoint",
     "CalibrationRecorded",
@@ -96,6 +99,7 @@ __all__ = [
     "ConditionLimitChanged",
     "ConditionMetric",
     "ConditionRecorded",
+    "ControlledDataRead",
     "CorrectionRecorded",
     "CorrectiveActionClosed",
     "CorrectiveActionOpened",
@@ -107,6 +111,7 @@ __all__ = [
     "DriftAlertNoted",
     "DriftAlertRaised",
     "EnvironmentRecorded",
+    "ExportClassified",
     "Fact",
     "FailureAnalysisRecorded",
     "FailureReported",

@@ -1,4 +1,5 @@
-"""Facts about the record itself: electronic signatures and corrections."""
+"""Facts about the record itself: electronic signatures, corrections and export-control
+labels."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from thread.domain.export_control import Label
 from thread.domain.facts.base import Identifier, Instant, SubjectFact, Text
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -39,3 +41,15 @@ class CorrectionRecorded(SubjectFact):
     corrects_hash: Hex32
     replaced_by_version: Annotated[int, Field(ge=1)]
     reason: Text
+
+
+class ExportClassified(SubjectFact):
+    """The export-control and data-residency labels of a subject from now on (``version``
+    None: the design item, part or lot as a whole, which its parts inherit unless they
+    state their own) or of one of its events (``version``). Empty labels state that it is
+    not controlled; a later classification replaces an earlier one."""
+
+    topic = "record.export-classified"
+    labels: Annotated[tuple[Label, ...], Field(max_length=16)]
+    version: Annotated[int, Field(ge=1)] | None = None
+    reason: Text = ""

@@ -1,10 +1,12 @@
 """The signer registry: who may sign, with which key, since when, and what went wrong.
 
 Each person who signs has their own subject (kind ``signer``, keyed by their
-signer id). An administrator registers them, rotates and revokes their keys
-and unlocks them, each as a signed fact (21 CFR 11.100, 11.300). Every
-signing session opened, every failed attempt and every lock-out is recorded
-too, so the record shows attempts to sign that did not succeed (11.300(d)).
+signer id); so does each person whose reads of controlled data or refused
+attempts are on record, whether they sign or not. An administrator registers
+signers, rotates and revokes their keys and unlocks them, each as a signed
+fact (21 CFR 11.100, 11.300). Every signing session opened, every failed
+attempt and every lock-out is recorded too, so the record shows attempts to
+sign that did not succeed (11.300(d)).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StringConstraints
 
 from thread.domain import topics
-from thread.domain.facts.base import Fact, Identifier, Instant, Text
+from thread.domain.export_control import Label
+from thread.domain.facts.base import Fact, Identifier, Instant, SubjectKind, Text
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 #: Role names: lowercase words joined by hyphens (``quality-engineer``).
@@ -101,3 +104,25 @@ class SignerUnlocked(SignerFact):
     topic = "signer.unlocked"
     needs_signature = True
     reason: Annotated[Text, StringConstraints(min_length=1)]
+
+
+class ControlledDataRead(SignerFact):
+    """This person read export-controlled data of a subject, through one view."""
+
+    topic = "signer.controlled-data-read"
+    kind: SubjectKind
+    key: Identifier
+    view: Identifier
+    labels: Annotated[tuple[Label, ...], Field(min_length=1, max_length=32)]
+
+
+class AccessAttemptRefused(SignerFact):
+    """The role policy refused this person a write, a signature or a read, by which rules."""
+
+    topic = "signer.access-refused"
+    action: Literal["record", "sign", "read"]
+    what: Identifier
+    kind: SubjectKind
+    key: Identifier
+    rules: Annotated[tuple[Text, ...], Field(max_length=32)] = ()
+    detail: Text = ""

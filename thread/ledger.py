@@ -10,7 +10,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
@@ -25,11 +25,13 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 
-from thread.access.policy import SUBJECT, Identity, Policy, Resource
+from thread.access.policy import AccessRefused, Identity, Policy, Resource
+from thread.access.reading import ReadGuard, Withholding
 from thread.domain import facts as f
 from thread.domain import policies
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
+from thread.domain.export_control import Classification
 from thread.domain.facts.base import Fact, SubjectKind
 from thread.domain.facts.records import Meaning
 from thread.domain.facts.signers import FailureReason
@@ -443,6 +445,7 @@ class Ledger:
         self._contended_until = 0.0  # monotonic time until which batches start locked
         self._origin: str | None = None  # once known to be stored
         self._registry = False  # once a signer is known to be registered
+        self._guard = ReadGuard(self)
         if checkpoint_key is not None and checkpoint_seconds:
             checkpoints = self.store.select_checkpoints()
             self._checkpointed = (checkpoints[-1][0] if checkpoints else 0, time.monotonic())
@@ -536,18 +539,23 @@ class Ledger:
         return self.history_of("part", serial)
 
     def history_of(self, kind: SubjectKind, key: str) -> list[Recorded]:
-        """The chain-verified events of any subject, oldest first."""
-        events = self._history(kind, _nfc(key))
-        self._may_read(kind, _nfc(key), events)
-        return events
+        """The chain-verified events of any subject, oldest first. An event whose labels the
+        reader is not cleared for shows as a :class:`~thread.domain.facts.Withheld` (its
+        kind, time and place in the chain, not its content or canonical bytes)."""
+        key = _nfc(key)
+        events = self._history(kind, key)
+        withheld = self._withholding(kind, key, "history", events)
+        return [_withheld(event, kind, key, withheld) for event in events] if withheld \
+            else events
 
-    def _may_read(self, kind: SubjectKind, key: str, events: Sequence[Recorded] = (),
-                  part_number: str | None = None) -> None:
-        """Refuse a read the role policy does not allow (the subject's part number and site
-        from its registration, when known)."""
+    def _withholding(self, kind: SubjectKind, key: str, view: str,
+                     events: Sequence[Recorded] = ()) -> Withholding:
+        """What of a subject the reader may not see through ``view`` (refused whole when the
+        role policy does not let them read it); its part number and site from its
+        registration, when known."""
         if self.policy is None:
-            return
-        site = None
+            return Withholding()
+        part_number = site = None
         if not events and kind in ("part", "lot", "machine"):
             first_rows = self.store.select_events(aggregate_id(kind, key), limit=1)
             events = [self.mapper.decode(row) for row in first_rows]
@@ -557,8 +565,23 @@ class Ledger:
             site = first.site
         if kind == "design":
             part_number = key
-        self.policy.check(self.identity, "read", Resource(SUBJECT, kind, key, part_number,
-                                                          site))
+        return self._guard.withholding(kind, key, view, part_number=part_number, site=site)
+
+    def _may_read(self, kind: SubjectKind, key: str, view: str,
+                  events: Sequence[Recorded] = ()) -> None:
+        """Refuse a read of the whole of a subject (a state, a document) unless the reader
+        may see every event of it."""
+        withheld = self._withholding(kind, key, view, events)
+        if withheld:
+            raise AccessRefused(
+                f"{self.identity.user} may not read the {view} of {kind} {key}: it holds "
+                f"data labelled {', '.join(withheld.labels)} they are not cleared for",
+                rules=())
+
+    def classification(self, kind: SubjectKind, key: str) -> Classification:
+        """The export-control labels over a subject and its events: its own, or (a part or
+        lot that states none) its design item's, and those of single events."""
+        return self._guard.classification(kind, _nfc(key))
 
     def _history(self, kind: SubjectKind, key: str) -> list[Recorded]:
         ident = aggregate_id(kind, key)
@@ -596,7 +619,7 @@ class Ledger:
         key = _nfc(key)
         events = self._history(cls.kind, key)
         if cls is not SignerAccount:  # the registry is read by every signing
-            self._may_read(cls.kind, key, events)
+            self._may_read(cls.kind, key, "state", events)
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise LedgerError(f"as_of {as_of.isoformat()} needs a time zone")
@@ -623,7 +646,21 @@ class Ledger:
             start = page[-1].id + 1
 
     def scan(self, *, start: int = 1, topics: Sequence[str] = ()) -> Iterator[tuple[int, Recorded]]:
-        """Every event in commit order with its position in the log."""
+        """Every event in commit order with its position in the log; an event the reader is
+        not cleared for shows as a :class:`~thread.domain.facts.Withheld`."""
+        if self.policy is None:
+            yield from self._scan(start=start, topics=topics)
+            return
+        seen: dict[UUID, Withholding] = {}
+        for position, event in self._scan(start=start, topics=topics):
+            withheld = seen.get(event.originator_id)
+            if withheld is None:
+                kind, key = event.fact.subject
+                withheld = seen[event.originator_id] = self._withholding(kind, key, "scan")
+            yield position, _withheld(event, *event.fact.subject, withheld)
+
+    def _scan(self, *, start: int = 1,
+              topics: Sequence[str] = ()) -> Iterator[tuple[int, Recorded]]:
         mapper = self.mapper
         for row in self.notifications(start=start, topics=topics):
             yield row.id, mapper.decode(row)
@@ -632,7 +669,7 @@ class Ledger:
         """Serial numbers of every registered part, in registration order."""
         return [
             serial
-            for _, event in self.scan(topics=[f.PartRegistered.topic])
+            for _, event in self._scan(topics=[f.PartRegistered.topic])
             if (serial := cast(f.PartRegistered, event.fact).serial) is not None
         ]
 
@@ -664,16 +701,28 @@ class Ledger:
         """
         story = self._queries().trace(_nfc(key), as_of=as_of, by=by, catch_up=catch_up,
                                       verified=verified)
-        self._may_read(cast(SubjectKind, story.kind), story.key)
-        return story
+        withheld = self._withholding(cast(SubjectKind, story.kind), story.key, "trace")
+        return story.withholding(withheld) if withheld else story
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
                   depth: int | None = None, as_of: datetime | None = None,
                   by: TimeAxis = "recorded", catch_up: bool = True) -> Node:
         """What went into an assembly (``down``), or every assembly a part or lot is in (``up``)."""
-        self._may_read("part", _nfc(key))
-        return self._queries().genealogy(_nfc(key), direction=direction, depth=depth, as_of=as_of,
-                                         by=by, catch_up=catch_up)
+        self._withholding("part", _nfc(key), "genealogy")
+        tree = self._queries().genealogy(_nfc(key), direction=direction, depth=depth,
+                                         as_of=as_of, by=by, catch_up=catch_up)
+        return tree if self.policy is None else self._genealogy_shown(tree)
+
+    def _genealogy_shown(self, node: Node) -> Node:
+        """``node`` as the reader may see it: a subject whose own labels they are not
+        cleared for keeps its key and place in the tree, not its part number or location."""
+        nodes = tuple(self._genealogy_shown(child) for child in node.nodes)
+        withheld = self._withholding(cast(SubjectKind, node.kind), node.key, "genealogy")
+        if withheld.subject is not None:
+            return node.model_copy(update={
+                "part_number": None, "revision": None, "nodes": nodes,
+                "location": f"withheld ({', '.join(withheld.subject)})"})
+        return node.model_copy(update={"nodes": nodes}) if nodes != node.nodes else node
 
     def recall_scope(self, *, machine: str, start: datetime, end: datetime,
                      where: str | None = None, as_of: datetime | None = None,
@@ -684,9 +733,18 @@ class Ledger:
         ``"vibration.max > 4.0 and coolant_temp.mean > 30"`` (see
         :mod:`thread.read.predicate`); without it, every run in the window is in scope.
         """
-        return self._queries().recall_scope(machine=_nfc(machine), start=start, end=end,
-                                            where=where, as_of=as_of, by=by,
-                                            catch_up=catch_up)
+        self._withholding("machine", _nfc(machine), "recall")
+        scope = self._queries().recall_scope(machine=_nfc(machine), start=start, end=end,
+                                             where=where, as_of=as_of, by=by,
+                                             catch_up=catch_up)
+        if self.policy is None:
+            return scope
+        affected = []
+        for item in scope.affected:
+            withheld = self._withholding(cast(SubjectKind, item.kind), item.key, "recall")
+            affected.append(item if not withheld else item.model_copy(update={
+                "matched": {}, "operation": f"withheld ({', '.join(withheld.labels)})"}))
+        return scope.model_copy(update={"affected": tuple(affected)})
 
     def failure_patterns(self, *, part_number: str, since: datetime | None = None,
                          until: datetime | None = None,
@@ -705,6 +763,7 @@ class Ledger:
         (:mod:`thread.analytics.patterns`). Field data counts up to ``as_of``, or up to the
         latest service fact recorded. Needs the ``analytics`` extra.
         """
+        self._guard.across(part_number, "failure patterns")
         return self._queries().failure_patterns(
             part_number=part_number, since=since, until=until, by=tuple(by), alpha=alpha,
             confidence=confidence, max_weeks=max_weeks, as_of=as_of, by_clock=by_clock,
@@ -716,6 +775,7 @@ class Ledger:
         """What reliability statistics read of each serial of ``part_number`` made between
         ``since`` and ``until`` (runs, process and condition values, service facts of the
         part and of its top assembly), and the moment the field data counts up to."""
+        self._guard.across(part_number, "unit records")
         return self._queries().unit_records(part_number=part_number, since=since,
                                             until=until, as_of=as_of, by=by)
 
@@ -724,6 +784,7 @@ class Ledger:
                          by: TimeAxis = "recorded", catch_up: bool = True) -> ConditionSeries:
         """A machine's condition metric (``spindle_vibration``) window by window, with its
         threshold: the condition trace an investigation draws under the failure rates."""
+        self._may_read("machine", _nfc(machine), "condition series")
         return self._queries().condition_series(machine=_nfc(machine), metric=metric,
                                                 since=since, until=until, as_of=as_of, by=by,
                                                 catch_up=catch_up)
@@ -737,6 +798,7 @@ class Ledger:
         ``condition.vibration.max``) for a part number, machine, operation and time range,
         oldest first, each with its serial, machine and log position: what control charts
         and capability studies read."""
+        self._guard.across(part_number, "series")
         return self._queries().series(
             metric, part_number=part_number, revision=revision,
             machine=None if machine is None else _nfc(machine), operation=operation,
@@ -749,6 +811,7 @@ class Ledger:
         """Every characteristic of ``part_number`` measured in the period: its values, their
         times, the machine that made each part (that of ``operation``, or the last machine
         it ran on) and the tolerance stated: what capability and design feedback read."""
+        self._guard.across(part_number, "measured")
         return self._queries().measured(part_number, revision=revision, operation=operation,
                                         since=since, until=until, as_of=as_of, by=by)
 
@@ -758,6 +821,7 @@ class Ledger:
         """Per serial of ``part_number`` made in the period: its inspection verdicts and the
         material lots it consumed (what quality prediction learns from, beside
         :meth:`unit_records`)."""
+        self._guard.across(part_number, "outcomes")
         return self._queries().outcomes(part_number=part_number, since=since, until=until,
                                         as_of=as_of, by=by)
 
@@ -977,6 +1041,8 @@ class Ledger:
                         continue  # a long stream held the lock: wait again
                     if isinstance(error, SigningRefused):
                         self._note_refusal(error)
+                    elif isinstance(error, AccessRefused) and error.resource is not None:
+                        self._guard.refused(error, error.action, error.resource)
                     raise
                 self._keep(unit)
                 self._maybe_checkpoint()
@@ -1298,6 +1364,16 @@ def _hash_of(aggregate: Aggregate, version: int, replacement: Recorded) -> str:
             f"a correction on {aggregate.label} must name an earlier version, not {version}"
         )
     return aggregate.hash_of(version).hex()
+
+
+def _withheld(event: Recorded, kind: SubjectKind, key: str, withheld: Withholding) -> Recorded:
+    """``event`` as the reader sees it: a stand-in with its kind, time and place in the chain
+    (no content, no canonical bytes) when ``withheld`` covers it."""
+    labels = withheld.of(event.originator_version)
+    if labels is None:
+        return event
+    return replace(event, fact=f.Withheld(kind=kind, key=key, withheld_topic=event.topic,
+                                          labels=labels), canonical=b"")
 
 
 def _now() -> datetime:

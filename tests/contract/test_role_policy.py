@@ -46,7 +46,13 @@ def test_each_role_records_what_the_policy_allows(ledger_url: str, clock: Clock,
     with pytest.raises(AccessRefused, match=r"may not record quality\.non-conformance-opened"):
         operator.record(f.NonConformanceOpened(serial="SN-1", non_conformance="NC-1",
                                                description="bore undersize"))
-    assert operator.count() == before
+    assert [event.topic for event in operator.history("SN-1")] == [f.PartRegistered.topic]
+    refusals = [event.fact for event in operator.history_of("signer", "o.lund")]
+    assert operator.count() == before + 2  # the refused attempts, on the operator's account
+    assert [(r.action, r.what, r.key) for r in refusals
+            if isinstance(r, f.AccessAttemptRefused)] == [
+        ("record", "quality.inspection-recorded", "SN-1"),
+        ("record", "quality.non-conformance-opened", "SN-1")]
     operator.close()
     engineer = _open(ledger_url, clock, ENGINEER)
     engineer.record(f.NonConformanceOpened(serial="SN-1", non_conformance="NC-1",
@@ -77,7 +83,11 @@ def test_a_signature_is_checked_for_the_signer_s_registered_roles(
                                               decision="scrap", rationale="undersize"),
                         sign=SigningSession(engineer, "i.novak",
                                             inspector.key_file).open(PASSPHRASE))
-    assert engineer.count() == before + 1  # the inspector's session, nothing else
+    # the inspector's session and the refusal on the engineer's account, nothing else
+    assert engineer.count() == before + 2
+    refusal = engineer.history_of("signer", "k.osei")[-1].fact
+    assert isinstance(refusal, f.AccessAttemptRefused)
+    assert refusal.what == "quality.disposition-recorded"
     engineer.close()
 
 

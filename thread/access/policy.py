@@ -36,8 +36,11 @@ class PolicyError(LedgerError):
 class AccessRefused(LedgerError):  # noqa: N818 - the words a user reads
     """The role policy does not allow this: who, what, on what, and which rule."""
 
-    def __init__(self, message: str, *, rules: tuple[str, ...]) -> None:
+    def __init__(self, message: str, *, rules: tuple[str, ...], action: Action = "read",
+                 resource: Resource | None = None) -> None:
         self.rules = rules
+        self.action: Action = action
+        self.resource = resource
         super().__init__(message)
 
 
@@ -122,13 +125,14 @@ class Decision:
 
     def explain(self) -> str:
         """One line: who may not do what, and why."""
+        on = f"{self.resource.kind} {self.resource.key}" + (
+            f" (labelled {', '.join(self.resource.labels)})" if self.resource.labels else "")
         what = ("read" if self.resource.topic == SUBJECT
-                else f"{self.action} {self.resource.topic}")
-        on = f"{self.resource.kind} {self.resource.key}"
+                else f"{self.action} {self.resource.topic} on")
         roles = ", ".join(self.identity.roles) or "no role"
         because = (f"forbidden by rule {', '.join(repr(r) for r in self.rules)}" if self.rules
                    else "no rule of the policy permits it")
-        return f"{self.identity.user} ({roles}) may not {what} on {on}: {because}"
+        return f"{self.identity.user} ({roles}) may not {what} {on}: {because}"
 
 
 class Policy:
@@ -189,7 +193,8 @@ class Policy:
         """Raise :class:`AccessRefused` unless the policy allows it."""
         decision = self.decide(identity, action, resource)
         if not decision.allowed:
-            raise AccessRefused(decision.explain(), rules=decision.rules)
+            raise AccessRefused(decision.explain(), rules=decision.rules, action=action,
+                                resource=resource)
 
     def _of(self, identity: Identity) -> Any:
         entities = self._entities.get(identity)

@@ -55,7 +55,8 @@ COMMANDS = {
     "spc": "quality", "capability": "quality", "alerts": "quality", "predict": "predict",
     "keygen": "log", "checkpoint": "log", "verify": "log", "verify-checkpoint": "log",
     "dossier": "log", "verify-dossier": "log",
-    "investigate": "investigate", "signer": "signers",
+    "investigate": "investigate", "signer": "signers", "audit-trail": "audit",
+    "classify": "labels",
 }
 
 
@@ -140,11 +141,21 @@ class Refused(click.ClickException):
 @click.option("--db", "url", envvar=DB_VARIABLE, metavar="URL",
               help=f"Ledger file, sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
                    f"[env {DB_VARIABLE}; default {DEFAULT_FILE} in the working directory].")
+@click.option("--policy", "policy", envvar="THREAD_POLICY", metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="A Cedar role policy every write, signature and read is decided by "
+                   "[env THREAD_POLICY; default: none].")
+@click.option("--identity", "identity", envvar="THREAD_IDENTITY", metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="Who is asking, as a JSON file (user, roles, us_person, citizenship, "
+                   "licences, exemptions, site, country) [env THREAD_IDENTITY].")
 @click.version_option(package_name="digital-thread-ledger")
 @click.pass_context
-def main(ctx: click.Context, url: str | None) -> None:
+def main(ctx: click.Context, url: str | None, policy: str | None,
+         identity: str | None) -> None:
     """The digital-thread ledger: a verifiable record of every part, from design to field."""
     ctx.obj = url
+    ctx.meta["thread.access"] = (policy, identity)
 
 
 @cache
@@ -247,6 +258,21 @@ class Silent:
         return False
 
 
+def _access(ctx: click.Context) -> dict[str, Any]:
+    """The role policy and the identity the command runs under, from --policy/--identity."""
+    policy, identity = ctx.meta.get("thread.access", (None, None))
+    if policy is None and identity is None:
+        return {}
+    from thread.access.policy import Identity, Policy
+
+    if policy is None:
+        raise Refused("--identity needs --policy (THREAD_POLICY): who is asking matters only "
+                      "to a role policy")
+    who = Identity.from_file(identity) if identity is not None else None
+    return {"policy": Policy.from_file(policy), "identity": who,
+            **({"actor": who.user} if who is not None else {})}
+
+
 @contextmanager
 def opened(ctx: click.Context, *, create: bool = False) -> Iterator[Ledger]:
     """The ledger named by --db; library errors become one-line messages and exit status 1.
@@ -254,7 +280,7 @@ def opened(ctx: click.Context, *, create: bool = False) -> Iterator[Ledger]:
     Only commands that write create a ledger, so a mistyped --db is an error, not a new file.
     """
     try:
-        ledger = thread.open(ctx.obj, create=create)
+        ledger = thread.open(ctx.obj, create=create, **_access(ctx))
     except LedgerError as error:
         raise Refused(message(error)) from None
     try:

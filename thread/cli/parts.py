@@ -146,13 +146,23 @@ def _listing(ledger: Ledger) -> list[dict[str, Any]]:
     registered = f.PartRegistered.topic
     designs: dict[UUID, tuple[str, str | None, str | None]] = {}
     moved: dict[UUID, list[tuple[str, dict[str, Any]]]] = {}
+    withheld: dict[UUID, str] = {}
     for _, event in ledger.scan(topics=[registered, *moves()]):
         fact = event.fact
+        if isinstance(fact, f.Withheld):  # a controlled part: its serial, not its content
+            if fact.withheld_topic == registered and fact.kind == "part":
+                designs[event.originator_id] = (fact.key, None, None)
+                withheld[event.originator_id] = f"withheld ({', '.join(fact.labels)})"
+            continue
         if isinstance(fact, f.PartRegistered) and fact.serial is not None:
             designs[event.originator_id] = (fact.serial, fact.part_number, fact.revision)
         moved.setdefault(event.originator_id, []).append((event.topic, fact.__dict__))
     listing = []
     for part, (serial, part_number, revision) in designs.items():
+        if part in withheld:
+            listing.append({"serial": serial, "part_number": None, "revision": None,
+                            "location": withheld[part], "quarantined": False})
+            continue
         here = fold(moved[part])
         listing.append({"serial": serial, "part_number": part_number, "revision": revision,
                         "location": here.location, "quarantined": here.quarantined})

@@ -336,6 +336,9 @@ def check_reference(aggregate: Aggregate, fact: Fact) -> None:
     a classification of one event, an existing version."""
     if isinstance(fact, (f.SignatureApplied, f.CorrectionRecorded)):
         _check_reference(aggregate, fact)
+    elif isinstance(fact, f.Withheld):
+        raise RuleViolation(f"a Withheld stands in for a controlled event in what a reader "
+                            f"is shown; it is never recorded (on {aggregate.label})")
     elif isinstance(fact, f.ExportClassified) and (fact.version or 0) > aggregate.version:
         raise RuleViolation(f"ExportClassified names version {fact.version} of "
                             f"{aggregate.label}, which has {aggregate.version} events")

@@ -358,6 +358,9 @@ def _entries() -> list[Topic]:
         T("record.signature-applied", ANY, _signature, None, "record", ()),
         T("record.correction-recorded", ANY, _correction, None, "record", ()),
         T("record.export-classified", ANY, _classified, None, "record", ()),
+        T("record.withheld", ANY,
+          lambda p: f"{p['withheld_topic']} withheld ({', '.join(p['labels'])})", None,
+          "record", ()),
         T("signer.registered", SIGNER,
           lambda p: f"{p['printed_name']} as {', '.join(p['roles'])}, key "
                     f"{p['public_key'][:16]}... from {_when(p['valid_from'])}", None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from thread.access.reading import whole
 from thread.domain.chain import aggregate_id
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import Ledger
@@ -42,7 +43,7 @@ def dossier_of(ledger: Ledger, serial: str) -> PartDossier:
     does not hold and :class:`NotCheckpointed` when no checkpoint covers the
     part's first event yet.
     """
-    events = ledger.history(serial)  # chain-verified
+    events = whole(ledger.history(serial), "part", serial, "dossier")  # chain-verified
     stored = ledger.checkpoints()
     if not stored:
         raise NotCheckpointed(

@@ -8,12 +8,15 @@ Every part is a frozen pydantic model, so a story reads by attribute
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thread.domain.condition import ConditionSummary
 from thread.domain.topics import Section
 from thread.domain.whereabouts import Whereabouts
 from thread.read.result import AsOfNote, Model
+
+if TYPE_CHECKING:
+    from thread.access.reading import Withholding
 
 
 class TimelineEntry(Model):
@@ -215,3 +218,37 @@ class Story(Model):
     def section(self, name: Section) -> tuple[TimelineEntry, ...]:
         """The current (not superseded) events of one story section, oldest first."""
         return tuple(e for e in self.timeline if e.section == name and e.corrected_by is None)
+
+    def withholding(self, withheld: Withholding) -> Story:
+        """This story as a reader not cleared for the ``withheld`` events sees it: each keeps
+        its place in the timeline (position, version, kind, times, hash) with its content
+        replaced by the labels that withhold it; the sections leave them out. When the whole
+        subject is withheld, only the timeline and where it is remain."""
+        def hidden(version: int) -> bool:
+            return withheld.of(version) is not None
+
+        timeline = tuple(
+            entry if not hidden(entry.version) else entry.model_copy(update={
+                "summary": f"withheld ({', '.join(withheld.of(entry.version) or ())})",
+                "fact": {}, "actor": "", "source": ""})
+            for entry in self.timeline)
+        if withheld.subject is not None:
+            return self.model_copy(update={
+                "timeline": timeline, "design": None, "revision": None, "work_order": None,
+                "udi": None, "operations": (), "inspections": (), "tests": (),
+                "non_conformances": (), "materials": (), "certifications": (),
+                "environment": (), "parent": None, "components": (), "service": (),
+                "actions": (), "signatures": ()})
+        return self.model_copy(update={
+            "timeline": timeline,
+            "operations": tuple(x for x in self.operations if not hidden(x.version)),
+            "inspections": tuple(x for x in self.inspections if not hidden(x.version)),
+            "tests": tuple(x for x in self.tests if not hidden(x.version)),
+            "certifications": tuple(x for x in self.certifications if not hidden(x.version)),
+            "environment": tuple(x for x in self.environment if not hidden(x.version)),
+            "service": tuple(x for x in self.service if not hidden(x.version)),
+            "actions": tuple(x for x in self.actions if not hidden(x.version)),
+            "signatures": tuple(x for x in self.signatures if not hidden(x.signed_version)),
+            "non_conformances": tuple(
+                x for x in self.non_conformances
+                if x.disposition is None or not hidden(x.disposition.version))})

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from thread.access.reading import whole
 from thread.domain import facts as f
 from thread.domain.chain import Recorded, aggregate_id
 from thread.domain.facts.base import Fact, SubjectKind
@@ -265,7 +266,8 @@ class Reader:
         wanted = (kind, key)
         if wanted not in self._streams:
             try:
-                history = self.ledger.history_of(kind, key)  # every link checked
+                history = whole(self.ledger.history_of(kind, key), kind, key,  # every link
+                                "record")  # checked; all of it or none
             except UnknownSubject:
                 self._streams[wanted] = None
             else:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
+from thread.access.reading import whole
 from thread.domain import facts as f
 from thread.domain.chain import Recorded
 from thread.ledger import Ledger
@@ -29,6 +30,8 @@ def serials_of(ledger: Ledger, part_number: str, revision: str, cutoff: Cutoff) 
     """
     found: dict[str, None] = {}
     for _, event in ledger.scan(topics=[f.PartRegistered.topic]):
+        if isinstance(event.fact, f.Withheld):  # a controlled part: the FAIR is all or nothing
+            whole([event], event.fact.kind, event.fact.key, "FAIR")
         fact = cast(f.PartRegistered, event.fact)
         if (fact.serial is not None and fact.part_number == part_number
                 and fact.revision == revision and cutoff.admits(event)):

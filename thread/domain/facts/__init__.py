@@ -60,7 +60,12 @@ from thread.domain.facts.quality import (
     NonConformanceOpened,
     TestRecorded,
 )
-from thread.domain.facts.records import CorrectionRecorded, ExportClassified, SignatureApplied
+from thread.domain.facts.records import (
+    CorrectionRecorded,
+    ExportClassified,
+    SignatureApplied,
+    Withheld,
+)
 from thread.domain.facts.service import (
     CustomerFeedbackReceived,
     FailureAnalysisRecorded,
@@ -155,6 +160,7 @@ __all__ = [
     "SubjectFact",
     "SubjectKind",
     "TestRecorded",
+    "Withheld",
     "fact_class",
     "fact_classes",
 ]

@@ -53,3 +53,13 @@ class ExportClassified(SubjectFact):
     labels: Annotated[tuple[Label, ...], Field(max_length=16)]
     version: Annotated[int, Field(ge=1)] | None = None
     reason: Text = ""
+
+
+class Withheld(SubjectFact):
+    """What a reader without clearance is shown in place of a controlled event: that it
+    exists, its kind (``withheld_topic``) and the labels that withhold it; its time and
+    place in the chain stay on the event. Never recorded: only read."""
+
+    topic = "record.withheld"
+    withheld_topic: str
+    labels: tuple[str, ...]

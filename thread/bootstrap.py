@@ -13,6 +13,7 @@ from uuid import uuid4
 from thread.errors import ConfigurationError, EncryptionKeyError, LedgerError, NotALedger
 from thread.ledger import DEFAULT_CLOCK_SKEW, Ledger
 from thread.storage.encryption import cipher_for, key_check, load_key
+from thread.storage.keyring import Keyring, keyring_from
 from thread.storage.recorder import NAME_SETTING, READ_ONLY_SETTING, new_origin
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def open(
     max_clock_skew: timedelta | None = None,
     policy: Policy | None = None,
     identity: Identity | None = None,
+    keyring: str | Path | Keyring | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -78,6 +80,11 @@ def open(
     write, signature and read of this ledger is decided for ``identity`` (who is asking:
     id, roles, export-control attributes); a refusal raises
     :class:`~thread.access.policy.AccessRefused` naming the rule and writes nothing.
+
+    With a ``keyring`` (a folder of key files, or ``$THREAD_KEYRING``; see
+    :mod:`thread.storage.keyring`) personal names are sealed under each person's key and
+    the content of facts on export-controlled subjects under their labels' keys, inside
+    the canonical bytes: verification needs no key, and read models never hold them.
     """
     url = os.fspath(url) if url is not None else None  # a pathlib.Path names a file too
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
@@ -94,6 +101,8 @@ def open(
                         max_clock_skew=(DEFAULT_CLOCK_SKEW if max_clock_skew is None
                                         else max_clock_skew),
                         policy=policy, identity=identity,
+                        keyring=(keyring if isinstance(keyring, Keyring)
+                                 else keyring_from(keyring)),
                         open_read_side=_read_side(
                             _read_url(read_url or os.environ.get(READ_DB_VARIABLE)),
                             default_read_url(env)))

@@ -28,7 +28,7 @@ from eventsourcing.persistence import (
 from thread.access.policy import AccessRefused, Identity, Policy, Resource
 from thread.access.reading import ReadGuard, Withholding
 from thread.domain import facts as f
-from thread.domain import policies
+from thread.domain import policies, topics
 from thread.domain.chain import Aggregate, Recorded, aggregate_id
 from thread.domain.design import DesignItem
 from thread.domain.export_control import Classification
@@ -37,6 +37,7 @@ from thread.domain.facts.records import Meaning
 from thread.domain.facts.signers import FailureReason
 from thread.domain.machine import Machine
 from thread.domain.part import Lot, Part
+from thread.domain.sealing import CLEAR_SECTIONS, Keys, Sealing
 from thread.domain.signature import Signer, verify_signature
 from thread.domain.signers import MAX_FAILURES, SignerAccount, signing_refusal
 from thread.errors import (
@@ -228,6 +229,7 @@ class _Unit:
             actor=command.actor,
             source=command.source,
             source_record_id=command.source_record_id,
+            sealing=self.ledger._sealing(aggregate, fact),
         )
         self.events.append(event)
         return event
@@ -392,12 +394,14 @@ class _Application(Application[UUID]):
 
     name = "Ledger"
 
-    def __init__(self, env: dict[str, str], cipher: Cipher | None) -> None:
+    def __init__(self, env: dict[str, str], cipher: Cipher | None,
+                 keys: Keys | None = None) -> None:
         self._cipher = cipher
+        self._keys = keys
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return FactMapper(self._cipher)
+        return FactMapper(self._cipher, self._keys)
 
 
 class Ledger:
@@ -422,13 +426,17 @@ class Ledger:
         max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
         policy: Policy | None = None,
         identity: Identity | None = None,
+        keyring: Keys | None = None,
     ) -> None:
         #: How far ahead of the ledger's clock an event may say it happened (a source's
         #: clock running fast); beyond it the fact is refused.
         self.max_clock_skew = max_clock_skew
         self._open_read_side = open_read_side
         self._read_side: Queries | None = None
-        self._app = _Application(env, cipher)
+        #: The keys that seal personal names and export-controlled content (None: nothing
+        #: is sealed, and what is sealed reads as withheld).
+        self.keyring = keyring
+        self._app = _Application(env, cipher, keyring)
         self.actor = actor or _login()
         #: The role policy every write, signature and read is checked against (None: all
         #: allowed), and who is asking.
@@ -1181,6 +1189,20 @@ class Ledger:
                 f"{type(fact).__name__} on {kind} {key} cannot be signed by {signer}: "
                 f"{refusal.detail}", signer=signer, reason=refusal.reason)
 
+    def _sealing(self, aggregate: Aggregate, fact: Fact) -> Sealing | None:
+        """How ``fact`` is sealed: its personal fields, and its content under the subject's
+        labels unless it says who or what the subject is."""
+        if self.keyring is None:
+            return None
+        kind, key = fact.subject
+        labels: tuple[str, ...] = ()
+        entry = topics.topic(fact.topic)
+        section = entry.section if entry is not None else topics.section_of(fact.topic)
+        if section not in CLEAR_SECTIONS:
+            labels = self._guard.classification(
+                kind, key, getattr(aggregate, "part_number", None)).subject
+        return Sealing(labels, self.keyring)
+
     def registry_in_use(self) -> bool:
         """Whether any signer was ever registered: from then on only registered signers
         sign, with their registered key."""
@@ -1235,7 +1257,7 @@ class Ledger:
                 f"{row_label(known.record)} {problem}; whether this "
                 f"{type(command.fact).__name__} for {kind} {key} was recorded before cannot "
                 f"be told, so nothing was written (thread verify lists every such row)")
-        event = Recorded.decode(self.mapper.plaintext(known.event))
+        event = Recorded.decode(self.mapper.plaintext(known.event), self.keyring)
         kind, key = event.fact.subject
         return Receipt(kind, key, event.originator_version, event.hash.hex(), duplicate=True)
 

@@ -56,7 +56,7 @@ COMMANDS = {
     "keygen": "log", "checkpoint": "log", "verify": "log", "verify-checkpoint": "log",
     "dossier": "log", "verify-dossier": "log",
     "investigate": "investigate", "signer": "signers", "audit-trail": "audit",
-    "classify": "labels",
+    "classify": "labels", "keyring": "labels",
 }
 
 

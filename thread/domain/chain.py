@@ -17,9 +17,18 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from thread.domain.canonical import CanonicalError, model_payload, pack_normalised, utc
+from thread.domain.canonical import (
+    CanonicalError,
+    model_payload,
+    normalise,
+    pack_normalised,
+    utc,
+)
 from thread.domain.envelope import GENESIS, NAMESPACE, EnvelopeError, aggregate_id, open_envelope
 from thread.domain.facts.base import Fact, SubjectKind, fact_class
+from thread.domain.facts.records import Withheld
+from thread.domain.sealing import Keys, Sealing, context, seal, unseal
+from thread.domain.topics import subject_of
 from thread.errors import IntegrityFailure, InvalidFact, LedgerError, UnknownSubject
 
 __all__ = ["GENESIS", "NAMESPACE", "Aggregate", "Recorded", "aggregate_id"]
@@ -64,12 +73,20 @@ class Recorded:
         source: str,
         source_record_id: str | None,
         prev_hash: bytes,
+        sealing: Sealing | None = None,
     ) -> Recorded:
-        """Build the next event of an aggregate and its canonical bytes and hash."""
+        """Build the next event of an aggregate and its canonical bytes and hash; with
+        ``sealing``, its personal fields and (for a labelled subject) its content are
+        sealed inside the canonical bytes (:mod:`thread.domain.sealing`)."""
         try:
             occurred_at = utc(occurred_at, "occurred_at")
             recorded_at = utc(recorded_at, "recorded_at")
             payload = model_payload(fact)
+            if sealing is not None:
+                payload = normalise(seal(payload, topic=fact.topic,
+                                         where=context(originator_id.bytes, version,
+                                                       fact.topic),
+                                         labels=sealing.labels, keys=sealing.keys))
         except CanonicalError as error:
             path, _, problem = str(error).partition(": ")
             kind, key = fact.subject
@@ -95,8 +112,9 @@ class Recorded:
         )
 
     @classmethod
-    def decode(cls, canonical: bytes) -> Recorded:
-        """Rebuild an event from its canonical bytes, upcasting old class versions."""
+    def decode(cls, canonical: bytes, keys: Keys | None = None) -> Recorded:
+        """Rebuild an event from its canonical bytes, upcasting old class versions. Sealed
+        content opens with ``keys``; what does not open reads as withheld."""
         try:
             envelope = open_envelope(canonical)
         except EnvelopeError as error:
@@ -106,8 +124,15 @@ class Recorded:
         try:
             originator_id = UUID(bytes=raw_id)
             fact_type = fact_class(topic)
-            state = fact_type.upcast(payload, class_version)
-            fact = fact_type.parse(state)
+            fact: Fact
+            payload, withheld = unseal(payload, topic=topic, keys=keys,
+                                       where=context(raw_id, version, topic))
+            if withheld is not None:
+                kind, key = subject_of(topic, payload)
+                fact = Withheld(kind=kind, key=key, withheld_topic=topic, labels=withheld)
+            else:
+                state = fact_type.upcast(payload, class_version)
+                fact = fact_type.parse(state)
         except (ValueError, TypeError, LedgerError) as error:
             raise IntegrityFailure(
                 f"stored event {topic!r} version {version} does not decode: {error}",
@@ -181,8 +206,10 @@ class Aggregate:
         actor: str,
         source: str,
         source_record_id: str | None = None,
+        sealing: Sealing | None = None,
     ) -> Recorded:
-        """Check ``fact`` against what this subject already knows, then append it."""
+        """Check ``fact`` against what this subject already knows, then append it (sealed
+        as ``sealing`` says)."""
         if not self.exists and not isinstance(fact, self.creators()):
             names = " or ".join(cls.__name__ for cls in self.creators())
             raise UnknownSubject(
@@ -201,6 +228,7 @@ class Aggregate:
             source=source,
             source_record_id=source_record_id,
             prev_hash=self.head_hash,
+            sealing=sealing,
         )
         self.link(event)
         self._pending.append(event)

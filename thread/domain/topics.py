@@ -502,8 +502,14 @@ def summarize(name: str, payload: Payload) -> str:
     """One line saying what a fact records, without naming its subject again.
 
     A payload an older class version wrote, which the summary cannot read, is
-    shown by its fields.
+    shown by its fields; sealed content (:mod:`thread.domain.sealing`) by its labels.
     """
+    sealed = payload.get("$sealed")
+    if isinstance(sealed, Mapping):
+        return f"sealed ({', '.join(sealed.get('labels', ()))})"
+    if any(isinstance(value, Mapping) and "$sealed" in value for value in payload.values()):
+        payload = {key: "(sealed)" if isinstance(value, Mapping) and "$sealed" in value
+                   else value for key, value in payload.items()}
     entry = TOPICS.get(name)
     if entry is not None:
         try:

@@ -1,5 +1,9 @@
 """Log rows decoded for projections: envelope fields and the raw payload, no validation.
 
+Projections never hold a key: a sealed fact reaches them as a ``record.withheld`` and a
+sealed name as ``(withheld)`` (:mod:`thread.domain.sealing`), so no read model holds
+what the keyring protects.
+
 Projections read every event of the log, so they skip what a reader of one
 part needs (pydantic models, chain checks) and take the canonical msgpack
 apart directly. ``thread verify`` is what checks the bytes; a projection
@@ -14,7 +18,8 @@ from typing import Any, NamedTuple
 
 from thread.domain.condition import moment, nanoseconds
 from thread.domain.envelope import EnvelopeError, open_envelope
-from thread.domain.facts import fact_class
+from thread.domain.facts import Withheld, fact_class
+from thread.domain.sealing import PERSONAL, blind, sealed_labels
 from thread.domain.topics import subject_of
 from thread.errors import IntegrityFailure
 
@@ -53,6 +58,13 @@ def unpack_event(canonical: bytes, position: int) -> tuple[Any, ...]:
          source_record_id, payload) = open_envelope(canonical)
     except EnvelopeError as error:
         raise IntegrityFailure(f"log position {position} {error}") from None
+    labels = sealed_labels(payload)
+    if labels is not None:  # sealed content: a projection sees what a keyless reader sees
+        kind, key = subject_of(topic, payload)
+        payload = {"kind": kind, "key": key, "withheld_topic": topic, "labels": list(labels)}
+        topic, class_version = Withheld.topic, Withheld.class_version
+    elif topic in PERSONAL:
+        payload = blind(payload, topic)
     cls = fact_class(topic)
     if class_version != cls.class_version:
         payload = cls.upcast(payload, class_version)

@@ -8,6 +8,8 @@ from uuid import UUID
 from eventsourcing.persistence import Cipher, Mapper, StoredEvent, Transcoder
 
 from thread.domain.chain import Recorded
+from thread.domain.facts.records import Withheld
+from thread.domain.sealing import Keys
 from thread.errors import IntegrityFailure
 from thread.storage.recorder import LogRow
 
@@ -29,8 +31,10 @@ class FactMapper(Mapper[UUID]):
     do not survive; this one decodes canonical bytes and keeps class-version upcasting.
     """
 
-    def __init__(self, cipher: Cipher | None = None) -> None:
+    def __init__(self, cipher: Cipher | None = None, keys: Keys | None = None) -> None:
         super().__init__(transcoder=_NoTranscoder(), cipher=cipher)
+        #: The keys sealed content opens with (None: it reads as withheld).
+        self.keys = keys
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         event = cast(Recorded, domain_event)
@@ -60,7 +64,7 @@ class FactMapper(Mapper[UUID]):
                     version=stored.originator_version,
                 ) from None
         try:
-            event = Recorded.decode(state)
+            event = Recorded.decode(state, self.keys)
         except IntegrityFailure as error:
             raise IntegrityFailure(
                 f"aggregate {stored.originator_id} version {stored.originator_version}: {error}",
@@ -69,15 +73,17 @@ class FactMapper(Mapper[UUID]):
         row_id = stored.originator_id
         if isinstance(row_id, str):
             row_id = UUID(row_id)
+        fact = event.fact
+        topic = fact.withheld_topic if isinstance(fact, Withheld) else fact.topic
         if (
             event.originator_id != row_id
             or event.originator_version != stored.originator_version
-            or event.fact.topic != stored.topic
+            or topic != stored.topic
         ):
             raise IntegrityFailure(
                 f"row ({row_id}, version {stored.originator_version}, {stored.topic}) holds "
                 f"the bytes of ({event.originator_id}, version {event.originator_version}, "
-                f"{event.fact.topic}); the row was moved or relabelled",
+                f"{topic}); the row was moved or relabelled",
                 version=stored.originator_version,
             )
         return event

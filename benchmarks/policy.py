@@ -46,8 +46,8 @@ def _requests() -> list[tuple[Identity, str, Resource]]:
         (operator, "record", Resource(f.OperationPerformed.topic, "part", "SN-1", "BRG-6204")),
         (operator, "record", Resource(f.DispositionRecorded.topic, "part", "SN-1", "BRG-6204")),
         (engineer, "sign", Resource(f.DispositionRecorded.topic, "part", "SN-1", "BRG-6204")),
-        (auditor, "read", Resource(SUBJECT, "part", "SN-1", "BRG-6204", labels=("ITAR",))),
-        (engineer, "read", Resource(SUBJECT, "part", "SN-1", "BRG-6204", labels=("ITAR",))),
+        (auditor, "read", Resource(SUBJECT, "part", "SN-1", "BRG-6204", labels=("ITAR:XI",))),
+        (engineer, "read", Resource(SUBJECT, "part", "SN-1", "BRG-6204", labels=("ITAR:XI",))),
     ]
 
 
@@ -60,7 +60,8 @@ def _decisions(count: int) -> tuple[float, float]:
     for identity, action, resource in requests:
         user = {"uid": {"type": "User", "id": identity.user},
                 "attrs": {"us_person": identity.us_person, "citizenship": [],
-                          "licences": [], "site": identity.site or ""},
+                          "licences": [], "exemptions": [], "site": identity.site or "",
+                          "country": ""},
                 "parents": [{"type": "Role", "id": r} for r in identity.roles]}
         roles = [{"uid": {"type": "Role", "id": r}, "attrs": {}, "parents": []}
                  for r in identity.roles]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from thread.read.story import Story
     from thread.signing.ceremony import SigningSession
     from thread.storage.encryption import new_key as new_encryption_key
+    from thread.storage.keyring import Keyring
 
 # The ledger, its storage and drivers load on first use, so that an auditor's
 # ``import thread.log.verify`` loads the verifier and nothing of the storage layer.
@@ -65,6 +66,7 @@ _LAZY = {
     "Receipt": ("thread.ledger", "Receipt"),
     "Stream": ("thread.ledger", "Stream"),
     "new_encryption_key": ("thread.storage.encryption", "new_key"),
+    "Keyring": ("thread.storage.keyring", "Keyring"),
     "Story": ("thread.read.story", "Story"),
     "Node": ("thread.read.genealogy", "Node"),
     "RecallScope": ("thread.read.recall", "RecallScope"),
@@ -113,6 +115,7 @@ __all__ = [
     "InclusionProof",
     "IntegrityFailure",
     "InvalidFact",
+    "Keyring",
     "Ledger",
     "LedgerError",
     "Lot",

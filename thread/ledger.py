@@ -660,12 +660,14 @@ class Ledger:
             yield from self._scan(start=start, topics=topics)
             return
         seen: dict[UUID, Withholding] = {}
-        for position, event in self._scan(start=start, topics=topics):
-            withheld = seen.get(event.originator_id)
-            if withheld is None:
-                kind, key = event.fact.subject
-                withheld = seen[event.originator_id] = self._withholding(kind, key, "scan")
-            yield position, _withheld(event, *event.fact.subject, withheld)
+        with self._guard.gathered():
+            for position, event in self._scan(start=start, topics=topics):
+                withheld = seen.get(event.originator_id)
+                if withheld is None:
+                    kind, key = event.fact.subject
+                    withheld = seen[event.originator_id] = self._withholding(kind, key,
+                                                                             "scan")
+                yield position, _withheld(event, *event.fact.subject, withheld)
 
     def _scan(self, *, start: int = 1,
               topics: Sequence[str] = ()) -> Iterator[tuple[int, Recorded]]:
@@ -1091,6 +1093,8 @@ class Ledger:
     def _commit_once(self, unit: _Unit, commands: list[_Command],
                      first: int | None = None) -> list[Receipt]:
         at = self.clock()
+        if self.keyring is not None:  # the labels facts are sealed under, once an attempt
+            self._guard.classification("design", "", refresh=True)
         keys = list(dict.fromkeys(
             (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
         ))
@@ -1199,8 +1203,8 @@ class Ledger:
         entry = topics.topic(fact.topic)
         section = entry.section if entry is not None else topics.section_of(fact.topic)
         if section not in CLEAR_SECTIONS:
-            labels = self._guard.classification(
-                kind, key, getattr(aggregate, "part_number", None)).subject
+            labels = self._guard.classification(  # as of this attempt's start
+                kind, key, getattr(aggregate, "part_number", None), refresh=False).subject
         return Sealing(labels, self.keyring)
 
     def registry_in_use(self) -> bool:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,12 +72,16 @@ class ReadGuard:
         self._position = 0
         self._lock = threading.Lock()
         self._noting = False
+        self._pending: list[f.ControlledDataRead | f.AccessAttemptRefused] | None = None
 
     # Labels
 
-    def _classified(self) -> dict[tuple[str, str], _Own]:
-        """Every classified subject and its classifications, up to date with the log."""
+    def _classified(self, refresh: bool = True) -> dict[tuple[str, str], _Own]:
+        """Every classified subject and its classifications, brought up to date with the log
+        (unless ``refresh`` is False: as of the last refresh)."""
         with self._lock:
+            if not refresh:
+                return self._index
             for position, event in self._ledger._scan(
                     start=self._position + 1, topics=[f.ExportClassified.topic]):
                 fact = event.fact
@@ -86,11 +91,11 @@ class ReadGuard:
                 self._position = position
             return self._index
 
-    def classification(self, kind: SubjectKind, key: str,
-                       part_number: str | None = None) -> Classification:
+    def classification(self, kind: SubjectKind, key: str, part_number: str | None = None,
+                       *, refresh: bool = True) -> Classification:
         """The labels over ``kind key`` and its events; a part or lot that states none of
         its own inherits its design item's (``part_number``, looked up when not given)."""
-        index = self._classified()
+        index = self._classified(refresh)
         own = index.get((kind, key), [])
         inherited: tuple[str, ...] = ()
         if (kind in ("part", "lot") and not any(v is None for v, _ in own)
@@ -216,16 +221,39 @@ class ReadGuard:
              required: bool = False) -> None:
         """Record ``fact`` on the reader's account; a read that must be on record and is
         not is refused."""
-        if self._noting:
+        if self._pending is not None:
+            self._pending.append(fact)
+            return
+        self._write([fact], required)
+
+    @contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Record the reads and refusals of a long read (a scan) in one transaction at its
+        end, rather than one per subject; if that fails, the scan raises."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+        self._write(pending, any(isinstance(x, f.ControlledDataRead) for x in pending))
+
+    def _write(self, facts: list[f.ControlledDataRead | f.AccessAttemptRefused],
+               required: bool) -> None:
+        if self._noting or not facts:
             return
         self._noting = True
         try:
-            self._ledger.record(fact, source="access")
+            with self._ledger.batch(source="access") as batch:
+                for fact in facts:
+                    batch.record(fact)
         except LedgerError as error:
             if required:
-                raise LedgerError(f"the read of controlled data by {fact.signer} could not be "
-                                  f"recorded, so it is refused: {error}") from None
-            _log.warning("%s was not recorded: %s", type(fact).__name__, error)
+                raise LedgerError(f"the read of controlled data by {facts[0].signer} could "
+                                  f"not be recorded, so it is refused: {error}") from None
+            _log.warning("%s was not recorded: %s", type(facts[0]).__name__, error)
         finally:
             self._noting = False
 

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from thread.records.audit_trail import AuditTrail, audit_trail
     from thread.records.dhr import DeviceHistoryRecord, device_history_record
     from thread.records.evidence import Cutoff, EventRef, RecordField, RecordUnavailable
     from thread.records.fair import FirstArticleReport, first_article_report, serials_of
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 # The records and their writers (reportlab) load on first use, so that a module that only
 # prints units the way records do (thread.records.units) loads nothing else.
 _LAZY = {
+    "AuditTrail": "thread.records.audit_trail",
     "Cutoff": "thread.records.evidence",
     "DeviceHistoryRecord": "thread.records.dhr",
     "EventRef": "thread.records.evidence",
@@ -30,6 +32,7 @@ _LAZY = {
     "first_article_report": "thread.records.fair",
     "render_html": "thread.records.html",
     "render_pdf": "thread.records.pdf",
+    "audit_trail": "thread.records.audit_trail",
     "serials_of": "thread.records.fair",
 }
 
@@ -45,12 +48,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AuditTrail",
     "Cutoff",
     "DeviceHistoryRecord",
     "EventRef",
     "FirstArticleReport",
     "RecordField",
     "RecordUnavailable",
+    "audit_trail",
     "device_history_record",
     "first_article_report",
     "render_html",

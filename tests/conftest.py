@@ -280,6 +280,14 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
 
 
 @pytest.fixture(autouse=True)
+def _no_access_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own keyring, policy or identity never reaches a test (one that wants
+    them sets them itself)."""
+    for name in ("THREAD_KEYRING", "THREAD_POLICY", "THREAD_IDENTITY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
 def unit_guard(request: pytest.FixtureRequest,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[UnitGuard | None]:
     """Unit tests touch no database and no network: connecting raises, naming the test."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from uuid import uuid4
 
 from thread.errors import ConfigurationError, EncryptionKeyError, LedgerError, NotALedger
 from thread.ledger import DEFAULT_CLOCK_SKEW, Ledger
-from thread.storage.encryption import cipher_for, key_check, load_key
+from thread.storage.encryption import cipher_for, identifier_key, key_check, load_key
 from thread.storage.keyring import Keyring, keyring_from
 from thread.storage.recorder import NAME_SETTING, READ_ONLY_SETTING, new_origin
 
@@ -29,6 +30,8 @@ DEFAULT_FILE = "thread.db"
 #: The ledger file's path among its settings, beside SQLITE_DBNAME (maybe a read-only URI).
 PATH_SETTING = "THREAD_LEDGER_PATH"
 
+
+_log = logging.getLogger(__name__)
 
 def open(
     url: str | os.PathLike[str] | None = None,
@@ -103,6 +106,7 @@ def open(
                         policy=policy, identity=identity,
                         keyring=(keyring if isinstance(keyring, Keyring)
                                  else keyring_from(keyring)),
+                        identifier_key=identifier_key(raw_key) if raw_key is not None else None,
                         open_read_side=_read_side(
                             _read_url(read_url or os.environ.get(READ_DB_VARIABLE)),
                             default_read_url(env)))
@@ -225,12 +229,16 @@ def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool) -> None:
         # byte-identical copies of the ledger agree on them and reading never writes.
         if stored is None:
             stored = store.put_meta("encryption", wanted)
+            if raw_key is not None:
+                store.put_meta("source_ids", "hmac")
         if store.get_meta("origin") is None:
             store.put_meta("origin", new_origin())
     if stored is None:
         # A ledger with events but no setting was written unencrypted by an earlier version.
         stored = "none" if not empty else wanted
     if stored == wanted:
+        if raw_key is not None and store.get_meta("source_ids") != "hmac":
+            ledger.mapper.plain_source_ids()  # written before source ids were keyed
         return
     if stored == "none":
         raise EncryptionKeyError(
@@ -256,8 +264,18 @@ def _read_side(url: str | None, default: str) -> Callable[[Ledger], Queries]:
 
         log = StoredLog(ledger.store, ledger.mapper)
         # The ledger lends the read side its tree head and proofs, nothing more.
-        return Queries(open_read_models(log, url, tree=ledger, default=default,
-                                        ledger=ledger.store.name))
+        queries = Queries(open_read_models(log, url, tree=ledger, default=default,
+                                           ledger=ledger.store.name))
+        if ledger.mapper.cipher is not None:
+            models = queries.models
+            models.notice = (
+                f"{ledger.store.name}'s events are encrypted at rest, but its read models "
+                f"in {models.location} are not: serials, part numbers and values are "
+                f"readable there. Keep them on encrypted storage, or seal names and "
+                f"controlled content with a keyring (THREAD_KEYRING)"
+                + ("" if ledger.keyring is None else "; names and labelled content are sealed"))
+            _log.warning("%s", models.notice)
+        return queries
 
     return open_read_side
 

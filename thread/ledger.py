@@ -395,13 +395,14 @@ class _Application(Application[UUID]):
     name = "Ledger"
 
     def __init__(self, env: dict[str, str], cipher: Cipher | None,
-                 keys: Keys | None = None) -> None:
+                 keys: Keys | None = None, identifier_key: bytes | None = None) -> None:
         self._cipher = cipher
         self._keys = keys
+        self._identifier_key = identifier_key
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return FactMapper(self._cipher, self._keys)
+        return FactMapper(self._cipher, self._keys, self._identifier_key)
 
 
 class Ledger:
@@ -427,6 +428,7 @@ class Ledger:
         policy: Policy | None = None,
         identity: Identity | None = None,
         keyring: Keys | None = None,
+        identifier_key: bytes | None = None,
     ) -> None:
         #: How far ahead of the ledger's clock an event may say it happened (a source's
         #: clock running fast); beyond it the fact is refused.
@@ -436,7 +438,7 @@ class Ledger:
         #: The keys that seal personal names and export-controlled content (None: nothing
         #: is sealed, and what is sealed reads as withheld).
         self.keyring = keyring
-        self._app = _Application(env, cipher, keyring)
+        self._app = _Application(env, cipher, keyring, identifier_key)
         self.actor = actor or _login()
         #: The role policy every write, signature and read is checked against (None: all
         #: allowed), and who is asking.
@@ -1095,8 +1097,10 @@ class Ledger:
         at = self.clock()
         if self.keyring is not None:  # the labels facts are sealed under, once an attempt
             self._guard.classification("design", "", refresh=True)
+        token = self.mapper.source_token
         keys = list(dict.fromkeys(
-            (c.source, c.source_record_id) for c in commands if c.source_record_id is not None
+            (c.source, token(c.source, c.source_record_id)) for c in commands
+            if c.source_record_id is not None
         ))
         known = self.store.select_source_links(keys) if keys else {}
         unit.prefetch(commands)
@@ -1104,7 +1108,8 @@ class Ledger:
         receipts: list[Receipt] = []
         sources: list[SourceRecord] = []
         for index, command in enumerate(commands):
-            key = (command.source, command.source_record_id or "")
+            key = (command.source, "" if command.source_record_id is None
+                   else token(command.source, command.source_record_id))
             if command.source_record_id is not None and (key in known or key in seen):
                 receipts.append(self._duplicate(command, known.get(key), seen.get(key)))
                 continue
@@ -1123,9 +1128,8 @@ class Ledger:
             receipts.append(receipt)
             if command.source_record_id is not None:
                 seen[key] = receipt
-                sources.append(SourceRecord(command.source, command.source_record_id,
-                                            event.originator_id, event.originator_version,
-                                            event.hash))
+                sources.append(SourceRecord(command.source, key[1], event.originator_id,
+                                            event.originator_version, event.hash))
         if unit.events:
             self._fix_origin()
             mapper = self.mapper

@@ -20,6 +20,7 @@ from conftest import (
 
 import thread
 from thread import facts as f
+from thread.log.audit import audit
 
 
 def test_records_and_returns_the_chain_verified_history(ledger: thread.Ledger) -> None:
@@ -209,6 +210,52 @@ def test_encrypted_ledger_hashes_plaintext_and_hides_payloads(ledger_url: str,
     again = thread.open(ledger_url, encryption_key=key)
     assert [event.hash for event in again.history("SN-1")] == [event.hash for event in history]
     again.close()
+
+
+def test_an_encrypted_ledger_keys_its_source_record_ids(ledger_url: str,
+                                                      clock: Clock) -> None:
+    """With a key, ledger_sources holds no source record id a reader could look for; a
+    re-send is still a no-op, verify still pairs rows and events, and a forged row is still
+    named."""
+    key = thread.new_encryption_key()
+    secret = thread.open(ledger_url, encryption_key=key, clock=clock)
+    secret.record(released_bearing())
+    first = secret.record(bearing("SN-77421"), source="mes", source_record_id="SN-77421")
+    again = secret.record(bearing("SN-77421"), source="mes", source_record_id="SN-77421")
+    assert again.duplicate and again.hash == first.hash
+    stored = raw_sql(ledger_url, "SELECT source, record_id FROM ledger_sources")
+    assert [row[0] for row in stored] == ["mes"]
+    assert "77421" not in str(stored) and str(stored[0][1]).startswith("hmac:")
+    assert audit(secret).ok
+    secret.close()
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "UPDATE ledger_sources SET record_id = 'hmac:' || 'f' || "
+                        "substr(record_id, 7)")
+    reopened = thread.open(ledger_url, encryption_key=key, clock=clock)
+    report = audit(reopened)
+    assert not report.ok and "ledger_sources" in str(report.findings)
+    reopened.close()
+
+
+def test_an_encrypted_ledger_from_before_keyed_ids_keeps_them_plain(
+        ledger_url: str, clock: Clock) -> None:
+    """An encrypted ledger written before source ids were keyed (no setting for them) goes
+    on storing them as given: its re-sends still find their rows and verify pairs them."""
+    key = thread.new_encryption_key()
+    old = thread.open(ledger_url, encryption_key=key, clock=clock)
+    old.record(released_bearing())
+    old.record(bearing("SN-5"), source="mes", source_record_id="SN-5")
+    old.close()
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "DELETE FROM ledger_meta WHERE name = 'source_ids'")
+    raw_sql(ledger_url, "UPDATE ledger_sources SET record_id = 'SN-5'")
+    reopened = thread.open(ledger_url, encryption_key=key, clock=clock)
+    assert reopened.record(bearing("SN-5"), source="mes", source_record_id="SN-5").duplicate
+    reopened.record(bearing("SN-6"), source="mes", source_record_id="SN-6")
+    assert sorted(row[0] for row in raw_sql(ledger_url, "SELECT record_id FROM "
+                                                        "ledger_sources")) == ["SN-5", "SN-6"]
+    assert audit(reopened).ok
+    reopened.close()
 
 
 def test_signed_disposition_verifies_and_is_bound_to_its_event(ledger: thread.Ledger) -> None:

@@ -76,10 +76,10 @@ def shred(folder: str, person: str, as_json: bool) -> None:
     from thread.storage.keyring import Keyring
 
     gone = Keyring(folder).shred(person)
+    if not gone:
+        raise Refused(f"the keyring {folder} holds no key of {person!r}; nothing was destroyed")
     if as_json:
         echo_json({"person": person, "keys_destroyed": gone})
         return
-    if not gone:
-        raise Refused(f"the keyring {folder} holds no key of {person!r}; nothing was destroyed")
     click.echo(f"destroyed {len(gone)} key{'s' if len(gone) != 1 else ''} of {person}: "
                f"{', '.join(gone)}")

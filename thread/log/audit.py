@@ -435,7 +435,8 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
             head = hashlib.sha256(canonical).digest()
             if envelope.source_record_id is not None and (raw_id, body_version) == (
                     originator.bytes, row.originator_version):
-                sources.met(Sourced(envelope.source, envelope.source_record_id, originator,
+                token = ledger.mapper.source_token(envelope.source, envelope.source_record_id)
+                sources.met(Sourced(envelope.source, token, originator,
                                     row.originator_version, notification, subject, head))
         for event, problem in sources.check():
             _add(report, _placed(ledger, event.notification, problem, event.originator,

@@ -69,3 +69,9 @@ def cipher_for(raw_key: bytes) -> AESCipher:
 def key_check(raw_key: bytes) -> str:
     """A value stored with the ledger that tells a wrong key from the right one."""
     return hmac.new(raw_key, b"thread-ledger key check", hashlib.sha256).hexdigest()[:32]
+
+
+def identifier_key(raw_key: bytes) -> bytes:
+    """The key that keys identifiers stored outside the encrypted bytes (source record ids),
+    derived from the ledger's encryption key so that one key is all an operator keeps."""
+    return hmac.new(raw_key, b"thread identifiers", hashlib.sha256).digest()

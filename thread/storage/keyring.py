@@ -58,8 +58,8 @@ class Keyring:
         for path in sorted(self.folder.iterdir()):
             if path.name in self._loaded or path.suffix not in (".key", ".erased"):
                 continue
-            self._loaded.add(path.name)
             data = _read(path)
+            self._loaded.add(path.name)  # only once it read whole: a bad file is read again
             if path.suffix == ".erased":
                 self._erased.add(str(data.get("id")))
             elif "label" in data:
@@ -96,15 +96,21 @@ class Keyring:
             return self._people[person]
 
     def key(self, key_id: str) -> bytes | None:
-        """A person's key by its id, if held."""
+        """A person's key by its id, if held (and not destroyed since, by any process)."""
         with self._lock:
             if key_id not in self._ids and key_id not in self._erased:
                 self._load()
+            if key_id in self._ids and (self.folder / f"person-{key_id}.erased").exists():
+                del self._ids[key_id]
+                self._erased.add(key_id)
+                self._people = {p: k for p, k in self._people.items() if k[0] != key_id}
             return self._ids.get(key_id)
 
     def erased(self, key_id: str) -> bool:
         """Whether the key ``key_id`` was destroyed."""
         with self._lock:
+            if key_id not in self._erased:
+                self._load()
             return key_id in self._erased
 
     # Keeping keys
@@ -174,16 +180,24 @@ def _b64(data: bytes) -> str:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    """Write a key file only its owner reads, never over an existing one."""
+    """Write a key file only its owner reads, never over an existing one, and whole: it is
+    written aside and linked into place, so no reader meets it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        raise KeyringError(f"key file {path} exists; a key is never overwritten")
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyringError(f"key file {path} exists; a key is never overwritten") from None
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(data, file)
-        file.flush()
-        os.fsync(file.fileno())
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(data, file)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            raise KeyringError(f"key file {path} exists; a key is never overwritten") from None
+    finally:
+        aside.unlink()
 
 
 def _destroy(path: Path) -> None:

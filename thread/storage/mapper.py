@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any, cast
 from uuid import UUID
 
@@ -31,10 +33,27 @@ class FactMapper(Mapper[UUID]):
     do not survive; this one decodes canonical bytes and keeps class-version upcasting.
     """
 
-    def __init__(self, cipher: Cipher | None = None, keys: Keys | None = None) -> None:
+    def __init__(self, cipher: Cipher | None = None, keys: Keys | None = None,
+                 identifier_key: bytes | None = None) -> None:
         super().__init__(transcoder=_NoTranscoder(), cipher=cipher)
         #: The keys sealed content opens with (None: it reads as withheld).
         self.keys = keys
+        self._identifier_key = identifier_key
+
+    def plain_source_ids(self) -> None:
+        """Keep source record ids as given: an encrypted ledger written before they were
+        keyed goes on as it began, so that its re-sends still find their rows."""
+        self._identifier_key = None
+
+    def source_token(self, source: str, record_id: str) -> str:
+        """How ``ledger_sources`` stores a source record id: as given, or, when events are
+        encrypted at rest, keyed (HMAC-SHA256 under a key derived from the ledger's), so
+        the table does not say which records (often serials) the ledger holds."""
+        if self._identifier_key is None:
+            return record_id
+        digest = hmac.new(self._identifier_key, source.encode() + b"\x00" + record_id.encode(),
+                          hashlib.sha256).hexdigest()
+        return f"hmac:{digest}"
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         event = cast(Recorded, domain_event)

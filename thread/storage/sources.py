@@ -45,7 +45,9 @@ def link_problem(link: SourceLink, mapper: FactMapper) -> str:
         return f"names {named}, whose stored row holds the bytes of another event"
     subject = subject_label(envelope.topic, envelope.payload) or f"aggregate {record.originator_id}"
     named = f"{subject} {version}"
-    if (envelope.source, envelope.source_record_id) != (record.source, record.record_id):
+    carries = None if envelope.source_record_id is None else mapper.source_token(
+        envelope.source, envelope.source_record_id)
+    if (envelope.source, carries) != (record.source, record.record_id):
         carried = ("no source record" if envelope.source_record_id is None
                    else source_key(envelope.source, envelope.source_record_id))
         return (f"names {named}, which carries {carried}, not this one: the row was forged "

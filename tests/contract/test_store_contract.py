@@ -252,7 +252,7 @@ def test_an_encrypted_ledger_from_before_keyed_ids_keeps_them_plain(
     reopened = thread.open(ledger_url, encryption_key=key, clock=clock)
     assert reopened.record(bearing("SN-5"), source="mes", source_record_id="SN-5").duplicate
     reopened.record(bearing("SN-6"), source="mes", source_record_id="SN-6")
-    assert sorted(row[0] for row in raw_sql(ledger_url, "SELECT record_id FROM "
+    assert sorted(str(row[0]) for row in raw_sql(ledger_url, "SELECT record_id FROM "
                                                         "ledger_sources")) == ["SN-5", "SN-6"]
     assert audit(reopened).ok
     reopened.close()

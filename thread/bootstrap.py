@@ -230,15 +230,15 @@ def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool) -> None:
         if stored is None:
             stored = store.put_meta("encryption", wanted)
             if raw_key is not None:
-                store.put_meta("source_ids", "hmac")
+                store.put_meta("identifiers", "hmac")
         if store.get_meta("origin") is None:
             store.put_meta("origin", new_origin())
     if stored is None:
         # A ledger with events but no setting was written unencrypted by an earlier version.
         stored = "none" if not empty else wanted
     if stored == wanted:
-        if raw_key is not None and store.get_meta("source_ids") != "hmac":
-            ledger.mapper.plain_source_ids()  # written before source ids were keyed
+        if raw_key is not None and store.get_meta("identifiers") != "hmac":
+            ledger.mapper.plain_identifiers()  # written before identifiers were keyed
         return
     if stored == "none":
         raise EncryptionKeyError(

@@ -29,7 +29,7 @@ from thread.access.policy import AccessRefused, Identity, Policy, Resource
 from thread.access.reading import ReadGuard, Withholding
 from thread.domain import facts as f
 from thread.domain import policies, topics
-from thread.domain.chain import Aggregate, Recorded, aggregate_id
+from thread.domain.chain import Aggregate, Recorded
 from thread.domain.design import DesignItem
 from thread.domain.export_control import Classification
 from thread.domain.facts.base import Fact, SubjectKind
@@ -168,7 +168,7 @@ class _Unit:
 
     def prefetch(self, commands: Sequence[_Command]) -> None:
         """Look up at once the stored version of every subject the commands name."""
-        wanted = [ident for ident in _subjects(commands)
+        wanted = [ident for ident in _subjects(commands, self.ledger.mapper.subject_id)
                   if ident not in self.touched and ident not in self.versions]
         self._look_up(wanted)
 
@@ -185,7 +185,7 @@ class _Unit:
 
     def get(self, kind: SubjectKind, key: str) -> Aggregate:
         """A subject to read (the cache's own aggregate, if it has it)."""
-        ident = aggregate_id(kind, key)
+        ident = self.ledger.mapper.subject_id(kind, key)
         aggregate = self.touched.get(ident)
         if aggregate is None:
             version = self.versions.get(ident)
@@ -235,10 +235,10 @@ class _Unit:
         return event
 
 
-def _subjects(commands: Sequence[_Command]) -> list[UUID]:
+def _subjects(commands: Sequence[_Command], ident: Callable[[str, str], UUID]) -> list[UUID]:
     """The aggregates the commands name (their subjects and the subjects they refer to)."""
     return list(dict.fromkeys(
-        aggregate_id(kind, key) for command in commands
+        ident(kind, key) for command in commands
         for kind, key in (command.fact.subject, *command.fact.references())
     ))
 
@@ -567,7 +567,7 @@ class Ledger:
             return Withholding()
         part_number = site = None
         if not events and kind in ("part", "lot", "machine"):
-            first_rows = self.store.select_events(aggregate_id(kind, key), limit=1)
+            first_rows = self.store.select_events(self.mapper.subject_id(kind, key), limit=1)
             events = [self.mapper.decode(row) for row in first_rows]
         if events and isinstance(first := events[0].fact, f.PartRegistered):
             part_number, site = first.part_number, first.site
@@ -594,7 +594,7 @@ class Ledger:
         return self._guard.classification(kind, _nfc(key))
 
     def _history(self, kind: SubjectKind, key: str) -> list[Recorded]:
-        ident = aggregate_id(kind, key)
+        ident = self.mapper.subject_id(kind, key)
         stored = self.store.select_events(ident)
         if not stored:
             raise UnknownSubject(f"{kind} {key} is not in this ledger")
@@ -649,7 +649,8 @@ class Ledger:
     ) -> Iterator[Notification]:
         """Every stored row in commit order, paged in bulk."""
         while True:
-            page = self.store.select_notifications(start, PAGE, topics=topics)
+            page = self.store.select_notifications(start, PAGE,
+                                                   topics=self.mapper.topic_tokens(topics))
             yield from page
             if len(page) < PAGE:
                 return
@@ -866,7 +867,7 @@ class Ledger:
                         size: int | None = None) -> InclusionProof:
         """Proof that a subject's event at ``version`` is leaf ``index`` of the tree of
         ``size`` leaves (default: the current tree)."""
-        position = self.store.leaf_position(aggregate_id(kind, key), version)
+        position = self.store.leaf_position(self.mapper.subject_id(kind, key), version)
         if position is None:
             raise UnknownSubject(f"{kind} {key} has no version {version} in the log")
         tree_size = self.store.tree_size() if size is None else size
@@ -1035,7 +1036,7 @@ class Ledger:
             for attempt in range(MAX_ATTEMPTS):
                 locked = attempt > 0 or time.monotonic() < self._contended_until
                 if locked:  # read most of what is new before the lock, the rest under it
-                    self._refresh(_subjects(commands), load=True)
+                    self._refresh(_subjects(commands, self.mapper.subject_id), load=True)
                 unit = _Unit(self, locked, strict, in_place=locked and self._overlay is None)
                 strict = locked  # a locked attempt that lost trusted a stale cached subject
                 origin = self._origin
@@ -1215,7 +1216,8 @@ class Ledger:
         """Whether any signer was ever registered: from then on only registered signers
         sign, with their registered key."""
         if not self._registry:
-            found = self.store.select_notifications(1, 1, topics=[f.SignerRegistered.topic])
+            found = self.store.select_notifications(
+                1, 1, topics=self.mapper.topic_tokens([f.SignerRegistered.topic]))
             self._registry = bool(found)
         return self._registry
 

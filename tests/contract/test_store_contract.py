@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from conftest import (
@@ -20,7 +21,11 @@ from conftest import (
 
 import thread
 from thread import facts as f
+from thread.domain.envelope import aggregate_id
 from thread.log.audit import audit
+from thread.log.checkpoint import generate_signer
+from thread.log.dossier import dossier_of
+from thread.log.offline import verify_dossier
 
 
 def test_records_and_returns_the_chain_verified_history(ledger: thread.Ledger) -> None:
@@ -212,20 +217,31 @@ def test_encrypted_ledger_hashes_plaintext_and_hides_payloads(ledger_url: str,
     again.close()
 
 
-def test_an_encrypted_ledger_keys_its_source_record_ids(ledger_url: str,
-                                                      clock: Clock) -> None:
-    """With a key, ledger_sources holds no source record id a reader could look for; a
-    re-send is still a no-op, verify still pairs rows and events, and a forged row is still
-    named."""
+def test_an_encrypted_ledger_keys_its_identifiers(ledger_url: str, clock: Clock) -> None:
+    """With a key, neither ledger_sources nor the events' ids column confirms that a given
+    serial is in the ledger (both keyed by HMAC); a re-send is still a no-op, the chains
+    and a dossier still verify, and a forged source row is still named."""
     key = thread.new_encryption_key()
     secret = thread.open(ledger_url, encryption_key=key, clock=clock)
     secret.record(released_bearing())
     first = secret.record(bearing("SN-77421"), source="mes", source_record_id="SN-77421")
     again = secret.record(bearing("SN-77421"), source="mes", source_record_id="SN-77421")
     assert again.duplicate and again.hash == first.hash
+    assert secret.history("SN-77421")[0].hash.hex() == first.hash
     stored = raw_sql(ledger_url, "SELECT source, record_id FROM ledger_sources")
     assert [row[0] for row in stored] == ["mes"]
     assert "77421" not in str(stored) and str(stored[0][1]).startswith("hmac:")
+    ids = {UUID(str(row[0])) for row in raw_sql(ledger_url,
+                                                "SELECT originator_id FROM ledger_events")}
+    assert aggregate_id("part", "SN-77421") not in ids and len(ids) == 2
+    topics = [str(row[0]) for row in raw_sql(ledger_url, "SELECT topic FROM ledger_events")]
+    assert all(topic.startswith("hmac:") for topic in topics) and len(set(topics)) == 2
+    assert [e.fact.subject for _, e in secret.scan(topics=[f.PartRegistered.topic])] == [
+        ("part", "SN-77421")]
+    signer, verifier = generate_signer("test/plant")
+    secret.checkpoint(signer)
+    dossier = verify_dossier(dossier_of(secret, "SN-77421").dossier.to_bytes(), verifier)
+    assert dossier.serial == "SN-77421" and len(dossier.events) == 1
     assert audit(secret).ok
     secret.close()
     drop_append_only_triggers(ledger_url)
@@ -237,23 +253,27 @@ def test_an_encrypted_ledger_keys_its_source_record_ids(ledger_url: str,
     reopened.close()
 
 
-def test_an_encrypted_ledger_from_before_keyed_ids_keeps_them_plain(
+def test_an_encrypted_ledger_from_before_keyed_identifiers_keeps_them_plain(
         ledger_url: str, clock: Clock) -> None:
-    """An encrypted ledger written before source ids were keyed (no setting for them) goes
-    on storing them as given: its re-sends still find their rows and verify pairs them."""
+    """An encrypted ledger written before identifiers were keyed (no setting for them) goes
+    on storing them as it began: UUIDv5 subject ids and source ids as given."""
     key = thread.new_encryption_key()
+    thread.open(ledger_url, encryption_key=key, clock=clock).close()
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "DELETE FROM ledger_meta WHERE name = 'identifiers'")
     old = thread.open(ledger_url, encryption_key=key, clock=clock)
     old.record(released_bearing())
     old.record(bearing("SN-5"), source="mes", source_record_id="SN-5")
     old.close()
-    drop_append_only_triggers(ledger_url)
-    raw_sql(ledger_url, "DELETE FROM ledger_meta WHERE name = 'source_ids'")
-    raw_sql(ledger_url, "UPDATE ledger_sources SET record_id = 'SN-5'")
     reopened = thread.open(ledger_url, encryption_key=key, clock=clock)
     assert reopened.record(bearing("SN-5"), source="mes", source_record_id="SN-5").duplicate
-    reopened.record(bearing("SN-6"), source="mes", source_record_id="SN-6")
-    assert sorted(str(row[0]) for row in raw_sql(ledger_url, "SELECT record_id FROM "
-                                                        "ledger_sources")) == ["SN-5", "SN-6"]
+    assert [str(row[0]) for row in raw_sql(ledger_url, "SELECT record_id FROM "
+                                                       "ledger_sources")] == ["SN-5"]
+    ids = {UUID(str(row[0])) for row in raw_sql(ledger_url,
+                                                "SELECT originator_id FROM ledger_events")}
+    assert aggregate_id("part", "SN-5") in ids
+    assert f.PartRegistered.topic in {str(row[0]) for row in raw_sql(
+        ledger_url, "SELECT topic FROM ledger_events")}
     assert audit(reopened).ok
     reopened.close()
 

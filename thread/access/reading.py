@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from thread.access.policy import SUBJECT, AccessRefused, Action, Resource
 from thread.domain import facts as f
-from thread.domain.envelope import aggregate_id
 from thread.domain.export_control import Classification, classify
 from thread.domain.facts.base import SubjectKind
 from thread.errors import LedgerError
@@ -120,7 +119,7 @@ class ReadGuard:
 
     def _part_number(self, kind: str, key: str) -> str | None:
         ledger = self._ledger
-        rows = ledger.store.select_events(aggregate_id(kind, key), limit=1)
+        rows = ledger.store.select_events(ledger.mapper.subject_id(kind, key), limit=1)
         if not rows:
             return None
         return getattr(ledger.mapper.decode(rows[0]).fact, "part_number", None)

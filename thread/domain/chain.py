@@ -264,7 +264,7 @@ class Aggregate:
     @classmethod
     def replay(cls, key: str, events: list[Recorded]) -> Aggregate:
         """State after ``events`` (a selection of an already verified history, in order)."""
-        aggregate = cls(kind_key=key)
+        aggregate = cls(kind_key=key, id=events[0].originator_id if events else None)
         for event in events:
             aggregate.apply(event)
             aggregate.version = event.originator_version

@@ -225,7 +225,7 @@ def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
         leaves.skip()
         # Bytes that name another event are reported by the chain pass, which
         # knows whose row it is; here they would be put under the wrong subject.
-        if stored[2] != leaf and _names_row(canonical, row):
+        if stored[2] != leaf and _names_row(canonical, row, mapper):
             what = ("event bytes differ from the leaf the log committed at this position "
                     "(event edited, or rows reordered)")
     if what:
@@ -361,14 +361,15 @@ def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _names_row(canonical: bytes, row: LogRow | Notification) -> bool:
+def _names_row(canonical: bytes, row: LogRow | Notification, mapper: FactMapper) -> bool:
     """True unless the bytes decode and name another aggregate, version or topic than the row."""
     try:
         envelope = open_envelope(canonical)
     except EnvelopeError:
         return True
     originator = _uuid(row.originator_id)
-    return envelope[:3] == (originator.bytes, row.originator_version, row.topic)
+    return (envelope[:2] == (originator.bytes, row.originator_version)
+            and mapper.topic_token(envelope.topic) == row.topic)
 
 
 def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport) -> None:
@@ -416,8 +417,8 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
             if raw_id == originator.bytes:
                 subject = subject or subject_label(topic, fact)
             problem = ""
-            if (raw_id, body_version, topic) != (originator.bytes, row.originator_version,
-                                                 row.topic):
+            if (raw_id, body_version, mapper.topic_token(topic)) != (
+                    originator.bytes, row.originator_version, row.topic):
                 problem = _mislabelled(row, raw_id, body_version, topic, fact)
             elif row.originator_version != version + 1:
                 problem = (f"follows version {version}: the chain has a gap (an event was "

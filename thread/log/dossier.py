@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from thread.access.reading import whole
-from thread.domain.chain import aggregate_id
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import Ledger
 from thread.log.checkpoint import Checkpoint
@@ -57,7 +56,7 @@ def dossier_of(ledger: Ledger, serial: str) -> PartDossier:
             f"the latest stored checkpoint (size {size}) signs a tree of {checkpoint.size} "
             f"leaves of log {checkpoint.origin!r}; this ledger is {ledger.origin!r}"
         )
-    ident = aggregate_id("part", serial)
+    ident = ledger.mapper.subject_id("part", serial)
     covered: list[DossierEvent] = []
     for event in events:
         version = event.originator_version

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from thread.access.reading import whole
 from thread.domain import facts as f
-from thread.domain.chain import Recorded, aggregate_id
+from thread.domain.chain import Recorded
 from thread.domain.facts.base import Fact, SubjectKind
 from thread.domain.signature import verify_signature
 from thread.errors import LedgerError, SignatureInvalid, UnknownSubject
@@ -281,7 +281,8 @@ class Reader:
         cited = self._refs.get(wanted)
         if cited is None:
             position = self.ledger.store.leaf_position(
-                aggregate_id(stream.kind, stream.key), event.originator_version)
+                self.ledger.mapper.subject_id(stream.kind, stream.key),
+                event.originator_version)
             cited = EventRef(kind=stream.kind, key=stream.key,
                              version=event.originator_version, topic=event.topic,
                              position=position, hash=event.hash.hex(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Cipher, Mapper, StoredEvent, Transcoder
 
 from thread.domain.chain import Recorded
+from thread.domain.envelope import aggregate_id
 from thread.domain.facts.records import Withheld
 from thread.domain.sealing import Keys
 from thread.errors import IntegrityFailure
@@ -40,10 +42,34 @@ class FactMapper(Mapper[UUID]):
         self.keys = keys
         self._identifier_key = identifier_key
 
-    def plain_source_ids(self) -> None:
-        """Keep source record ids as given: an encrypted ledger written before they were
-        keyed goes on as it began, so that its re-sends still find their rows."""
+    def plain_identifiers(self) -> None:
+        """Keep subject ids and source record ids as an unkeyed ledger has them: an encrypted
+        ledger written before they were keyed goes on as it began."""
         self._identifier_key = None
+
+    def subject_id(self, kind: str, key: str) -> UUID:
+        """The stored id of a subject's aggregate: UUIDv5 of ``kind:key`` under the
+        ledger's published namespace, or, when events are encrypted at rest, keyed
+        (HMAC-SHA256 under a key derived from the ledger's), so that the ids column does
+        not confirm to someone without the key that a given serial is in the ledger."""
+        if self._identifier_key is None:
+            return aggregate_id(kind, key)
+        digest = hmac.new(self._identifier_key, b"subject\x00" + f"{kind}:{key}".encode(),
+                          hashlib.sha256).digest()
+        return UUID(bytes=digest[:16])
+
+    def topic_token(self, topic: str) -> str:
+        """How the events table labels a row's topic: the topic, or, when events are
+        encrypted at rest, keyed, so the column does not say what kind of fact each is."""
+        if self._identifier_key is None:
+            return topic
+        digest = hmac.new(self._identifier_key, b"topic\x00" + topic.encode(),
+                          hashlib.sha256).hexdigest()
+        return f"hmac:{digest[:32]}"
+
+    def topic_tokens(self, topics: Sequence[str]) -> list[str]:
+        """:meth:`topic_token` of each topic (for a query by topic)."""
+        return [self.topic_token(topic) for topic in topics]
 
     def source_token(self, source: str, record_id: str) -> str:
         """How ``ledger_sources`` stores a source record id: as given, or, when events are
@@ -63,7 +89,7 @@ class FactMapper(Mapper[UUID]):
         return StoredEvent(
             originator_id=event.originator_id,
             originator_version=event.originator_version,
-            topic=event.fact.topic,
+            topic=self.topic_token(event.fact.topic),
             state=state,
         )
 
@@ -97,7 +123,7 @@ class FactMapper(Mapper[UUID]):
         if (
             event.originator_id != row_id
             or event.originator_version != stored.originator_version
-            or topic != stored.topic
+            or self.topic_token(topic) != stored.topic
         ):
             raise IntegrityFailure(
                 f"row ({row_id}, version {stored.originator_version}, {stored.topic}) holds "

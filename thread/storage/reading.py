@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from thread.domain.envelope import aggregate_id
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder
 
@@ -39,7 +38,8 @@ class StoredLog:
                 return
             first, last = leaves[0][1], leaves[-1][1]
             index = {notification: position for position, notification, _ in leaves}
-            rows = self._store.select_notifications(first, len(leaves), stop=last, topics=topics)
+            rows = self._store.select_notifications(first, len(leaves), stop=last,
+                                                    topics=self._mapper.topic_tokens(topics))
             page = [(index[row.id], plaintext(row)) for row in rows if row.id in index]
             if page:
                 yield page
@@ -50,7 +50,7 @@ class StoredLog:
     def canonical_of(self, kind: str, key: str) -> dict[int, bytes]:
         plaintext = self._mapper.plaintext
         return {row.originator_version: plaintext(row)
-                for row in self._store.select_events(aggregate_id(kind, key))}
+                for row in self._store.select_events(self._mapper.subject_id(kind, key))}
 
     def exists(self, kind: str, key: str) -> bool:
-        return bool(self._store.select_versions([aggregate_id(kind, key)]))
+        return bool(self._store.select_versions([self._mapper.subject_id(kind, key)]))

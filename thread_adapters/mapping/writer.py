@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from thread import facts as f
-from thread.domain.chain import aggregate_id
 from thread.domain.facts.base import Fact, SubjectKind
 from thread.errors import AlreadyRegistered, InvalidFact, LedgerError, RuleViolation
 from thread.ledger import Ledger
@@ -200,7 +199,7 @@ class Writer:
         return out + records
 
     def _existing(self, subjects: set[tuple[SubjectKind, str]]) -> set[tuple[SubjectKind, str]]:
-        ids = {aggregate_id(kind, key): (kind, key) for kind, key in subjects}
+        ids = {self.ledger.mapper.subject_id(kind, key): (kind, key) for kind, key in subjects}
         found = self.ledger.store.select_versions(list(ids))
         return {ids[ident] for ident in found}
 

@@ -169,7 +169,7 @@ def test_the_ledger_exposes_no_path_that_appends_without_a_log_leaf(
         "genealogy", "history", "history_of",
         "inclusion_proof", "lot", "machine", "mapper", "max_clock_skew", "measured",
             "notifications", "outcomes",
-        "origin", "part", "policy", "identity", "classification",
+        "origin", "part", "policy", "identity", "classification", "keyring",
         "parts", "read_models", "rebuild", "recall_scope", "record", "registry_in_use", "scan",
         "serials", "series", "signer", "signing_failed",
         "store", "stream", "trace", "tree_head", "unit_records"}

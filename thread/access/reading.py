@@ -81,13 +81,19 @@ class ReadGuard:
         with self._lock:
             if not refresh:
                 return self._index
+            # Up to the log's end as it is now, so the next refresh reads only what is newer
+            # (commit order is notification order on both stores).
+            top = self._ledger.store.max_notification_id() or 0
+            if top <= self._position:
+                return self._index
             for position, event in self._ledger._scan(
                     start=self._position + 1, topics=[f.ExportClassified.topic]):
                 fact = event.fact
                 assert isinstance(fact, f.ExportClassified)
                 self._index.setdefault((fact.kind, fact.key), []).append(
                     (fact.version, tuple(fact.labels)))
-                self._position = position
+                top = max(top, position)
+            self._position = top
             return self._index
 
     def classification(self, kind: SubjectKind, key: str, part_number: str | None = None,

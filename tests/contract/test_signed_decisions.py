@@ -3,14 +3,19 @@ disposition, a release from quarantine, a recall and a CAPA's closure."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import bearing, released_bearing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from signers import PASSPHRASE, founded, registered
 
 import thread
 from thread import facts as f
 from thread.domain.signature import Signer
 from thread.errors import InvalidFact
+from thread.records import device_history_record
+from thread.signing import registry
 
 pytestmark = pytest.mark.contract
 
@@ -88,3 +93,24 @@ def test_a_signed_decision_is_recorded_with_its_signature(
     assert (signature.fact.signer, signature.fact.printed_name, signature.fact.meaning) == (
         "qe-4", "Dana Quality", "approval")
     thread.verify_signature(signature.fact, trusted_key=QE.public_key)
+
+
+def test_a_dhr_verifies_signatures_against_the_signer_registry(
+        ledger: thread.Ledger, tmp_path: Path) -> None:
+    """With a registry, a disposition signed with the signer's registered key reads VERIFIED
+    in the DHR without a pinned key, and stays so after the key is revoked later."""
+    admin = founded(ledger, tmp_path)
+    session = registered(ledger, admin, tmp_path, "k.osei", "Kwame Osei")
+    ledger.record(released_bearing())
+    ledger.record(bearing(SERIAL))
+    ledger.record(f.NonConformanceOpened(serial=SERIAL, non_conformance="NC-1",
+                                         description="bore undersize"))
+    signer = session.open(PASSPHRASE)
+    ledger.record(f.DispositionRecorded(serial=SERIAL, non_conformance="NC-1",
+                                        decision="scrap", rationale="undersize"), sign=signer)
+    first = device_history_record(ledger, SERIAL).signatures
+    assert [(s.signer, s.status) for s in first] == [("k.osei", "verified")]
+    assert "signer registry held for k.osei (Kwame Osei)" in first[0].verification
+    registry.revoke(ledger, admin, "k.osei", "left")
+    after = device_history_record(ledger, SERIAL).signatures
+    assert [s.status for s in after] == ["verified"]

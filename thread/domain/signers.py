@@ -48,6 +48,12 @@ class KeyPeriod:
         """Whether the key still signs."""
         return self.ended_at is None
 
+    def covers(self, signed_at: datetime, recorded_at: datetime) -> bool:
+        """Whether a signature made at ``signed_at`` and recorded at ``recorded_at`` falls in
+        this key's period: from ``valid_from``, and recorded before the key ended."""
+        return signed_at >= self.valid_from and (self.ended_at is None
+                                                 or recorded_at < self.ended_at)
+
 
 @dataclass(frozen=True)
 class Refusal:

@@ -135,7 +135,8 @@ class SignatureRecord(Model):
     signature_event: EventRef
     public_key: str
     status: SignatureStatus
-    #: True only when the signature verified against the key the reader pinned for the signer.
+    #: True only when the signature verified against the key the reader pinned for the signer,
+    #: or (no key pinned) the key the ledger's signer registry held for them when they signed.
     verified: bool
     verification: str
 
@@ -329,10 +330,15 @@ class Reader:
         else:
             checks.append(f"matches the SHA-256 hash of version {fact.signed_version}, the "
                           "signed event (11.70)")
+        registered = None if pinned is not None or problems else self._registered(fact, event)
+        if registered is not None and registered.startswith("not "):
+            problems.append(registered.removeprefix("not "))
+        elif registered is not None:
+            checks.append(registered)
         status: SignatureStatus
         if problems:
             status, verification = "not verified", "NOT VERIFIED: " + "; ".join(problems)
-        elif pinned is not None:
+        elif pinned is not None or registered is not None:
             status, verification = "verified", "VERIFIED: " + "; ".join(checks)
         else:
             status = "key not pinned"
@@ -348,6 +354,23 @@ class Reader:
             signature_event=self.ref(stream, event), public_key=fact.public_key,
             status=status, verified=status == "verified", verification=verification,
         )
+
+    def _registered(self, fact: f.SignatureApplied, event: Recorded) -> str | None:
+        """What the signer registry says of the signing key: that it was the key registered
+        for the signer when they signed (a check), ``not ...`` when it was not, or None
+        when the ledger keeps no registry or the signer is not in it."""
+        if not self.ledger.registry_in_use():
+            return None
+        try:
+            account = self.ledger.signer(fact.signer)
+        except UnknownSubject:  # signed before the registry began: the pinned key decides
+            return None
+        period = account.key_period(fact.public_key)
+        if period is None or not period.covers(fact.signed_at, event.recorded_at):
+            return (f"not the key the signer registry held for {fact.signer} when they "
+                    f"signed ({fact.public_key[:16]}...)")
+        return (f"the key the signer registry held for {fact.signer} ({account.printed_name}) "
+                f"from {period.valid_from:%Y-%m-%d %H:%M}Z")
 
     def document(self, prefix: str, title: str, standard: str,
                  generated_at: datetime | None) -> DocumentInfo:

@@ -97,7 +97,7 @@ class ReadModels:
         self.notice: str | None = None
         #: A directory that holds them for this session only, removed on close.
         self.temporary: Path | None = None
-        self.engine = _engine(url)
+        self.engine = engine_for(url)
         self._lock = threading.Lock()
         self.last_rebuild: dict[str, float] = {}
         #: Why this process found the read models built on a history the log no longer
@@ -455,7 +455,9 @@ def _create_indexes(conn: Connection, tables: Iterable[Table]) -> None:
             index.create(conn, checkfirst=True)
 
 
-def _engine(url: str) -> Engine:
+def engine_for(url: str) -> Engine:
+    """A SQLAlchemy engine for a read-side URL: PostgreSQL with its schema on the search
+    path, or SQLite in WAL mode with a long busy timeout."""
     parts = urlsplit(url)
     if parts.scheme.startswith("postgresql"):
         query = parse_qs(parts.query)

@@ -1,0 +1,346 @@
+"""The hub's mirror of each site's log: every entry exactly once, with its original bytes,
+accepted only as an extension of what it already holds, and cosigned.
+
+It follows c2sp.org/tlog-mirror's update in three stages, whatever carries the
+messages:
+
+1. ``add_checkpoint``: a site checkpoint signed by the site's key, with a consistency
+   proof from the mirror's size, becomes the *pending checkpoint*. One that is smaller
+   than the mirror is a rollback (a site restored from an older backup), one that is
+   not consistent with it a fork (a site showing two histories): both are refused,
+   recorded, and raised as alerts.
+2. ``add_entries``: entries from the mirror's *next entry* on are stored as pending; an
+   entry already held must have the same bytes (else a fork); a gap is not filled, the
+   caller resumes from ``next``. The hub checks contiguity by index itself: the broker's
+   de-duplication is never relied on.
+3. When the pending entries reach the pending checkpoint and their Merkle root is its
+   root, the mirror checkpoint moves there and the hub cosigns it with a
+   cosignature/v1 line meaning "I hold every entry of this log up to N". Entries that do
+   not make the signed root are dropped and the refusal recorded.
+
+Each stage is one database transaction, so a hub killed at any point resumes from what
+it committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from thread.errors import LedgerError
+from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify_checkpoint
+from thread.log.cosignature import cosign
+from thread.log.merkle import CompactRange, ProofError, leaf_hash
+from thread.log.verify import verify_consistency
+from thread.read.models import engine_for
+from thread.read.urls import read_url
+
+metadata = MetaData()
+SITE_LOGS = Table(
+    "hub_site_logs", metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("mirror_size", BigInteger, nullable=False),
+    Column("mirror_note", Text, nullable=True),
+    Column("mirror_range", LargeBinary, nullable=False),
+    Column("pending_note", Text, nullable=True),
+    Column("next_range", LargeBinary, nullable=False),
+)
+SITE_ENTRIES = Table(
+    "hub_site_entries", metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("canonical", LargeBinary, nullable=False),
+)
+SITE_REFUSALS = Table(
+    "hub_site_refusals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin", String(255), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("what", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("note", Text, nullable=True),
+)
+
+
+class SiteRefused(LedgerError):  # noqa: N818 - the words an operator reads
+    """The hub refused a site's checkpoint or entries (recorded, and raised as an alert)."""
+
+    def __init__(self, message: str, *, what: str) -> None:
+        self.what = what
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """Where the hub is with one site: the size it mirrors and cosigned, the next entry it
+    needs, and the size of the pending checkpoint (0: none)."""
+
+    origin: str
+    mirror_size: int
+    next: int
+    pending_size: int
+    mirror_note: str | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal on record."""
+
+    origin: str
+    at: str
+    what: str
+    detail: str
+
+
+class Mirror:
+    """The hub's mirrors of the configured sites, in the hub's database."""
+
+    def __init__(self, url: str, *, cosigner_key: str, sites: dict[str, str],
+                 clock: Callable[[], float] = time.time,
+                 alert: Callable[[Refusal], None] | None = None) -> None:
+        self.engine = engine_for(read_url(url))
+        metadata.create_all(self.engine)
+        self._cosigner = cosigner_key
+        self._sites = dict(sites)  # origin -> the site's checkpoint verifier key
+        self._clock = clock
+        self._alert = alert
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # The three stages
+
+    def add_checkpoint(self, note: str, proof: Sequence[bytes] = ()) -> SiteState:
+        """Make a site's signed checkpoint pending (see the module); refused with a record
+        when it rolls back or forks the mirror."""
+        checkpoint = self._verified(note)
+        origin = checkpoint.origin
+        with self._stage() as conn:
+            row = self._row(conn, origin)
+            mirror = CompactRange.from_bytes(row.mirror_range)
+            if checkpoint.size < mirror.size:
+                held = self._root_at(conn, origin, checkpoint.size)
+                if held != checkpoint.root:
+                    self._refuse(conn, origin, "fork", note,
+                                 f"its checkpoint of {checkpoint.size} entries has root "
+                                 f"{checkpoint.root.hex()[:16]}, but the {checkpoint.size} "
+                                 f"entries the hub holds have root {held.hex()[:16]}: the "
+                                 f"site shows another history")
+                self._refuse(conn, origin, "rollback", note,
+                             f"its checkpoint is of {checkpoint.size} entries, but the hub "
+                             f"already mirrors {mirror.size}: the site went back (restored "
+                             f"from an older backup?)")
+            if mirror.size:
+                try:
+                    verify_consistency(mirror.size, checkpoint.size, mirror.root(),
+                                       checkpoint.root, list(proof))
+                except ProofError as error:
+                    self._refuse(conn, origin, "fork", note,
+                                 f"its checkpoint of {checkpoint.size} entries does not extend "
+                                 f"the {mirror.size} the hub mirrors: {error}")
+            pending = self._pending(row)
+            if pending is None or checkpoint.size > pending.size:
+                conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
+                             .values(pending_note=note))
+            self._commit_if_complete(conn, origin)
+            return self._state(conn, origin)
+
+    def add_entries(self, origin: str, start: int, entries: Sequence[bytes]) -> SiteState:
+        """Store entries ``start`` onwards up to the pending checkpoint (see the module)."""
+        if origin not in self._sites:
+            raise SiteRefused(f"{origin!r} is not a site this hub mirrors", what="unknown")
+        with self._stage() as conn:
+            row = self._row(conn, origin)
+            pending = self._pending(row)
+            following = CompactRange.from_bytes(row.next_range)
+            if start > following.size:
+                return self._state(conn, origin)  # a gap: the sender resumes from next
+            held = {int(idx): bytes(leaf) for idx, leaf in conn.execute(
+                select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.leaf)
+                .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx >= start,
+                       SITE_ENTRIES.c.idx < min(following.size, start + len(entries))))}
+            rows = []
+            for idx, canonical in enumerate(entries, start=start):
+                leaf = leaf_hash(canonical)
+                if idx < following.size:
+                    if held.get(idx) != leaf:
+                        self._refuse(conn, origin, "fork", None,
+                                     f"entry {idx} arrived with bytes other than the entry "
+                                     f"{idx} the hub holds: the site shows another history")
+                    continue
+                if pending is None or idx >= pending.size:
+                    break  # nothing signed covers it yet
+                following.append(leaf)
+                rows.append({"origin": origin, "idx": idx, "leaf": leaf,
+                             "canonical": canonical})
+            if rows:
+                conn.execute(insert(SITE_ENTRIES), rows)
+                conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
+                             .values(next_range=following.to_bytes()))
+            self._commit_if_complete(conn, origin)
+            return self._state(conn, origin)
+
+    def _commit_if_complete(self, conn: Connection, origin: str) -> None:
+        """Stage 3: the pending entries reached the pending checkpoint; cosign it if their
+        root is its root, else drop them and record why."""
+        row = self._row(conn, origin)
+        pending = self._pending(row)
+        following = CompactRange.from_bytes(row.next_range)
+        if pending is None or following.size < pending.size:
+            return
+        if following.root() != pending.root:
+            mirror_size = CompactRange.from_bytes(row.mirror_range).size
+            conn.execute(delete(SITE_ENTRIES).where(SITE_ENTRIES.c.origin == origin,
+                                                    SITE_ENTRIES.c.idx >= mirror_size))
+            conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
+                         .values(next_range=row.mirror_range, pending_note=None))
+            self._record(conn, origin, "forged entries", row.pending_note,
+                         f"the entries {mirror_size} to {pending.size - 1} do not make the "
+                         f"root {pending.root.hex()[:16]} the site signed; they were dropped")
+            return
+        note = row.pending_note
+        assert note is not None  # a pending checkpoint was read from it
+        body = note[:note.rfind("\n\n") + 1]
+        cosigned = note + cosign(body, self._cosigner, int(self._clock()))
+        conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin).values(
+            mirror_size=pending.size, mirror_note=cosigned, mirror_range=row.next_range,
+            pending_note=None))
+
+    # Reading
+
+    def state(self, origin: str) -> SiteState:
+        """Where the hub is with ``origin``."""
+        with self.engine.connect() as conn:
+            return self._state(conn, origin)
+
+    def entries(self, origin: str, start: int = 0, stop: int | None = None) -> list[bytes]:
+        """The mirrored entries of ``origin`` from ``start`` (committed and pending)."""
+        query = (select(SITE_ENTRIES.c.canonical)
+                 .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx >= start)
+                 .order_by(SITE_ENTRIES.c.idx))
+        if stop is not None:
+            query = query.where(SITE_ENTRIES.c.idx < stop)
+        with self.engine.connect() as conn:
+            return [bytes(value) for value, in conn.execute(query)]
+
+    def refusals(self, origin: str | None = None) -> list[Refusal]:
+        """The refusals on record, oldest first."""
+        query = select(SITE_REFUSALS).order_by(SITE_REFUSALS.c.id)
+        if origin is not None:
+            query = query.where(SITE_REFUSALS.c.origin == origin)
+        with self.engine.connect() as conn:
+            return [Refusal(r.origin, r.at, r.what, r.detail) for r in conn.execute(query)]
+
+    # Inside
+
+    def _verified(self, note: str) -> Checkpoint:
+        try:
+            body = note[:note.rfind("\n\n") + 1]
+            origin = Checkpoint.parse(body).origin
+        except CheckpointError as error:
+            raise SiteRefused(f"not a checkpoint: {error}", what="malformed") from None
+        verifier = self._sites.get(origin)
+        if verifier is None:
+            raise SiteRefused(f"{origin!r} is not a site this hub mirrors", what="unknown")
+        try:
+            open_note(note, [verifier])
+            return verify_checkpoint(note, verifier, origin=origin)
+        except CheckpointError as error:
+            with self.engine.begin() as conn:
+                self._row(conn, origin)
+                self._record(conn, origin, "bad signature", note, str(error))
+            raise SiteRefused(f"checkpoint of {origin}: {error}", what="bad signature") from None
+
+    def _row(self, conn: Connection, origin: str) -> _Row:
+        row = conn.execute(select(SITE_LOGS).where(SITE_LOGS.c.origin == origin)).first()
+        if row is None:
+            empty = CompactRange().to_bytes()
+            conn.execute(insert(SITE_LOGS).values(origin=origin, mirror_size=0, mirror_note=None,
+                                                  mirror_range=empty, pending_note=None,
+                                                  next_range=empty))
+            return _Row(None, empty, None, empty)
+        return _Row(row.mirror_note, bytes(row.mirror_range), row.pending_note,
+                    bytes(row.next_range))
+
+    def _pending(self, row: _Row) -> Checkpoint | None:
+        if row.pending_note is None:
+            return None
+        return Checkpoint.parse(row.pending_note[:row.pending_note.rfind("\n\n") + 1])
+
+    def _state(self, conn: Connection, origin: str) -> SiteState:
+        row = self._row(conn, origin)
+        pending = self._pending(row)
+        return SiteState(origin, CompactRange.from_bytes(row.mirror_range).size,
+                         CompactRange.from_bytes(row.next_range).size,
+                         pending.size if pending is not None else 0, row.mirror_note)
+
+    def _root_at(self, conn: Connection, origin: str, size: int) -> bytes:
+        tree = CompactRange()
+        tree.extend(bytes(leaf) for leaf, in conn.execute(
+            select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin,
+                                              SITE_ENTRIES.c.idx < size)
+            .order_by(SITE_ENTRIES.c.idx)))
+        return tree.root()
+
+    def _refuse(self, conn: Connection, origin: str, what: str, note: str | None,
+                detail: str) -> None:
+        """End the stage: its transaction rolls back, and :meth:`_stage` records why."""
+        raise _Refusing(origin, what, note, detail)
+
+    @contextmanager
+    def _stage(self) -> Iterator[Connection]:
+        """One stage's transaction; a refusal in it rolls it back, is recorded in a
+        transaction of its own, and raised as :class:`SiteRefused`."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except _Refusing as refusing:
+            with self.engine.begin() as conn:
+                self._row(conn, refusing.origin)
+                self._record(conn, refusing.origin, refusing.what, refusing.note,
+                             refusing.detail)
+            raise SiteRefused(f"{refusing.origin}: {refusing.detail}",
+                              what=refusing.what) from None
+
+    def _record(self, conn: Connection, origin: str, what: str, note: str | None,
+                detail: str) -> None:
+        at = datetime.fromtimestamp(self._clock(), UTC).isoformat()
+        conn.execute(insert(SITE_REFUSALS).values(origin=origin, at=at, what=what,
+                                                  detail=detail, note=note))
+        if self._alert is not None:
+            self._alert(Refusal(origin, at, what, detail))
+
+
+@dataclass(frozen=True)
+class _Row:
+    mirror_note: str | None
+    mirror_range: bytes
+    pending_note: str | None
+    next_range: bytes
+
+
+class _Refusing(Exception):  # noqa: N818 - internal: carries a refusal out of a transaction
+    def __init__(self, origin: str, what: str, note: str | None, detail: str) -> None:
+        super().__init__(detail)
+        self.origin, self.what, self.note, self.detail = origin, what, note, detail

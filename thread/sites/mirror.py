@@ -129,6 +129,10 @@ class Mirror:
         """Release the database connections."""
         self.engine.dispose()
 
+    def on_refusal(self, alert: Callable[[Refusal], None]) -> None:
+        """Call ``alert`` with each refusal once it is on record."""
+        self._alert = alert
+
     # The three stages
 
     def add_checkpoint(self, note: str, proof: Sequence[bytes] = ()) -> SiteState:

@@ -1,0 +1,199 @@
+"""Site ledgers forward to a hub through a real nats-server with JetStream: the hub ends up
+with every entry of every site exactly once, cosigned, through the broker going down
+(kill -9) while the sites keep writing, a forwarder killed mid-round, and a flood of the
+same messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nats_servers import NatsServer
+
+import thread
+from thread import facts as f
+from thread.log.checkpoint import generate_signer
+from thread.log.cosignature import cosignatures, generate_cosigner
+from thread.sites.forward import Forwarder
+from thread.sites.hub import Hub, prepare
+from thread.sites.mirror import Mirror
+from thread.sites.site import log_entries
+from thread.sites.wire import EntriesMessage, encode, subject
+
+HUB_KEY, HUB_VKEY = generate_cosigner("hub.example/mirror")
+#: Bounded wait for the hub to catch up, in seconds.
+WAIT = 30.0
+
+
+class Site:
+    """A site ledger with its checkpoint key, writing parts with inspections."""
+
+    def __init__(self, path: Path) -> None:
+        self.at = datetime(2026, 3, 2, tzinfo=UTC)
+        self.ledger = thread.open(path, clock=self._tick)
+        self.key, self.verifier = generate_signer(self.ledger.origin)
+        self.ledger.record(f.RevisionReleased(part_number="BRG-6204", revision="A",
+                                              part_name="Bearing", drawing="D-1"))
+        self.parts = 0
+
+    def _tick(self) -> datetime:
+        self.at += timedelta(seconds=1)
+        return self.at
+
+    def write(self, parts: int) -> None:
+        """Register ``parts`` more parts, each with an operation note."""
+        for _ in range(parts):
+            self.parts += 1
+            with self.ledger.batch() as batch:
+                batch.record(f.PartRegistered(serial=f"{self.ledger.origin[-6:]}-{self.parts}",
+                                              part_number="BRG-6204", revision="A"))
+                batch.record(f.Quarantined(serial=f"{self.ledger.origin[-6:]}-{self.parts}",
+                                           reason="incoming check"))
+
+    @property
+    def size(self) -> int:
+        return self.ledger.tree_head()[0]
+
+
+async def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {WAIT:.0f} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+def _mirrored(mirror: Mirror, site: Site) -> bool:
+    return mirror.state(site.ledger.origin).mirror_size == site.size
+
+
+def _same(mirror: Mirror, site: Site) -> None:
+    """The hub holds the site's entries once each, byte for byte, and its cosignature on the
+    site's checkpoint of that size verifies."""
+    state = mirror.state(site.ledger.origin)
+    assert mirror.entries(site.ledger.origin) == log_entries(site.ledger, 0, site.size)
+    assert state.mirror_note is not None and f"\n{site.size}\n" in state.mirror_note
+    assert len(cosignatures(state.mirror_note, [HUB_VKEY])) == 1
+
+
+def _run(tmp_path: Path, scenario: Callable[..., Awaitable[None]], sites: int = 2) -> None:
+    server = NatsServer(tmp_path).start()
+    try:
+        made = [Site(tmp_path / f"site-{n}.db") for n in range(sites)]
+        mirror = Mirror(str(tmp_path / "hub.db"), cosigner_key=HUB_KEY,
+                        sites={s.ledger.origin: s.verifier for s in made})
+        asyncio.run(scenario(server, made, mirror))
+        mirror.close()
+        for site in made:
+            site.ledger.close()
+    finally:
+        server.stop()
+
+
+def _tasks(server: NatsServer, sites: list[Site], mirror: Mirror
+           ) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(Hub(mirror, server.url).run(stop))]
+    tasks += [asyncio.create_task(Forwarder(site.ledger, server.url, signer_key=site.key,
+                                            batch=16, patience=1.0).run(stop, interval=0.1))
+              for site in sites]
+    return stop, tasks
+
+
+def test_two_sites_are_mirrored_and_cosigned(tmp_path: Path) -> None:
+    """Both sites' logs reach the hub whole while they keep writing."""
+    async def scenario(server: NatsServer, sites: list[Site], mirror: Mirror) -> None:
+        for site in sites:
+            site.write(20)
+        stop, tasks = _tasks(server, sites, mirror)
+        sites[0].write(15)
+        await _until(lambda: all(_mirrored(mirror, s) for s in sites), "both sites mirrored")
+        stop.set()
+        await asyncio.gather(*tasks)
+        for site in sites:
+            _same(mirror, site)
+        assert mirror.refusals() == []
+    _run(tmp_path, scenario)
+
+
+def test_the_broker_killed_while_sites_write_loses_and_duplicates_nothing(
+        tmp_path: Path) -> None:
+    """kill -9 of nats-server; the sites write on; the server comes back on the same store:
+    every entry arrives once."""
+    async def scenario(server: NatsServer, sites: list[Site], mirror: Mirror) -> None:
+        for site in sites:
+            site.write(10)
+        stop, tasks = _tasks(server, sites, mirror)
+        await _until(lambda: all(_mirrored(mirror, s) for s in sites), "first mirror")
+        server.kill()
+        for site in sites:
+            site.write(25)  # recorded while the link is down
+        await asyncio.sleep(1.0)
+        server.start()
+        await _until(lambda: all(_mirrored(mirror, s) for s in sites), "mirror after outage")
+        stop.set()
+        await asyncio.gather(*tasks)
+        for site in sites:
+            _same(mirror, site)
+    _run(tmp_path, scenario)
+
+
+def test_a_forwarder_killed_mid_round_resumes_from_the_hub(tmp_path: Path) -> None:
+    """The forwarder task is cancelled while it sends; a new one sends from where the hub
+    says it is, and the hub ends with each entry once."""
+    async def scenario(server: NatsServer, sites: list[Site], mirror: Mirror) -> None:
+        site = sites[0]
+        site.write(60)
+        stop = asyncio.Event()
+        hub = asyncio.create_task(Hub(mirror, server.url).run(stop))
+        first = asyncio.create_task(Forwarder(site.ledger, server.url, signer_key=site.key,
+                                              batch=4).run(stop, interval=0.1))
+        await _until(lambda: mirror.state(site.ledger.origin).next > 0, "some entries")
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        site.write(5)
+        second = asyncio.create_task(Forwarder(site.ledger, server.url, signer_key=site.key,
+                                               batch=4, patience=1.0).run(stop, interval=0.1))
+        await _until(lambda: _mirrored(mirror, site), "mirror after a restart")
+        stop.set()
+        await asyncio.gather(hub, second)
+        _same(mirror, site)
+    _run(tmp_path, scenario, sites=1)
+
+
+def test_a_flood_of_the_same_messages_changes_nothing(tmp_path: Path) -> None:
+    """The same entries published again and again, past the broker's de-duplication (no
+    message ids): the hub's mirror stays contiguous and whole."""
+    async def scenario(server: NatsServer, sites: list[Site], mirror: Mirror) -> None:
+        import nats
+
+        site = sites[0]
+        site.write(12)
+        stop, tasks = _tasks(server, sites, mirror)
+        await _until(lambda: _mirrored(mirror, site), "first mirror")
+        entries = log_entries(site.ledger, 0, site.size)
+        connection = await nats.connect(server.url)
+        js = connection.jetstream()
+        await prepare(js)
+        for _ in range(20):
+            for start in range(0, len(entries), 5):
+                await js.publish(subject(site.ledger.origin), encode(EntriesMessage(
+                    site.ledger.origin, start, tuple(entries[start:start + 5]))))
+        await connection.drain()
+        site.write(3)
+        await _until(lambda: _mirrored(mirror, site), "mirror after the flood")
+        stop.set()
+        await asyncio.gather(*tasks)
+        _same(mirror, site)
+        assert mirror.refusals() == []
+    _run(tmp_path, scenario, sites=1)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_nats_logging(caplog: pytest.LogCaptureFixture) -> None:
+    """nats-py logs every reconnect attempt while the server is down; keep the report
+    readable."""
+    caplog.set_level("CRITICAL", logger="nats")

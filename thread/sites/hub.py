@@ -1,0 +1,116 @@
+"""The hub's side of the wire: it takes the sites' messages from JetStream, in order, into
+its :class:`~thread.sites.mirror.Mirror`, and publishes how far it is with each site.
+
+A message is acknowledged only after the mirror has committed what it did with it, so a
+hub killed at any moment is sent again what it had not committed; whatever is sent
+twice, late or out of order, the mirror's checks by log index decide. A refused message
+is acknowledged too (it is on record, and sending it again changes nothing), and an
+alert is published on ``thread.alerts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from thread.sites.mirror import Mirror, Refusal, SiteRefused, SiteState
+from thread.sites.wire import (
+    ALERTS,
+    BUCKET,
+    STREAM,
+    SUBJECTS,
+    CheckpointMessage,
+    HubPosition,
+    WireError,
+    decode,
+    site_token,
+)
+
+_log = logging.getLogger(__name__)
+#: Messages fetched at a time.
+FETCH = 64
+
+
+async def prepare(js: Any) -> Any:
+    """The stream and the key-value bucket (made if missing); returns the bucket."""
+    from nats.js.api import StreamConfig
+    from nats.js.errors import BucketNotFoundError, NotFoundError
+
+    try:
+        await js.stream_info(STREAM)
+    except NotFoundError:
+        await js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS],
+                                         duplicate_window=120.0))
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(bucket=BUCKET)
+
+
+class Hub:
+    """Mirrors every configured site from a NATS server."""
+
+    def __init__(self, mirror: Mirror, servers: str | list[str]) -> None:
+        self.mirror = mirror
+        self.servers = servers
+        self.alerts: list[Refusal] = []
+        mirror.on_refusal(self.alerts.append)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take messages until ``stop`` is set."""
+        import nats
+        from nats.errors import Error as NatsError
+
+        connection = await nats.connect(self.servers, max_reconnect_attempts=-1)
+        try:
+            js = connection.jetstream()
+            pull = kv = None
+            while not stop.is_set():
+                try:
+                    if pull is None:
+                        kv = await prepare(js)
+                        pull = await js.pull_subscribe(SUBJECTS, durable="hub", stream=STREAM)
+                    await self._batch(connection, pull, kv)
+                except (NatsError, TimeoutError) as error:  # no messages, or the link is down
+                    if not isinstance(error, TimeoutError):
+                        _log.info("the hub waits for the broker: %r", error)
+                        await asyncio.sleep(0.2)
+        finally:
+            await connection.close()
+
+    async def _batch(self, connection: Any, pull: Any, kv: Any) -> None:
+        """Fetch, take and acknowledge one batch; publish the alerts it raised."""
+        for message in await pull.fetch(FETCH, timeout=0.5):
+            state = await asyncio.to_thread(self._take, message.data)
+            if state is not None:
+                await kv.put(site_token(state.origin), HubPosition(
+                    state.mirror_size, state.next, state.pending_size).to_bytes())
+            await message.ack()
+        while self.alerts:
+            refusal = self.alerts.pop(0)
+            await connection.publish(ALERTS, json.dumps(refusal.__dict__).encode())
+
+    def _take(self, data: bytes) -> SiteState | None:
+        """One message into the mirror; the site's state after it (None: not ours)."""
+        try:
+            message = decode(data)
+        except WireError as error:
+            _log.warning("a message that is not a site's was dropped: %s", error)
+            return None
+        try:
+            if isinstance(message, CheckpointMessage):
+                return self.mirror.add_checkpoint(message.note, message.proof)
+            return self.mirror.add_entries(message.origin, message.start, message.entries)
+        except SiteRefused as error:  # recorded by the mirror, and alerted by run()
+            _log.warning("refused: %s", error)
+            origin = _origin(message)
+            return self.mirror.state(origin) if origin else None
+
+
+def _origin(message: CheckpointMessage | Any) -> str | None:
+    if isinstance(message, CheckpointMessage):
+        first = message.note.split("\n", 1)[0]
+        return first or None
+    return str(message.origin)

@@ -6,7 +6,7 @@ same messages."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,7 +79,8 @@ def _same(mirror: Mirror, site: Site) -> None:
     assert len(cosignatures(state.mirror_note, [HUB_VKEY])) == 1
 
 
-def _run(tmp_path: Path, scenario: Callable[..., Awaitable[None]], sites: int = 2) -> None:
+def _run(tmp_path: Path, scenario: Callable[..., Coroutine[None, None, None]],
+         sites: int = 2) -> None:
     server = NatsServer(tmp_path).start()
     try:
         made = [Site(tmp_path / f"site-{n}.db") for n in range(sites)]

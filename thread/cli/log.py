@@ -88,15 +88,24 @@ VKEY = VerifierKey()
               help=f"Where to write the signing key; the verifier key goes beside it, with "
                    f"the extension {VERIFIER_SUFFIX}.")
 @click.option("--name", help="Key name in signatures [default: this ledger's origin].")
+@click.option("--cosigner", is_flag=True,
+              help="A cosigner's key (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1), "
+                   "such as a hub's that mirrors sites; --name is then required.")
 @json_option
 @click.pass_context
-def keygen(ctx: click.Context, path: Path, name: str | None, as_json: bool) -> None:
+def keygen(ctx: click.Context, path: Path, name: str | None, cosigner: bool,
+           as_json: bool) -> None:
     """Write an Ed25519 checkpoint signing key (mode 0600) and its verifier key beside it.
 
     Neither file is ever overwritten. Give the verifier key (its file or its text) to
     whoever verifies: thread verify --vkey ledger.vkey.
     """
     from thread.log.checkpoint import generate_signer
+    from thread.log.cosignature import generate_cosigner
+
+    if cosigner and name is None:
+        raise click.UsageError("--cosigner needs --name: the cosigner's name, such as "
+                               "hub.example.com/mirror")
 
     public = path.with_suffix(VERIFIER_SUFFIX)
     if public == path:
@@ -109,7 +118,7 @@ def keygen(ctx: click.Context, path: Path, name: str | None, as_json: bool) -> N
     if name is None:
         with opened(ctx, create=True) as ledger:
             name = ledger.origin
-    signer, verifier = generate_signer(name)
+    signer, verifier = (generate_cosigner if cosigner else generate_signer)(name)
     write_file(path, (signer + "\n").encode(), "the signing key", exclusive=True, mode=0o600)
     try:
         write_file(public, (verifier + "\n").encode(), "the verifier key", exclusive=True)

@@ -73,6 +73,12 @@ def generate_cosigner(name: str) -> tuple[str, str]:
     return signer, Cosigner(name, ident, public).text
 
 
+def cosigner_of(signer_key: str) -> Cosigner:
+    """The verifier of a cosigner signer key string (checked: its id is its key's)."""
+    name, ident, private = _signer(signer_key)
+    return Cosigner(name, ident, private.public_key().public_bytes_raw())
+
+
 def signed_message(body: str, timestamp: int) -> bytes:
     """What a cosignature/v1 signs: the header line, the time line and the note body."""
     if not body.endswith("\n"):

@@ -80,6 +80,17 @@ class Forwarder:
         finally:
             await connection.close()
 
+    async def once(self) -> Round:
+        """One round on a connection of its own (``thread forward --once``)."""
+        import nats
+
+        connection = await nats.connect(self.servers, max_reconnect_attempts=3)
+        try:
+            js = connection.jetstream()
+            return await self.round(js, await prepare(js))
+        finally:
+            await connection.close()
+
     async def round(self, js: Any, kv: Any) -> Round:
         """Sign a checkpoint if the log grew, and send the hub what it lacks of it."""
         checkpoint = await asyncio.to_thread(self._checkpoint)

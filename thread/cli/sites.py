@@ -1,0 +1,146 @@
+"""``thread forward``, ``thread hub`` and ``thread mirrors``: a site ledger forwarding its log
+over NATS JetStream, the hub mirroring and cosigning the sites, and what the hub holds."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from thread.cli import Refused, echo_json, json_option, main, opened
+from thread.presentation import table
+
+if TYPE_CHECKING:
+    from thread.sites.mirror import Mirror
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _until_stopped(run: object) -> None:
+    """Run ``run(stop)`` until Ctrl-C or SIGTERM sets ``stop``."""
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(stop)  # type: ignore[operator]
+
+    asyncio.run(go())
+
+
+@main.command()
+@json_option
+@click.option("--to", "servers", required=True, metavar="nats://HOST:PORT",
+              help="The NATS server (JetStream) the hub reads from.")
+@click.option("--key", "key_file", type=_FILE, envvar="THREAD_SIGNING_KEY_FILE",
+              default="ledger.key", show_default=True,
+              help="This site's checkpoint signing key (thread keygen).")
+@click.option("--batch", type=click.IntRange(1, 4096), default=256, show_default=True,
+              help="Entries per message.")
+@click.option("--once", is_flag=True, help="Forward what the hub lacks now, then stop.")
+@click.pass_context
+def forward(ctx: click.Context, servers: str, key_file: Path, batch: int, once: bool,
+            as_json: bool) -> None:
+    """Forward this site's log to the hub: a signed checkpoint, then every entry the hub
+    lacks, resuming from where the hub says it is; until Ctrl-C unless --once."""
+    from thread.sites.forward import Forwarder
+
+    key = key_file.read_text(encoding="utf-8").strip()
+    with opened(ctx) as ledger:
+        forwarder = Forwarder(ledger, servers, signer_key=key, batch=batch)
+        if once:
+            done = asyncio.run(forwarder.once())
+            if as_json:
+                echo_json({"origin": ledger.origin, "size": done.size, "sent": done.sent,
+                           "mirrored": done.mirrored})
+            elif done.mirrored >= done.size:
+                click.echo(f"{ledger.origin}: the hub mirrors all {done.size} entries "
+                           f"({done.sent} sent now)")
+            else:
+                raise Refused(f"{ledger.origin}: the hub mirrors {done.mirrored} of "
+                              f"{done.size} entries; is it running? (thread hub)")
+            return
+        if not as_json:
+            click.echo(f"forwarding {ledger.origin} to {servers}; Ctrl-C to stop")
+        _until_stopped(forwarder.run)
+
+
+@main.command()
+@json_option
+@click.option("--from", "servers", required=True, metavar="nats://HOST:PORT",
+              help="The NATS server (JetStream) the sites forward to.")
+@click.option("--site", "site_keys", type=_FILE, multiple=True, required=True,
+              help="A site's checkpoint verifier key file (its name is the site's origin); "
+                   "once per site.")
+@click.option("--cosigner-key", type=_FILE, required=True,
+              help="The hub's cosigner key (thread keygen --cosigner).")
+@click.pass_context
+def hub(ctx: click.Context, servers: str, site_keys: tuple[Path, ...], cosigner_key: Path,
+        as_json: bool) -> None:
+    """Mirror the sites into this ledger's database and cosign their checkpoints, until
+    Ctrl-C; refusals are recorded and published on thread.alerts."""
+    from thread.sites.hub import Hub
+
+    mirror = _mirror(ctx, site_keys, cosigner_key)
+    if not as_json:
+        click.echo(f"mirroring {len(site_keys)} site(s) from {servers}; Ctrl-C to stop")
+    try:
+        _until_stopped(Hub(mirror, servers).run)
+    finally:
+        mirror.close()
+
+
+@main.command()
+@json_option
+@click.option("--site", "site_keys", type=_FILE, multiple=True, required=True,
+              help="A site's checkpoint verifier key file; once per site.")
+@click.pass_context
+def mirrors(ctx: click.Context, site_keys: tuple[Path, ...], as_json: bool) -> None:
+    """What the hub holds of each site, and every refusal on record."""
+    from thread.sites.mirror import Mirror
+
+    origins = [_origin(path) for path in site_keys]
+    with opened(ctx) as ledger:
+        url = ledger.env.get("SQLITE_DBNAME") or _postgres(ledger.env)
+    mirror = Mirror(url, cosigner_key="", sites={})
+    try:
+        states = [mirror.state(origin) for origin in origins]
+        refusals = mirror.refusals()
+    finally:
+        mirror.close()
+    if as_json:
+        echo_json({"sites": [{"origin": s.origin, "mirror_size": s.mirror_size,
+                              "next": s.next, "pending_size": s.pending_size} for s in states],
+                   "refusals": [r.__dict__ for r in refusals]})
+        return
+    click.echo(table(("SITE", "MIRRORED", "NEXT", "PENDING"),
+                     [(s.origin, str(s.mirror_size), str(s.next), str(s.pending_size))
+                      for s in states]))
+    for refusal in refusals:
+        click.echo(f"refused {refusal.at} {refusal.origin}: {refusal.what}: {refusal.detail}")
+
+
+def _origin(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip().split("+", 1)[0]
+
+
+def _mirror(ctx: click.Context, site_keys: tuple[Path, ...], cosigner_key: Path) -> Mirror:
+    from thread.log.cosignature import cosigner_of
+    from thread.sites.mirror import Mirror
+
+    key = cosigner_key.read_text(encoding="utf-8").strip()
+    cosigner_of(key)  # a bad key file is one line now, not at the first cosignature
+    sites = {_origin(path): path.read_text(encoding="utf-8").strip() for path in site_keys}
+    with opened(ctx, create=True) as ledger:
+        url = ledger.env.get("SQLITE_DBNAME") or _postgres(ledger.env)
+    return Mirror(url, cosigner_key=key, sites=sites)
+
+
+def _postgres(env: dict[str, str]) -> str:
+    from thread.read.urls import sqlalchemy_url
+
+    return sqlalchemy_url(env)

@@ -236,7 +236,7 @@ class Mirror:
     def state(self, origin: str) -> SiteState:
         """Where the hub is with ``origin``."""
         with self.engine.connect() as conn:
-            return self._state(conn, origin)
+            return self._state(conn, origin, create=False)
 
     def entries(self, origin: str, start: int = 0, stop: int | None = None) -> list[bytes]:
         """The mirrored entries of ``origin`` from ``start`` (committed and pending)."""
@@ -276,13 +276,15 @@ class Mirror:
                 self._record(conn, origin, "bad signature", note, str(error))
             raise SiteRefused(f"checkpoint of {origin}: {error}", what="bad signature") from None
 
-    def _row(self, conn: Connection, origin: str) -> _Row:
+    def _row(self, conn: Connection, origin: str, *, create: bool = True) -> _Row:
+        """The site's row (made empty when missing, unless only reading)."""
         row = conn.execute(select(SITE_LOGS).where(SITE_LOGS.c.origin == origin)).first()
         if row is None:
             empty = CompactRange().to_bytes()
-            conn.execute(insert(SITE_LOGS).values(origin=origin, mirror_size=0, mirror_note=None,
-                                                  mirror_range=empty, pending_note=None,
-                                                  next_range=empty))
+            if create:
+                conn.execute(insert(SITE_LOGS).values(
+                    origin=origin, mirror_size=0, mirror_note=None, mirror_range=empty,
+                    pending_note=None, next_range=empty))
             return _Row(None, empty, None, empty)
         return _Row(row.mirror_note, bytes(row.mirror_range), row.pending_note,
                     bytes(row.next_range))
@@ -292,8 +294,8 @@ class Mirror:
             return None
         return Checkpoint.parse(row.pending_note[:row.pending_note.rfind("\n\n") + 1])
 
-    def _state(self, conn: Connection, origin: str) -> SiteState:
-        row = self._row(conn, origin)
+    def _state(self, conn: Connection, origin: str, *, create: bool = True) -> SiteState:
+        row = self._row(conn, origin, create=create)
         pending = self._pending(row)
         return SiteState(origin, CompactRange.from_bytes(row.mirror_range).size,
                          CompactRange.from_bytes(row.next_range).size,

@@ -57,7 +57,7 @@ COMMANDS = {
     "dossier": "log", "verify-dossier": "log",
     "investigate": "investigate", "signer": "signers", "audit-trail": "audit",
     "classify": "labels", "keyring": "labels",
-    "forward": "sites", "hub": "sites", "mirrors": "sites",
+    "forward": "sites", "hub": "sites", "mirrors": "sites", "witness": "sites",
 }
 
 

@@ -144,3 +144,39 @@ def _postgres(env: dict[str, str]) -> str:
     from thread.read.urls import sqlalchemy_url
 
     return sqlalchemy_url(env)
+
+
+@main.command()
+@json_option
+@click.option("--log", "log_keys", type=_FILE, multiple=True, required=True,
+              help="A log's checkpoint verifier key file (its name is the log's origin); once "
+                   "per log witnessed.")
+@click.option("--key", "key_file", type=_FILE, required=True,
+              help="The witness's cosigner key (thread keygen --cosigner).")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              default="witness.json", show_default=True,
+              help="Where the witness keeps the last checkpoint it cosigned of each log.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def witness(log_keys: tuple[Path, ...], key_file: Path, state: Path, host: str, port: int,
+            as_json: bool) -> None:
+    """Run a C2SP tlog-witness: POST /add-checkpoint cosigns each log's checkpoints that
+    consistently extend the last one it cosigned; until Ctrl-C."""
+    from thread.log.cosignature import cosigner_of
+    from thread.sites.witness import Witness, serve
+
+    key = key_file.read_text(encoding="utf-8").strip()
+    name = cosigner_of(key).name
+    logs = {_origin(path): path.read_text(encoding="utf-8").strip() for path in log_keys}
+    server = serve(Witness(state, cosigner_key=key, logs=logs), host, port)
+    where = f"http://{host}:{server.server_address[1]}/add-checkpoint"
+    if as_json:
+        echo_json({"witness": name, "url": where, "logs": sorted(logs)})
+    else:
+        click.echo(f"witness {name} for {len(logs)} log(s) at {where}; Ctrl-C to stop")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -22,6 +22,7 @@ from thread.sites.wire import (
     STREAM,
     SUBJECTS,
     CheckpointMessage,
+    EntriesMessage,
     HubPosition,
     WireError,
     decode,
@@ -81,24 +82,46 @@ class Hub:
             await connection.close()
 
     async def _batch(self, connection: Any, pull: Any, kv: Any) -> None:
-        """Fetch, take and acknowledge one batch; publish the alerts it raised."""
-        for message in await pull.fetch(FETCH, timeout=0.5):
-            state = await asyncio.to_thread(self._take, message.data)
-            if state is not None:
-                await kv.put(site_token(state.origin), HubPosition(
-                    state.mirror_size, state.next, state.pending_size).to_bytes())
+        """Fetch, take and acknowledge one batch; publish where the hub is with each site it
+        touched, and the alerts it raised."""
+        messages = await pull.fetch(FETCH, timeout=0.5)
+        states = await asyncio.to_thread(self._take_all, [m.data for m in messages])
+        for state in states.values():
+            await kv.put(site_token(state.origin), HubPosition(
+                state.mirror_size, state.next, state.pending_size).to_bytes())
+        for message in messages:
             await message.ack()
         while self.alerts:
             refusal = self.alerts.pop(0)
             await connection.publish(ALERTS, json.dumps(refusal.__dict__).encode())
 
-    def _take(self, data: bytes) -> SiteState | None:
-        """One message into the mirror; the site's state after it (None: not ours)."""
-        try:
-            message = decode(data)
-        except WireError as error:
-            _log.warning("a message that is not a site's was dropped: %s", error)
-            return None
+    def _take_all(self, datas: list[bytes]) -> dict[str, SiteState]:
+        """The messages into the mirror, runs of one site's contiguous entries as one
+        stage; each site's state after them."""
+        merged: list[CheckpointMessage | EntriesMessage] = []
+        for data in datas:
+            try:
+                message = decode(data)
+            except WireError as error:
+                _log.warning("a message that is not a site's was dropped: %s", error)
+                continue
+            last = merged[-1] if merged else None
+            if (isinstance(message, EntriesMessage) and isinstance(last, EntriesMessage)
+                    and last.origin == message.origin
+                    and last.start + len(last.entries) == message.start):
+                merged[-1] = EntriesMessage(last.origin, last.start,
+                                            last.entries + message.entries)
+            else:
+                merged.append(message)
+        states: dict[str, SiteState] = {}
+        for message in merged:
+            state = self._take(message)
+            if state is not None:
+                states[state.origin] = state
+        return states
+
+    def _take(self, message: CheckpointMessage | EntriesMessage) -> SiteState | None:
+        """One message into the mirror; the site's state after it (None: not a site's)."""
         try:
             if isinstance(message, CheckpointMessage):
                 return self.mirror.add_checkpoint(message.note, message.proof)

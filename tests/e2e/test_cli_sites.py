@@ -14,7 +14,7 @@ from nats_servers import NatsServer
 import thread
 from thread import facts as f
 from thread.cli import main
-from thread.log.cosignature import cosignatures
+from thread.log.cosignature import cosignatures, generate_cosigner
 from thread.sites.hub import Hub
 from thread.sites.mirror import Mirror
 
@@ -71,6 +71,17 @@ def test_a_site_forwards_once_and_the_hub_cosigns(tmp_path: Path) -> None:
     code, out = _run("--db", hub_db, "mirrors", "--site", site_vkey, "--json")
     assert code == 0, out
     assert json.loads(out)["sites"][0]["mirror_size"] == 2
+    note, policy = tmp_path / "mirrored.note", tmp_path / "policy.txt"
+    note.write_text(state.mirror_note)
+    site_line = Path(site_vkey).read_text().strip()
+    policy.write_text(f"log {site_line}\nwitness hub {hub_vkey}\nquorum hub\n")
+    code, out = _run("verify-checkpoint", str(note), "--policy", str(policy), "--json")
+    assert code == 0 and json.loads(out)["witnesses"] == ["hub"], out
+    _, other = generate_cosigner("witness.example/w1")
+    policy.write_text(f"log {site_line}\nwitness hub {hub_vkey}\nwitness w1 {other}\n"
+                      f"group both all hub w1\nquorum both\n")
+    code, out = _run("verify-checkpoint", str(note), "--policy", str(policy))
+    assert code == 1 and "do not make the quorum 'both'" in out
 
 
 def test_bad_keys_are_one_line(tmp_path: Path) -> None:

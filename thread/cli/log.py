@@ -311,22 +311,43 @@ def _unchecked_signatures(checkpoints: int, keys: bool, ctx: click.Context) -> s
 
 @main.command("verify-checkpoint")
 @click.argument("note_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vkey", required=True, type=VKEY,
+@click.option("--vkey", type=VKEY,
               help="The verifier key of the log's signer, or a file holding it.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="A c2sp.org/tlog-policy file: the logs accepted and the witness "
+                   "cosignatures required (a hub's mirror cosignature among them).")
 @json_option
-def verify_checkpoint_command(note_file: Path, vkey: str, as_json: bool) -> None:
-    """Verify any C2SP checkpoint note (this ledger's or another log's)."""
+def verify_checkpoint_command(note_file: Path, vkey: str | None, policy_file: Path | None,
+                              as_json: bool) -> None:
+    """Verify any C2SP checkpoint note (this ledger's or another log's), by the log's key
+    or by a tlog-policy."""
+    from thread.log.checkpoint import Checkpoint
+    from thread.log.trust_policy import TrustPolicy
     from thread.log.verify import verify_checkpoint
 
+    if (vkey is None) == (policy_file is None):
+        raise click.UsageError("give one of --vkey or --policy")
     note = read_text(note_file, "a checkpoint note", "'NOTE_FILE'", _NOTE_LIMIT)
-    checkpoint = verify_checkpoint(note, vkey)
+    witnesses: tuple[str, ...] = ()
+    if vkey is not None:
+        checkpoint = verify_checkpoint(note, vkey)
+    else:
+        assert policy_file is not None
+        verdict = TrustPolicy.from_file(policy_file).verdict(note)
+        if not verdict.ok:
+            raise Refused(f"{note_file}: does not meet {policy_file}: {verdict.reason}")
+        checkpoint, witnesses = Checkpoint.parse(note[:note.rfind("\n\n") + 1]), \
+            verdict.witnesses
     if as_json:
         echo_json({"origin": checkpoint.origin, "size": checkpoint.size,
-                   "root": checkpoint.root.hex()})
+                   "root": checkpoint.root.hex(), "witnesses": list(witnesses)})
         return
     click.echo(printable(f"verified: {checkpoint.origin}, "
                          f"{plural(checkpoint.size, 'leaf', 'leaves')}, root "
-                         f"{checkpoint.root.hex()}"))
+                         f"{checkpoint.root.hex()}"
+                         + (f"; cosigned by {', '.join(witnesses)} as the policy requires"
+                            if witnesses else "")))
 
 
 @main.command()

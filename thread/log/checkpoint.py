@@ -141,6 +141,11 @@ def verifier_key_for(signer_key: str) -> str:
     return f"{name}+{key_id.hex()}+{_b64(bytes([ED25519]) + _public_bytes(private))}"
 
 
+def verifier_public_key(verifier_key: str) -> bytes:
+    """The Ed25519 public key a note verifier key string wraps (its key id checked)."""
+    return _parse_verifier(verifier_key.strip()).public_key.public_bytes_raw()
+
+
 def sign_note(body: str, signer_key: str) -> str:
     """The signed note: ``body``, a blank line and one Ed25519 signature line."""
     _check_note_text(body, "note body")

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from thread.errors import LedgerError
 from thread.sites.hub import prepare
 from thread.sites.site import extension_proof, latest_checkpoint, log_entries
 from thread.sites.wire import (
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from thread.ledger import Ledger
 
 _log = logging.getLogger(__name__)
+
+
+class SiteBehindHub(LedgerError):  # noqa: N818 - the words an operator reads
+    """The site's log is shorter than what the hub mirrors of it: a rollback."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class Forwarder:
                     idle = done.mirrored >= done.size
                 except (NatsError, TimeoutError) as error:  # the link is down: keep trying
                     _log.info("forwarding %s paused: %r", self.origin, error)
-                    idle = True
+                    kv, idle = None, True  # and make sure of the stream again
                 if idle:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), interval)
@@ -98,10 +103,16 @@ class Forwarder:
             return Round(0, 0, 0)
         size, note = checkpoint
         position = await self._position(kv)
+        here = (await asyncio.to_thread(self.ledger.tree_head))[0]
+        if position.mirror > here:
+            raise SiteBehindHub(
+                f"{self.origin} holds {here} entries, but the hub already mirrors "
+                f"{position.mirror} of this log: the site went back (restored from an older "
+                f"backup?). Nothing is forwarded; what it records now would fork the log")
         if position.mirror >= size:
             return Round(size, 0, position.mirror)
         proof = await asyncio.to_thread(extension_proof, self.ledger, position.mirror, size)
-        message = CheckpointMessage(note, tuple(proof))
+        message = CheckpointMessage(note, tuple(proof), position.mirror)
         await js.publish(subject(self.origin), encode(message),
                          headers={"Nats-Msg-Id": message_id(message, self.origin, size)})
         sent = 0
@@ -117,7 +128,7 @@ class Forwarder:
             if position.pending < size:  # the hub lost the checkpoint: send it again
                 proof = await asyncio.to_thread(extension_proof, self.ledger,
                                                 position.mirror, size)
-                message = CheckpointMessage(note, tuple(proof))
+                message = CheckpointMessage(note, tuple(proof), position.mirror)
                 await js.publish(subject(self.origin), encode(message))
             start = position.next
 

@@ -68,16 +68,23 @@ class Hub:
         try:
             js = connection.jetstream()
             pull = kv = None
+            idle = 0
             while not stop.is_set():
                 try:
                     if pull is None:
                         kv = await prepare(js)
                         pull = await js.pull_subscribe(SUBJECTS, durable="hub", stream=STREAM)
                     await self._batch(connection, pull, kv)
+                    idle = 0
                 except (NatsError, TimeoutError) as error:  # no messages, or the link is down
                     if not isinstance(error, TimeoutError):
                         _log.info("the hub waits for the broker: %r", error)
+                        pull = None  # subscribe again: the stream may have been re-created
                         await asyncio.sleep(0.2)
+                        continue
+                    idle += 1
+                    if idle % 4 == 0 and not await _consumer_exists(js):
+                        pull = None  # the stream was deleted (and maybe made again)
         finally:
             await connection.close()
 
@@ -124,12 +131,27 @@ class Hub:
         """One message into the mirror; the site's state after it (None: not a site's)."""
         try:
             if isinstance(message, CheckpointMessage):
-                return self.mirror.add_checkpoint(message.note, message.proof)
+                return self.mirror.add_checkpoint(message.note, message.proof,
+                                                  message.proof_from)
             return self.mirror.add_entries(message.origin, message.start, message.entries)
         except SiteRefused as error:  # recorded by the mirror, and alerted by run()
             _log.warning("refused: %s", error)
             origin = _origin(message)
             return self.mirror.state(origin) if origin else None
+
+
+async def _consumer_exists(js: Any) -> bool:
+    """Whether the hub's durable consumer is still there (a deleted stream takes it)."""
+    from nats.errors import Error as NatsError
+    from nats.js.errors import NotFoundError
+
+    try:
+        await js.consumer_info(STREAM, "hub")
+    except NotFoundError:
+        return False
+    except (NatsError, TimeoutError):
+        return True  # the broker is away: the fetches will say so
+    return True
 
 
 def _origin(message: CheckpointMessage | Any) -> str | None:

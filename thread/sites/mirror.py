@@ -5,10 +5,11 @@ It follows c2sp.org/tlog-mirror's update in three stages, whatever carries the
 messages:
 
 1. ``add_checkpoint``: a site checkpoint signed by the site's key, with a consistency
-   proof from the mirror's size, becomes the *pending checkpoint*. One that is smaller
-   than the mirror is a rollback (a site restored from an older backup), one that is
-   not consistent with it a fork (a site showing two histories): both are refused,
-   recorded, and raised as alerts.
+   proof from the mirror's size, becomes the *pending checkpoint*. One that contradicts
+   what the hub holds is a fork (a site showing two histories, such as one restored from
+   an older backup that wrote on): refused, recorded, and raised as an alert. A site
+   that is merely behind the hub (restored, not yet written to) is the forwarder's to
+   notice: it refuses to forward (:class:`~thread.sites.forward.SiteBehindHub`).
 2. ``add_entries``: entries from the mirror's *next entry* on are stored as pending; an
    entry already held must have the same bytes (else a fork); a gap is not filled, the
    caller resumes from ``next``. The hub checks contiguity by index itself: the broker's
@@ -45,6 +46,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from thread.errors import LedgerError
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify_checkpoint
@@ -119,7 +121,10 @@ class Mirror:
                  clock: Callable[[], float] = time.time,
                  alert: Callable[[Refusal], None] | None = None) -> None:
         self.engine = engine_for(read_url(url))
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            metadata.create_all(self.engine)  # another process made them meanwhile
         self._cosigner = cosigner_key
         self._sites = dict(sites)  # origin -> the site's checkpoint verifier key
         self._clock = clock
@@ -135,27 +140,30 @@ class Mirror:
 
     # The three stages
 
-    def add_checkpoint(self, note: str, proof: Sequence[bytes] = ()) -> SiteState:
-        """Make a site's signed checkpoint pending (see the module); refused with a record
-        when it rolls back or forks the mirror."""
+    def add_checkpoint(self, note: str, proof: Sequence[bytes] = (),
+                       proof_from: int | None = None) -> SiteState:
+        """Make a site's signed checkpoint pending (see the module). ``proof`` is the
+        consistency proof from ``proof_from`` entries (the mirror's size as the sender
+        knew it; by default the mirror's size now). A checkpoint the hub already holds, or
+        a proof from a size the mirror has since left (a message sent again late), changes
+        nothing; one that contradicts what the hub holds is a fork: refused, recorded,
+        alerted."""
         checkpoint = self._verified(note)
         origin = checkpoint.origin
         with self._stage() as conn:
             row = self._row(conn, origin)
             mirror = CompactRange.from_bytes(row.mirror_range)
-            if checkpoint.size < mirror.size:
+            if checkpoint.size <= mirror.size:
                 held = self._root_at(conn, origin, checkpoint.size)
                 if held != checkpoint.root:
                     self._refuse(conn, origin, "fork", note,
                                  f"its checkpoint of {checkpoint.size} entries has root "
                                  f"{checkpoint.root.hex()[:16]}, but the {checkpoint.size} "
                                  f"entries the hub holds have root {held.hex()[:16]}: the "
-                                 f"site shows another history")
-                self._refuse(conn, origin, "rollback", note,
-                             f"its checkpoint is of {checkpoint.size} entries, but the hub "
-                             f"already mirrors {mirror.size}: the site went back (restored "
-                             f"from an older backup?)")
-            if mirror.size:
+                                 f"site shows another history (restored from an older "
+                                 f"backup and written on?)")
+                return self._state(conn, origin)  # held already
+            if mirror.size and (proof_from is None or proof_from == mirror.size):
                 try:
                     verify_consistency(mirror.size, checkpoint.size, mirror.root(),
                                        checkpoint.root, list(proof))
@@ -163,6 +171,8 @@ class Mirror:
                     self._refuse(conn, origin, "fork", note,
                                  f"its checkpoint of {checkpoint.size} entries does not extend "
                                  f"the {mirror.size} the hub mirrors: {error}")
+            elif mirror.size:
+                return self._state(conn, origin)  # a proof from an older size: sent late
             pending = self._pending(row)
             if pending is None or checkpoint.size > pending.size:
                 conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)

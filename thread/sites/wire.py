@@ -4,9 +4,10 @@ the two kinds of message, and where the hub says how far it is.
 * Stream ``THREAD_SITES`` holds ``thread.sites.<site>``, one subject per site (``<site>``
   is the first 16 hex digits of SHA-256 of its origin, since an origin may hold
   characters a subject may not).
-* A message is msgpack: ``{"checkpoint": note, "proof": [hash, ...]}`` (a signed site
-  checkpoint and the consistency proof from what the hub mirrors), or ``{"origin": ...,
-  "start": index, "entries": [canonical bytes, ...]}`` (entries from a log index on).
+* A message is msgpack: ``{"checkpoint": note, "proof": [hash, ...], "from": size}`` (a
+  signed site checkpoint and the consistency proof from the mirror size the site knew),
+  or ``{"origin": ..., "start": index, "entries": [canonical bytes, ...]}`` (entries from
+  a log index on).
 * Each carries ``Nats-Msg-Id`` ``<origin>/<start>`` (entries) or
   ``<origin>/checkpoint/<size>``, so the broker drops most re-sends; the hub never relies
   on it and checks contiguity by index itself.
@@ -45,6 +46,8 @@ class CheckpointMessage:
 
     note: str
     proof: tuple[bytes, ...]
+    #: The mirror size the proof is from, as the sender knew it.
+    proof_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class WireError(ValueError):
 def encode(message: CheckpointMessage | EntriesMessage) -> bytes:
     """The message's bytes."""
     if isinstance(message, CheckpointMessage):
-        body: dict[str, Any] = {"checkpoint": message.note, "proof": list(message.proof)}
+        body: dict[str, Any] = {"checkpoint": message.note, "proof": list(message.proof),
+                                "from": message.proof_from}
     else:
         body = {"origin": message.origin, "start": message.start,
                 "entries": list(message.entries)}
@@ -80,7 +84,10 @@ def decode(data: bytes) -> CheckpointMessage | EntriesMessage:
         proof = body.get("proof", [])
         if not isinstance(proof, list) or not all(isinstance(x, bytes) for x in proof):
             raise WireError("a checkpoint message's proof is a list of hashes")
-        return CheckpointMessage(body["checkpoint"], tuple(proof))
+        start = body.get("from", 0)
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise WireError("a checkpoint message's 'from' is a tree size")
+        return CheckpointMessage(body["checkpoint"], tuple(proof), start)
     if (isinstance(body, dict) and isinstance(body.get("origin"), str)
             and isinstance(body.get("start"), int) and isinstance(body.get("entries"), list)
             and all(isinstance(x, bytes) for x in body["entries"])):

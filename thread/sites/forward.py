@@ -61,12 +61,14 @@ class Forwarder:
         self.batch = batch
         self.patience = patience
         self.origin = ledger.origin
+        self._stop: asyncio.Event | None = None  # run()'s: a round in progress ends on it
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Forward round after round until ``stop`` is set."""
         import nats
         from nats.errors import Error as NatsError
 
+        self._stop = stop
         connection = await nats.connect(self.servers, max_reconnect_attempts=-1)
         try:
             js = connection.jetstream()
@@ -121,7 +123,7 @@ class Forwarder:
         while True:
             sent += await self._send(js, start, size)
             position = await self._wait(kv, size)
-            if position.mirror >= size:
+            if position.mirror >= size or (self._stop is not None and self._stop.is_set()):
                 return Round(size, sent, position.mirror)
             _log.info("hub at %d of %d for %s; sending again from there", position.next,
                       size, self.origin)
@@ -164,7 +166,8 @@ class Forwarder:
     async def _wait(self, kv: Any, size: int) -> HubPosition:
         """The hub's position once it mirrors ``size``, or once it stops moving."""
         last, moved = await self._position(kv), time.monotonic()
-        while last.mirror < size and time.monotonic() - moved < self.patience:
+        while (last.mirror < size and time.monotonic() - moved < self.patience
+               and not (self._stop is not None and self._stop.is_set())):
             await asyncio.sleep(0.05)
             now = await self._position(kv)
             if now != last:

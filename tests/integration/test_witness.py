@@ -103,3 +103,53 @@ def test_every_other_case_gets_the_status_the_specification_names(
     assert _post(url, b"old 01\n\n" + later.encode())[0] == 400
     assert _post(url, request_body(bigger + 1, [], later))[0] == 400
     stranger.ledger.close()
+
+
+def test_the_hub_has_its_mirrored_checkpoints_witnessed_and_a_policy_holds_them(
+        tmp_path: Path) -> None:
+    """A hub configured with a witness: each checkpoint it mirrors carries its own and the
+    witness's cosignatures, and a tlog-policy requiring both accepts it, round after round
+    (the second by a hub started again, which learns from the witness's 409 where it is
+    and makes the consistency proof from the entries it holds); a policy requiring a
+    witness that did not cosign refuses it."""
+    from thread.log.trust_policy import TrustPolicy
+    from thread.sites.mirror import Mirror
+    from thread.sites.site import log_entries
+
+    site = Log(tmp_path / "site.db")
+    witness = Witness(tmp_path / "witness.json", cosigner_key=WITNESS_KEY,
+                      logs={site.ledger.origin: site.verifier})
+    server = serve(witness, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub_key, hub_vkey = generate_cosigner("hub.example/mirror")
+    def hub() -> Mirror:  # a hub started again forgets what the witness holds: 409, then
+        return Mirror(str(tmp_path / "hub.db"), cosigner_key=hub_key,  # asked from there
+                      sites={site.ledger.origin: site.verifier},
+                      witnesses=[f"http://127.0.0.1:{server.server_address[1]}"])
+
+    mirror = hub()
+    _, absent = generate_cosigner("witness.example/w2")
+    both = TrustPolicy.parse(f"log {site.verifier}\nwitness hub {hub_vkey}\nwitness w1 "
+                             f"{WITNESS_VKEY}\ngroup both all hub w1\nquorum both\n".encode())
+    other = TrustPolicy.parse(f"log {site.verifier}\nwitness w2 {absent}\n"
+                              f"quorum w2\n".encode())
+    try:
+        held = 0
+        for alarms in (3, 4):
+            mirror.close()
+            mirror = hub()
+            size, note = site.grow(alarms)
+            proof = site.ledger.consistency_proof(held, size) if held else []
+            mirror.add_checkpoint(note, proof)
+            state = mirror.add_entries(site.ledger.origin, held,
+                                       log_entries(site.ledger, held, size))
+            held = state.mirror_size
+            assert held == size and state.mirror_note is not None
+            verdict = both.verdict(state.mirror_note)
+            assert verdict.ok and verdict.witnesses == ("hub", "w1"), verdict.reason
+            assert not other.verdict(state.mirror_note).ok
+        assert witness.latest()[site.ledger.origin][0] == held
+    finally:
+        server.shutdown()
+        mirror.close()
+        site.ledger.close()

@@ -78,14 +78,17 @@ def forward(ctx: click.Context, servers: str, key_file: Path, batch: int, once: 
                    "once per site.")
 @click.option("--cosigner-key", type=_FILE, required=True,
               help="The hub's cosigner key (thread keygen --cosigner).")
+@click.option("--witness", "witnesses", multiple=True, metavar="URL",
+              help="A tlog-witness (its submission prefix, such as http://w.example:8080) "
+                   "asked to cosign each checkpoint the hub mirrors; once per witness.")
 @click.pass_context
 def hub(ctx: click.Context, servers: str, site_keys: tuple[Path, ...], cosigner_key: Path,
-        as_json: bool) -> None:
+        witnesses: tuple[str, ...], as_json: bool) -> None:
     """Mirror the sites into this ledger's database and cosign their checkpoints, until
     Ctrl-C; refusals are recorded and published on thread.alerts."""
     from thread.sites.hub import Hub
 
-    mirror = _mirror(ctx, site_keys, cosigner_key)
+    mirror = _mirror(ctx, site_keys, cosigner_key, witnesses)
     if not as_json:
         click.echo(f"mirroring {len(site_keys)} site(s) from {servers}; Ctrl-C to stop")
     try:
@@ -128,7 +131,8 @@ def _origin(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip().split("+", 1)[0]
 
 
-def _mirror(ctx: click.Context, site_keys: tuple[Path, ...], cosigner_key: Path) -> Mirror:
+def _mirror(ctx: click.Context, site_keys: tuple[Path, ...], cosigner_key: Path,
+            witnesses: tuple[str, ...] = ()) -> Mirror:
     from thread.log.cosignature import cosigner_of
     from thread.sites.mirror import Mirror
 
@@ -137,7 +141,7 @@ def _mirror(ctx: click.Context, site_keys: tuple[Path, ...], cosigner_key: Path)
     sites = {_origin(path): path.read_text(encoding="utf-8").strip() for path in site_keys}
     with opened(ctx, create=True) as ledger:
         url = ledger.env.get("SQLITE_DBNAME") or _postgres(ledger.env)
-    return Mirror(url, cosigner_key=key, sites=sites)
+    return Mirror(url, cosigner_key=key, sites=sites, witnesses=witnesses)
 
 
 def _postgres(env: dict[str, str]) -> str:

@@ -25,6 +25,7 @@ it committed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,11 +52,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from thread.errors import LedgerError
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify_checkpoint
 from thread.log.cosignature import cosign
-from thread.log.merkle import CompactRange, ProofError, leaf_hash
+from thread.log.merkle import (
+    CompactRange,
+    MemoryTree,
+    ProofError,
+    consistency_proof,
+    leaf_hash,
+)
 from thread.log.verify import verify_consistency
 from thread.read.models import engine_for
 from thread.read.urls import read_url
 
+_log = logging.getLogger(__name__)
 metadata = MetaData()
 SITE_LOGS = Table(
     "hub_site_logs", metadata,
@@ -119,7 +127,8 @@ class Mirror:
 
     def __init__(self, url: str, *, cosigner_key: str, sites: dict[str, str],
                  clock: Callable[[], float] = time.time,
-                 alert: Callable[[Refusal], None] | None = None) -> None:
+                 alert: Callable[[Refusal], None] | None = None,
+                 witnesses: Sequence[str] = ()) -> None:
         self.engine = engine_for(read_url(url))
         try:
             metadata.create_all(self.engine)
@@ -129,6 +138,10 @@ class Mirror:
         self._sites = dict(sites)  # origin -> the site's checkpoint verifier key
         self._clock = clock
         self._alert = alert
+        #: Witnesses (tlog-witness submission prefixes) asked to cosign each mirrored
+        #: checkpoint, their lines added to the hub's mirror note.
+        self.witnesses = tuple(witnesses)
+        self._witnessed: dict[tuple[str, str], int] = {}
 
     def close(self) -> None:
         """Release the database connections."""
@@ -149,6 +162,14 @@ class Mirror:
         nothing; one that contradicts what the hub holds is a fork: refused, recorded,
         alerted."""
         checkpoint = self._verified(note)
+        before = self.state(checkpoint.origin).mirror_size if self.witnesses else 0
+        state = self._add_checkpoint(checkpoint, note, proof, proof_from)
+        if self.witnesses and state.mirror_size > before:
+            return self._witness(state)
+        return state
+
+    def _add_checkpoint(self, checkpoint: Checkpoint, note: str, proof: Sequence[bytes],
+                        proof_from: int | None) -> SiteState:
         origin = checkpoint.origin
         with self._stage() as conn:
             row = self._row(conn, origin)
@@ -182,6 +203,13 @@ class Mirror:
 
     def add_entries(self, origin: str, start: int, entries: Sequence[bytes]) -> SiteState:
         """Store entries ``start`` onwards up to the pending checkpoint (see the module)."""
+        before = self.state(origin).mirror_size if self.witnesses else 0
+        state = self._add_entries(origin, start, entries)
+        if self.witnesses and state.mirror_size > before:
+            return self._witness(state)
+        return state
+
+    def _add_entries(self, origin: str, start: int, entries: Sequence[bytes]) -> SiteState:
         if origin not in self._sites:
             raise SiteRefused(f"{origin!r} is not a site this hub mirrors", what="unknown")
         with self._stage() as conn:
@@ -240,6 +268,46 @@ class Mirror:
         conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin).values(
             mirror_size=pending.size, mirror_note=cosigned, mirror_range=row.next_range,
             pending_note=None))
+
+    def _witness(self, state: SiteState) -> SiteState:
+        """Ask each witness to cosign the checkpoint just mirrored and add its lines to the
+        mirror note; a witness that is down or refuses is logged, and asked again next
+        time (from the size it says it holds)."""
+        from thread.sites.witness import WitnessError, cosignature_of
+
+        note = state.mirror_note
+        assert note is not None
+        lines = ""
+        for url in self.witnesses:
+            old = self._witnessed.get((state.origin, url), 0)
+            try:
+                cosigned, size = cosignature_of(url, note, old,
+                                                lambda held: self._proof(state, held))
+            except (OSError, WitnessError) as error:
+                _log.warning("witness %s did not cosign %s at %d: %s", url, state.origin,
+                             state.mirror_size, error)
+                continue
+            self._witnessed[(state.origin, url)] = size
+            lines += cosigned
+        if not lines:
+            return state
+        with self.engine.begin() as conn:
+            conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == state.origin,
+                                                 SITE_LOGS.c.mirror_note == note)
+                         .values(mirror_note=note + lines))
+            return self._state(conn, state.origin)
+
+    def _proof(self, state: SiteState, held: int) -> list[bytes]:
+        """The consistency proof from ``held`` entries to the mirror, from the entries the
+        hub holds (none from 0 or to the same size)."""
+        if held in (0, state.mirror_size):
+            return []
+        with self.engine.connect() as conn:
+            tree = MemoryTree(bytes(leaf) for leaf, in conn.execute(
+                select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == state.origin,
+                                                  SITE_ENTRIES.c.idx < state.mirror_size)
+                .order_by(SITE_ENTRIES.c.idx)))
+        return consistency_proof(held, state.mirror_size, tree.subtree)
 
     # Reading
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import json
 import os
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from thread.log.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from thread.log.cosignature import cosign
@@ -180,3 +182,38 @@ def serve(witness: Witness, host: str, port: int, prefix: str = "") -> Threading
             """Quiet: the witness's record is its log."""
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+def ask(url: str, note: str, old: int, proof: Sequence[bytes],
+        timeout: float = 5.0) -> Answer:
+    """POST an add-checkpoint request to the witness at ``url`` (its submission prefix)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
+                                            timeout=timeout)
+    try:
+        connection.request("POST", f"{parts.path.rstrip('/')}/add-checkpoint",
+                           body=request_body(old, proof, note))
+        answer = connection.getresponse()
+        return Answer(answer.status, answer.getheader("Content-Type") or "", answer.read())
+    finally:
+        connection.close()
+
+
+def cosignature_of(url: str, note: str, old: int,
+                   proof_from: Callable[[int], Sequence[bytes]]) -> tuple[str, int]:
+    """The witness's cosignature lines on ``note`` and the size it now holds, asking from
+    ``old`` and, if the witness holds another size (409), once more from that one;
+    :class:`WitnessError` when it will not cosign."""
+    answer = ask(url, note, old, proof_from(old))
+    if answer.status == 409 and answer.content_type.startswith("text/x.tlog.size"):
+        held = int(answer.body.decode().strip() or "0")
+        answer = ask(url, note, held, proof_from(held))
+    if answer.status != 200:
+        raise WitnessError(f"witness {url} answered {answer.status}: "
+                           f"{answer.body.decode(errors='replace').strip()}")
+    size = Checkpoint.parse(note[:note.rfind("\n\n") + 1]).size
+    return answer.body.decode(), size
+
+
+class WitnessError(CheckpointError):
+    """A witness that would not cosign, and what it said."""

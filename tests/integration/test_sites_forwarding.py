@@ -198,3 +198,34 @@ def _quiet_nats_logging(caplog: pytest.LogCaptureFixture) -> None:
     """nats-py logs every reconnect attempt while the server is down; keep the report
     readable."""
     caplog.set_level("CRITICAL", logger="nats")
+
+
+def test_a_link_down_past_the_de_duplication_window_loses_and_duplicates_nothing(
+        tmp_path: Path) -> None:
+    """The stream's de-duplication window is one second; the broker is down for three while
+    the site writes, and the forwarder sends everything again afterwards: the broker lets
+    the re-sends through, the hub's own index check keeps each entry once."""
+    async def scenario(server: NatsServer, sites: list[Site], mirror: Mirror) -> None:
+        import nats
+        from nats.js.api import StreamConfig
+
+        from thread.sites.wire import STREAM, SUBJECTS
+
+        connection = await nats.connect(server.url)
+        await connection.jetstream().add_stream(StreamConfig(
+            name=STREAM, subjects=[SUBJECTS], duplicate_window=1.0))
+        await connection.close()
+        site = sites[0]
+        site.write(10)
+        stop, tasks = _tasks(server, sites, mirror)
+        await _until(lambda: _mirrored(mirror, site), "first mirror")
+        server.kill()
+        site.write(20)
+        await asyncio.sleep(3.0)  # past the window
+        server.start()
+        await _until(lambda: _mirrored(mirror, site), "mirror after a long outage")
+        stop.set()
+        await asyncio.gather(*tasks)
+        _same(mirror, site)
+        assert mirror.refusals() == []
+    _run(tmp_path, scenario, sites=1)

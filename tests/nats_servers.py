@@ -37,11 +37,13 @@ class NatsServer:
     """One JetStream server; ``start``, ``kill`` (SIGKILL) and ``start`` again on the same
     port and store."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cluster: list[str] | None = None) -> None:
         self.binary = binary_or_skip()
         self.port = _free_port()
         self.store = folder / f"nats-{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.cluster_port = _free_port() if cluster is not None else None
+        self._cluster = cluster  # the other members' route URLs, filled in by cluster_of
 
     @property
     def url(self) -> str:
@@ -50,9 +52,14 @@ class NatsServer:
 
     def start(self) -> NatsServer:
         """Start it and wait until it accepts connections."""
-        self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
-             str(self.store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        arguments = [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
+                     str(self.store)]
+        if self._cluster is not None:
+            arguments += ["--server_name", f"n{self.port}", "--cluster_name", "thread",
+                          "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
+                          "--routes", ",".join(self._cluster)]
+        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -78,3 +85,12 @@ class NatsServer:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+def cluster_of(folder: Path, size: int = 3) -> list[NatsServer]:
+    """``size`` JetStream servers routed to one another as one cluster (not started)."""
+    servers = [NatsServer(folder, cluster=[]) for _ in range(size)]
+    for server in servers:
+        server._cluster = [f"nats://127.0.0.1:{other.cluster_port}" for other in servers
+                           if other is not server]
+    return servers

@@ -147,3 +147,52 @@ def test_a_site_restored_from_an_older_backup_is_not_forwarded(tmp_path: Path) -
     finally:
         mirror.close()
         server.stop()
+
+
+def test_a_three_node_cluster_losing_a_node_loses_nothing(tmp_path: Path) -> None:
+    """The stream and the hub's bucket replicated on three nodes; one node killed with
+    SIGKILL while the site writes: forwarding goes on through the other two."""
+    from nats.js.api import StreamConfig
+    from nats_servers import cluster_of
+
+    from thread.sites.wire import BUCKET, SUBJECTS
+
+    nodes = [node.start() for node in cluster_of(tmp_path)]
+    urls = [node.url for node in nodes]
+    site = Site(tmp_path / "site.db")
+    mirror = Mirror(str(tmp_path / "hub.db"), cosigner_key=HUB_KEY,
+                    sites={site.ledger.origin: site.verifier})
+
+    async def scenario() -> None:
+        connection = await nats.connect(urls)
+        js = connection.jetstream()
+        for _ in range(100):  # the cluster elects its JetStream leader first
+            try:
+                await js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS],
+                                                 num_replicas=3))
+                await js.create_key_value(bucket=BUCKET, replicas=3)
+                break
+            except nats.errors.Error:
+                await asyncio.sleep(0.2)
+        await connection.close()
+        site.write(15)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(Hub(mirror, urls).run(stop)),
+                 asyncio.create_task(Forwarder(site.ledger, urls, signer_key=site.key,
+                                               batch=8, patience=1.0).run(stop, interval=0.1))]
+        await _until(lambda: _mirrored(mirror, site), "first mirror")
+        nodes[0].kill()
+        site.write(25)
+        await _until(lambda: _mirrored(mirror, site), "mirror with a node down")
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(scenario())
+        _same(mirror, site)
+        assert mirror.refusals() == []
+    finally:
+        mirror.close()
+        site.ledger.close()
+        for node in nodes:
+            node.stop()

@@ -93,3 +93,20 @@ def test_bad_keys_are_one_line(tmp_path: Path) -> None:
     code, out = _run("--db", str(tmp_path / "hub.db"), "hub", "--from", "nats://127.0.0.1:9",
                      "--site", str(site), "--cosigner-key", str(bad))
     assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
+
+
+def test_an_unreachable_broker_is_one_line(tmp_path: Path) -> None:
+    """forward and hub with no NATS server listening: one line each, exit 1."""
+    db = str(tmp_path / "site.db")
+    thread.open(db).close()
+    key = str(tmp_path / "site.key")
+    assert _run("--db", db, "keygen", "-o", key)[0] == 0
+    hub_key = str(tmp_path / "hub.key")
+    assert _run("--db", db, "keygen", "--cosigner", "--name", "h/m", "-o", hub_key)[0] == 0
+    for args in (["forward", "--to", "nats://127.0.0.1:9", "--key", key, "--once"],
+                 ["hub", "--from", "nats://127.0.0.1:9", "--site", str(tmp_path / "site.vkey"),
+                  "--cosigner-key", hub_key, "--json"]):
+        code, out = _run("--db", db, *args)
+        assert code == 1 and out.strip().splitlines()[-1].startswith(
+            "Error: cannot reach the NATS server at nats://127.0.0.1:9"), out
+        assert "Traceback" not in out

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,20 +17,40 @@ from thread.presentation import table
 if TYPE_CHECKING:
     from thread.sites.mirror import Mirror
 
+T = TypeVar("T")
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def _until_stopped(run: object) -> None:
+def _until_stopped(run: object, servers: str) -> None:
     """Run ``run(stop)`` until Ctrl-C or SIGTERM sets ``stop``."""
 
     async def go() -> None:
+        import nats
+
+        from thread.sites.hub import quiet
+
+        probe = await nats.connect(servers, max_reconnect_attempts=1, connect_timeout=3,
+                                   error_cb=quiet)  # (0 attempts waits for ever in nats-py)
+        await probe.close()  # reachable now; the run itself waits out later outages
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await run(stop)  # type: ignore[operator]
 
-    asyncio.run(go())
+    _reaching(servers, go)
+
+
+def _reaching(servers: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``work()`` run to its end; a NATS server that cannot be reached is one line."""
+    from nats.errors import Error as NatsError
+
+    try:
+        return asyncio.run(work())
+    except (NatsError, TimeoutError) as error:
+        raise Refused(f"cannot reach the NATS server at {servers}: "
+                      f"{error or type(error).__name__}; is it running, with JetStream "
+                      f"(nats-server -js)?") from None
 
 
 @main.command()
@@ -53,7 +74,7 @@ def forward(ctx: click.Context, servers: str, key_file: Path, batch: int, once: 
     with opened(ctx) as ledger:
         forwarder = Forwarder(ledger, servers, signer_key=key, batch=batch)
         if once:
-            done = asyncio.run(forwarder.once())
+            done = _reaching(servers, forwarder.once)
             if as_json:
                 echo_json({"origin": ledger.origin, "size": done.size, "sent": done.sent,
                            "mirrored": done.mirrored})
@@ -66,7 +87,7 @@ def forward(ctx: click.Context, servers: str, key_file: Path, batch: int, once: 
             return
         if not as_json:
             click.echo(f"forwarding {ledger.origin} to {servers}; Ctrl-C to stop")
-        _until_stopped(forwarder.run)
+        _until_stopped(forwarder.run, servers)
 
 
 @main.command()
@@ -92,7 +113,7 @@ def hub(ctx: click.Context, servers: str, site_keys: tuple[Path, ...], cosigner_
     if not as_json:
         click.echo(f"mirroring {len(site_keys)} site(s) from {servers}; Ctrl-C to stop")
     try:
-        _until_stopped(Hub(mirror, servers).run)
+        _until_stopped(Hub(mirror, servers).run, servers)
     finally:
         mirror.close()
 

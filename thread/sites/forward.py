@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thread.errors import LedgerError
-from thread.sites.hub import prepare
+from thread.sites.hub import prepare, quiet
 from thread.sites.site import extension_proof, latest_checkpoint, log_entries
 from thread.sites.wire import (
     CheckpointMessage,
@@ -69,7 +69,8 @@ class Forwarder:
         from nats.errors import Error as NatsError
 
         self._stop = stop
-        connection = await nats.connect(self.servers, max_reconnect_attempts=-1)
+        connection = await nats.connect(self.servers, max_reconnect_attempts=-1,
+                                         error_cb=quiet)
         try:
             js = connection.jetstream()
             kv = None
@@ -91,7 +92,8 @@ class Forwarder:
         """One round on a connection of its own (``thread forward --once``)."""
         import nats
 
-        connection = await nats.connect(self.servers, max_reconnect_attempts=3)
+        connection = await nats.connect(self.servers, max_reconnect_attempts=3,
+                                         error_cb=quiet)
         try:
             js = connection.jetstream()
             return await self.round(js, await prepare(js))

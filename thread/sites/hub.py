@@ -34,6 +34,12 @@ _log = logging.getLogger(__name__)
 FETCH = 64
 
 
+async def quiet(error: Exception) -> None:
+    """nats-py's error callback: a lost connection is logged once, at debug level (the
+    client reconnects by itself; a first connection that fails raises)."""
+    _log.debug("nats: %r", error)
+
+
 async def prepare(js: Any) -> Any:
     """The stream and the key-value bucket (made if missing); returns the bucket."""
     from nats.js.api import StreamConfig
@@ -64,7 +70,8 @@ class Hub:
         import nats
         from nats.errors import Error as NatsError
 
-        connection = await nats.connect(self.servers, max_reconnect_attempts=-1)
+        connection = await nats.connect(self.servers, max_reconnect_attempts=-1,
+                                         error_cb=quiet)
         try:
             js = connection.jetstream()
             pull = kv = None

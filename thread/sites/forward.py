@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thread.errors import LedgerError
-from thread.sites.hub import prepare, quiet
+from thread.sites.hub import prepare, quiet, still_wanted
 from thread.sites.site import extension_proof, latest_checkpoint, log_entries
 from thread.sites.wire import (
     CheckpointMessage,
@@ -75,6 +75,7 @@ class Forwarder:
             js = connection.jetstream()
             kv = None
             while not stop.is_set():
+                still_wanted()
                 try:
                     kv = kv or await prepare(js)
                     done = await self.round(js, kv)

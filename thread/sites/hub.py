@@ -40,6 +40,15 @@ async def quiet(error: Exception) -> None:
     _log.debug("nats: %r", error)
 
 
+def still_wanted() -> None:
+    """Raise CancelledError when this task was asked to stop. Python 3.11's ``wait_for``
+    (which nats-py's calls go through) swallows a cancellation that lands just as the awaited
+    future completes; a loop that checks this at each turn stops all the same."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def prepare(js: Any) -> Any:
     """The stream and the key-value bucket (made if missing); returns the bucket."""
     from nats.js.api import StreamConfig
@@ -77,6 +86,7 @@ class Hub:
             pull = kv = None
             idle = 0
             while not stop.is_set():
+                still_wanted()
                 try:
                     if pull is None:
                         kv = await prepare(js)

@@ -283,7 +283,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
 def _no_access_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own keyring, policy or identity never reaches a test (one that wants
     them sets them itself)."""
-    for name in ("THREAD_KEYRING", "THREAD_POLICY", "THREAD_IDENTITY"):
+    for name in ("THREAD_KEYRING", "THREAD_POLICY", "THREAD_IDENTITY", "THREAD_ORIGIN"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 DB_VARIABLE = "THREAD_DB"
 #: Environment variable with a separate database for the read models.
 READ_DB_VARIABLE = "THREAD_READ_DB"
+#: The log name a ledger being created takes (``<organisation>/<site>``).
+ORIGIN_VARIABLE = "THREAD_ORIGIN"
 #: The ledger file in the working directory when nothing else is said.
 DEFAULT_FILE = "thread.db"
 #: The ledger file's path among its settings, beside SQLITE_DBNAME (maybe a read-only URI).
@@ -49,6 +51,7 @@ def open(
     policy: Policy | None = None,
     identity: Identity | None = None,
     keyring: str | Path | Keyring | None = None,
+    origin: str | None = None,
 ) -> Ledger:
     """Open (creating if needed, unless ``create=False``) the ledger at ``url``.
 
@@ -88,6 +91,10 @@ def open(
     :mod:`thread.storage.keyring`) personal names are sealed under each person's key and
     the content of facts on export-controlled subjects under their labels' keys, inside
     the canonical bytes: verification needs no key, and read models never hold them.
+
+    ``origin`` (or ``$THREAD_ORIGIN``) names the log of a ledger being created, as its
+    checkpoints say (``<organisation>/<site>``, such as ``acme.example/plant-7``; by
+    default ``thread-ledger/<uuid>``); a ledger already named otherwise is refused.
     """
     url = os.fspath(url) if url is not None else None  # a pathlib.Path names a file too
     url = url or os.environ.get(DB_VARIABLE) or DEFAULT_FILE
@@ -95,6 +102,7 @@ def open(
     env.update(_access(env, url, create=create))
     if not create:
         env["CREATE_TABLE"] = "false"  # not even a missing trigger is put back by a reader
+    origin = _origin(origin or os.environ.get(ORIGIN_VARIABLE) or None)
     raw_key = load_key(encryption_key, encryption_key_file)
     cipher = cipher_for(raw_key) if raw_key is not None else None
     try:
@@ -115,7 +123,7 @@ def open(
     except Exception as error:  # the drivers' errors differ; say what could not be opened
         raise ConfigurationError(f"cannot open ledger at {_redact(url)}: {error}") from error
     try:
-        _settle(ledger, raw_key, create=create)
+        _settle(ledger, raw_key, create=create, origin=origin)
     except BaseException:
         ledger.close()
         raise
@@ -218,8 +226,20 @@ def persistence_env(url: str) -> dict[str, str]:
     }
 
 
-def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool) -> None:
-    """Fix a new ledger's settings and origin when it is created; check the key given."""
+def _origin(origin: str | None) -> str | None:
+    """A log name as given, checked: one line a checkpoint and a key name can carry."""
+    if origin is not None and (not origin or "+" in origin
+                               or any(c.isspace() or not c.isprintable() for c in origin)):
+        raise ConfigurationError(
+            f"origin {origin!r}: expected a log name such as acme.example/plant-7, without "
+            f"spaces, '+' or control characters")
+    return origin
+
+
+def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool,
+            origin: str | None = None) -> None:
+    """Fix a new ledger's settings and origin when it is created; check the key given and
+    the origin asked for."""
     store = ledger.store
     empty = store.count_events() == 0
     wanted = key_check(raw_key) if raw_key is not None else "none"
@@ -232,7 +252,11 @@ def _settle(ledger: Ledger, raw_key: bytes | None, *, create: bool) -> None:
             if raw_key is not None:
                 store.put_meta("identifiers", "hmac")
         if store.get_meta("origin") is None:
-            store.put_meta("origin", new_origin())
+            store.put_meta("origin", origin or new_origin())
+    named = store.get_meta("origin") or (None if empty else ledger.origin)
+    if origin is not None and named is not None and named != origin:
+        raise ConfigurationError(f"this ledger's log is named {named}; it cannot be named "
+                                 f"{origin} (an origin is fixed when the ledger is created)")
     if stored is None:
         # A ledger with events but no setting was written unencrypted by an earlier version.
         stored = "none" if not empty else wanted

@@ -40,6 +40,7 @@ from thread.domain.part import Lot, Part
 from thread.domain.sealing import CLEAR_SECTIONS, Keys, Sealing
 from thread.domain.signature import Signer, verify_signature
 from thread.domain.signers import MAX_FAILURES, SignerAccount, signing_refusal
+from thread.domain.site_log import SiteLog
 from thread.errors import (
     ConcurrencyConflict,
     IntegrityFailure,
@@ -1227,6 +1228,11 @@ class Ledger:
         if not account.registered:
             raise UnknownSubject(f"signer {signer} is not in the signer registry")
         return account
+
+    def site(self, origin: str) -> SiteLog:
+        """A site log this ledger mirrors, as a hub's own log records it: the latest
+        checkpoint mirrored and the refusals (empty for a site it never recorded)."""
+        return self._state(SiteLog, origin, None, "recorded")
 
     def signing_failed(self, signer: str, reason: FailureReason, detail: str = "",
                        *, max_failures: int = MAX_FAILURES) -> bool:

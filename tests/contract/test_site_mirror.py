@@ -27,9 +27,9 @@ HUB_KEY, HUB_VKEY = generate_cosigner("hub.example/mirror")
 class Site:
     """A site ledger (a SQLite file) that signs its own checkpoints."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock, origin: str | None = None) -> None:
         self.path = path
-        self.ledger = thread.open(path, clock=clock)
+        self.ledger = thread.open(path, clock=clock, origin=origin)
         self.signer, self.verifier = generate_signer(self.ledger.origin)
         self.serials = 0
 

@@ -18,27 +18,32 @@ from nats_servers import NatsServer
 from test_sites_forwarding import HUB_KEY, HUB_VKEY, Site, _mirrored, _same, _until
 
 import thread
+from thread import facts as f
+from thread.log.checkpoint import generate_signer, verify_checkpoint
 from thread.sites.forward import Forwarder, SiteBehindHub
 from thread.sites.hub import Hub
 from thread.sites.mirror import Mirror
 from thread.sites.wire import STREAM
 
 HUB = "from thread.cli import main; main()"
+HUB_LOG_KEY, HUB_LOG_VKEY = generate_signer("acme.example/hub")
 
 
 def _hub_process(tmp_path: Path, server: NatsServer, site: Site) -> subprocess.Popen[bytes]:
     """``thread hub`` in a process of its own."""
     (tmp_path / "hub.key").write_text(HUB_KEY + "\n")
     (tmp_path / "site.vkey").write_text(site.verifier + "\n")
+    (tmp_path / "hub-log.key").write_text(HUB_LOG_KEY + "\n")
     return subprocess.Popen(
         [sys.executable, "-c", HUB, "--db", str(tmp_path / "hub.db"), "hub", "--from",
          server.url, "--site", str(tmp_path / "site.vkey"), "--cosigner-key",
-         str(tmp_path / "hub.key")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         str(tmp_path / "hub.key"), "--key", str(tmp_path / "hub-log.key")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_the_hub_killed_again_and_again_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     """Three kill -9s of the hub process while entries arrive; each restart resumes from
-    what it committed."""
+    what it committed, and the hub's own log ends with the site's head, each size once."""
     server = NatsServer(tmp_path).start()
     site = Site(tmp_path / "site.db")
     site.write(150)
@@ -60,12 +65,14 @@ def test_the_hub_killed_again_and_again_loses_and_duplicates_nothing(tmp_path: P
 
         for _ in range(3):
             reached = watched.state(origin).next
+            site.write(40)  # so that entries are arriving when the hub is killed
             await _until(lambda: beyond(reached), "entries arriving")  # noqa: B023
             hub.send_signal(signal.SIGKILL)
             hub.wait(timeout=10)
             site.write(10)  # the site goes on meanwhile
             hub = _hub_process(tmp_path, server, site)
         await _until(lambda: _mirrored(watched, site), "mirror after the kills")
+        await _until(lambda: _logged(tmp_path, origin) == site.size, "the hub's log")
         stop.set()
         await forwarder
 
@@ -75,11 +82,29 @@ def test_the_hub_killed_again_and_again_loses_and_duplicates_nothing(tmp_path: P
         _same(mirror, site)
         assert mirror.refusals() == []
         mirror.close()
+        hub_log = thread.open(tmp_path / "hub.db", create=False)
+        sizes = [e.fact.size for e in hub_log.history_of("site", site.ledger.origin)
+                 if isinstance(e.fact, f.SiteCheckpointMirrored)]
+        assert sizes == sorted(set(sizes)) and sizes[-1] == site.size
+        last = verify_checkpoint(hub_log.checkpoints()[-1][1], HUB_LOG_VKEY)
+        assert last.size == hub_log.count()
+        hub_log.close()
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(timeout=10)
         site.ledger.close()
         server.stop()
+
+
+def _logged(tmp_path: Path, origin: str) -> int:
+    """The size of the site's latest checkpoint in the hub's own log (0: none yet)."""
+    hub_log = thread.open(tmp_path / "hub.db", create=False)
+    try:
+        return hub_log.site(origin).mirrored
+    except thread.UnknownSubject:
+        return 0
+    finally:
+        hub_log.close()
 
 
 def test_the_stream_deleted_and_recreated_loses_nothing(tmp_path: Path) -> None:

@@ -150,13 +150,18 @@ class Refused(click.ClickException):
               type=click.Path(dir_okay=False),
               help="Who is asking, as a JSON file (user, roles, us_person, citizenship, "
                    "licences, exemptions, site, country) [env THREAD_IDENTITY].")
+@click.option("--origin", "origin", envvar="THREAD_ORIGIN", metavar="NAME",
+              help="The log's name in its checkpoints, fixed when the ledger is created, "
+                   "such as acme.example/plant-7 [env THREAD_ORIGIN; default "
+                   "thread-ledger/<uuid>].")
 @click.version_option(package_name="digital-thread-ledger")
 @click.pass_context
 def main(ctx: click.Context, url: str | None, policy: str | None,
-         identity: str | None) -> None:
+         identity: str | None, origin: str | None) -> None:
     """The digital-thread ledger: a verifiable record of every part, from design to field."""
     ctx.obj = url
     ctx.meta["thread.access"] = (policy, identity)
+    ctx.meta["thread.origin"] = origin
 
 
 @cache
@@ -281,7 +286,8 @@ def opened(ctx: click.Context, *, create: bool = False) -> Iterator[Ledger]:
     Only commands that write create a ledger, so a mistyped --db is an error, not a new file.
     """
     try:
-        ledger = thread.open(ctx.obj, create=create, **_access(ctx))
+        ledger = thread.open(ctx.obj, create=create, origin=ctx.meta.get("thread.origin"),
+                             **_access(ctx))
     except LedgerError as error:
         raise Refused(message(error)) from None
     try:

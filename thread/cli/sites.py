@@ -102,18 +102,30 @@ def forward(ctx: click.Context, servers: str, key_file: Path, batch: int, once: 
 @click.option("--witness", "witnesses", multiple=True, metavar="URL",
               help="A tlog-witness (its submission prefix, such as http://w.example:8080) "
                    "asked to cosign each checkpoint the hub mirrors; once per witness.")
+@click.option("--key", "key_file", type=_FILE, default=None,
+              help="The hub's own checkpoint key (thread keygen): the hub signs a checkpoint "
+                   "of its log, which records each site checkpoint it mirrors.")
 @click.pass_context
 def hub(ctx: click.Context, servers: str, site_keys: tuple[Path, ...], cosigner_key: Path,
-        witnesses: tuple[str, ...], as_json: bool) -> None:
+        witnesses: tuple[str, ...], key_file: Path | None, as_json: bool) -> None:
     """Mirror the sites into this ledger's database and cosign their checkpoints, until
-    Ctrl-C; refusals are recorded and published on thread.alerts."""
+    Ctrl-C; each checkpoint mirrored and each refusal is recorded in this ledger's own log
+    (a log of logs), and refusals are published on thread.alerts."""
     from thread.sites.hub import Hub
+    from thread.sites.hub_log import HubLog
 
     mirror = _mirror(ctx, site_keys, cosigner_key, witnesses)
+    key = None if key_file is None else key_file.read_text(encoding="utf-8").strip()
+    if key is not None:
+        from thread.log.checkpoint import signing_key
+
+        signing_key(key)  # a bad key file is one line now, not at the first checkpoint
     if not as_json:
         click.echo(f"mirroring {len(site_keys)} site(s) from {servers}; Ctrl-C to stop")
     try:
-        _until_stopped(Hub(mirror, servers).run, servers)
+        with opened(ctx) as ledger:
+            log = HubLog(ledger, mirror, signer_key=key)
+            _until_stopped(Hub(mirror, servers, log=log).run, servers)
     finally:
         mirror.close()
 

@@ -39,7 +39,7 @@ ERASED = "(erased)"
 #: Payload fields that stay clear in a fact sealed for its labels: what names the subject.
 IDENTIFYING = frozenset({"serial", "lot", "machine", "part_number", "revision", "kind", "key"})
 #: Story sections whose facts are never sealed for labels (who and what a part is).
-CLEAR_SECTIONS = frozenset({"registration", "genealogy", "record", "signers"})
+CLEAR_SECTIONS = frozenset({"registration", "genealogy", "record", "signers", "sites"})
 #: Personal fields, by topic: each sealed under the key of the person it names.
 PERSONAL: Mapping[str, tuple[str, ...]] = {
     "manufacturing.operation-performed": ("operator",),

@@ -26,7 +26,7 @@ Payload = Mapping[str, Any]
 Move = w.Move
 Section = Literal["registration", "design", "production", "environment", "materials",
                   "genealogy", "quality", "certifications", "service", "actions", "record",
-                  "machine", "signers"]
+                  "machine", "signers", "sites"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,11 @@ LOT = Subject("lot")
 MACHINE = Subject("machine")
 DESIGN = Subject("design")
 SIGNER = Subject("signer")
+SITE = Subject("site")
 ANY = Subject("any subject")
 _FIELDS = {"lot": ("lot", "lot"), "machine": ("machine", "machine"),
-           "design": ("design", "part_number"), "signer": ("signer", "signer")}
+           "design": ("design", "part_number"), "signer": ("signer", "signer"),
+           "site": ("site", "site")}
 #: Payload fields that name the subject; summaries leave them out.
 SUBJECT_FIELDS = frozenset({"serial", "lot", "machine", "part_number", "kind", "key"})
 
@@ -392,6 +394,11 @@ def _entries() -> list[Topic]:
           lambda p: f"refused {p['action']} {p['what']} on {p['kind']} {p['key']}"
                     + (f" by rule {', '.join(p['rules'])}" if p.get("rules") else ""), None,
           "signers", ()),
+        T("site.checkpoint-mirrored", SITE,
+          lambda p: f"mirrored whole to {p['size']} entries (root {p['root'][:16]}...) and "
+                    f"cosigned", None, "sites", ()),
+        T("site.refused", SITE, lambda p: f"refused: {p['what']}: {p['detail']}", None,
+          "sites", ()),
         T("service.shipped", ITEM,
           lambda p: f"to {p['customer']}, order {p['order']}"
                     + (f", {p['destination']}" if p.get("destination") else "")
@@ -441,7 +448,7 @@ def register(entry: Topic) -> None:
 _SEGMENTS: dict[str, Section] = {
     "design": "design", "manufacturing": "production", "quality": "quality",
     "service": "service", "action": "actions", "machine": "machine", "record": "record",
-    "signer": "signers"}
+    "signer": "signers", "site": "sites"}
 
 
 def section_of(name: str) -> Section:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thread.sites.mirror import Mirror, Refusal, SiteRefused, SiteState
 from thread.sites.wire import (
@@ -28,6 +28,9 @@ from thread.sites.wire import (
     decode,
     site_token,
 )
+
+if TYPE_CHECKING:
+    from thread.sites.hub_log import HubLog
 
 _log = logging.getLogger(__name__)
 #: Messages fetched at a time.
@@ -68,9 +71,13 @@ async def prepare(js: Any) -> Any:
 class Hub:
     """Mirrors every configured site from a NATS server."""
 
-    def __init__(self, mirror: Mirror, servers: str | list[str]) -> None:
+    def __init__(self, mirror: Mirror, servers: str | list[str], *,
+                 log: HubLog | None = None) -> None:
         self.mirror = mirror
         self.servers = servers
+        #: The hub's own log, where each cosigned site checkpoint and each refusal is
+        #: recorded after each batch (see :mod:`thread.sites.hub_log`).
+        self.log = log
         self.alerts: list[Refusal] = []
         mirror.on_refusal(self.alerts.append)
 
@@ -79,6 +86,8 @@ class Hub:
         import nats
         from nats.errors import Error as NatsError
 
+        if self.log is not None:
+            await asyncio.to_thread(self.log.catch_up)  # what a killed hub left unlogged
         connection = await nats.connect(self.servers, max_reconnect_attempts=-1,
                                          error_cb=quiet)
         try:
@@ -110,6 +119,8 @@ class Hub:
         touched, and the alerts it raised."""
         messages = await pull.fetch(FETCH, timeout=0.5)
         states = await asyncio.to_thread(self._take_all, [m.data for m in messages])
+        if self.log is not None:
+            await asyncio.to_thread(self.log.catch_up)
         for state in states.values():
             await kv.put(site_token(state.origin), HubPosition(
                 state.mirror_size, state.next, state.pending_size).to_bytes())

@@ -57,6 +57,7 @@ from thread.log.merkle import (
     MemoryTree,
     ProofError,
     consistency_proof,
+    inclusion_proof,
     leaf_hash,
 )
 from thread.log.verify import verify_consistency
@@ -333,6 +334,45 @@ class Mirror:
             query = query.where(SITE_REFUSALS.c.origin == origin)
         with self.engine.connect() as conn:
             return [Refusal(r.origin, r.at, r.what, r.detail) for r in conn.execute(query)]
+
+    def refusals_after(self, after: int) -> list[tuple[int, Refusal, str | None]]:
+        """The refusals on record after number ``after``, oldest first, each with its
+        number and the checkpoint note it concerned (None: entries, not a checkpoint)."""
+        query = (select(SITE_REFUSALS).where(SITE_REFUSALS.c.id > after)
+                 .order_by(SITE_REFUSALS.c.id))
+        with self.engine.connect() as conn:
+            return [(int(r.id), Refusal(r.origin, r.at, r.what, r.detail), r.note)
+                    for r in conn.execute(query)]
+
+    def known(self) -> list[str]:
+        """Every site log the hub's database holds, by origin."""
+        with self.engine.connect() as conn:
+            return [str(origin) for origin, in conn.execute(
+                select(SITE_LOGS.c.origin).order_by(SITE_LOGS.c.origin))]
+
+    def subject_entries(self, origin: str, size: int) -> Iterator[tuple[int, bytes]]:
+        """The mirrored entries of ``origin`` below ``size``, with their indexes."""
+        with self.engine.connect() as conn:
+            for idx, canonical in conn.execute(
+                    select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.canonical)
+                    .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx < size)
+                    .order_by(SITE_ENTRIES.c.idx)):
+                yield int(idx), bytes(canonical)
+
+    def inclusion_proofs(self, origin: str, indexes: Sequence[int], size: int
+                         ) -> list[list[bytes]]:
+        """The audit paths of entries ``indexes`` of ``origin`` in its tree of ``size``."""
+        with self.engine.connect() as conn:
+            tree = MemoryTree(bytes(leaf) for leaf, in conn.execute(
+                select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin,
+                                                  SITE_ENTRIES.c.idx < size)
+                .order_by(SITE_ENTRIES.c.idx)))
+        return [inclusion_proof(index, size, tree.subtree) for index in indexes]
+
+    @property
+    def origins(self) -> list[str]:
+        """The site logs this hub mirrors, by origin."""
+        return sorted(self._sites)
 
     # Inside
 

@@ -87,6 +87,7 @@ from thread.domain.facts.signers import (
     SigningFailed,
     SigningSessionOpened,
 )
+from thread.domain.facts.sites import SiteCheckpointMirrored, SiteRefused
 
 __all__ = [
     "AccessAttemptRefused",
@@ -157,6 +158,8 @@ __all__ = [
     "SigningFailed",
     "SigningSessionOpened",
     "SimulationRecorded",
+    "SiteCheckpointMirrored",
+    "SiteRefused",
     "SubjectFact",
     "SubjectKind",
     "TestRecorded",

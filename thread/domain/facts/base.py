@@ -28,7 +28,7 @@ from thread.domain import topics
 from thread.errors import InvalidFact, LedgerError
 
 #: Aggregate kinds a fact can be about.
-SubjectKind = Literal["part", "lot", "machine", "design", "signer"]
+SubjectKind = Literal["part", "lot", "machine", "design", "signer", "site"]
 
 def identifier(value: str) -> str:
     """An identifier as the ledger keeps it: Unicode NFC, so "SN-Å" typed precomposed or

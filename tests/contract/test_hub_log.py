@@ -1,0 +1,195 @@
+"""The hub's own log, a log of logs: each site checkpoint the mirror cosigned, and each
+refusal, is a fact in the hub's ledger, once, after any restart; the hub's signed checkpoint
+then commits to every site's head, and a part's hub dossier proves its events at each site
+through both logs, offline under a tlog-policy. Site ledgers are named
+``<organisation>/<site>``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import Clock, bearing, inspection
+from test_site_mirror import HUB_KEY, HUB_VKEY, Site, _mirror
+
+import thread
+from thread import facts as f
+from thread.errors import ConfigurationError
+from thread.log.checkpoint import Checkpoint, generate_signer, verify_checkpoint
+from thread.log.cosignature import cosignatures, generate_cosigner
+from thread.log.tlog_proof import TlogProof
+from thread.log.trust_policy import TrustPolicy
+from thread.sites.hub_dossier import HubDossierError, hub_dossier_of, verify_hub_dossier
+from thread.sites.hub_log import CaughtUp, HubLog
+from thread.sites.mirror import Mirror, SiteRefused
+from thread.sites.site import latest_checkpoint
+
+pytestmark = pytest.mark.contract
+
+HUB_LOG_KEY, HUB_LOG_VKEY = generate_signer("acme.example/hub")
+
+
+def _hub(url: str, *sites: Site) -> tuple[thread.Ledger, Mirror, HubLog]:
+    ledger = thread.open(url, origin="acme.example/hub")
+    mirror = Mirror(url, cosigner_key=HUB_KEY,
+                    sites={site.ledger.origin: site.verifier for site in sites})
+    return ledger, mirror, HubLog(ledger, mirror, signer_key=HUB_LOG_KEY)
+
+
+def test_each_cosigned_site_checkpoint_is_a_fact_in_the_hub_log(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """Two sites mirrored: the hub's log holds each one's latest cosigned checkpoint, and
+    the hub's own signed checkpoint covers those facts; a second catch-up adds nothing."""
+    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
+              for n in (1, 2)]
+    ledger, mirror, log = _hub(ledger_url, *plants)
+    for plant in plants:
+        plant.write(3)
+        _mirror(mirror, plant)
+    done = log.catch_up()
+    assert (done.checkpoints, done.refusals) == (2, 0) and done.hub_checkpoint is not None
+    assert verify_checkpoint(done.hub_checkpoint, HUB_LOG_VKEY).size == ledger.count()
+    for plant in plants:
+        site = ledger.site(plant.ledger.origin)
+        assert site.mirrored == plant.ledger.count()
+        assert site.checkpoint is not None
+        assert site.checkpoint == mirror.state(plant.ledger.origin).mirror_note
+        assert len(cosignatures(site.checkpoint, [HUB_VKEY])) == 1
+        body = site.checkpoint[:site.checkpoint.rfind("\n\n") + 1]
+        assert Checkpoint.parse(body).root.hex() == site.root
+    assert log.catch_up() == CaughtUp(0, 0, None)
+    plants[0].write(2)
+    _mirror(mirror, plants[0])
+    assert log.catch_up().checkpoints == 1
+    assert [e.fact.size for e in ledger.history_of("site", "acme.example/plant-1")
+            if isinstance(e.fact, f.SiteCheckpointMirrored)] == [7, 11]
+    ledger.close()
+    mirror.close()
+
+
+def test_a_refusal_is_a_fact_in_the_hub_log_once_across_restarts(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """A site restored from a backup and written on is refused; the refusal becomes a
+    SiteRefused fact with the checkpoint it concerned, and a restarted hub does not record
+    it again."""
+    plant = Site(tmp_path / "plant.db", clock, origin="acme.example/plant-1")
+    ledger, mirror, log = _hub(ledger_url, plant)
+    plant.write(2)
+    plant.ledger.close()
+    shutil.copy(tmp_path / "plant.db", tmp_path / "backup.db")
+    plant.ledger = thread.open(tmp_path / "plant.db", clock=clock)
+    plant.write(2)
+    _mirror(mirror, plant)
+    plant.ledger.close()
+    plant.ledger = thread.open(tmp_path / "backup.db", clock=clock)
+    plant.serials = 100
+    plant.write(3)  # another history after the backup, longer than the mirror
+    found = latest_checkpoint(plant.ledger)
+    assert found is not None
+    with pytest.raises(SiteRefused):
+        mirror.add_checkpoint(found[1], [])
+    assert log.catch_up() == CaughtUp(1, 1, log.ledger.checkpoints()[-1][1])
+    [refused] = [e.fact for e in ledger.history_of("site", "acme.example/plant-1")
+                 if isinstance(e.fact, f.SiteRefused)]
+    assert refused.what == "fork" and refused.checkpoint == found[1]
+    assert ledger.site("acme.example/plant-1").refusals == 1
+    restarted = HubLog(ledger, mirror, signer_key=HUB_LOG_KEY)
+    assert restarted.catch_up() == CaughtUp(0, 0, None)
+    ledger.close()
+    mirror.close()
+
+
+def test_a_ledger_is_named_when_created_and_keeps_its_name(tmp_path: Path) -> None:
+    """``origin`` names a new ledger's log; opening it under another name, or naming it with
+    spaces, is one clear error."""
+    for _ in range(2):  # created, then opened again under the same name
+        ledger = thread.open(tmp_path / "plant.db", origin="acme.example/plant-7")
+        assert ledger.origin == "acme.example/plant-7"
+        ledger.close()
+    with pytest.raises(ConfigurationError, match=r"named acme\.example/plant-7; it cannot be"):
+        thread.open(tmp_path / "plant.db", origin="acme.example/plant-8")
+    with pytest.raises(ConfigurationError, match="origin 'plant 7': expected a log name"):
+        thread.open(tmp_path / "other.db", origin="plant 7")
+    assert not (tmp_path / "other.db").exists()
+
+
+def _policy(*plants: Site, witnessed: bool = False) -> TrustPolicy:
+    """Sites' and the hub's logs, the hub's mirror cosignature as the quorum (and an absent
+    witness too, when ``witnessed``)."""
+    lines = [f"log {plant.verifier}" for plant in plants] + [f"log {HUB_LOG_VKEY}",
+                                                            f"witness hub {HUB_VKEY}"]
+    if witnessed:
+        lines += [f"witness oem {generate_cosigner('oem.example/witness')[1]}",
+                  "group both all hub oem", "quorum both"]
+    else:
+        lines.append("quorum hub")
+    return TrustPolicy.parse(("\n".join(lines) + "\n").encode())
+
+
+def _made_at_a_and_b(ledger_url: str, clock: Clock, tmp_path: Path
+                     ) -> tuple[list[Site], thread.Ledger, Mirror, bytes]:
+    """Component C-1 made and inspected at plant 1, received and held at plant 2; both
+    mirrored and logged at the hub, and its hub dossier written."""
+    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
+              for n in (1, 2)]
+    ledger, mirror, log = _hub(ledger_url, *plants)
+    plants[0].write(2)
+    plants[0].ledger.record(bearing("C-1"))
+    plants[0].ledger.record(inspection("C-1"))
+    plants[1].write(1)
+    plants[1].ledger.record(bearing("C-1"))
+    plants[1].ledger.record(f.Quarantined(serial="C-1", reason="incoming check"))
+    for plant in plants:
+        plant.ledger.checkpoint(plant.signer)
+        _mirror(mirror, plant)
+    log.catch_up()
+    return plants, ledger, mirror, hub_dossier_of(ledger, mirror, "C-1")
+
+
+def test_a_part_made_at_one_site_and_held_at_another_is_proved_across_both(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """The hub dossier of a component proves its chain at each site in that site's log and
+    each site checkpoint in the hub's log, offline under a tlog-policy."""
+    plants, ledger, mirror, data = _made_at_a_and_b(ledger_url, clock, tmp_path)
+    verified = verify_hub_dossier(data, _policy(*plants))
+    assert (verified.serial, verified.hub, verified.hub_size) == ("C-1", "acme.example/hub",
+                                                                  ledger.count())
+    assert [(s.origin, s.versions, s.witnesses) for s in verified.sites] == [
+        ("acme.example/plant-1", 2, ("hub",)), ("acme.example/plant-2", 2, ("hub",))]
+    for proof in (json.loads(data)["sites"][0]["events"][0]["proof"],
+                  json.loads(data)["sites"][1]["mirrored"]["proof"]):
+        assert proof.startswith("c2sp.org/tlog-proof@v1\nindex ")
+        assert TlogProof.parse(proof).text() == proof
+    ledger.close()
+    mirror.close()
+
+
+def test_a_hub_dossier_changed_or_short_of_its_policy_is_refused(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """An event's byte changed, the hub's entry swapped for another site's, a site key the
+    policy lacks, and a witness the policy requires that never cosigned: each refused."""
+    plants, ledger, mirror, data = _made_at_a_and_b(ledger_url, clock, tmp_path)
+    document = json.loads(data)
+    changed = json.loads(data)
+    entry = bytearray(base64.b64decode(changed["sites"][0]["events"][1]["canonical"]))
+    entry[-1] ^= 1
+    changed["sites"][0]["events"][1]["canonical"] = base64.b64encode(entry).decode()
+    swapped = json.loads(data)
+    swapped["sites"][0]["mirrored"] = document["sites"][1]["mirrored"]
+    cases = [
+        (changed, _policy(*plants), "event 2: tlog-proof: entry"),
+        (swapped, _policy(*plants), "not the mirrored checkpoint of acme.example/plant-1"),
+        (document, _policy(plants[1]), "does not meet the policy: no listed log signed it"),
+        (document, _policy(*plants, witnessed=True), "do not make the quorum 'both'"),
+    ]
+    for tampered, policy, problem in cases:
+        with pytest.raises(HubDossierError, match=re.escape(problem)):
+            verify_hub_dossier((json.dumps(tampered, indent=2) + "\n").encode(), policy)
+    with pytest.raises(HubDossierError, match="canonical layout"):
+        verify_hub_dossier(data.replace(b'\n  "hub"', b'\n "hub"'), _policy(*plants))
+    ledger.close()
+    mirror.close()

@@ -1,0 +1,238 @@
+"""A part's dossier at the hub, across the sites it was made and assembled at: each of its
+events proved in its site's log, and that site checkpoint proved in the hub's own log.
+
+For each site whose log holds events of the part, the dossier carries the events'
+canonical bytes, each with a c2sp.org/tlog-proof against the site checkpoint the hub
+mirrored (the site's signed note with the hub's cosignature and any witness's), and the
+hub log's :class:`~thread.domain.facts.sites.SiteCheckpointMirrored` event for that
+checkpoint with a tlog-proof against the hub's signed checkpoint. An auditor verifies it
+offline with a c2sp.org/tlog-policy (:func:`verify_hub_dossier`): each site checkpoint
+must meet the policy (signed by a site log it lists, cosigned by the quorum, such as the
+hub's mirror signature and a witness), and the hub checkpoint must be signed by a log it
+lists. The format, ``thread-hub-dossier/v1``, is one JSON object in the canonical layout
+of :mod:`thread.log.offline` (what ``json.dumps(document, indent=2)`` writes, and a
+newline)::
+
+    {
+      "format": "thread-hub-dossier/v1",
+      "serial": "<the part's serial>",
+      "hub": "<the hub log's origin>",
+      "sites": [
+        {
+          "origin": "<the site log's origin>",
+          "events": [{"version": <1, 2, ...>, "canonical": "<base64>",
+                      "proof": "<tlog-proof text in the site's log>"}],
+          "mirrored": {"canonical": "<base64 of the hub log's event>",
+                       "proof": "<tlog-proof text in the hub's log>"}
+        }
+      ]
+    }
+
+The part's events at each site are its chain there (versions 1 to n, linked), under the
+part's published subject id; sites whose identifiers are keyed (encrypted ledgers) are not
+found by serial at the hub.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from thread.domain.envelope import GENESIS, EnvelopeError, aggregate_id, open_envelope
+from thread.errors import IntegrityFailure, LedgerError
+from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
+from thread.log.tlog_proof import TlogProof
+from thread.log.trust_policy import TrustPolicy
+
+if TYPE_CHECKING:
+    from thread.ledger import Ledger
+    from thread.sites.mirror import Mirror
+
+FORMAT = "thread-hub-dossier/v1"
+MIRRORED = "site.checkpoint-mirrored"
+
+
+class HubDossierError(IntegrityFailure):
+    """A hub dossier that is malformed or does not verify: which check, and where."""
+
+
+class NotMirrored(LedgerError):  # noqa: N818 - reads as the state of the part
+    """No site checkpoint in the hub's signed log covers an event of the part yet."""
+
+
+@dataclass(frozen=True)
+class SiteEvents:
+    """What a hub dossier proved of one site: its log, the checkpoint size, the part's
+    versions there and the witnesses that cosigned the checkpoint."""
+
+    origin: str
+    size: int
+    versions: int
+    witnesses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerifiedHubDossier:
+    """A verified hub dossier: the part, the hub checkpoint, and each site's share."""
+
+    serial: str
+    hub: str
+    hub_size: int
+    sites: tuple[SiteEvents, ...]
+
+
+def hub_dossier_of(ledger: Ledger, mirror: Mirror, serial: str) -> bytes:
+    """The hub dossier of part ``serial`` (its file's bytes), proved against the hub's
+    latest signed checkpoint."""
+    stored = ledger.checkpoints()
+    if not stored:
+        raise NotMirrored(f"part {serial}: the hub has not signed a checkpoint of its own log "
+                          f"yet (thread hub --key KEY signs one as it mirrors)")
+    hub_size, hub_note = stored[-1]
+    subject = aggregate_id("part", serial).bytes
+    sites = []
+    for origin in mirror.known():
+        mirrored = _mirrored_in(ledger, origin, hub_size)
+        if mirrored is None:
+            continue
+        version, canonical, size, note = mirrored
+        events = [(index, entry) for index, entry in mirror.subject_entries(origin, size)
+                  if open_envelope(entry).aggregate_id == subject]
+        if not events:
+            continue
+        proofs = mirror.inclusion_proofs(origin, [index for index, _ in events], size)
+        hub_proof = ledger.inclusion_proof("site", origin, version, size=hub_size)
+        sites.append({
+            "origin": origin,
+            "events": [{"version": open_envelope(entry).version, "canonical": _b64(entry),
+                        "proof": TlogProof(index, tuple(path), note).text()}
+                       for (index, entry), path in zip(events, proofs, strict=True)],
+            "mirrored": {"canonical": _b64(canonical),
+                         "proof": TlogProof(hub_proof.index, tuple(hub_proof.path),
+                                            hub_note).text()},
+        })
+    if not sites:
+        raise NotMirrored(f"part {serial}: no site checkpoint in the hub's signed log covers "
+                          f"an event of it")
+    document = {"format": FORMAT, "serial": serial, "hub": ledger.origin, "sites": sites}
+    return (json.dumps(document, indent=2) + "\n").encode("ascii")
+
+
+def _mirrored_in(ledger: Ledger, origin: str, hub_size: int
+                 ) -> tuple[int, bytes, int, str] | None:
+    """The hub log's latest SiteCheckpointMirrored of ``origin`` within ``hub_size``
+    leaves: its version, canonical bytes, the site size and the cosigned note."""
+    from thread.errors import UnknownSubject
+
+    try:
+        events = ledger.history_of("site", origin)
+    except UnknownSubject:
+        return None
+    ident = ledger.mapper.subject_id("site", origin)
+    for event in reversed(events):
+        position = ledger.store.leaf_position(ident, event.originator_version)
+        if event.topic == MIRRORED and position is not None and position < hub_size:
+            fact = event.fact
+            return (event.originator_version, event.canonical, int(fact.size),  # type: ignore[attr-defined]
+                    str(fact.checkpoint))  # type: ignore[attr-defined]
+    return None
+
+
+def verify_hub_dossier(data: bytes, policy: TrustPolicy) -> VerifiedHubDossier:
+    """Check a hub dossier under ``policy`` (see the module); raise :class:`HubDossierError`
+    naming the first check that fails."""
+    try:
+        document = json.loads(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise HubDossierError(f"not a hub dossier (ASCII JSON): {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise HubDossierError(f"not a {FORMAT} file")
+    if (json.dumps(document, indent=2) + "\n").encode("ascii") != data:
+        raise HubDossierError("the file is not in the canonical layout (json.dumps with "
+                              "indent=2 and one newline): it was changed")
+    serial, hub = document.get("serial"), document.get("hub")
+    if not isinstance(serial, str) or not isinstance(hub, str) or not isinstance(
+            document.get("sites"), list) or not document["sites"]:
+        raise HubDossierError("expected serial, hub and a non-empty list of sites")
+    subject = aggregate_id("part", serial).bytes
+    hub_checkpoint: Checkpoint | None = None
+    sites = []
+    for number, site in enumerate(document["sites"], start=1):
+        where = f"site {number}"
+        try:
+            origin, events, mirrored = site["origin"], site["events"], site["mirrored"]
+            hub_proof = TlogProof.parse(mirrored["proof"])
+            hub_entry = _unb64(mirrored["canonical"], f"{where}: mirrored")
+            checkpoint = hub_proof.verify(hub_entry)
+            open_note(hub_proof.checkpoint, policy.logs)
+        except (KeyError, TypeError) as error:
+            raise HubDossierError(f"{where}: missing or malformed member {error}") from None
+        except CheckpointError as error:
+            raise HubDossierError(f"{where}: in the hub's log: {error}") from None
+        if checkpoint.origin != hub or (hub_checkpoint is not None
+                                        and checkpoint != hub_checkpoint):
+            raise HubDossierError(f"{where}: proved against another hub checkpoint than "
+                                  f"the dossier's ({hub})")
+        hub_checkpoint = checkpoint
+        recorded = _envelope(hub_entry, f"{where}: mirrored")
+        if recorded.topic != MIRRORED or recorded.payload.get("site") != origin:
+            raise HubDossierError(f"{where}: the hub's entry is not the mirrored checkpoint "
+                                  f"of {origin}")
+        note = str(recorded.payload.get("checkpoint"))
+        verdict = policy.verdict(note)
+        if not verdict.ok:
+            raise HubDossierError(f"{where}: {origin}'s checkpoint does not meet the policy: "
+                                  f"{verdict.reason}")
+        site_checkpoint = Checkpoint.parse(note[:note.rfind("\n\n") + 1])
+        if site_checkpoint.origin != origin:
+            raise HubDossierError(f"{where}: the checkpoint is of {site_checkpoint.origin}, "
+                                  f"not {origin}")
+        previous = GENESIS
+        for version, event in enumerate(events, start=1):
+            at = f"{where} ({origin}) event {version}"
+            try:
+                proof, entry = TlogProof.parse(event["proof"]), _unb64(event["canonical"], at)
+                if proof.checkpoint != note:
+                    raise HubDossierError(f"{at}: proved against another checkpoint than the "
+                                          f"one the hub's log holds")
+                proof.verify(entry)
+            except (KeyError, TypeError) as error:
+                raise HubDossierError(f"{at}: missing or malformed member {error}") from None
+            except CheckpointError as error:
+                raise HubDossierError(f"{at}: {error}") from None
+            envelope = _envelope(entry, at)
+            if (envelope.aggregate_id != subject or envelope.version != version
+                    or event.get("version") != version or envelope.prev_hash != previous):
+                raise HubDossierError(f"{at}: not version {version} of part {serial}, linked "
+                                      f"to the one before")
+            previous = _sha256(entry)
+        sites.append(SiteEvents(origin, site_checkpoint.size, len(events), verdict.witnesses))
+    assert hub_checkpoint is not None
+    return VerifiedHubDossier(serial, hub, hub_checkpoint.size, tuple(sites))
+
+
+def _envelope(entry: bytes, where: str) -> Any:
+    try:
+        return open_envelope(entry)
+    except EnvelopeError as error:
+        raise HubDossierError(f"{where}: {error}") from None
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(value: object, where: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise HubDossierError(f"{where}: not base64") from None

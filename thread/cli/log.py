@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -355,13 +356,22 @@ def verify_checkpoint_command(note_file: Path, vkey: str | None, policy_file: Pa
 @click.option("-o", "--output", "path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the dossier (JSON, thread-dossier/v1).")
+@click.option("--sites", "across_sites", is_flag=True,
+              help="At a hub: the part's events in the site logs it mirrors, each proved in "
+                   "its site's log and that site checkpoint in the hub's own log "
+                   "(thread-hub-dossier/v1, c2sp.org/tlog-proof texts inside).")
 @json_option
 @click.pass_context
-def dossier(ctx: click.Context, serial: str, path: Path, as_json: bool) -> None:
+def dossier(ctx: click.Context, serial: str, path: Path, across_sites: bool,
+            as_json: bool) -> None:
     """Write a part's self-contained dossier: events, inclusion proofs, signed checkpoint.
 
-    An auditor checks it with `thread verify-dossier FILE --vkey VKEY`, no database needed.
+    An auditor checks it with `thread verify-dossier FILE --vkey VKEY` (a hub dossier:
+    `--policy POLICY`), no database needed.
     """
+    if across_sites:
+        _hub_dossier(ctx, serial, path, as_json)
+        return
     from thread.log.dossier import NotCheckpointed, dossier_of
 
     check_writable(path, "the dossier")
@@ -400,15 +410,24 @@ def dossier(ctx: click.Context, serial: str, path: Path, as_json: bool) -> None:
 
 @main.command("verify-dossier")
 @click.argument("dossier_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vkey", "vkeys", required=True, multiple=True, type=VKEY,
+@click.option("--vkey", "vkeys", multiple=True, type=VKEY,
               help="Verifier key of the log's signer, or a file holding it (repeatable).")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="A c2sp.org/tlog-policy file (for a hub dossier): the site and hub logs "
+                   "accepted and the cosignatures required of each site checkpoint.")
 @json_option
 @click.pass_context
 def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[str, ...],
-                           as_json: bool) -> None:
+                           policy_file: Path | None, as_json: bool) -> None:
     """Verify a part's dossier without any database and print the part's story."""
     from thread.log.offline import DossierError, verify_dossier
 
+    if (not vkeys) == (policy_file is None):
+        raise click.UsageError("give --vkey (a dossier) or --policy (a hub dossier)")
+    if policy_file is not None:
+        _verify_hub_dossier(ctx, dossier_file, policy_file, as_json)
+        return
     try:
         verified = verify_dossier(dossier_file.read_bytes(), vkeys)
         problem = None
@@ -435,3 +454,64 @@ def verify_dossier_command(ctx: click.Context, dossier_file: Path, vkeys: tuple[
         f"{plural(verified.tree_size, 'leaf', 'leaves')}, root {verified.root.hex()[:16]}) "
         f"signed by {', '.join(key.split('+')[0] for key in verified.signed_by)}"))
     click.echo(printable(f"this dossier {verified.coverage}"))
+
+
+def _hub_dossier(ctx: click.Context, serial: str, path: Path, as_json: bool) -> None:
+    """``thread dossier SERIAL --sites``: the part's dossier across the mirrored sites."""
+    from thread.sites.hub_dossier import NotMirrored, hub_dossier_of
+    from thread.sites.mirror import Mirror
+
+    check_writable(path, "the dossier")
+    with opened(ctx) as ledger:
+        mirror = Mirror.beside(ledger)
+        try:
+            data = hub_dossier_of(ledger, mirror, serial)
+        except NotMirrored as error:
+            raise Refused(str(error)) from None
+        finally:
+            mirror.close()
+    write_file(path, data, "the dossier")
+    sites = json.loads(data)["sites"]
+    if as_json:
+        echo_json({"file": str(path.resolve()), "serial": serial,
+                   "sites": [{"origin": s["origin"], "events": len(s["events"])}
+                             for s in sites]})
+        return
+    click.echo(printable(
+        f"hub dossier of part {serial} written to {path}: "
+        + ", ".join(f"{plural(len(s['events']), 'event')} at {s['origin']}" for s in sites)))
+
+
+def _verify_hub_dossier(ctx: click.Context, dossier_file: Path, policy_file: Path,
+                        as_json: bool) -> None:
+    from thread.log.checkpoint import CheckpointError
+    from thread.log.trust_policy import TrustPolicy
+    from thread.sites.hub_dossier import HubDossierError, verify_hub_dossier
+
+    try:
+        policy = TrustPolicy.from_file(policy_file)
+    except CheckpointError as error:
+        raise Refused(str(error)) from None
+    try:
+        verified = verify_hub_dossier(dossier_file.read_bytes(), policy)
+    except HubDossierError as error:
+        if as_json:
+            echo_json({"ok": False, "file": str(dossier_file), "problem": str(error)})
+        else:
+            click.echo(printable(f"NOT VERIFIED: {dossier_file}: {error}"), err=True)
+        ctx.exit(1)
+    if as_json:
+        echo_json({"ok": True, "serial": verified.serial, "hub": verified.hub,
+                   "hub_size": verified.hub_size,
+                   "sites": [{"origin": s.origin, "size": s.size, "versions": s.versions,
+                              "witnesses": list(s.witnesses)} for s in verified.sites]})
+        return
+    for site in verified.sites:
+        click.echo(printable(
+            f"{site.origin}: versions 1-{site.versions} of part {verified.serial}, linked, in "
+            f"its log of {plural(site.size, 'entry', 'entries')}, cosigned by "
+            f"{', '.join(site.witnesses) or 'no witness'}"))
+    click.echo(printable(
+        f"verified: each site checkpoint meets {policy_file} and is in the hub log "
+        f"{verified.hub} (tree of {plural(verified.hub_size, 'leaf', 'leaves')}) signed by "
+        f"a log the policy lists"))

@@ -141,8 +141,7 @@ def mirrors(ctx: click.Context, site_keys: tuple[Path, ...], as_json: bool) -> N
 
     origins = [_origin(path) for path in site_keys]
     with opened(ctx) as ledger:
-        url = ledger.env.get("SQLITE_DBNAME") or _postgres(ledger.env)
-    mirror = Mirror(url, cosigner_key="", sites={})
+        mirror = Mirror.beside(ledger)
     try:
         states = [mirror.state(origin) for origin in origins]
         refusals = mirror.refusals()
@@ -173,14 +172,7 @@ def _mirror(ctx: click.Context, site_keys: tuple[Path, ...], cosigner_key: Path,
     cosigner_of(key)  # a bad key file is one line now, not at the first cosignature
     sites = {_origin(path): path.read_text(encoding="utf-8").strip() for path in site_keys}
     with opened(ctx, create=True) as ledger:
-        url = ledger.env.get("SQLITE_DBNAME") or _postgres(ledger.env)
-    return Mirror(url, cosigner_key=key, sites=sites, witnesses=witnesses)
-
-
-def _postgres(env: dict[str, str]) -> str:
-    from thread.read.urls import sqlalchemy_url
-
-    return sqlalchemy_url(env)
+        return Mirror.beside(ledger, cosigner_key=key, sites=sites, witnesses=witnesses)
 
 
 @main.command()

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -63,6 +64,9 @@ from thread.log.merkle import (
 from thread.log.verify import verify_consistency
 from thread.read.models import engine_for
 from thread.read.urls import read_url
+
+if TYPE_CHECKING:
+    from thread.ledger import Ledger
 
 _log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -143,6 +147,16 @@ class Mirror:
         #: checkpoint, their lines added to the hub's mirror note.
         self.witnesses = tuple(witnesses)
         self._witnessed: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def beside(cls, ledger: Ledger, *, cosigner_key: str = "",
+               sites: dict[str, str] | None = None, witnesses: Sequence[str] = ()) -> Mirror:
+        """The mirror in ``ledger``'s own database (a hub's), for cosigning with
+        ``cosigner_key`` the ``sites`` given, or for reading with none."""
+        from thread.read.urls import sqlalchemy_url
+
+        url = ledger.env.get("SQLITE_DBNAME") or sqlalchemy_url(ledger.env)
+        return cls(url, cosigner_key=cosigner_key, sites=sites or {}, witnesses=witnesses)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -1,0 +1,77 @@
+"""``thread dossier SERIAL --sites`` at a hub and ``thread verify-dossier --policy``: a part
+made at one site and held at another, proved through both logs; a changed file, a policy it
+does not meet and a missing key or policy are each one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import Clock, bearing, inspection
+from test_hub_log import HUB_LOG_VKEY, _hub
+from test_site_mirror import HUB_VKEY, Site, _mirror
+
+from thread import facts as f
+from thread.cli import main
+
+pytestmark = pytest.mark.contract
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
+    """Written at the hub, verified with a tlog-policy file; refused when changed or when
+    the policy asks for a witness that never cosigned."""
+    clock = Clock()
+    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
+              for n in (1, 2)]
+    hub_db = str(tmp_path / "hub.db")
+    ledger, mirror, log = _hub(hub_db, *plants)
+    plants[0].write(1)
+    plants[0].ledger.record(bearing("C-1"))
+    plants[0].ledger.record(inspection("C-1"))
+    plants[1].write(1)
+    plants[1].ledger.record(bearing("C-1"))
+    plants[1].ledger.record(f.Quarantined(serial="C-1", reason="incoming check"))
+    for plant in plants:
+        plant.ledger.checkpoint(plant.signer)
+        _mirror(mirror, plant)
+    log.catch_up()
+    ledger.close()
+    mirror.close()
+    policy = tmp_path / "policy.txt"
+    policy.write_text("".join(f"log {p.verifier}\n" for p in plants)
+                      + f"log {HUB_LOG_VKEY}\nwitness hub {HUB_VKEY}\nquorum hub\n")
+    out_file = tmp_path / "C-1.hub-dossier.json"
+    code, out = _run("--db", hub_db, "dossier", "C-1", "--sites", "-o", str(out_file))
+    assert code == 0, out
+    assert out.strip().endswith("2 events at acme.example/plant-1, 2 events at "
+                                "acme.example/plant-2")
+    code, out = _run("verify-dossier", str(out_file), "--policy", str(policy), "--json")
+    assert code == 0, out
+    assert [(s["origin"], s["versions"], s["witnesses"]) for s in json.loads(out)["sites"]] \
+        == [("acme.example/plant-1", 2, ["hub"]), ("acme.example/plant-2", 2, ["hub"])]
+    code, out = _run("verify-dossier", str(out_file), "--policy", str(policy))
+    assert code == 0 and out.splitlines()[-1].startswith("verified: each site checkpoint")
+    changed = tmp_path / "changed.json"
+    changed.write_bytes(out_file.read_bytes().replace(b'"version": 2', b'"version": 3', 1))
+    code, out = _run("verify-dossier", str(changed), "--policy", str(policy))
+    assert code == 1 and len(out.splitlines()) == 1 and out.startswith("NOT VERIFIED:")
+    strict = tmp_path / "strict.txt"
+    strict.write_text(policy.read_text().replace("quorum hub\n", "quorum none\n")
+                      .replace("log " + plants[1].verifier + "\n", ""))
+    code, out = _run("verify-dossier", str(out_file), "--policy", str(strict))
+    assert code == 1 and "does not meet the policy: no listed log signed it" in out
+    code, out = _run("verify-dossier", str(out_file))
+    assert code == 2 and "give --vkey (a dossier) or --policy (a hub dossier)" in out
+    code, out = _run("--db", hub_db, "dossier", "NOPE", "--sites", "-o",
+                     str(tmp_path / "x.json"))
+    assert code == 1 and out.strip() == ("Error: part NOPE: no site checkpoint in the hub's "
+                                         "signed log covers an event of it")
+    for plant in plants:
+        plant.ledger.close()

@@ -70,6 +70,26 @@ _EXACT = frozenset({tuple(kind if isinstance(kind, type) else kind[0] for _, kin
                     tuple(kind if isinstance(kind, type) else kind[1] for _, kind in _TYPES)})
 
 
+def heading(canonical: bytes) -> tuple[bytes, int, str] | None:
+    """An event's aggregate id, version and topic, read without decoding the rest (an index
+    needs no more); None for bytes that do not start like an event."""
+    if not canonical.startswith(PREFIX):
+        return None
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(canonical[len(PREFIX):])
+    try:
+        if unpacker.read_array_header() != FIELDS:
+            return None
+        ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
+    except (ValueError, TypeError, msgpack.OutOfData, msgpack.FormatError,
+            msgpack.StackError):
+        return None
+    if (type(ident) is not bytes or len(ident) != ID_SIZE or type(version) is not int
+            or type(topic) is not str):
+        return None
+    return ident, version, topic
+
+
 def open_envelope(canonical: bytes) -> Envelope:
     """Decode an event's canonical bytes; :class:`EnvelopeError` says what is wrong."""
     if not canonical.startswith(PREFIX):

@@ -99,8 +99,7 @@ def hub_dossier_of(ledger: Ledger, mirror: Mirror, serial: str) -> bytes:
         if mirrored is None:
             continue
         version, canonical, size, note = mirrored
-        events = [(index, entry) for index, entry in mirror.subject_entries(origin, size)
-                  if open_envelope(entry).aggregate_id == subject]
+        events = mirror.subject_entries(origin, subject, size)
         if not events:
             continue
         proofs = mirror.inclusion_proofs(origin, [index for index, _ in events], size)

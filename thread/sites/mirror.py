@@ -37,6 +37,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -50,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from thread.domain.envelope import heading
 from thread.errors import LedgerError
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify_checkpoint
 from thread.log.cosignature import cosign
@@ -85,6 +87,11 @@ SITE_ENTRIES = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("leaf", LargeBinary, nullable=False),
     Column("canonical", LargeBinary, nullable=False),
+    # What the hub's queries find entries by (empty for bytes that are not an event).
+    Column("subject", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("topic", String(128), nullable=False),
+    Index("hub_site_entries_subject", "origin", "subject", "version"),
 )
 SITE_REFUSALS = Table(
     "hub_site_refusals", metadata,
@@ -249,8 +256,10 @@ class Mirror:
                 if pending is None or idx >= pending.size:
                     break  # nothing signed covers it yet
                 following.append(leaf)
+                subject, version, topic = heading(canonical) or (b"", 0, "")
                 rows.append({"origin": origin, "idx": idx, "leaf": leaf,
-                             "canonical": canonical})
+                             "canonical": canonical, "subject": subject, "version": version,
+                             "topic": topic})
             if rows:
                 conn.execute(insert(SITE_ENTRIES), rows)
                 conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
@@ -364,14 +373,16 @@ class Mirror:
             return [str(origin) for origin, in conn.execute(
                 select(SITE_LOGS.c.origin).order_by(SITE_LOGS.c.origin))]
 
-    def subject_entries(self, origin: str, size: int) -> Iterator[tuple[int, bytes]]:
-        """The mirrored entries of ``origin`` below ``size``, with their indexes."""
+    def subject_entries(self, origin: str, subject: bytes, size: int
+                        ) -> list[tuple[int, bytes]]:
+        """The mirrored entries of ``origin`` below ``size`` that are events of
+        ``subject`` (an aggregate id), with their indexes, in version order."""
         with self.engine.connect() as conn:
-            for idx, canonical in conn.execute(
-                    select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.canonical)
-                    .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx < size)
-                    .order_by(SITE_ENTRIES.c.idx)):
-                yield int(idx), bytes(canonical)
+            return [(int(idx), bytes(canonical)) for idx, canonical in conn.execute(
+                select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.canonical)
+                .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.subject == subject,
+                       SITE_ENTRIES.c.idx < size)
+                .order_by(SITE_ENTRIES.c.version))]
 
     def inclusion_proofs(self, origin: str, indexes: Sequence[int], size: int
                          ) -> list[list[bytes]]:

@@ -75,3 +75,46 @@ def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
                                          "signed log covers an event of it")
     for plant in plants:
         plant.ledger.close()
+
+
+def test_trace_genealogy_and_recall_across_sites_from_the_command_line(tmp_path: Path) -> None:
+    """``--sites`` answers per site at a hub; a serial no site holds is one line."""
+    clock = Clock()
+    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
+              for n in (1, 2)]
+    hub_db = str(tmp_path / "hub.db")
+    ledger, mirror, _ = _hub(hub_db, *plants)
+    plants[0].write(1)
+    plants[0].ledger.record(f.MachineRegistered(machine="GR-01", name="Grinder", kind="grinder"))
+    plants[0].ledger.record(bearing("C-1"))
+    plants[0].ledger.record(f.OperationPerformed(
+        serial="C-1", operation="OP30", station="ST", machine="GR-01", operator="op",
+        started_at=clock.now, ended_at=clock.now, cycle_time_s=60))
+    plants[1].write(1)
+    plants[1].ledger.record(bearing("C-1"))
+    plants[1].ledger.record(bearing("A-1"))
+    plants[1].ledger.record(f.ComponentInstalled(serial="A-1", component="C-1"))
+    for plant in plants:
+        plant.ledger.checkpoint(plant.signer)
+        _mirror(mirror, plant)
+    ledger.close()
+    mirror.close()
+    code, out = _run("--db", hub_db, "trace", "C-1", "--sites")
+    assert code == 0, out
+    assert [line for line in out.splitlines() if line.startswith("== at")] == [
+        "== at acme.example/plant-1", "== at acme.example/plant-2"]
+    code, out = _run("--db", hub_db, "genealogy", "A-1", "--sites", "--json")
+    assert code == 0, out
+    [tree] = json.loads(out)
+    assert tree["site"] == "acme.example/plant-2" and tree["nodes"][0]["key"] == "C-1"
+    assert tree["elsewhere"] == {"C-1": ["acme.example/plant-1"]}
+    code, out = _run("--db", hub_db, "recall", "--machine", "GR-01", "--from",
+                     "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--sites", "--json")
+    assert code == 0, out
+    [scope] = json.loads(out)
+    assert scope["site"] == "acme.example/plant-1"
+    assert [a["key"] for a in scope["affected"]] == ["C-1"]
+    code, out = _run("--db", hub_db, "trace", "NOPE", "--sites")
+    assert code == 1 and out.strip() == "Error: no site this hub mirrors holds NOPE"
+    for plant in plants:
+        plant.ledger.close()

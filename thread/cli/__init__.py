@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
     from thread.ledger import Ledger
+    from thread.sites.across import AcrossSites
 
 #: Summary characters a history table shows before cutting the line.
 SUMMARY_WIDTH = 100
@@ -296,6 +297,24 @@ def opened(ctx: click.Context, *, create: bool = False) -> Iterator[Ledger]:
         raise Refused(message(error)) from None
     finally:
         ledger.close()
+
+
+@contextmanager
+def across(ctx: click.Context) -> Iterator[AcrossSites]:
+    """The read side over the site logs the hub named by --db mirrors (``--sites``)."""
+    from thread.sites.across import AcrossSites
+    from thread.sites.mirror import Mirror
+
+    with opened(ctx) as ledger:
+        mirror = Mirror.beside(ledger)
+        hub = AcrossSites.beside(ledger, mirror)
+        try:
+            yield hub
+        except LedgerError as error:
+            raise Refused(message(error)) from None
+        finally:
+            hub.close()
+            mirror.close()
 
 
 def message(error: LedgerError) -> str:

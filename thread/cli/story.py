@@ -14,6 +14,7 @@ import click
 from thread.cli import (
     MOMENT,
     SUMMARY_WIDTH,
+    across,
     as_of_option,
     by_option,
     echo_json,
@@ -41,11 +42,23 @@ if TYPE_CHECKING:
               help="Build the story from chain-verified events, each proved at its position in "
                    "the log, and refuse it, naming the row, if a read-model row it used "
                    "disagrees: what to show an auditor.")
+@click.option("--sites", "across_sites", is_flag=True,
+              help="At a hub: from the site logs it mirrors, one answer per site.")
 @json_option
 @click.pass_context
 def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str, verified: bool,
-          as_json: bool) -> None:
+          across_sites: bool, as_json: bool) -> None:
     """Show the complete story of a serial or lot: design, making, quality, service."""
+    if across_sites:
+        with across(ctx) as hub:
+            stories = hub.trace(serial, as_of=as_of, by=by,  # type: ignore[arg-type]
+                                verified=verified)
+        if as_json:
+            echo_json([{"site": s.origin, **s.story.model_dump(mode="json")} for s in stories])
+            return
+        for site in stories:
+            _echo_lines([f"== at {site.origin}", *_story_lines(site.story)])
+        return
     with opened(ctx) as ledger:
         story = ledger.trace(serial, as_of=as_of, by=by,  # type: ignore[arg-type]
                              verified=verified)
@@ -64,11 +77,27 @@ def trace(ctx: click.Context, serial: str, as_of: datetime | None, by: str, veri
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Levels to follow.")
 @as_of_option
 @by_option
+@click.option("--sites", "across_sites", is_flag=True,
+              help="At a hub: from the site logs it mirrors, one answer per site.")
 @json_option
 @click.pass_context
 def genealogy(ctx: click.Context, key: str, direction: str, depth: int | None,
-              as_of: datetime | None, by: str, as_json: bool) -> None:
+              as_of: datetime | None, by: str, across_sites: bool, as_json: bool) -> None:
     """Show the as-built tree below an assembly (--down) or above a part or lot (--up)."""
+    if across_sites:
+        with across(ctx) as hub:
+            trees = hub.genealogy(key, direction=direction, depth=depth,  # type: ignore[arg-type]
+                                  as_of=as_of, by=by)  # type: ignore[arg-type]
+        if as_json:
+            echo_json([{"site": t.origin, "direction": direction,
+                        "elsewhere": {k: list(v) for k, v in t.elsewhere.items()},
+                        **t.node.model_dump(mode="json")} for t in trees])
+            return
+        for at_site in trees:
+            _echo_lines([f"== at {at_site.origin}", *_tree_lines(at_site.node, direction),
+                         *(f"{key} is also at {', '.join(sites)}"
+                           for key, sites in at_site.elsewhere.items())])
+        return
     with opened(ctx) as ledger:
         tree = ledger.genealogy(key, direction=direction, depth=depth,  # type: ignore[arg-type]
                                 as_of=as_of, by=by)  # type: ignore[arg-type]
@@ -87,11 +116,23 @@ def genealogy(ctx: click.Context, key: str, direction: str, depth: int | None,
                    "'vibration.max > 4.0 and coolant_temp.mean > 30'.")
 @as_of_option
 @by_option
+@click.option("--sites", "across_sites", is_flag=True,
+              help="At a hub: from the site logs it mirrors, one answer per site.")
 @json_option
 @click.pass_context
 def recall(ctx: click.Context, machine: str, start: datetime, end: datetime, where: str | None,
-           as_of: datetime | None, by: str, as_json: bool) -> None:
+           as_of: datetime | None, by: str, across_sites: bool, as_json: bool) -> None:
     """List the serials a recall must cover, with the evidence and where each one is now."""
+    if across_sites:
+        with across(ctx) as hub:
+            scopes = hub.recall_scope(machine=machine, start=start, end=end, where=where,
+                                      as_of=as_of, by=by)  # type: ignore[arg-type]
+        if as_json:
+            echo_json([{"site": s.origin, **s.scope.model_dump(mode="json")} for s in scopes])
+            return
+        for site in scopes:
+            _echo_lines([f"== at {site.origin}", *_scope_lines(site.scope)])
+        return
     with opened(ctx) as ledger:
         scope = ledger.recall_scope(machine=machine, start=start, end=end, where=where,
                                     as_of=as_of, by=by)  # type: ignore[arg-type]

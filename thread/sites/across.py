@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from thread.domain.envelope import aggregate_id
 from thread.errors import UnknownSubject
+from thread.read.clock import TimeAxis
 from thread.read.genealogy import Node
 from thread.read.models import engine_for
 from thread.read.queries import Queries
@@ -107,18 +108,20 @@ class AcrossSites:
                 if self.mirror.subject_entries(origin, subject,
                                                self.mirror.state(origin).mirror_size)]
 
-    def trace(self, key: str, *, as_of: datetime | None = None, verified: bool = False
-              ) -> list[SiteStory]:
+    def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",
+              verified: bool = False) -> list[SiteStory]:
         """The story of a serial (or lot) at each site that holds it (``verified``: built
         from chain-verified events, each proved in the site's mirrored log)."""
         found = self.where("part", key) or self.where("lot", key)
         if not found:
             raise UnknownSubject(f"no site this hub mirrors holds {key}")
-        return [SiteStory(origin, self.site(origin).trace(key, as_of=as_of, verified=verified))
+        return [SiteStory(origin, self.site(origin).trace(key, as_of=as_of, by=by,
+                                                                verified=verified))
                 for origin in found]
 
     def genealogy(self, key: str, *, direction: Literal["down", "up"] = "down",
-                  depth: int | None = None) -> list[SiteTree]:
+                  depth: int | None = None, as_of: datetime | None = None,
+                  by: TimeAxis = "recorded") -> list[SiteTree]:
         """The genealogy of a serial (or lot) at each site that holds it, each node's
         other sites named."""
         found = self.where("part", key) or self.where("lot", key)
@@ -126,20 +129,23 @@ class AcrossSites:
             raise UnknownSubject(f"no site this hub mirrors holds {key}")
         trees = []
         for origin in found:
-            node = self.site(origin).genealogy(key, direction=direction, depth=depth)
+            node = self.site(origin).genealogy(key, direction=direction, depth=depth,
+                                               as_of=as_of, by=by)
             elsewhere = {n.key: tuple(o for o in self.where(n.kind, n.key) if o != origin)
                          for n in _nodes(node)}
             trees.append(SiteTree(origin, node, {k: v for k, v in elsewhere.items() if v}))
         return trees
 
     def recall_scope(self, *, machine: str, start: datetime, end: datetime,
-                     where: str | None = None) -> list[SiteScope]:
+                     where: str | None = None, as_of: datetime | None = None,
+                     by: TimeAxis = "recorded") -> list[SiteScope]:
         """The recall scope of ``machine`` at the site (or sites) whose log registers it."""
         found = self.where("machine", machine)
         if not found:
             raise UnknownSubject(f"no site this hub mirrors has machine {machine}")
         return [SiteScope(origin, self.site(origin).recall_scope(
-            machine=machine, start=start, end=end, where=where)) for origin in found]
+            machine=machine, start=start, end=end, where=where, as_of=as_of, by=by))
+            for origin in found]
 
 
 def _nodes(node: Node) -> Iterator[Node]:

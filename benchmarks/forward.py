@@ -6,9 +6,12 @@
 It starts a nats-server of its own (JetStream, a temporary store, a free loopback port)
 and measures, in the same run:
 
-- **throughput**: four site ledgers (SQLite files, filled beforehand) forward everything
-  to a hub mirroring into a fresh PostgreSQL schema (SQLite with ``--hub sqlite``): events
-  per second from the forwarders' start to the last cosignature;
+- **throughput**: four site ledgers (SQLite files, filled beforehand), each forwarded by
+  its own ``thread forward`` process as at a real site, into a hub (this process)
+  mirroring into a fresh PostgreSQL schema (SQLite with ``--hub sqlite``) and recording
+  each cosigned checkpoint in its own log, as ``thread hub --key`` does: events per
+  second from the first entry the hub takes to the last cosignature (the processes'
+  start-up left out);
 - **raw JetStream**: the same messages (the same bytes, the same batches) published to
   the stream and consumed with a pull consumer and acks, nothing stored: the ceiling the
   broker and client allow;
@@ -43,6 +46,7 @@ from thread.log.checkpoint import generate_signer
 from thread.log.cosignature import generate_cosigner
 from thread.sites.forward import Forwarder
 from thread.sites.hub import Hub, prepare
+from thread.sites.hub_log import HubLog
 from thread.sites.mirror import Mirror
 from thread.sites.site import log_entries
 from thread.sites.wire import EntriesMessage, encode, subject
@@ -65,7 +69,7 @@ def _site(folder: Path, name: str, events: int) -> tuple[thread.Ledger, str, str
     def clock(at: list[datetime] = at) -> datetime:
         at[0] += timedelta(milliseconds=1)
         return at[0]
-    ledger = thread.open(folder / f"{name}.db", clock=clock)
+    ledger = thread.open(folder / f"{name}.db", clock=clock, origin=f"bench.example/{name}")
     key, verifier = generate_signer(ledger.origin)
     ledger.record(f.MachineRegistered(machine=f"{name}-M", name="Mill", kind="mill"))
     with ledger.stream() as stream:
@@ -89,19 +93,31 @@ def _hub_url(kind: str, folder: Path, postgres: str) -> tuple[str, str | None]:
 
 
 async def _throughput(url: str, sites: list[tuple[thread.Ledger, str, str]],
-                      mirror: Mirror) -> float:
+                      mirror: Mirror, log: HubLog, folder: Path) -> float:
     stop = asyncio.Event()
-    hub = asyncio.create_task(Hub(mirror, url).run(stop))
-    start = time.perf_counter()
-    forwarders = [asyncio.create_task(Forwarder(ledger, url, signer_key=key, batch=BATCH)
-                                      .run(stop, interval=0.05))
-                  for ledger, key, _ in sites]
+    hub = asyncio.create_task(Hub(mirror, url, log=log).run(stop))
+    processes = []
+    for ledger, key, _ in sites:
+        key_file = folder / f"{ledger.origin.rsplit('/', 1)[-1]}.key"
+        key_file.write_text(key + "\n")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", "from thread.cli import main; main()", "--db",
+             ledger.env["SQLITE_DBNAME"], "forward", "--to", url, "--key", str(key_file),
+             "--batch", str(BATCH)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     targets = {ledger.origin: ledger.tree_head()[0] for ledger, _, _ in sites}
-    while not all(mirror.state(o).mirror_size >= n for o, n in targets.items()):
-        await asyncio.sleep(0.02)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    await asyncio.gather(hub, *forwarders)
+    try:
+        while not any(mirror.state(o).next for o in targets):
+            await asyncio.sleep(0.005)
+        start = time.perf_counter()
+        while not all(mirror.state(o).mirror_size >= n for o, n in targets.items()):
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - start
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        stop.set()
+        await hub
     return elapsed
 
 
@@ -180,7 +196,12 @@ def main() -> None:
         hub_url, schema = _hub_url(arguments.hub, folder, arguments.postgres_url)
         mirror = Mirror(hub_url, cosigner_key=hub_key,
                         sites={ledger.origin: verifier for ledger, _, verifier in sites})
-        elapsed = asyncio.run(_throughput(url, sites, mirror))
+        hub_ledger = thread.open(hub_url.replace("postgresql+psycopg://", "postgresql://"),
+                                 origin="bench.example/hub")
+        log = HubLog(hub_ledger, mirror, signer_key=generate_signer("bench.example/hub")[0])
+        elapsed = asyncio.run(_throughput(url, sites, mirror, log, folder))
+        logged = hub_ledger.count()
+        hub_ledger.close()
         total = sum(ledger.tree_head()[0] for ledger, _, _ in sites)
         messages = []
         for ledger, _, _ in sites:
@@ -216,7 +237,7 @@ def main() -> None:
     print(json.dumps({"benchmark": "forward", "quick": arguments.quick, "hub": arguments.hub,
                       "sites": SITES, "events": total, "seconds": round(elapsed, 3),
                       "events_per_s": round(rate), "raw_events_per_s": round(raw_rate),
-                      "ratio": round(rate / raw_rate, 3),
+                      "ratio": round(rate / raw_rate, 3), "hub_log_events": logged,
                       "lag_p50_ms": round(p50 * 1000, 1), "lag_p95_ms": round(p95 * 1000, 1)}))
 
 

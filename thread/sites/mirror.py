@@ -261,7 +261,7 @@ class Mirror:
                              "canonical": canonical, "subject": subject, "version": version,
                              "topic": topic})
             if rows:
-                conn.execute(insert(SITE_ENTRIES), rows)
+                _insert_entries(conn, rows)
                 conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
                              .values(next_range=following.to_bytes()))
             self._commit_if_complete(conn, origin)
@@ -479,6 +479,19 @@ class Mirror:
                                                   detail=detail, note=note))
         if self._alert is not None:
             self._alert(Refusal(origin, at, what, detail))
+
+
+def _insert_entries(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """Store mirrored entries in the stage's transaction: with COPY on PostgreSQL (several
+    times faster than an INSERT per row), else one executemany INSERT."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(SITE_ENTRIES), rows)
+        return
+    columns = [column.name for column in SITE_ENTRIES.columns]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {SITE_ENTRIES.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""``thread dossier SERIAL --sites`` at a hub and ``thread verify-dossier --policy``: a part
-made at one site and held at another, proved through both logs; a changed file, a policy it
-does not meet and a missing key or policy are each one line."""
+"""``thread dossier SERIAL --sites`` at a hub, ``thread verify-dossier --policy`` and ``thread
+verify --policy``: a part made at one site and held at another, proved through both logs,
+and every mirror derived again; a changed file, a policy it does not meet and a missing key
+or policy are each one line; trace, genealogy and recall ``--sites``."""
 
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
                       .replace("log " + plants[1].verifier + "\n", ""))
     code, out = _run("verify-dossier", str(out_file), "--policy", str(strict))
     assert code == 1 and "does not meet the policy: no listed log signed it" in out
+    code, out = _run("--db", hub_db, "verify", "--policy", str(policy))
+    assert code == 0, out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("mirror")] == [
+        "mirror of acme.example/plant-1", "mirror of acme.example/plant-2"]
+    code, out = _run("--db", hub_db, "verify", "--policy", str(strict))
+    assert code == 1 and ("NOT VERIFIED: mirror of acme.example/plant-2: its mirror checkpoint "
+                          "does not meet the policy: no listed log signed it") in out
     code, out = _run("verify-dossier", str(out_file))
     assert code == 2 and "give --vkey (a dossier) or --policy (a hub dossier)" in out
     code, out = _run("--db", hub_db, "dossier", "NOPE", "--sites", "-o",

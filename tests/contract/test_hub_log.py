@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Clock, bearing, inspection
+from conftest import Clock, bearing, inspection, raw_sql
 from test_site_mirror import HUB_KEY, HUB_VKEY, Site, _mirror
 
 import thread
@@ -21,16 +21,19 @@ from thread import facts as f
 from thread.errors import ConfigurationError
 from thread.log.checkpoint import Checkpoint, generate_signer, verify_checkpoint
 from thread.log.cosignature import cosignatures, generate_cosigner
+from thread.log.merkle import leaf_hash
 from thread.log.tlog_proof import TlogProof
 from thread.log.trust_policy import TrustPolicy
 from thread.sites.hub_dossier import HubDossierError, hub_dossier_of, verify_hub_dossier
 from thread.sites.hub_log import CaughtUp, HubLog
 from thread.sites.mirror import Mirror, SiteRefused
+from thread.sites.mirror_check import check_mirrors
 from thread.sites.site import latest_checkpoint
 
 pytestmark = pytest.mark.contract
 
 HUB_LOG_KEY, HUB_LOG_VKEY = generate_signer("acme.example/hub")
+PLANT_1, PLANT_2 = "acme.example/plant-1", "acme.example/plant-2"
 
 
 def _hub(url: str, *sites: Site) -> tuple[thread.Ledger, Mirror, HubLog]:
@@ -191,5 +194,38 @@ def test_a_hub_dossier_changed_or_short_of_its_policy_is_refused(
             verify_hub_dossier((json.dumps(tampered, indent=2) + "\n").encode(), policy)
     with pytest.raises(HubDossierError, match="canonical layout"):
         verify_hub_dossier(data.replace(b'\n  "hub"', b'\n "hub"'), _policy(*plants))
+    ledger.close()
+    mirror.close()
+
+
+def test_an_auditor_derives_every_mirror_again_and_finds_each_insider_edit(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """Both mirrors hold under the policy; then, by raw SQL below the mirror: an entry
+    deleted (a gap), an entry's bytes changed, an entry replaced with its leaf hash to
+    match (another root), and a policy asking for a witness that never cosigned: each is
+    named for its site."""
+    plants, ledger, mirror, _ = _made_at_a_and_b(ledger_url, clock, tmp_path)
+    checks = check_mirrors(mirror, _policy(*plants), ledger)
+    assert [(c.origin, c.size, c.witnesses, c.ok) for c in checks] == [
+        ("acme.example/plant-1", plants[0].ledger.count(), ("hub",), True),
+        ("acme.example/plant-2", plants[1].ledger.count(), ("hub",), True)]
+    [absent] = {c.problems for c in check_mirrors(mirror, _policy(*plants, witnessed=True),
+                                                  ledger)}
+    assert "do not make the quorum 'both'" in absent[0]
+    forged = b"DTL\x01forged"
+    edits = [
+        ("DELETE FROM hub_site_entries WHERE origin = ? AND idx = 2",
+         (PLANT_1,), "entry 2 is missing (the next held is 3)"),
+        ("UPDATE hub_site_entries SET canonical = ? WHERE origin = ? AND idx = 1",
+         (forged, PLANT_2), "entry 1: its stored leaf hash is not its bytes'"),
+    ]
+    for statement, params, problem in edits:
+        raw_sql(ledger_url, statement, params)
+        found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}
+        assert problem in found[params[-1]]
+    raw_sql(ledger_url, "UPDATE hub_site_entries SET canonical = ?, leaf = ? WHERE origin = ? "
+            "AND idx = 1", (forged, leaf_hash(forged), PLANT_2))
+    found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}
+    assert found[PLANT_2] == ("its 5 entries do not make the cosigned root",)
     ledger.close()
     mirror.close()

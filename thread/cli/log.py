@@ -29,6 +29,7 @@ from thread.presentation import moment, printable, shorten, table
 if TYPE_CHECKING:
     from thread.ledger import Ledger
     from thread.read.check import ReadModelReport
+    from thread.sites.mirror_check import SiteCheck
 
 # The log's modules (and the cryptography they use) load when a command runs.
 
@@ -209,10 +210,14 @@ def _signer_in(key_file: Path) -> str:
 @click.option("--read-models", "read_models", is_flag=True,
               help="Also re-derive every read-model row from the log and name the first row "
                    "that differs in each table.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="At a hub: a c2sp.org/tlog-policy file; every site mirror is derived "
+                   "again from its stored entries and its cosigned checkpoint must meet it.")
 @json_option
 @click.pass_context
 def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], strict: bool,
-           read_models: bool, as_json: bool) -> None:
+           read_models: bool, policy_file: Path | None, as_json: bool) -> None:
     """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold.
 
     Checkpoint signatures are checked only against the keys given with --vkey;
@@ -232,8 +237,10 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
             report = audit(ledger, verifier_keys=vkeys, trusted_checkpoints=notes,
                            progress=advance)
         derived = _read_models_checked(ledger, show) if read_models else None
+        mirrors = None if policy_file is None else _mirrors_checked(ledger, policy_file)
     unsigned = _unchecked_signatures(report.checkpoints, bool(vkeys), ctx)
-    ok = report.ok and not (strict and unsigned) and (derived is None or derived.ok)
+    ok = (report.ok and not (strict and unsigned) and (derived is None or derived.ok)
+          and all(site.ok for site in mirrors or ()))
     first = report.first
     findings = sorted(report.findings)
     if as_json:
@@ -249,7 +256,11 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                        "ok": derived.ok, "tree_size": derived.tree_size,
                        "positions": derived.positions, "rows": derived.rows,
                        "first_problem": derived.first.describe() if derived.first else None,
-                       "findings": [f.model_dump(mode="json") for f in derived.findings]}})})
+                       "findings": [f.model_dump(mode="json") for f in derived.findings]}}),
+                   **({} if mirrors is None else {"mirrors": [
+                       {"origin": m.origin, "ok": m.ok, "size": m.size,
+                        "witnesses": list(m.witnesses), "problems": list(m.problems)}
+                       for m in mirrors]})})
         if not ok:
             ctx.exit(1)
         return
@@ -271,6 +282,15 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
             click.echo(f"  {printable(finding.describe())}", err=True)
     if derived is not None:
         _echo_read_models(derived)
+    for site in mirrors or ():
+        if site.ok:
+            click.echo(printable(f"mirror of {site.origin}: {plural(site.size, 'entry', 'entries')}"
+                                 f", contiguous, each once, make the cosigned root; cosigned by "
+                                 f"{', '.join(site.witnesses) or 'no witness'} as the policy "
+                                 f"requires; in the hub's log"))
+        else:
+            click.echo(printable(f"NOT VERIFIED: mirror of {site.origin}: "
+                                 f"{'; '.join(site.problems)}"), err=True)
     if not ok:
         ctx.exit(1)
 
@@ -515,3 +535,20 @@ def _verify_hub_dossier(ctx: click.Context, dossier_file: Path, policy_file: Pat
         f"verified: each site checkpoint meets {policy_file} and is in the hub log "
         f"{verified.hub} (tree of {plural(verified.hub_size, 'leaf', 'leaves')}) signed by "
         f"a log the policy lists"))
+
+
+def _mirrors_checked(ledger: Ledger, policy_file: Path) -> list[SiteCheck]:
+    from thread.log.checkpoint import CheckpointError
+    from thread.log.trust_policy import TrustPolicy
+    from thread.sites.mirror import Mirror
+    from thread.sites.mirror_check import check_mirrors
+
+    try:
+        policy = TrustPolicy.from_file(policy_file)
+    except CheckpointError as error:
+        raise Refused(str(error)) from None
+    mirror = Mirror.beside(ledger)
+    try:
+        return check_mirrors(mirror, policy, ledger)
+    finally:
+        mirror.close()

@@ -222,7 +222,7 @@ def test_an_auditor_derives_every_mirror_again_and_finds_each_insider_edit(
     for statement, params, problem in edits:
         raw_sql(ledger_url, statement, params)
         found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}
-        assert problem in found[params[-1]]
+        assert problem in found[str(params[-1])]
     raw_sql(ledger_url, "UPDATE hub_site_entries SET canonical = ?, leaf = ? WHERE origin = ? "
             "AND idx = 1", (forged, leaf_hash(forged), PLANT_2))
     found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}

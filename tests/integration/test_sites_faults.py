@@ -20,9 +20,11 @@ from test_sites_forwarding import HUB_KEY, HUB_VKEY, Site, _mirrored, _same, _un
 import thread
 from thread import facts as f
 from thread.log.checkpoint import generate_signer, verify_checkpoint
+from thread.log.trust_policy import TrustPolicy
 from thread.sites.forward import Forwarder, SiteBehindHub
 from thread.sites.hub import Hub
 from thread.sites.mirror import Mirror
+from thread.sites.mirror_check import check_mirrors
 from thread.sites.wire import STREAM
 
 HUB = "from thread.cli import main; main()"
@@ -88,6 +90,12 @@ def test_the_hub_killed_again_and_again_loses_and_duplicates_nothing(tmp_path: P
         assert sizes == sorted(set(sizes)) and sizes[-1] == site.size
         last = verify_checkpoint(hub_log.checkpoints()[-1][1], HUB_LOG_VKEY)
         assert last.size == hub_log.count()
+        policy = TrustPolicy.parse(f"log {site.verifier}\nwitness hub {HUB_VKEY}\nquorum hub\n"
+                                   .encode())
+        mirror = Mirror(str(tmp_path / "hub.db"), cosigner_key=HUB_KEY, sites={})
+        [check] = check_mirrors(mirror, policy, hub_log)  # the mirror and the hub's log
+        assert (check.problems, check.size) == ((), site.size)
+        mirror.close()
         hub_log.close()
     finally:
         hub.send_signal(signal.SIGTERM)

@@ -17,9 +17,11 @@ import thread
 from thread import facts as f
 from thread.log.checkpoint import generate_signer
 from thread.log.cosignature import cosignatures, generate_cosigner
+from thread.log.trust_policy import TrustPolicy
 from thread.sites.forward import Forwarder
 from thread.sites.hub import Hub, prepare
 from thread.sites.mirror import Mirror
+from thread.sites.mirror_check import check_mirrors
 from thread.sites.site import log_entries
 from thread.sites.wire import EntriesMessage, encode, subject
 
@@ -77,6 +79,10 @@ def _same(mirror: Mirror, site: Site) -> None:
     assert mirror.entries(site.ledger.origin) == log_entries(site.ledger, 0, site.size)
     assert state.mirror_note is not None and f"\n{site.size}\n" in state.mirror_note
     assert len(cosignatures(state.mirror_note, [HUB_VKEY])) == 1
+    policy = TrustPolicy.parse(f"log {site.verifier}\nwitness hub {HUB_VKEY}\nquorum hub\n"
+                               .encode())
+    [check] = [c for c in check_mirrors(mirror, policy) if c.origin == site.ledger.origin]
+    assert (check.problems, check.size) == ((), site.size)  # derived again from the entries
 
 
 def _run(tmp_path: Path, scenario: Callable[..., Coroutine[None, None, None]],

@@ -40,7 +40,8 @@ class SiteCheck:
 
 def check_mirrors(mirror: Mirror, policy: TrustPolicy, ledger: Ledger | None = None
                   ) -> list[SiteCheck]:
-    """Re-derive every site mirror the hub holds (see the module)."""
+    """Re-derive every site mirror the hub holds (see the module); with the hub's own
+    ``ledger``, check its log of each site too."""
     return [_check(mirror, origin, policy, ledger) for origin in mirror.known()]
 
 
@@ -79,9 +80,9 @@ def _check(mirror: Mirror, origin: str, policy: TrustPolicy, ledger: Ledger | No
         problems.append(f"holds {tree.size} entries below the cosigned {checkpoint.size}")
     elif not problems and tree.root() != checkpoint.root:
         problems.append(f"its {tree.size} entries do not make the cosigned root")
-    if logged is None:
+    if logged is None and ledger is not None:
         problems.append("the hub's own log holds no checkpoint of it")
-    elif not problems and roots.get(logged[0]) != logged[1]:
+    elif logged is not None and not problems and roots.get(logged[0]) != logged[1]:
         problems.append(f"the hub's log says {logged[0]} entries with another root than the "
                         f"entries make")
     return SiteCheck(origin, checkpoint.size, verdict.witnesses, tuple(problems))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Clock, bearing, inspection
-from test_hub_log import _hub
-from test_site_mirror import Site, _mirror
+from test_hub_log import _forward_all, _hub, _plants
+from test_site_mirror import _mirror
 
 from thread import facts as f
 from thread.errors import UnknownSubject
@@ -26,8 +26,7 @@ PLANT_1, PLANT_2 = "acme.example/plant-1", "acme.example/plant-2"
 def test_a_component_is_followed_from_the_site_that_made_it_to_the_one_that_assembled_it(
         ledger_url: str, clock: Clock, tmp_path: Path) -> None:
     """Trace, genealogy and recall scope at the hub, each from the right site's log."""
-    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
-              for n in (1, 2)]
+    plants = _plants(tmp_path, clock)
     ledger, mirror, _ = _hub(ledger_url, *plants)
     made, assembled = plants[0].ledger, plants[1].ledger
     plants[0].write(1)
@@ -41,9 +40,7 @@ def test_a_component_is_followed_from_the_site_that_made_it_to_the_one_that_asse
     assembled.record(bearing("C-1"))  # received from plant 1
     assembled.record(bearing("A-1"))
     assembled.record(f.ComponentInstalled(serial="A-1", component="C-1", position="P1"))
-    for plant in plants:
-        plant.ledger.checkpoint(plant.signer)
-        _mirror(mirror, plant)
+    _forward_all(mirror, plants)
     hub = AcrossSites.beside(ledger, mirror)
     assert hub.where("part", "C-1") == [PLANT_1, PLANT_2]
     stories = {s.origin: s.story for s in hub.trace("C-1", verified=True)}

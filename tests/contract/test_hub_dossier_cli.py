@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import Clock, bearing, inspection
-from test_hub_log import HUB_LOG_VKEY, _hub
-from test_site_mirror import HUB_VKEY, Site, _mirror
+from conftest import Clock, bearing
+from test_hub_log import HUB_LOG_VKEY, _forward_all, _hub, _made_at_a_and_b, _plants
+from test_site_mirror import HUB_VKEY
 
 from thread import facts as f
 from thread.cli import main
@@ -28,21 +28,8 @@ def _run(*args: str) -> tuple[int, str]:
 def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
     """Written at the hub, verified with a tlog-policy file; refused when changed or when
     the policy asks for a witness that never cosigned."""
-    clock = Clock()
-    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
-              for n in (1, 2)]
     hub_db = str(tmp_path / "hub.db")
-    ledger, mirror, log = _hub(hub_db, *plants)
-    plants[0].write(1)
-    plants[0].ledger.record(bearing("C-1"))
-    plants[0].ledger.record(inspection("C-1"))
-    plants[1].write(1)
-    plants[1].ledger.record(bearing("C-1"))
-    plants[1].ledger.record(f.Quarantined(serial="C-1", reason="incoming check"))
-    for plant in plants:
-        plant.ledger.checkpoint(plant.signer)
-        _mirror(mirror, plant)
-    log.catch_up()
+    plants, ledger, mirror, _ = _made_at_a_and_b(hub_db, Clock(), tmp_path)
     ledger.close()
     mirror.close()
     policy = tmp_path / "policy.txt"
@@ -88,8 +75,7 @@ def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
 def test_trace_genealogy_and_recall_across_sites_from_the_command_line(tmp_path: Path) -> None:
     """``--sites`` answers per site at a hub; a serial no site holds is one line."""
     clock = Clock()
-    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
-              for n in (1, 2)]
+    plants = _plants(tmp_path, clock)
     hub_db = str(tmp_path / "hub.db")
     ledger, mirror, _ = _hub(hub_db, *plants)
     plants[0].write(1)
@@ -102,9 +88,7 @@ def test_trace_genealogy_and_recall_across_sites_from_the_command_line(tmp_path:
     plants[1].ledger.record(bearing("C-1"))
     plants[1].ledger.record(bearing("A-1"))
     plants[1].ledger.record(f.ComponentInstalled(serial="A-1", component="C-1"))
-    for plant in plants:
-        plant.ledger.checkpoint(plant.signer)
-        _mirror(mirror, plant)
+    _forward_all(mirror, plants)
     ledger.close()
     mirror.close()
     code, out = _run("--db", hub_db, "trace", "C-1", "--sites")

@@ -47,8 +47,7 @@ def test_each_cosigned_site_checkpoint_is_a_fact_in_the_hub_log(
         ledger_url: str, clock: Clock, tmp_path: Path) -> None:
     """Two sites mirrored: the hub's log holds each one's latest cosigned checkpoint, and
     the hub's own signed checkpoint covers those facts; a second catch-up adds nothing."""
-    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
-              for n in (1, 2)]
+    plants = _plants(tmp_path, clock)
     ledger, mirror, log = _hub(ledger_url, *plants)
     for plant in plants:
         plant.write(3)
@@ -133,12 +132,24 @@ def _policy(*plants: Site, witnessed: bool = False) -> TrustPolicy:
     return TrustPolicy.parse(("\n".join(lines) + "\n").encode())
 
 
+def _plants(tmp_path: Path, clock: Clock) -> list[Site]:
+    """Plants 1 and 2, named acme.example/plant-1 and -2."""
+    return [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
+            for n in (1, 2)]
+
+
+def _forward_all(mirror: Mirror, plants: list[Site]) -> None:
+    """Each plant signs a checkpoint and the hub mirrors it."""
+    for plant in plants:
+        plant.ledger.checkpoint(plant.signer)
+        _mirror(mirror, plant)
+
+
 def _made_at_a_and_b(ledger_url: str, clock: Clock, tmp_path: Path
                      ) -> tuple[list[Site], thread.Ledger, Mirror, bytes]:
     """Component C-1 made and inspected at plant 1, received and held at plant 2; both
     mirrored and logged at the hub, and its hub dossier written."""
-    plants = [Site(tmp_path / f"plant-{n}.db", clock, origin=f"acme.example/plant-{n}")
-              for n in (1, 2)]
+    plants = _plants(tmp_path, clock)
     ledger, mirror, log = _hub(ledger_url, *plants)
     plants[0].write(2)
     plants[0].ledger.record(bearing("C-1"))
@@ -146,9 +157,7 @@ def _made_at_a_and_b(ledger_url: str, clock: Clock, tmp_path: Path
     plants[1].write(1)
     plants[1].ledger.record(bearing("C-1"))
     plants[1].ledger.record(f.Quarantined(serial="C-1", reason="incoming check"))
-    for plant in plants:
-        plant.ledger.checkpoint(plant.signer)
-        _mirror(mirror, plant)
+    _forward_all(mirror, plants)
     log.catch_up()
     return plants, ledger, mirror, hub_dossier_of(ledger, mirror, "C-1")
 

@@ -102,3 +102,9 @@ class NotALedger(ConfigurationError):  # noqa: N818 - reads as what the user poi
 
 class ReadOnlyLedger(LedgerError):  # noqa: N818 - reads as the situation it reports
     """A write to a ledger this process may only read: names the ledger and why."""
+
+
+def one_line(error: LedgerError) -> str:
+    """A refusal as the one line a user reads (the CLI's message, the API's detail)."""
+    notes = getattr(error, "__notes__", [])
+    return " ".join([str(error), *(f"({note})" for note in notes)])

@@ -71,27 +71,30 @@ class Identity:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise PolicyError(f"identity file {path}: {error}") from None
+        return cls.from_mapping(data, f"identity file {path}")
+
+    @classmethod
+    def from_mapping(cls, data: object, where: str) -> Identity:
+        """An identity from its JSON object (see :meth:`from_file`); ``where`` names it in
+        the one line a bad one gets."""
         if not isinstance(data, dict) or not isinstance(data.get("user"), str):
-            raise PolicyError(f"identity file {path}: expected a JSON object with a "
-                              f"\"user\" string")
+            raise PolicyError(f"{where}: expected a JSON object with a \"user\" string")
         lists = ("roles", "citizenship", "licences", "exemptions")
         known = {"user", "us_person", "site", "country", *lists}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise PolicyError(f"identity file {path}: unknown field {unknown[0]!r}; expected "
+            raise PolicyError(f"{where}: unknown field {unknown[0]!r}; expected "
                               f"{', '.join(sorted(known))}")
         for name in lists:
             value = data.get(name, [])
             if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-                raise PolicyError(f"identity file {path}: {name} is {value!r}; expected a "
-                                  f"list of strings")
+                raise PolicyError(f"{where}: {name} is {value!r}; expected a list of strings")
         if not isinstance(data.get("us_person", False), bool):
-            raise PolicyError(f"identity file {path}: us_person is {data['us_person']!r}; "
-                              f"expected true or false")
+            raise PolicyError(f"{where}: us_person is {data['us_person']!r}; expected true or "
+                              f"false")
         for name in ("site", "country"):
             if not isinstance(data.get(name), str | None):
-                raise PolicyError(f"identity file {path}: {name} is {data[name]!r}; expected "
-                                  f"a string")
+                raise PolicyError(f"{where}: {name} is {data[name]!r}; expected a string")
         return cls(data["user"], tuple(data.get("roles", [])), data.get("us_person", False),
                    tuple(data.get("citizenship", [])), tuple(data.get("licences", [])),
                    tuple(data.get("exemptions", [])), data.get("site"), data.get("country"))

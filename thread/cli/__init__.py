@@ -29,7 +29,7 @@ import click
 from click.core import ParameterSource
 
 import thread
-from thread.errors import LedgerError
+from thread.errors import LedgerError, one_line
 from thread.presentation import printable
 from thread.times import EARLIEST, LATEST
 
@@ -59,6 +59,7 @@ COMMANDS = {
     "investigate": "investigate", "signer": "signers", "audit-trail": "audit",
     "classify": "labels", "keyring": "labels",
     "forward": "sites", "hub": "sites", "mirrors": "sites", "witness": "sites",
+    "serve": "web",
 }
 
 
@@ -317,9 +318,7 @@ def across(ctx: click.Context) -> Iterator[AcrossSites]:
             mirror.close()
 
 
-def message(error: LedgerError) -> str:
-    notes = getattr(error, "__notes__", [])
-    return " ".join([str(error), *(f"({note})" for note in notes)])
+message = one_line  # the name the commands know it by
 
 
 def ledger_name(url: str | None) -> str:

@@ -7,9 +7,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+from conftest import Clock, bearing, inspection, released_bearing
+
+import thread
+from thread import facts as f
+
+#: When the small plant's operations start.
+T0 = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
 
 
 def _free_port() -> int:
@@ -36,3 +44,19 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         runner.join(timeout=15)
+
+
+def small_plant(url: str, clock: Clock) -> None:
+    """A design, a grinder, two machined and inspected bearings, one in an assembly."""
+    ledger = thread.open(url, clock=clock)
+    ledger.record(released_bearing())
+    ledger.record(f.MachineRegistered(machine="GR-01", name="Grinder", kind="grinder"))
+    for serial in ("SN-1", "SN-2"):
+        ledger.record(bearing(serial))
+        ledger.record(f.OperationPerformed(serial=serial, operation="OP30", station="ST",
+                                           machine="GR-01", operator="op", started_at=T0,
+                                           ended_at=T0.replace(minute=10), cycle_time_s=600))
+        ledger.record(inspection(serial))
+    ledger.record(bearing("A-1"))
+    ledger.record(f.ComponentInstalled(serial="A-1", component="SN-1", position="P1"))
+    ledger.close()

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Clock, bearing, inspection, released_bearing
-from web_server import serving
+from conftest import Clock
+from web_server import T0, serving, small_plant
 
 import thread
-from thread import facts as f
 from thread.access.policy import Identity, Policy
 from thread.log.checkpoint import Checkpoint, generate_signer
 from thread.log.offline import verify_dossier
@@ -25,24 +23,8 @@ from thread.web import create_app
 
 pytestmark = pytest.mark.contract
 
-T0 = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
 OPERATOR = "op-token-0123456789"
 ENGINEER = "qe-token-0123456789"
-
-
-def _plant(url: str, clock: Clock) -> None:
-    ledger = thread.open(url, clock=clock)
-    ledger.record(released_bearing())
-    ledger.record(f.MachineRegistered(machine="GR-01", name="Grinder", kind="grinder"))
-    for serial in ("SN-1", "SN-2"):
-        ledger.record(bearing(serial))
-        ledger.record(f.OperationPerformed(serial=serial, operation="OP30", station="ST",
-                                           machine="GR-01", operator="op", started_at=T0,
-                                           ended_at=T0.replace(minute=10), cycle_time_s=600))
-        ledger.record(inspection(serial))
-    ledger.record(bearing("A-1"))
-    ledger.record(f.ComponentInstalled(serial="A-1", component="SN-1", position="P1"))
-    ledger.close()
 
 
 def _fact(serial: str, revision: str = "A", record_id: str | None = None) -> dict[str, object]:
@@ -54,7 +36,7 @@ def _fact(serial: str, revision: str = "A", record_id: str | None = None) -> dic
 def test_answers_are_the_library_s_own(ledger_url: str, clock: Clock) -> None:
     """Story, history, genealogy, recall scope, DHR and the proofs equal what the library
     gives in-process."""
-    _plant(ledger_url, clock)
+    small_plant(ledger_url, clock)
     ledger = thread.open(ledger_url, clock=clock)
     with serving(create_app(ledger_url)) as base, httpx.Client(base_url=base) as http:
         assert http.get("/parts/SN-1").json() == json.loads(
@@ -82,7 +64,7 @@ def test_a_retried_post_writes_nothing_twice_and_a_bad_batch_writes_nothing(
     """The same source record twice is one event; a batch whose second fact names an
     unreleased revision writes none of its facts and names the problem; malformed input is
     a 4xx with one line, never a 500."""
-    _plant(ledger_url, clock)
+    small_plant(ledger_url, clock)
     with serving(create_app(ledger_url)) as base, httpx.Client(base_url=base) as http:
         first = http.post("/facts", json=_fact("SN-9", record_id="WO-9"))
         again = http.post("/facts", json=_fact("SN-9", record_id="WO-9"))
@@ -114,7 +96,7 @@ def test_a_retried_post_writes_nothing_twice_and_a_bad_batch_writes_nothing(
 def test_tokens_and_the_role_policy_decide_each_request(ledger_url: str, clock: Clock) -> None:
     """No token or an unknown one is 401; an operator may register a part but not record a
     disposition (403 naming why); what was refused is not written."""
-    _plant(ledger_url, clock)
+    small_plant(ledger_url, clock)
     tokens = {OPERATOR: Identity("olga", ("operator",)),
               ENGINEER: Identity("quinn", ("quality-engineer",))}
     app = create_app(ledger_url, tokens=tokens, policy=Policy.default())
@@ -137,7 +119,7 @@ def test_an_independent_reader_verifies_the_log_from_its_tiles(
     """Served over HTTP: the signed checkpoint, every tile and entry bundle its size needs;
     the root recomputed from them (with hashlib, not the library) is the checkpoint's, and
     a part's dossier fetched over HTTP verifies offline."""
-    _plant(ledger_url, clock)
+    small_plant(ledger_url, clock)
     ledger = thread.open(ledger_url, clock=clock)
     key, vkey = generate_signer(ledger.origin)
     note = ledger.checkpoint(key)

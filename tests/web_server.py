@@ -47,7 +47,8 @@ def serving(app: Any) -> Iterator[str]:
 
 
 def small_plant(url: str, clock: Clock) -> None:
-    """A design, a grinder, two machined and inspected bearings, one in an assembly."""
+    """A design, a grinder with a condition record, two machined (with process data) and
+    inspected bearings, one in an assembly."""
     ledger = thread.open(url, clock=clock)
     ledger.record(released_bearing())
     ledger.record(f.MachineRegistered(machine="GR-01", name="Grinder", kind="grinder"))
@@ -56,7 +57,17 @@ def small_plant(url: str, clock: Clock) -> None:
         ledger.record(f.OperationPerformed(serial=serial, operation="OP30", station="ST",
                                            machine="GR-01", operator="op", started_at=T0,
                                            ended_at=T0.replace(minute=10), cycle_time_s=600))
+        ledger.record(f.ProcessRecorded(
+            serial=serial, operation="OP30", machine="GR-01", started_at=T0,
+            ended_at=T0.replace(minute=10), parameters=[f.ParameterSummary(
+                name="spindle_speed", unit="rpm", n=60, min=23900, max=24100, mean=24000,
+                sd=40)]))
         ledger.record(inspection(serial))
+    ledger.record(f.ConditionRecorded(
+        machine="GR-01", window_start=T0.replace(hour=5), window_end=T0.replace(hour=7),
+        availability=0.97, performance=0.9, quality=1.0, metrics=[f.ConditionMetric(
+            name="vibration", unit="mm/s", n=120, min=0.8, max=5.1, mean=2.2,
+            threshold=4.5)]))
     ledger.record(bearing("A-1"))
     ledger.record(f.ComponentInstalled(serial="A-1", component="SN-1", position="P1"))
     ledger.close()

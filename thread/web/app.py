@@ -26,7 +26,7 @@ from thread.errors import (
     UnknownSubject,
     one_line,
 )
-from thread.web import proofs, reading, recording
+from thread.web import pages, proofs, reading, recording
 from thread.web.access import Ledgers
 
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
@@ -51,7 +51,7 @@ def create_app(url: str | None = None, *, tokens: dict[str, Identity] | None = N
     app.add_exception_handler(LedgerError, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(PermissionError, _unauthorised)  # type: ignore[arg-type]
-    for module in (recording, reading, proofs):
+    for module in (recording, reading, proofs, pages):
         app.include_router(module.router)
     return app
 

@@ -10,19 +10,23 @@ trusted network only).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 
 import thread
 from thread.access.policy import Identity, Policy, PolicyError
 from thread.ledger import Ledger
 
+#: Requests using the ledger at once (each may hold a few database connections).
+CONCURRENCY = 8
 #: Who writes when no tokens are configured.
 ANONYMOUS = "api"
 
@@ -50,11 +54,14 @@ class Ledgers:
     """The ledger at ``url``, opened once per identity that asks (closed by :meth:`close`)."""
 
     def __init__(self, url: str | None, *, tokens: Mapping[str, Identity] | None = None,
-                 policy: Policy | None = None,
+                 policy: Policy | None = None, concurrency: int = CONCURRENCY,
                  opener: Callable[..., Ledger] = thread.open) -> None:
         self.url = url
         self.tokens = dict(tokens or {})
         self.policy = policy
+        #: Requests that use a ledger at once; the others wait their turn without holding
+        #: a thread, so the database's connections stay bounded under any load.
+        self.turns = asyncio.Semaphore(concurrency)
         self._open = opener
         self._opened: dict[str, Ledger] = {}
         self._lock = threading.Lock()
@@ -91,11 +98,13 @@ class Ledgers:
             self._opened.clear()
 
 
-def ledger_of(request: Request,
-              authorization: Annotated[str | None, Header()] = None) -> Ledger:
-    """The ledger as the request's bearer token's identity sees it."""
+async def ledger_of(request: Request, authorization: Annotated[str | None, Header()] = None
+                    ) -> AsyncIterator[Ledger]:
+    """The ledger as the request's bearer token's identity sees it, for the request's turn."""
     ledgers: Ledgers = request.app.state.ledgers
-    return ledgers.ledger(ledgers.identity(authorization))
+    identity = ledgers.identity(authorization)
+    async with ledgers.turns:
+        yield await run_in_threadpool(ledgers.ledger, identity)
 
 
 #: What a route declares to be given the asker's ledger.

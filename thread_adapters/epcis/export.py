@@ -1,0 +1,197 @@
+"""The ledger's facts as a GS1 EPCIS 2.0 JSON-LD document, with CBV 2.0 vocabulary.
+
+| fact | EPCIS 2.0 event |
+|---|---|
+| part or lot registered | ObjectEvent ADD, bizStep ``commissioning``, disposition ``active`` |
+| component installed / removed (on the assembly) | AggregationEvent ADD / DELETE, bizStep ``assembling`` / ``disassembling`` |
+| material consumed | TransformationEvent: the material lot's class in, the part out |
+| operation performed, process recorded | ObjectEvent OBSERVE, bizStep ``sensor_reporting``; process parameters as a ``sensorElementList`` |
+| inspection recorded | ObjectEvent OBSERVE, bizStep ``inspecting``, disposition ``conformant`` / ``non_conformant``, the measure as a sensor report |
+| shipped | ObjectEvent OBSERVE, bizStep ``shipping``, disposition ``in_transit``, the order as a ``po`` business transaction |
+| installed at a site | ObjectEvent OBSERVE, bizStep ``installing`` |
+| quarantined / released / recalled | ObjectEvent OBSERVE, bizStep ``holding`` / ``releasing``; disposition ``non_sellable_other`` / ``active`` / ``recalled`` |
+| any other fact | ObjectEvent OBSERVE, bizStep ``other`` |
+
+A corrected event is exported with an ``errorDeclaration`` naming its correction's event as
+the corrective event. Every event carries its CBV 2.0 event hash as ``eventID``, and the
+ledger's own record of it under the ``dtl:`` extension namespace (topic, summary, hash in
+its chain, version), so nothing the ledger holds is dropped. A part with a GTIN (in its UDI)
+is named by its GS1 Digital Link (``https://id.gs1.org/01/<GTIN>/21/<serial>``); other parts
+and lots by the ledger's URN scheme (``urn:dtl:part:<serial>``, ``urn:dtl:lot:<lot>``, with
+the serial percent-encoded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from thread import facts as f
+from thread.domain.udi import InvalidUDI, parse_udi
+from thread.presentation import summarize
+from thread_adapters.epcis.event_hash import event_hash
+
+if TYPE_CHECKING:
+    from thread.domain.chain import Recorded
+    from thread.ledger import Ledger
+
+#: The ledger's extension namespace in exported events.
+NAMESPACE = "https://digital-thread-ledger.org/epcis/"
+CONTEXT: list[Any] = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
+                      {"dtl": NAMESPACE}]
+
+
+def epcis_document(ledger: Ledger, *, serial: str | None = None, since: datetime | None = None,
+                   created: datetime | None = None) -> dict[str, Any]:
+    """An EPCISDocument of one part's events (``serial``, with the events on its assemblies
+    that concern it) or of every event recorded since ``since`` (all without either)."""
+    names = _Names(ledger)
+    events = [event for recorded in _recorded(ledger, serial, since)
+              for event in _events(recorded, names)]
+    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": _time(created or datetime.now(UTC)),
+            "epcisBody": {"eventList": events}}
+
+
+def _recorded(ledger: Ledger, serial: str | None, since: datetime | None
+              ) -> Iterator[Recorded]:
+    if serial is None:
+        for _, event in ledger.scan():
+            if since is None or event.recorded_at >= since:
+                yield event
+        return
+    history = ledger.history(serial)
+    yield from history
+    for event in history:  # the assembly's side of each installation (a fact on it)
+        fact = event.fact
+        if isinstance(fact, f.InstalledInto | f.RemovedFrom):
+            wanted = f.ComponentInstalled if isinstance(fact, f.InstalledInto) \
+                else f.ComponentRemoved
+            yield from (other for other in ledger.history(fact.assembly)
+                        if isinstance(other.fact, wanted)
+                        and other.fact.component == serial)  # type: ignore[attr-defined]
+
+
+class _Names:
+    """The EPC of each serial and lot: its GS1 Digital Link where its UDI gives a GTIN."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._known: dict[str, str] = {}
+
+    def part(self, serial: str) -> str:
+        if serial not in self._known:
+            self._known[serial] = self._digital_link(serial) or \
+                f"urn:dtl:part:{quote(serial, safe='')}"
+        return self._known[serial]
+
+    def _digital_link(self, serial: str) -> str | None:
+        try:
+            first = self.ledger.history(serial)[0].fact
+        except Exception:  # noqa: BLE001 - a part this reader cannot see: the URN names it
+            return None
+        udi = getattr(first, "udi", None)
+        if not udi:
+            return None
+        try:
+            gtin = parse_udi(udi).gtin
+        except InvalidUDI:
+            return None
+        return f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}"
+
+
+def lot_class(lot: str) -> str:
+    """The EPC class of a lot: the ledger's URN."""
+    return f"urn:dtl:lot:{quote(lot, safe='')}"
+
+
+def _events(recorded: Recorded, names: _Names) -> Iterable[dict[str, Any]]:
+    fact = recorded.fact
+    if isinstance(fact, f.InstalledInto | f.RemovedFrom | f.SignatureApplied | f.Withheld):
+        return []  # the assembly's fact carries it; signatures and withheld facts are not
+    kind, key = fact.subject
+    what = [names.part(key)] if kind == "part" else []
+    quantity = [{"epcClass": lot_class(key), "quantity": 1.0}] if kind == "lot" else []
+    common: dict[str, Any] = {"eventTime": _time(recorded.occurred_at),
+                              "eventTimeZoneOffset": "+00:00",
+                              "recordTime": _time(recorded.recorded_at)}
+    event: dict[str, Any]
+    if isinstance(fact, f.PartRegistered):
+        event = _object("ADD", what, quantity, "commissioning", "active")
+    elif isinstance(fact, f.ComponentInstalled | f.ComponentRemoved):
+        adding = isinstance(fact, f.ComponentInstalled)
+        event = {"type": "AggregationEvent", "action": "ADD" if adding else "DELETE",
+                 "parentID": names.part(key), "childEPCs": [names.part(fact.component)],
+                 "bizStep": "assembling" if adding else "disassembling",
+                 "disposition": "in_progress"}
+    elif isinstance(fact, f.MaterialConsumed):
+        event = {"type": "TransformationEvent",
+                 "inputQuantityList": [{"epcClass": lot_class(fact.material_lot),
+                                        "quantity": fact.quantity, "uom": fact.unit}],
+                 "outputEPCList": what, "bizStep": "commissioning"}
+    elif isinstance(fact, f.ProcessRecorded):
+        event = _object("OBSERVE", what, quantity, "sensor_reporting", None)
+        event["sensorElementList"] = [{
+            "sensorMetadata": {"startTime": _time(fact.started_at),
+                               "endTime": _time(fact.ended_at)},
+            "sensorReport": [_report(p.name, p.unit, p.min, p.max, p.mean, p.sd)
+                             for p in fact.parameters]}]
+        if fact.machine:
+            event["readPoint"] = {"id": f"urn:dtl:machine:{quote(fact.machine, safe='')}"}
+    elif isinstance(fact, f.InspectionRecorded):
+        verdict = getattr(fact, "verdict", None)
+        event = _object("OBSERVE", what, quantity, "inspecting",
+                        "conformant" if verdict == "pass" else "non_conformant"
+                        if verdict == "fail" else None)
+        measured = getattr(fact, "measured", None)
+        if measured is not None:
+            event["sensorElementList"] = [{"sensorReport": [
+                {"type": f"dtl:characteristic/{quote(fact.characteristic, safe='')}",
+                 "value": measured, **({"uom": fact.unit} if getattr(fact, "unit", None)
+                                       else {})}]}]
+    elif isinstance(fact, f.Shipped):
+        event = _object("OBSERVE", what, quantity, "shipping", "in_transit")
+        event["bizTransactionList"] = [{"type": "po", "bizTransaction":
+                                        f"urn:dtl:order:{quote(fact.order, safe='')}"}]
+    elif isinstance(fact, f.InstalledAtSite):
+        event = _object("OBSERVE", what, quantity, "installing", "active")
+    elif isinstance(fact, f.Quarantined):
+        event = _object("OBSERVE", what, quantity, "holding", "non_sellable_other")
+    elif isinstance(fact, f.ReleasedFromQuarantine):
+        event = _object("OBSERVE", what, quantity, "other", "active")
+    elif isinstance(fact, f.Recalled):
+        event = _object("OBSERVE", what, quantity, "holding", "recalled")
+    else:
+        event = _object("OBSERVE", what, quantity, "other", None)
+    event.update(common)
+    event["dtl:topic"] = recorded.topic
+    event["dtl:summary"] = summarize(fact)
+    event["dtl:hash"] = recorded.hash.hex()
+    event["dtl:version"] = recorded.originator_version
+    event = {"type": event.pop("type"), **event}
+    event["eventID"] = event_hash(event, CONTEXT)
+    return [event]
+
+
+def _object(action: str, what: list[str], quantity: list[dict[str, Any]], step: str,
+            disposition: str | None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "ObjectEvent", "action": action, "epcList": what}
+    if quantity:
+        event["quantityList"] = quantity
+    event["bizStep"] = step
+    if disposition is not None:
+        event["disposition"] = disposition
+    return event
+
+
+def _report(name: str, unit: str, low: float, high: float, mean: float, sd: float
+            ) -> dict[str, Any]:
+    return {"type": f"dtl:parameter/{quote(name, safe='')}", "minValue": low,
+            "maxValue": high, "meanValue": mean, "sDev": sd, "uom": unit}
+
+
+def _time(moment: datetime) -> str:
+    """A time as EPCIS writes it: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

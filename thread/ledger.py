@@ -436,6 +436,7 @@ class Ledger:
         self.max_clock_skew = max_clock_skew
         self._open_read_side = open_read_side
         self._read_side: Queries | None = None
+        self._read_side_opening = threading.Lock()  # two first readers open it once
         #: The keys that seal personal names and export-controlled content (None: nothing
         #: is sealed, and what is sealed reads as withheld).
         self.keyring = keyring
@@ -696,10 +697,12 @@ class Ledger:
 
     def _queries(self) -> Queries:
         if self._read_side is None:
-            if self._open_read_side is None:
-                raise LedgerError("this ledger was opened without a read side; open it with "
-                                  "thread.open()")
-            self._read_side = self._open_read_side(self)
+            with self._read_side_opening:
+                if self._read_side is None:
+                    if self._open_read_side is None:
+                        raise LedgerError("this ledger was opened without a read side; open "
+                                          "it with thread.open()")
+                    self._read_side = self._open_read_side(self)
         return self._read_side
 
     def trace(self, key: str, *, as_of: datetime | None = None, by: TimeAxis = "recorded",

@@ -151,3 +151,26 @@ def _root(hashes: list[bytes]) -> bytes:
     while split * 2 < len(hashes):
         split *= 2
     return hashlib.sha256(b"\x01" + _root(hashes[:split]) + _root(hashes[split:])).digest()
+
+
+def test_a_hundred_clients_at_once_all_get_their_answer(ledger_url: str, clock: Clock) -> None:
+    """A hundred stories asked at the same moment, with writers among them: every answer is
+    a 200 or 201 (the API takes turns at the ledger, so the database's connections do not
+    run out), and the first readers open the read models once, where they belong."""
+    import asyncio
+
+    small_plant(ledger_url, clock)
+
+    async def crowd(base: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=120,
+                                     limits=httpx.Limits(max_connections=120)) as http:
+            asks = [http.get(f"/parts/SN-{1 + n % 2}") for n in range(100)]
+            asks += [http.post("/facts", json=_fact(f"SN-C{n}")) for n in range(10)]
+            return [answer.status_code for answer in await asyncio.gather(*asks)]
+
+    app = create_app(ledger_url)
+    with serving(app) as base:
+        statuses = asyncio.run(crowd(base))
+        models = app.state.ledgers.ledger(None).read_models
+        assert models.notice is None  # opened once, in their usual place, not a fallback
+    assert statuses == [200] * 100 + [201] * 10

@@ -1,16 +1,19 @@
 """The ledger's facts as a GS1 EPCIS 2.0 JSON-LD document, with CBV 2.0 vocabulary.
 
-| fact | EPCIS 2.0 event |
-|---|---|
-| part or lot registered | ObjectEvent ADD, bizStep ``commissioning``, disposition ``active`` |
-| component installed / removed (on the assembly) | AggregationEvent ADD / DELETE, bizStep ``assembling`` / ``disassembling`` |
-| material consumed | TransformationEvent: the material lot's class in, the part out |
-| operation performed, process recorded | ObjectEvent OBSERVE, bizStep ``sensor_reporting``; process parameters as a ``sensorElementList`` |
-| inspection recorded | ObjectEvent OBSERVE, bizStep ``inspecting``, disposition ``conformant`` / ``non_conformant``, the measure as a sensor report |
-| shipped | ObjectEvent OBSERVE, bizStep ``shipping``, disposition ``in_transit``, the order as a ``po`` business transaction |
-| installed at a site | ObjectEvent OBSERVE, bizStep ``installing`` |
-| quarantined / released / recalled | ObjectEvent OBSERVE, bizStep ``holding`` / ``releasing``; disposition ``non_sellable_other`` / ``active`` / ``recalled`` |
-| any other fact | ObjectEvent OBSERVE, bizStep ``other`` |
+- a part or lot registered: ObjectEvent ADD, bizStep ``commissioning``, disposition
+  ``active``;
+- a component installed or removed (the assembly's fact): AggregationEvent ADD or DELETE,
+  bizStep ``assembling`` or ``disassembling``;
+- material consumed: TransformationEvent, the material lot's class in, the part out;
+- process recorded: ObjectEvent OBSERVE, bizStep ``sensor_reporting``, the parameters as a
+  ``sensorElementList``;
+- inspection recorded: ObjectEvent OBSERVE, bizStep ``inspecting``, disposition
+  ``conformant`` or ``non_conformant``, the measure as a sensor report;
+- shipped: ObjectEvent OBSERVE, bizStep ``shipping``, disposition ``in_transit``, the order
+  as a ``po`` business transaction; installed at a site: bizStep ``installing``;
+- quarantined, released, recalled: ObjectEvent OBSERVE, dispositions
+  ``non_sellable_other``, ``active``, ``recalled``;
+- any other fact: ObjectEvent OBSERVE, bizStep ``other``.
 
 A corrected event is exported with an ``errorDeclaration`` naming its correction's event as
 the corrective event. Every event carries its CBV 2.0 event hash as ``eventID``, and the
@@ -28,10 +31,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from thread_adapters.epcis.event_hash import event_hash
+
 from thread import facts as f
 from thread.domain.udi import InvalidUDI, parse_udi
+from thread.errors import LedgerError
 from thread.presentation import summarize
-from thread_adapters.epcis.event_hash import event_hash
 
 if TYPE_CHECKING:
     from thread.domain.chain import Recorded
@@ -90,7 +95,7 @@ class _Names:
     def _digital_link(self, serial: str) -> str | None:
         try:
             first = self.ledger.history(serial)[0].fact
-        except Exception:  # noqa: BLE001 - a part this reader cannot see: the URN names it
+        except LedgerError:  # a part this reader cannot see: the URN names it
             return None
         udi = getattr(first, "udi", None)
         if not udi:

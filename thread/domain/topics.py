@@ -413,6 +413,12 @@ def _entries() -> list[Topic]:
         T("service.failure-reported", ITEM, _failure, None, "service", ()),
         T("service.failure-analysis-recorded", ITEM,
           lambda p: f"root cause: {p['root_cause']}; {p['conclusion']}", None, "service", ()),
+        T("service.partner-event-received", ITEM,
+          lambda p: f"{p['event_type']}"
+                    + "".join(f" {p[k]}" for k in ("action", "biz_step", "disposition")
+                              if p.get(k))
+                    + (f" at {p['read_point']}" if p.get("read_point") else "")
+                    + f" ({p['event_id'][:30]}...)", None, "service", ()),
         T("service.customer-feedback-received", ITEM,
           lambda p: f"{p['customer']}: {p['text']}"
                     + (f" ({p['rating']}/5)" if p.get("rating") else ""), None, "service", ()),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -53,6 +54,8 @@ def create_app(url: str | None = None, *, tokens: dict[str, Identity] | None = N
     app.add_exception_handler(PermissionError, _unauthorised)  # type: ignore[arg-type]
     for module in (recording, reading, proofs, pages):
         app.include_router(module.router)
+    for entry in entry_points(group="thread.routers"):  # the adapters' routes (EPCIS)
+        app.include_router(entry.load())
     return app
 
 

@@ -31,12 +31,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from thread_adapters.epcis.event_hash import event_hash
-
 from thread import facts as f
 from thread.domain.udi import InvalidUDI, parse_udi
 from thread.errors import LedgerError
 from thread.presentation import summarize
+from thread_adapters.epcis.event_hash import event_hash
 
 if TYPE_CHECKING:
     from thread.domain.chain import Recorded
@@ -76,7 +75,7 @@ def _recorded(ledger: Ledger, serial: str | None, since: datetime | None
                 else f.ComponentRemoved
             yield from (other for other in ledger.history(fact.assembly)
                         if isinstance(other.fact, wanted)
-                        and other.fact.component == serial)  # type: ignore[attr-defined]
+                        and other.fact.component == serial)
 
 
 class _Names:

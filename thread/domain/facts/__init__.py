@@ -73,6 +73,7 @@ from thread.domain.facts.service import (
     FieldMaintenancePerformed,
     FieldPerformanceReported,
     InstalledAtSite,
+    PartnerEventReceived,
     Shipped,
 )
 from thread.domain.facts.signers import (
@@ -139,6 +140,7 @@ __all__ = [
     "ParameterSummary",
     "PartFact",
     "PartRegistered",
+    "PartnerEventReceived",
     "ProcessRecorded",
     "QualityPredicted",
     "Quarantined",

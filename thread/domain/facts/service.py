@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from thread.domain.facts.base import Digest, Identifier, PartFact, Text
+from thread.domain.facts.base import Digest, Identifier, Instant, PartFact, Text
 from thread.domain.facts.measures import Reading
 
 
@@ -77,3 +77,20 @@ class CustomerFeedbackReceived(PartFact):
     customer: Text
     text: Text
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
+
+
+class PartnerEventReceived(PartFact):
+    """A trading partner's traceability event about this part or lot (GS1 EPCIS 2.0) that
+    no other fact says: kept as it came, so nothing captured is dropped. ``event_id`` is its
+    CBV 2.0 event hash."""
+
+    topic = "service.partner-event-received"
+    standard: Literal["epcis-2.0"] = "epcis-2.0"
+    event_type: Identifier
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    event_time: Instant
+    action: Identifier | None = None
+    biz_step: Annotated[str, Field(max_length=200)] | None = None
+    disposition: Annotated[str, Field(max_length=200)] | None = None
+    read_point: Annotated[str, Field(max_length=400)] | None = None
+    biz_location: Annotated[str, Field(max_length=400)] | None = None

@@ -1,0 +1,1 @@
+"""GS1 EPCIS 2.0 in and out."""

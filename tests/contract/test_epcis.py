@@ -115,3 +115,24 @@ def test_one_invalid_event_refuses_the_whole_document(ledger_url: str, clock: Cl
         capture(ledger, _document(good, bad))
     assert ledger.count() == size
     ledger.close()
+
+
+def test_a_corrected_event_is_declared_an_error_naming_its_correction(
+        ledger_url: str, clock: Clock) -> None:
+    """An inspection corrected: the document sends it again with an errorDeclaration whose
+    corrective event is the correcting inspection, under the corrected event's eventID."""
+    small_plant(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    wrong = next(e for e in ledger.history("SN-1") if isinstance(e.fact, f.InspectionRecorded))
+    ledger.correct(wrong.fact.model_copy(update={"measured": 19.992}),
+                   corrects=wrong.originator_version, reason="transcription error")
+    events = epcis_document(ledger, serial="SN-1", created=CREATED)["epcisBody"]["eventList"]
+    [declared] = [e for e in events if "errorDeclaration" in e]
+    [original] = [e for e in events if e.get("dtl:version") == wrong.originator_version
+                  and "errorDeclaration" not in e]
+    corrective = declared["errorDeclaration"]["correctiveEventIDs"]
+    assert declared["eventID"] == original["eventID"]
+    assert [e["dtl:hash"] for e in events if e["eventID"] in corrective] == [
+        ledger.history("SN-1")[-2].hash.hex()]
+    assert declared["errorDeclaration"]["reason"] == "incorrect_data"
+    ledger.close()

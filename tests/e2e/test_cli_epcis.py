@@ -57,6 +57,12 @@ def test_events_and_capture_over_http(tmp_path: Path) -> None:
         assert answer.headers["content-type"] == "application/ld+json"
         events = answer.json()["epcisBody"]["eventList"]
         assert events[0]["bizStep"] == "commissioning"
+        shipped = http.get("/epcis/events", params={
+            "MATCH_epc": "urn:dtl:part:SN-2", "EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-inspecting",
+            "GE_eventTime": "2000-01-01T00:00:00Z", "LT_eventTime": "2100-01-01T00:00:00Z"})
+        assert {e["bizStep"] for e in shipped.json()["epcisBody"]["eventList"]} == {"inspecting"}
+        assert http.get("/epcis/events", params={"GE_eventTime": "2000-01-01T00:00:00"}
+                        ).status_code == 400
         bad = {**answer.json(), "epcisBody": {"eventList": [*events, {"type": "ObjectEvent"}]}}
         refused = http.post("/epcis/capture", json=bad)
         assert refused.status_code == 400 and "eventList[" in refused.json()["detail"]

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from thread import facts as f
 from thread.errors import LedgerError, UnknownSubject
 from thread_adapters.epcis.event_hash import EventHashError, document_hashes
+from thread_adapters.epcis.export import short
 
 if TYPE_CHECKING:
     from thread.ledger import Ledger
@@ -231,17 +232,9 @@ def _list(event: Mapping[str, Any], name: str, number: int) -> Sequence[Any]:
 
 
 def _short(value: object) -> str | None:
-    """A CBV value in its short form (``shipping`` for any of its URI forms)."""
-    if not isinstance(value, str) or not value:
-        return None
-    for prefix in ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
-                   "https://ref.gs1.org/cbv/BTT-", "https://ref.gs1.org/cbv/SDT-",
-                   "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:",
-                   "urn:epcglobal:cbv:btt:", "urn:epcglobal:cbv:sdt:", "cbv:BizStep-",
-                   "cbv:Disp-", "cbv:BTT-", "cbv:SDT-"):
-        if value.startswith(prefix):
-            return value[len(prefix):][:200]
-    return value[:200]
+    """A CBV value in its short form, at most 200 characters."""
+    found = short(value) if isinstance(value, str) else None
+    return found[:200] if found else None
 
 
 def _id(value: object) -> str | None:

@@ -15,8 +15,10 @@
   ``non_sellable_other``, ``active``, ``recalled``;
 - any other fact: ObjectEvent OBSERVE, bizStep ``other``.
 
-A corrected event is exported with an ``errorDeclaration`` naming its correction's event as
-the corrective event. Every event carries its CBV 2.0 event hash as ``eventID``, and the
+A corrected event is sent again with an ``errorDeclaration`` (reason ``incorrect_data``)
+naming its correction's event as the corrective event, under the corrected event's own
+eventID, as EPCIS 2.0 declares an error. Every other event carries its CBV 2.0 event hash
+as ``eventID``, and the
 ledger's own record of it under the ``dtl:`` extension namespace (topic, summary, hash in
 its chain, version), so nothing the ledger holds is dropped. A part with a GTIN (in its UDI)
 is named by its GS1 Digital Link (``https://id.gs1.org/01/<GTIN>/21/<serial>``); other parts
@@ -26,10 +28,11 @@ the serial percent-encoded).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+from uuid import UUID
 
 from thread import facts as f
 from thread.domain.udi import InvalidUDI, parse_udi
@@ -52,11 +55,75 @@ def epcis_document(ledger: Ledger, *, serial: str | None = None, since: datetime
     """An EPCISDocument of one part's events (``serial``, with the events on its assemblies
     that concern it) or of every event recorded since ``since`` (all without either)."""
     names = _Names(ledger)
-    events = [event for recorded in _recorded(ledger, serial, since)
-              for event in _events(recorded, names)]
+    events: list[dict[str, Any]] = []
+    exported: dict[tuple[UUID, int], dict[str, Any]] = {}
+    corrections: list[Recorded] = []
+    for recorded in _recorded(ledger, serial, since):
+        if isinstance(recorded.fact, f.CorrectionRecorded):
+            corrections.append(recorded)
+            continue
+        for event in _events(recorded, names):
+            events.append(event)
+            exported[(recorded.originator_id, recorded.originator_version)] = event
+    events += [declared for correction in corrections
+               if (declared := _declaration(correction, exported)) is not None]
     return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
             "creationDate": _time(created or datetime.now(UTC)),
             "epcisBody": {"eventList": events}}
+
+
+def matching(events: Iterable[dict[str, Any]], *, epcs: Sequence[str] = (),
+             biz_steps: Sequence[str] = (), dispositions: Sequence[str] = (),
+             from_time: datetime | None = None, before: datetime | None = None
+             ) -> list[dict[str, Any]]:
+    """The events an EPCIS 2.0 query selects: ``MATCH_epc`` (any EPC the event names),
+    ``EQ_bizStep``, ``EQ_disposition`` (short names or CBV URIs), ``GE_eventTime`` and
+    ``LT_eventTime``."""
+    steps = {short(step) for step in biz_steps}
+    kept = {short(disposition) for disposition in dispositions}
+    wanted = set(epcs)
+    chosen = []
+    for event in events:
+        named = {*event.get("epcList", ()), *event.get("childEPCs", ()),
+                 *event.get("inputEPCList", ()), *event.get("outputEPCList", ()),
+                 event.get("parentID")}
+        moment = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+        if ((not wanted or wanted & named) and (not steps or event.get("bizStep") in steps)
+                and (not kept or event.get("disposition") in kept)
+                and (from_time is None or moment >= from_time)
+                and (before is None or moment < before)):
+            chosen.append(event)
+    return chosen
+
+
+def short(value: str | None) -> str | None:
+    """A CBV value in its short form (``shipping`` for any of its URI forms)."""
+    if not value:
+        return None
+    for prefix in ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
+                   "https://ref.gs1.org/cbv/BTT-", "https://ref.gs1.org/cbv/SDT-",
+                   "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:",
+                   "urn:epcglobal:cbv:btt:", "urn:epcglobal:cbv:sdt:", "cbv:BizStep-",
+                   "cbv:Disp-", "cbv:BTT-", "cbv:SDT-"):
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+def _declaration(correction: Recorded, exported: dict[tuple[UUID, int], dict[str, Any]]
+                 ) -> dict[str, Any] | None:
+    """The corrected event sent again with an ``errorDeclaration`` naming its correction's
+    event, under the corrected event's own eventID, as EPCIS 2.0 declares an error."""
+    fact = correction.fact
+    assert isinstance(fact, f.CorrectionRecorded)
+    wrong = exported.get((correction.originator_id, fact.corrects_version))
+    right = exported.get((correction.originator_id, fact.replaced_by_version))
+    if wrong is None:
+        return None  # the corrected event is not in this document
+    return {**wrong, "errorDeclaration": {
+        "declarationTime": _time(correction.recorded_at), "reason": "incorrect_data",
+        **({"correctiveEventIDs": [right["eventID"]]} if right is not None else {}),
+        "dtl:reason": fact.reason}}
 
 
 def _recorded(ledger: Ledger, serial: str | None, since: datetime | None

@@ -173,6 +173,22 @@ class _Names:
         return f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}"
 
 
+#: The ledger's units as UN/ECE Recommendation 20 codes, which EPCIS's ``uom`` takes; a unit
+#: not here goes as ``dtl:unit`` instead.
+REC20 = {"mm": "MMT", "um": "4H", "µm": "4H", "Cel": "CEL", "rpm": "RPM", "mm/s": "C16",
+         "mm/min": "H81", "kg": "KGM", "g": "GRM", "s": "SEC", "N": "NEW", "N.m": "NU",
+         "Nm": "NU", "bar": "BAR", "Pa": "PAL", "kPa": "KPA", "%": "P1", "A": "AMP",
+         "V": "VLT", "W": "WTT", "Hz": "HTZ", "L/min": "L2", "l/min": "L2"}
+
+
+def unit(name: str | None) -> dict[str, str]:
+    """A unit as an EPCIS sensor report or quantity says it."""
+    if not name:
+        return {}
+    code = REC20.get(name)
+    return {"uom": code} if code else {"dtl:unit": name}
+
+
 def lot_class(lot: str) -> str:
     """The EPC class of a lot: the ledger's URN."""
     return f"urn:dtl:lot:{quote(lot, safe='')}"
@@ -200,7 +216,7 @@ def _events(recorded: Recorded, names: _Names) -> Iterable[dict[str, Any]]:
     elif isinstance(fact, f.MaterialConsumed):
         event = {"type": "TransformationEvent",
                  "inputQuantityList": [{"epcClass": lot_class(fact.material_lot),
-                                        "quantity": fact.quantity, "uom": fact.unit}],
+                                        "quantity": fact.quantity, **unit(fact.unit)}],
                  "outputEPCList": what, "bizStep": "commissioning"}
     elif isinstance(fact, f.ProcessRecorded):
         event = _object("OBSERVE", what, quantity, "sensor_reporting", None)
@@ -220,8 +236,7 @@ def _events(recorded: Recorded, names: _Names) -> Iterable[dict[str, Any]]:
         if measured is not None:
             event["sensorElementList"] = [{"sensorReport": [
                 {"type": f"dtl:characteristic/{quote(fact.characteristic, safe='')}",
-                 "value": measured, **({"uom": fact.unit} if getattr(fact, "unit", None)
-                                       else {})}]}]
+                 "value": measured, **unit(getattr(fact, "unit", None))}]}]
     elif isinstance(fact, f.Shipped):
         event = _object("OBSERVE", what, quantity, "shipping", "in_transit")
         event["bizTransactionList"] = [{"type": "po", "bizTransaction":
@@ -257,10 +272,10 @@ def _object(action: str, what: list[str], quantity: list[dict[str, Any]], step: 
     return event
 
 
-def _report(name: str, unit: str, low: float, high: float, mean: float, sd: float
+def _report(name: str, unit_name: str, low: float, high: float, mean: float, sd: float
             ) -> dict[str, Any]:
     return {"type": f"dtl:parameter/{quote(name, safe='')}", "minValue": low,
-            "maxValue": high, "meanValue": mean, "sDev": sd, "uom": unit}
+            "maxValue": high, "meanValue": mean, "sDev": sd, **unit(unit_name)}
 
 
 def _time(moment: datetime) -> str:

@@ -174,3 +174,19 @@ def test_a_hundred_clients_at_once_all_get_their_answer(ledger_url: str, clock: 
         models = app.state.ledgers.ledger(None).read_models
         assert models.notice is None  # opened once, in their usual place, not a fallback
     assert statuses == [200] * 100 + [201] * 10
+
+
+def test_investigation_and_alerts_are_the_library_s(ledger_url: str, clock: Clock) -> None:
+    """GET /investigation and GET /alerts give what failure_patterns and drift give."""
+    small_plant(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    with serving(create_app(ledger_url)) as base, httpx.Client(base_url=base) as http:
+        found = http.get("/investigation", params={"part_number": "BRG-6204"}).json()
+        expected = json.loads(ledger.failure_patterns(part_number="BRG-6204").model_dump_json())
+        assert {k: v for k, v in found.items() if k != "at"} == {
+            k: v for k, v in expected.items() if k != "at"}
+        assert http.get("/alerts").json() == json.loads(ledger.drift().model_dump_json())
+        naive = http.get("/investigation", params={"part_number": "BRG-6204",
+                                                   "since": "2026-01-01T00:00:00"})
+        assert naive.status_code == 400 and "needs a time zone" in naive.json()["detail"]
+    ledger.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
+from importlib.util import find_spec
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,6 +55,10 @@ def create_app(url: str | None = None, *, tokens: dict[str, Identity] | None = N
     app.add_exception_handler(PermissionError, _unauthorised)  # type: ignore[arg-type]
     for module in (recording, reading, proofs, pages):
         app.include_router(module.router)
+    if find_spec("scipy") is not None:  # the analytics extra
+        from thread.web import investigation
+
+        app.include_router(investigation.router)
     for entry in entry_points(group="thread.routers"):  # the adapters' routes (EPCIS)
         app.include_router(entry.load())
     return app

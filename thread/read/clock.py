@@ -55,7 +55,10 @@ class AsOf:
 
 
 def ns(moment: datetime) -> int:
-    """Nanoseconds since the epoch of an aware datetime."""
+    """Nanoseconds since the epoch of an aware datetime, as a query bound: a moment before
+    1970 or after 2262 bounds as the first or last moment a ledger can hold (nothing lies
+    outside), never as a number the read models' 64-bit columns cannot take."""
     if moment.tzinfo is None:
         raise LedgerError(f"{moment.isoformat()} needs a time zone")
+    moment = min(max(moment, EARLIEST), LATEST)
     return int(moment.astimezone(UTC).timestamp() * 1_000_000) * 1_000

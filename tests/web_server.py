@@ -60,8 +60,8 @@ def small_plant(url: str, clock: Clock) -> None:
         ledger.record(f.ProcessRecorded(
             serial=serial, operation="OP30", machine="GR-01", started_at=T0,
             ended_at=T0.replace(minute=10), parameters=[f.ParameterSummary(
-                name="spindle_speed", unit="rpm", n=60, min=23900, max=24100, mean=24000,
-                sd=40)]))
+                name="spindle_speed", unit="rpm", n=60, min=23900, max=24100,
+                mean=24000 if serial == "SN-1" else 24012, sd=40)]))
         ledger.record(inspection(serial))
     ledger.record(f.ConditionRecorded(
         machine="GR-01", window_start=T0.replace(hour=5), window_end=T0.replace(hour=7),

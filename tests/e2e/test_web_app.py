@@ -76,3 +76,18 @@ def test_a_recall_scope_from_the_form_and_a_dhr_download(page: tuple[Any, str]) 
         tab.click("#dhr-pdf")
     saved = Path(download.value.path())
     assert saved.read_bytes().startswith(b"%PDF")
+
+
+def test_the_investigation_and_a_control_chart(page: tuple[Any, str]) -> None:
+    """The investigation of the part number answers with its serials and failures; a control
+    chart of a process parameter is drawn as a picture with its rules listed."""
+    tab, base = page
+    tab.goto(f"{base}/ui/parts/SN-1")
+    tab.click("text=Investigate BRG-6204")
+    assert "Serials made" in tab.locator("#summary").inner_text()
+    tab.goto(f"{base}/ui/spc")
+    tab.fill("#metric", "process.spindle_speed.mean")
+    tab.fill("#part_number", "BRG-6204")
+    tab.click("text=Draw")
+    assert tab.locator("img[alt^='control chart']").count() == 1
+    assert tab.locator("h2").inner_text().startswith("Rules broken")

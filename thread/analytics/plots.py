@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from thread.analytics import require
 
@@ -44,6 +44,9 @@ from thread.analytics.rates import PER, ratio_interval
 from thread.analytics.weibull import fit_weibull
 from thread.errors import LedgerError
 from thread.read.conditions import ConditionSeries
+
+if TYPE_CHECKING:
+    from thread.ledger import Ledger
 
 #: Resolution of every figure: sharp enough to print in a report at its drawn size.
 DPI = 150
@@ -372,3 +375,34 @@ def _number(rate: float) -> str:
 
 def _words(name: str) -> str:
     return name.replace("_", " ")
+
+
+def investigation_pictures(ledger: Ledger, found: FailurePatterns) -> dict[str, Figure]:
+    """The pictures of an investigation: its Nevada chart; for its top finding, the weekly
+    failure rates over the machine's condition (when a condition metric is part of its
+    evidence) and the Weibull plot of field life inside the finding against the rest."""
+    from thread.analytics.patterns import service_lives
+
+    top = found.findings[0] if found.findings else None
+    pictures = {"nevada": nevada_chart(found)}
+    if top is not None and top.machine is not None:
+        metric = next((p.name.split(".")[1] for p in top.parameters
+                       if p.name.startswith("condition.")), None)
+        if metric is not None:
+            series = ledger.condition_series(machine=top.machine, metric=metric)
+            pictures["rates"] = rates_with_condition(found, series, top)
+    if top is not None:
+        units, now = ledger.unit_records(
+            part_number=found.part_number, since=found.since, until=found.until,
+            as_of=found.as_of.moment if found.as_of else None,
+            by=found.as_of.by if found.as_of else "recorded")
+        groups: dict[bool, tuple[list[float], list[bool]]] = {True: ([], []), False: ([], [])}
+        inside = set(top.serials)
+        for unit, life in service_lives(units, now):
+            hours, failed = groups[unit.key in inside]
+            hours.append(life.hours)
+            failed.append(life.failed)
+        pictures["weibull"] = weibull_plot(
+            [(f"{top.machine} window", *groups[True]), ("rest", *groups[False])],
+            title=f"{found.part_number}: field life, finding 1 against the rest")
+    return pictures

@@ -214,30 +214,7 @@ def _draw(ledger: Ledger, found: FailurePatterns, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise Refused(f"--plots {folder}: {error.strerror}") from None
-    top = found.findings[0] if found.findings else None
-    pictures = {"nevada": plots.nevada_chart(found)}
-    if top is not None and top.machine is not None:
-        metric = next((p.name.split(".")[1] for p in top.parameters
-                       if p.name.startswith("condition.")), None)
-        if metric is not None:
-            series = ledger.condition_series(machine=top.machine, metric=metric)
-            pictures["rates"] = plots.rates_with_condition(found, series, top)
-    if top is not None:
-        from thread.analytics.patterns import service_lives
-
-        units, now = ledger.unit_records(
-            part_number=found.part_number, since=found.since, until=found.until,
-            as_of=found.as_of.moment if found.as_of else None,
-            by=found.as_of.by if found.as_of else "recorded")
-        groups: dict[bool, tuple[list[float], list[bool]]] = {True: ([], []), False: ([], [])}
-        inside = set(top.serials)
-        for unit, life in service_lives(units, now):
-            hours, failed = groups[unit.key in inside]
-            hours.append(life.hours)
-            failed.append(life.failed)
-        pictures["weibull"] = plots.weibull_plot(
-            [(f"{top.machine} window", *groups[True]), ("rest", *groups[False])],
-            title=f"{found.part_number}: field life, finding 1 against the rest")
+    pictures = plots.investigation_pictures(ledger, found)
     for name, figure in pictures.items():
         for suffix in (".png", ".svg"):
             plots.save(figure, folder / f"{found.part_number}-{name}{suffix}")

@@ -55,10 +55,11 @@ def create_app(url: str | None = None, *, tokens: dict[str, Identity] | None = N
     app.add_exception_handler(PermissionError, _unauthorised)  # type: ignore[arg-type]
     for module in (recording, reading, proofs, pages):
         app.include_router(module.router)
-    if find_spec("scipy") is not None:  # the analytics extra
-        from thread.web import investigation
+    if find_spec("scipy") is not None and find_spec("matplotlib") is not None:
+        from thread.web import investigation, quality_pages  # the analytics extra
 
         app.include_router(investigation.router)
+        app.include_router(quality_pages.router)
     for entry in entry_points(group="thread.routers"):  # the adapters' routes (EPCIS)
         app.include_router(entry.load())
     return app

@@ -28,7 +28,8 @@ _STATIC = {"htmx.min.js": "text/javascript", "style.css": "text/css",
            "htmx.LICENSE": "text/plain"}
 
 
-def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A template of the app rendered with ``context``."""
     return HTMLResponse(_templates.get_template(name).render(**context), status_code=status)
 
 
@@ -49,9 +50,9 @@ def static(name: str) -> Response:
 
 
 @router.get("/ui/", response_class=HTMLResponse)
-def search_page() -> HTMLResponse:
+def searchpage() -> HTMLResponse:
     """Search by serial or part number; a recall scope by machine and window."""
-    return _page("search.html", title="Search")
+    return page("search.html", title="Search")
 
 
 @router.get("/ui/search", response_class=HTMLResponse)
@@ -70,7 +71,7 @@ def search(ledger: AskersLedger, q: Annotated[str, Query(max_length=128)] = "") 
             note = f"{len(serials)} serials of {term}; the first 200 are shown"
         if not found:
             note = f"nothing in this ledger is called {term}"
-    return _page("results.html", found=found, note=note, term=term)
+    return page("results.html", found=found, note=note, term=term)
 
 
 @router.get("/ui/search-go", response_model=None)
@@ -80,68 +81,68 @@ def search_go(ledger: AskersLedger,
     term = q.strip()
     if term and (_exists(ledger, "part", term) or _exists(ledger, "lot", term)):
         return RedirectResponse(f"/ui/parts/{term}", status_code=303)
-    return _page("search.html", title="Search", initial=bytes(search(ledger, term).body).decode())
+    return page("search.html", title="Search", initial=bytes(search(ledger, term).body).decode())
 
 
 @router.get("/ui/parts/{serial}", response_class=HTMLResponse)
-def story_page(serial: str, ledger: AskersLedger) -> HTMLResponse:
+def storypage(serial: str, ledger: AskersLedger) -> HTMLResponse:
     """The story of a serial or lot, from chain-verified events proved in the log."""
     try:
         story = ledger.trace(serial, verified=True)
     except LedgerError as error:
         return _refused(error, serial)
-    return _page("story.html", title=f"{story.kind} {story.key}", story=story,
+    return page("story.html", title=f"{story.kind} {story.key}", story=story,
                  charts=_operation_charts(ledger, story))
 
 
 @router.get("/ui/genealogy/{key}", response_class=HTMLResponse)
-def genealogy_page(key: str, ledger: AskersLedger,
+def genealogypage(key: str, ledger: AskersLedger,
                    direction: Literal["down", "up"] = "down") -> HTMLResponse:
     """The genealogy down (what went in) or up (where it went), every node a link."""
     try:
         node = ledger.genealogy(key, direction=direction)
     except LedgerError as error:
         return _refused(error, key)
-    return _page("genealogy.html", title=f"Genealogy of {key}", node=node, key=key,
+    return page("genealogy.html", title=f"Genealogy of {key}", node=node, key=key,
                  direction=direction)
 
 
 @router.get("/ui/recall", response_class=HTMLResponse)
-def recall_page(ledger: AskersLedger,
+def recallpage(ledger: AskersLedger,
                 machine: Annotated[str, Query(max_length=128)] = "",
                 start: datetime | None = None, end: datetime | None = None,
                 where: Annotated[str, Query(max_length=2000)] = "") -> HTMLResponse:
     """The recall scope of a machine and window, with matched values, undecided runs and the
     reduction against the naive scope."""
     if not machine or start is None or end is None:
-        return _page("recall.html", title="Recall scope", scope=None, machine=machine,
+        return page("recall.html", title="Recall scope", scope=None, machine=machine,
                      start=start, end=end, where=where, problem="")
     try:
         scope = ledger.recall_scope(machine=machine, start=start, end=end,
                                     where=where or None)
     except LedgerError as error:
-        return _page("recall.html", title="Recall scope", scope=None, machine=machine,
+        return page("recall.html", title="Recall scope", scope=None, machine=machine,
                      start=start, end=end, where=where, problem=one_line(error), status=400)
-    return _page("recall.html", title=f"Recall scope of {machine}", scope=scope,
+    return page("recall.html", title=f"Recall scope of {machine}", scope=scope,
                  machine=machine, start=start, end=end, where=where, problem="")
 
 
 @router.get("/ui/history/{kind}/{key}", response_class=HTMLResponse)
-def history_page(kind: SubjectKind, key: str, ledger: AskersLedger) -> HTMLResponse:
+def historypage(kind: SubjectKind, key: str, ledger: AskersLedger) -> HTMLResponse:
     """A subject's record history: who recorded what when, corrections with the old and new
     values, signatures; the chain verified."""
     try:
         events = [EventOut.of(event) for event in ledger.history_of(kind, key)]
     except LedgerError as error:
         return _refused(error, key)
-    return _page("history.html", title=f"History of {kind} {key}", kind=kind, key=key,
+    return page("history.html", title=f"History of {kind} {key}", kind=kind, key=key,
                  events=events)
 
 
 def _refused(error: LedgerError, key: str) -> HTMLResponse:
     status = 404 if isinstance(error, UnknownSubject) else 403 \
         if type(error).__name__ == "AccessRefused" else 400
-    return _page("refused.html", status=status, title=f"{key}: not shown",
+    return page("refused.html", status=status, title=f"{key}: not shown",
                  problem=one_line(error))
 
 

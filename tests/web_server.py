@@ -61,7 +61,8 @@ def small_plant(url: str, clock: Clock) -> None:
             serial=serial, operation="OP30", machine="GR-01", started_at=T0,
             ended_at=T0.replace(minute=10), parameters=[f.ParameterSummary(
                 name="spindle_speed", unit="rpm", n=60, min=23900, max=24100,
-                mean=24000 if serial == "SN-1" else 24012, sd=40)]))
+                mean=24000 if serial == "SN-1" else 24012, sd=40,
+                **(_readings() if serial == "SN-1" else {}))]))
         ledger.record(inspection(serial))
     ledger.record(f.ConditionRecorded(
         machine="GR-01", window_start=T0.replace(hour=5), window_end=T0.replace(hour=7),
@@ -71,3 +72,12 @@ def small_plant(url: str, clock: Clock) -> None:
     ledger.record(bearing("A-1"))
     ledger.record(f.ComponentInstalled(serial="A-1", component="SN-1", position="P1"))
     ledger.close()
+
+
+def _readings() -> dict[str, object]:
+    """Sixty raw spindle-speed readings over SN-1's operation, as a collector keeps them."""
+    from thread_adapters import samples
+
+    times = [int((T0.timestamp() + 10 * n) * 1e9) for n in range(60)]
+    values = [24000 + 100 * ((n % 12) - 6) / 6 for n in range(60)]
+    return {"samples": samples.encode(times, values), "samples_encoding": samples.ENCODING}

@@ -324,3 +324,13 @@ def _accumulate(first: np.uint64, deltas: NDArray[np.uint64]) -> NDArray[np.int6
         out[1:] += first
     return out.view(np.int64)
 
+
+def readings(block: bytes) -> list[tuple[int, float]]:
+    """A block's readings as (ns since the epoch, value) pairs, oldest first."""
+    decoded = decode(block)
+    return [(int(t), float(v)) for t, v in zip(decoded.times_ns, decoded.values, strict=True)]
+
+
+#: The decoders of each samples encoding this module reads, by its name; the ledger's
+#: read views find them through the ``thread.samples`` entry point.
+DECODERS = {ENCODING: readings}

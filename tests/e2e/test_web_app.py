@@ -54,6 +54,7 @@ def test_search_leads_to_the_story_and_the_genealogy_drills_down(
     assert tab.locator("h1").inner_text() == "part SN-1"
     assert "OP30" in tab.locator("#timeline").inner_text()
     assert tab.locator("svg[role=img]").count() == 1  # its operation drawn
+    assert tab.locator("svg polyline.samples").count() == 1  # from its 60 raw readings
     tab.fill("#go", "SN-2")
     tab.press("#go", "Enter")
     assert tab.locator("h1").inner_text() == "part SN-2"

@@ -17,7 +17,10 @@ from thread.read.clock import AsOf, TimeAxis
 class Model(BaseModel):
     """A frozen part of a read result."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Bytes in a fact (a process record's raw samples) go to JSON as base64, as the facts'
+    # own JSON writes them: a story or history with them must still serialise.
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64",
+                              val_json_bytes="base64")
 
 
 class AsOfNote(Model):

@@ -1,6 +1,7 @@
 """Small SVG charts for the web app's story page: for each operation, its process parameters
-and its machine's condition metrics on one time axis (the operation's window shaded, some
-hours around it), drawn server-side so a page works with no script and prints as seen."""
+(their raw samples where the record keeps them, else their minimum, mean and maximum) and
+its machine's condition metrics on one time axis, the operation's window with a margin,
+drawn server-side so a page works with no script and prints as seen."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from thread.read.conditions import ConditionSeries
 from thread.read.story import StoryOperation
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 800, 96, 240, 12, 8, 22
-#: How much of the machine's condition around an operation a chart shows.
+#: How far back a condition window is looked for around an operation (see pages.py).
 AROUND = timedelta(hours=1)
+#: The margin on each side of an operation on its chart's axis: a tenth of its length, at
+#: least this.
+MARGIN = timedelta(seconds=30)
 #: How far back a condition window may start and still cover the operation.
 LOOK_BACK = timedelta(hours=24)
 #: The narrowest an operation is drawn, in the chart's units (a 90 s cycle in a two-hour
@@ -32,13 +36,19 @@ class Panel:
     #: condition window.
     spans: tuple[tuple[datetime, datetime, float, float, float], ...]
     threshold: float | None = None
+    #: The raw readings over the operation, where the process record keeps them.
+    samples: tuple[tuple[datetime, float], ...] = ()
 
 
-def operation_panels(operation: StoryOperation,
-                     series: list[ConditionSeries]) -> list[Panel]:
-    """The rows of an operation's chart: its parameters, then its machine's metrics."""
+def operation_panels(operation: StoryOperation, series: list[ConditionSeries],
+                     samples: dict[str, list[tuple[datetime, float]]] | None = None
+                     ) -> list[Panel]:
+    """The rows of an operation's chart: its parameters (with their raw ``samples`` by
+    parameter name, where kept), then its machine's metrics."""
+    kept = samples or {}
     panels = [Panel(f"{p.name} (process)", p.unit,
-                    ((operation.started_at, operation.ended_at, p.min, p.mean, p.max),))
+                    ((operation.started_at, operation.ended_at, p.min, p.mean, p.max),),
+                    samples=tuple(kept.get(p.name, ())))
               for p in operation.process]
     low, high = operation.started_at - AROUND, operation.ended_at + AROUND
     for trace in series:
@@ -53,10 +63,8 @@ def operation_panels(operation: StoryOperation,
 
 def operation_chart(operation: StoryOperation, panels: list[Panel]) -> Markup:
     """The SVG of an operation's panels on one time axis."""
-    starts = [begin for panel in panels for begin, *_ in panel.spans]
-    ends = [finish for panel in panels for _, finish, *_ in panel.spans]
-    start = min([operation.started_at - AROUND, *starts])
-    end = max([operation.ended_at + AROUND, *ends])
+    margin = max((operation.ended_at - operation.started_at) / 10, MARGIN)
+    start, end = operation.started_at - margin, operation.ended_at + margin
     span = (end - start).total_seconds()
 
     def x(moment: datetime) -> float:
@@ -74,7 +82,8 @@ def operation_chart(operation: StoryOperation, panels: list[Panel]) -> Markup:
     for row, panel in enumerate(panels):
         top = row * HEIGHT + TOP
         inner = HEIGHT - TOP - 10
-        values = [v for s in panel.spans for v in (s[2], s[4])]
+        values = [v for s in panel.spans for v in (s[2], s[4])] + [v for _, v in
+                                                                    panel.samples]
         if panel.threshold is not None:
             values.append(panel.threshold)
         low, high = min(values), max(values)
@@ -92,7 +101,12 @@ def operation_chart(operation: StoryOperation, panels: list[Panel]) -> Markup:
                      f'{low:.4g} {escape(panel.unit)}</text>')
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{top + inner}" '
                      f'y2="{top + inner}" stroke="#d0d7de"/>')
-        for begin, finish, minimum, mean, maximum in panel.spans:
+        if panel.samples:
+            points = " ".join(f"{x(at):.1f},{y(value):.1f}" for at, value in panel.samples)
+            parts.append(f'<polyline class="samples" points="{points}" fill="none" '
+                         f'stroke="#0a58ca" stroke-width="1.2"><title>{len(panel.samples)} '
+                         f'readings of {escape(panel.label)}</title></polyline>')
+        for begin, finish, minimum, mean, maximum in ([] if panel.samples else panel.spans):
             left, right = x(begin), max(x(finish), x(begin) + NARROWEST)
             over = panel.threshold is not None and maximum > panel.threshold
             colour = "#b42318" if over else "#0a58ca"
@@ -109,8 +123,8 @@ def operation_chart(operation: StoryOperation, panels: list[Panel]) -> Markup:
                          f'stroke-dasharray="5 4"><title>threshold {panel.threshold:.4g}'
                          f'</title></line>')
     axis = height - 6
-    parts.append(f'<text x="{LEFT}" y="{axis}">{start:%Y-%m-%d %H:%M}</text>')
-    parts.append(f'<text x="{WIDTH - RIGHT}" y="{axis}" text-anchor="end">{end:%H:%M} UTC'
+    parts.append(f'<text x="{LEFT}" y="{axis}">{start:%Y-%m-%d %H:%M:%S}</text>')
+    parts.append(f'<text x="{WIDTH - RIGHT}" y="{axis}" text-anchor="end">{end:%H:%M:%S} UTC'
                  f'</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it is escaped or a number

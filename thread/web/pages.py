@@ -4,7 +4,7 @@ the library's own answer (the same story, genealogy and recall scope as the API)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any, Literal
 
@@ -161,7 +161,9 @@ def _operation_charts(ledger: Any, story: Story) -> list[tuple[str, Markup]]:
     """Each operation's process parameters and its machine's condition on one time axis."""
     from thread.web.charts import AROUND, LOOK_BACK, operation_chart, operation_panels
 
+
     charts = []
+    kept = _raw_samples(ledger, story)
     for operation in story.operations:
         series = []
         if operation.machine and operation.condition is not None:
@@ -173,9 +175,47 @@ def _operation_charts(ledger: Any, story: Story) -> list[tuple[str, Markup]]:
                         until=operation.ended_at + AROUND))
                 except LedgerError:
                     continue  # a metric the reader may not see: not drawn
-        panels = operation_panels(operation, series)
+        readings = next((found for (name, began), found in kept.items()
+                         if name == operation.operation
+                         and operation.started_at <= began <= operation.ended_at), None)
+        panels = operation_panels(operation, series, readings)
         if panels:
             charts.append((f"{operation.operation} on {operation.machine or operation.station}"
                            f", {operation.started_at:%Y-%m-%d %H:%M} UTC",
                            operation_chart(operation, panels)))
     return charts
+
+
+def _raw_samples(ledger: Any, story: Story
+                 ) -> dict[tuple[str, datetime], dict[str, list[tuple[datetime, float]]]]:
+    """The raw readings the part's process records keep, by (operation, start) and
+    parameter, from its chain-verified history, decoded by the samples decoders installed
+    (the ``thread.samples`` entry points: the adapters' ``dtl-samples/1``)."""
+    from importlib.metadata import entry_points
+
+    from thread import facts as f
+
+    decoders: dict[str, Any] = {}
+    for entry in entry_points(group="thread.samples"):
+        try:
+            decoders.update(entry.load())
+        except ImportError:  # the decoder's own dependencies (numpy) are not installed
+            continue
+    found: dict[tuple[str, datetime], dict[str, list[tuple[datetime, float]]]] = {}
+    if not decoders or story.kind != "part" or not story.operations:
+        return found
+    for event in ledger.history(story.key):
+        fact = event.fact
+        if not isinstance(fact, f.ProcessRecorded):
+            continue
+        for parameter in fact.parameters:
+            decode = decoders.get(parameter.samples_encoding or "")
+            if parameter.samples is None or decode is None:
+                continue
+            try:
+                pairs = decode(parameter.samples)
+            except LedgerError:
+                continue  # a damaged block: the summary is drawn instead
+            found.setdefault((fact.operation, fact.started_at), {})[parameter.name] = [
+                (datetime.fromtimestamp(ns / 1e9, tz=UTC), value) for ns, value in pairs]
+    return found

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from thread.domain.facts.base import Identifier, Number, Text, invalid
 from thread.domain.units import Unit
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, ser_json_bytes="base64",
+                     val_json_bytes="base64")  # raw samples go to JSON as base64, as facts do
 
 
 class Value(BaseModel):

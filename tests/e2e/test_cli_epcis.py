@@ -4,6 +4,7 @@ and bad files are one line."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def test_export_hash_and_import_from_the_command_line(tmp_path: Path) -> None:
     assert code == 0 and out.split() == expected
     code, out = _run("--db", db, "epcis", "import", str(exported), "--json")
     assert code == 0 and json.loads(out)["recorded"] == 0
+    code, out = _run("--db", db, "history", "SN-1", "--json")  # raw samples as base64
+    [samples] = [p["samples"] for e in json.loads(out)["events"]
+                 if e["topic"] == "manufacturing.process-recorded"
+                 for p in e["fact"]["parameters"]]
+    assert code == 0 and base64.b64decode(samples).startswith(b"DS")
     broken = tmp_path / "broken.jsonld"
     broken.write_text("{")
     for args in (("epcis", "hash", str(broken)), ("--db", db, "epcis", "import", str(broken))):

@@ -92,3 +92,23 @@ def test_the_investigation_and_a_control_chart(page: tuple[Any, str]) -> None:
     tab.click("text=Draw")
     assert tab.locator("img[alt^='control chart']").count() == 1
     assert tab.locator("h2").inner_text().startswith("Rules broken")
+
+
+def test_the_record_history_shows_a_correction_s_old_and_new_value(
+        page: tuple[Any, str], tmp_path: Path) -> None:
+    """A corrected inspection: the history page says what was recorded and what replaced
+    it, with the reason."""
+    import thread
+    from thread import facts as f
+
+    tab, base = page
+    ledger = thread.open(tmp_path / "plant.db")
+    wrong = next(e for e in ledger.history("SN-1") if isinstance(e.fact, f.InspectionRecorded))
+    ledger.correct(wrong.fact.model_copy(update={"measured": 19.992}),
+                   corrects=wrong.originator_version, reason="transcription error")
+    ledger.close()
+    tab.goto(f"{base}/ui/history/part/SN-1")
+    text = tab.locator("table").inner_text()
+    assert "transcription error" in text
+    assert "was (version" in text and "19.995" in text and "now (version" in text
+    assert "19.992" in text

@@ -214,10 +214,18 @@ def _signer_in(key_file: Path) -> str:
                                                          path_type=Path),
               help="At a hub: a c2sp.org/tlog-policy file; every site mirror is derived "
                    "again from its stored entries and its cosigned checkpoint must meet it.")
+@click.option("--from", "since_file", type=click.Path(exists=True, dir_okay=False,
+                                                      path_type=Path),
+              help="A checkpoint note verified before: prove the log extends it and derive "
+                   "again only the events after it, with the chains they touch.")
+@click.option("--keep", "keep_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --from: write the newest checkpoint this run verified, to trust "
+                   "next time.")
 @json_option
 @click.pass_context
 def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], strict: bool,
-           read_models: bool, policy_file: Path | None, as_json: bool) -> None:
+           read_models: bool, policy_file: Path | None, since_file: Path | None,
+           keep_file: Path | None, as_json: bool) -> None:
     """Re-derive every chain, leaf, tree head and checkpoint; exit 0 only if all hold.
 
     Checkpoint signatures are checked only against the keys given with --vkey;
@@ -227,6 +235,11 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
     """
     from thread.log.audit import audit
 
+    if since_file is not None:
+        _verify_since(ctx, since_file, vkeys, keep_file, as_json)
+        return
+    if keep_file is not None:
+        raise click.UsageError("--keep goes with --from")
     notes = [read_text(p, "a checkpoint note", "'--checkpoint'", _NOTE_LIMIT) for p in kept]
     with opened(ctx) as ledger:
         show = sys.stderr.isatty() and not as_json
@@ -552,3 +565,39 @@ def _mirrors_checked(ledger: Ledger, policy_file: Path) -> list[SiteCheck]:
         return check_mirrors(mirror, policy, ledger)
     finally:
         mirror.close()
+
+
+def _verify_since(ctx: click.Context, since_file: Path, vkeys: tuple[str, ...],
+                  keep_file: Path | None, as_json: bool) -> None:
+    """``thread verify --from NOTE``: what the ledger added since a trusted checkpoint."""
+    from thread.log.audit import audit_since
+
+    trusted = read_text(since_file, "a checkpoint note", "'--from'", _NOTE_LIMIT)
+    if keep_file is not None:
+        check_writable(keep_file, "the next checkpoint")
+    with opened(ctx) as ledger:
+        report = audit_since(ledger, trusted, verifier_keys=vkeys)
+    findings = sorted(report.findings)
+    if report.ok and keep_file is not None and report.newest_checkpoint is not None:
+        write_file(keep_file, report.newest_checkpoint.encode(), "the next checkpoint")
+    new = report.events - report.since
+    if as_json:
+        echo_json({"ok": report.ok, "since": report.since, "tree_size": report.tree_size,
+                   "events_verified": new, "subjects_verified": report.aggregates,
+                   "root": report.root.hex(), "newest_checkpoint": report.newest_checkpoint,
+                   "problems": [finding.describe() for finding in findings]})
+    elif report.ok:
+        click.echo(printable(
+            f"verified: the log of {plural(report.tree_size, 'leaf', 'leaves')} extends the "
+            f"trusted checkpoint of {report.since}; {plural(new, 'event')} after the trusted "
+            f"checkpoint derived again, with the whole chains of "
+            f"{plural(report.aggregates, 'subject')} they touch; root "
+            f"{report.root.hex()[:16]}"
+            + (f"; the newest checkpoint written to {keep_file}" if keep_file is not None
+               and report.newest_checkpoint is not None else "")))
+    else:
+        click.echo(f"NOT VERIFIED: {plural(len(findings), 'problem')}, in log order:", err=True)
+        for finding in findings:
+            click.echo(f"  {printable(finding.describe())}", err=True)
+    if not report.ok:
+        ctx.exit(1)

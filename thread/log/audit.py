@@ -26,9 +26,17 @@ from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
-from thread.log.merkle import CompactRange, Subtree, leaf_hash
+from thread.log.merkle import (
+    CompactRange,
+    ProofError,
+    Subtree,
+    consistency_proof,
+    leaf_hash,
+    tree_root,
+)
 from thread.log.signatures import check_signatures
 from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
+from thread.log.verify import verify_consistency
 from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow
@@ -76,6 +84,12 @@ class AuditReport:
     signatures_checked: int = 0
     #: Electronic signatures on events checked (key and registry at their position).
     event_signatures: int = 0
+    #: For a verification from a trusted checkpoint: its size (events before it were not
+    #: derived again, only proved unchanged by the consistency proof).
+    since: int = 0
+    #: For a verification from a trusted checkpoint: the latest stored checkpoint that
+    #: verified in it, to trust next time.
+    newest_checkpoint: str | None = None
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -122,6 +136,103 @@ def audit(
     return report
 
 
+def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = (),
+                progress: Progress | None = None) -> AuditReport:
+    """Verify what the ledger added since ``trusted``, a checkpoint note the auditor verified
+    before: the consistency proof from it to the log now (so nothing before it changed),
+    then only the events after it derived again (leaves, tree, stored nodes, every
+    checkpoint signed since), and the whole chain of every subject those events touch.
+    Its cost grows with the new events, not with the ledger. ``newest_checkpoint`` of a
+    report that is ok is the note to trust next time."""
+    report = AuditReport()
+    store = ledger.store
+    with store.snapshot():
+        try:
+            body = open_note(trusted, verifier_keys)[0] if verifier_keys else \
+                trusted[:trusted.rfind("\n\n") + 1]
+            old = Checkpoint.parse(body)
+        except (CheckpointError, IntegrityFailure) as error:
+            _add(report, Finding(_UNPLACED, f"the trusted checkpoint does not verify: {error}"))
+            return report
+        if old.origin != ledger.origin:
+            _add(report, Finding(_UNPLACED, f"the trusted checkpoint is for log "
+                                            f"{old.origin!r}, not this ledger's "
+                                            f"{ledger.origin!r}"))
+            return report
+        report.since = old.size
+        total = store.tree_size()
+        if total < old.size:
+            _add(report, Finding(total, f"the log holds {total} leaves, fewer than the "
+                                        f"{old.size} of the trusted checkpoint: its tail was "
+                                        f"cut, or an older copy restored"))
+            return report
+        try:
+            base = CompactRange.from_subtrees(old.size, store.subtree_hash)
+            proof = consistency_proof(old.size, total, store.subtree_hash) \
+                if 0 < old.size < total else []
+            verify_consistency(old.size, total, old.root, tree_root(total, store.subtree_hash),
+                               proof)
+            if base.root() != old.root:
+                raise ProofError(f"the stored tree of {old.size} leaves has root "
+                                 f"{base.root().hex()[:16]}, not the trusted "
+                                 f"{old.root.hex()[:16]}")
+        except (ProofError, IntegrityFailure) as error:
+            _add(report, Finding(old.size, f"the log is not an extension of the trusted "
+                                           f"checkpoint of {old.size} leaves: {error}"))
+            return report
+        claims = _checkpoints(ledger, verifier_keys, (), report)
+        claims = {size: found for size, found in claims.items() if size > old.size}
+        _log_pass(ledger, claims, report, total, progress, start=old.size, tree=base)
+        touched = {_uuid(row.originator_id) for page in _pages(
+            store, _first_row(store, old.size)) for row in page} if total > old.size else set()
+        for ident in sorted(touched):
+            _chain_of(ledger, ident, report)
+        report.aggregates = len(touched)
+        newest = max((size for size in claims if size <= report.tree_size), default=None)
+        if newest is not None and not report.findings:
+            report.newest_checkpoint = next(note for size, note in ledger.checkpoints()
+                                            if size == newest)
+    report.findings = sorted(report.findings)[:_MAX_FINDINGS]
+    return report
+
+
+def _first_row(store: LedgerRecorder, position: int) -> int:
+    """The row id of the leaf at ``position`` (the first row after a trusted size); with no
+    leaf there, the row after the last leaf's (rows without a leaf are found from it)."""
+    found = store.select_leaves(position, 1)
+    if found:
+        return found[0][1]
+    before = store.select_leaves(position - 1, 1) if position > 0 else []
+    return before[0][1] + 1 if before else _LOWEST_ID
+
+
+def _chain_of(ledger: Ledger, ident: UUID, report: AuditReport) -> None:
+    """One subject's whole chain: versions 1 to n, each linked to the hash of the one
+    before, each naming this subject."""
+    head, version = GENESIS, 0
+    for row in ledger.store.select_events(ident):
+        canonical = ledger.mapper.plaintext(row)
+        try:
+            envelope = open_envelope(canonical)
+        except EnvelopeError as error:
+            _add(report, Finding(_UNPLACED, f"event does not decode: {error}",
+                                 aggregate=str(ident), version=row.originator_version))
+            return
+        problem = ""
+        if envelope.aggregate_id != ident.bytes or envelope.version != row.originator_version:
+            problem = "names another subject or version than its row"
+        elif row.originator_version != version + 1:
+            problem = f"follows version {version}: the chain has a gap or a repeat"
+        elif envelope.prev_hash != head:
+            problem = f"does not link to the hash of version {version}"
+        if problem:
+            _add(report, Finding(_UNPLACED, problem, aggregate=str(ident),
+                                 subject=subject_label(envelope.topic, envelope.payload),
+                                 version=row.originator_version))
+            return
+        head, version = hashlib.sha256(canonical).digest(), row.originator_version
+
+
 @dataclass(frozen=True)
 class _Claim:
     """A tree head someone signed: the recomputed log must have it at that size."""
@@ -156,7 +267,8 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
 
 
 def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditReport,
-              total: int, progress: Progress | None) -> None:
+              total: int, progress: Progress | None, *, start: int = 0,
+              tree: CompactRange | None = None) -> None:
     """Recompute leaves and tree in commit order and compare them with the stored log.
 
     Rows and stored leaves are merged on the notification id, so a deleted or an
@@ -165,11 +277,11 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
     """
     mapper = ledger.mapper
     store = ledger.store
-    tree = CompactRange()
+    tree = tree if tree is not None else CompactRange()
     _check_claims(tree, claims, report)
-    leaves = _StoredLeaves(store)
+    leaves = _StoredLeaves(store, start)
     nodes = _StoredNodes(store, report)
-    for page in _pages(store):
+    for page in _pages(store, _LOWEST_ID if start == 0 else _first_row(store, start)):
         if not _intact_page(page, mapper, leaves, tree, nodes, claims, report):
             for row in page:
                 _check_row(row, mapper, leaves, tree, nodes, claims, report)
@@ -268,9 +380,8 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     return True
 
 
-def _pages(store: LedgerRecorder) -> Iterator[Sequence[LogRow]]:
-    """Every stored row in commit order, a page at a time, from the lowest possible id."""
-    start = _LOWEST_ID
+def _pages(store: LedgerRecorder, start: int = _LOWEST_ID) -> Iterator[Sequence[LogRow]]:
+    """Every stored row in commit order from row id ``start``, a page at a time."""
     while True:
         page = store.select_log(start, PAGE)
         if page:
@@ -320,11 +431,11 @@ class _StoredLeaves:
     bounded; the audit's snapshot keeps rows and leaves of one moment together.
     """
 
-    def __init__(self, store: LedgerRecorder) -> None:
+    def __init__(self, store: LedgerRecorder, start: int = 0) -> None:
         self._store = store
         self._buffer: list[tuple[int, int, bytes]] = []
         self._next = 0  # index of the next leaf in the buffer
-        self._start = 0  # position to read from when the buffer runs out
+        self._start = start  # position to read from when the buffer runs out
 
     def _fill(self, wanted: int) -> None:
         while len(self._buffer) - self._next < wanted:

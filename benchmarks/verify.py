@@ -120,13 +120,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def incremental(path: Path, parts: int, new_parts: int) -> dict[str, Any]:
+def incremental(path: Path, parts: int, new_parts: int, signer: str, verifier: str
+                ) -> dict[str, Any]:
     """``thread verify --from``: a checkpoint trusted, ``new_parts`` parts' events added and
     checkpointed, then only those verified; beside it, the whole verify of the same ledger."""
     side = LedgerSide.__new__(LedgerSide)  # the ledger as built: its design is there
     side.ledger = thread.open(str(path), actor="bench")
-    signer, verifier = generate_signer(side.ledger.origin)
-    trusted = side.ledger.checkpoint(signer)
+    trusted = side.ledger.checkpoint(signer)  # the ledger's latest, if nothing came since
     fill(side, new_parts, first=parts, report=False)
     side.ledger.checkpoint(signer)
     side.close()
@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         results["proofs"] = proofs(at_rest, parts, 1000)
         at_rest.close()
         print("incremental verification of 10,000 new events", flush=True)
-        results["incremental"] = incremental(directory / "ledger.db", parts, 1_000)
+        results["incremental"] = incremental(directory / "ledger.db", parts, 1_000, signer,
+                                             verifier)
         print("checkpoint latency", flush=True)
         results["checkpoint"] = checkpoint_latency(directory, 0.25, 4 if args.quick else 15)
     verify, proof = results["verify"], results["proofs"]

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Clock, bearing
 from test_hub_log import HUB_LOG_VKEY, _forward_all, _hub, _made_at_a_and_b, _plants
-from test_site_mirror import HUB_VKEY
+from test_site_mirror import HUB_VKEY, Site
 
 from thread import facts as f
 from thread.cli import main
@@ -110,3 +110,22 @@ def test_trace_genealogy_and_recall_across_sites_from_the_command_line(tmp_path:
     assert code == 1 and out.strip() == "Error: no site this hub mirrors holds NOPE"
     for plant in plants:
         plant.ledger.close()
+
+
+def test_asking_a_ledger_that_is_no_hub_writes_nothing(tmp_path: Path) -> None:
+    """``--sites`` and ``verify --policy`` on a plain ledger: one line, and no hub table is
+    made in it (reading never writes)."""
+    import sqlite3
+
+    db = tmp_path / "plant.db"
+    plant = Site(db, Clock())
+    plant.write(1)
+    plant.ledger.close()
+    (tmp_path / "policy.txt").write_text("quorum none\n")
+    code, out = _run("--db", str(db), "trace", "SN-1", "--sites")
+    assert code == 1 and out.strip() == "Error: no site this hub mirrors holds SN-1"
+    code, out = _run("--db", str(db), "verify", "--policy", str(tmp_path / "policy.txt"))
+    assert code == 0, out
+    tables = [name for name, in sqlite3.connect(db).execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE 'hub_%'")]
+    assert tables == []

@@ -46,6 +46,7 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    inspect,
     select,
     update,
 )
@@ -140,12 +141,16 @@ class Mirror:
     def __init__(self, url: str, *, cosigner_key: str, sites: dict[str, str],
                  clock: Callable[[], float] = time.time,
                  alert: Callable[[Refusal], None] | None = None,
-                 witnesses: Sequence[str] = ()) -> None:
+                 witnesses: Sequence[str] = (), create: bool = True) -> None:
         self.engine = engine_for(read_url(url))
-        try:
-            metadata.create_all(self.engine)
-        except (OperationalError, ProgrammingError, IntegrityError):
-            metadata.create_all(self.engine)  # another process made them meanwhile
+        #: Whether the database holds a hub's tables; a reader (``create=False``) of a
+        #: database that is no hub's sees no site and writes nothing.
+        self.held = create or inspect(self.engine).has_table(SITE_LOGS.name)
+        if create:
+            try:
+                metadata.create_all(self.engine)
+            except (OperationalError, ProgrammingError, IntegrityError):
+                metadata.create_all(self.engine)  # another process made them meanwhile
         self._cosigner = cosigner_key
         self._sites = dict(sites)  # origin -> the site's checkpoint verifier key
         self._clock = clock
@@ -163,7 +168,8 @@ class Mirror:
         from thread.read.urls import sqlalchemy_url
 
         url = ledger.env.get("SQLITE_DBNAME") or sqlalchemy_url(ledger.env)
-        return cls(url, cosigner_key=cosigner_key, sites=sites or {}, witnesses=witnesses)
+        return cls(url, cosigner_key=cosigner_key, sites=sites or {}, witnesses=witnesses,
+                   create=bool(cosigner_key))
 
     def close(self) -> None:
         """Release the database connections."""
@@ -337,6 +343,8 @@ class Mirror:
 
     def state(self, origin: str) -> SiteState:
         """Where the hub is with ``origin``."""
+        if not self.held:
+            return SiteState(origin, 0, 0, 0, None)
         with self.engine.connect() as conn:
             return self._state(conn, origin, create=False)
 
@@ -352,6 +360,8 @@ class Mirror:
 
     def refusals(self, origin: str | None = None) -> list[Refusal]:
         """The refusals on record, oldest first."""
+        if not self.held:
+            return []
         query = select(SITE_REFUSALS).order_by(SITE_REFUSALS.c.id)
         if origin is not None:
             query = query.where(SITE_REFUSALS.c.origin == origin)
@@ -369,6 +379,8 @@ class Mirror:
 
     def known(self) -> list[str]:
         """Every site log the hub's database holds, by origin."""
+        if not self.held:
+            return []
         with self.engine.connect() as conn:
             return [str(origin) for origin, in conn.execute(
                 select(SITE_LOGS.c.origin).order_by(SITE_LOGS.c.origin))]

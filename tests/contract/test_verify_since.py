@@ -125,3 +125,20 @@ def test_thread_verify_from_a_note_keeps_the_next_one(ledger_url: str, clock: Cl
     assert keep.read_text() == second
     result = CliRunner().invoke(main, ["--db", ledger_url, "verify", "--from", str(keep)])
     assert result.exit_code == 0 and "0 events after the trusted checkpoint" in result.output
+
+
+def test_an_edit_before_the_checkpoint_in_a_chain_touched_since_is_caught(
+        ledger_url: str, clock: Clock) -> None:
+    """SN-1's inspection before K1 edited in place (its leaf left alone): not derived again
+    by the log pass, but SN-1 has an event after K1, so its whole chain is checked and the
+    next version no longer links to it."""
+    _, verifier, first, _ = _grown(ledger_url, clock)
+    drop_append_only_triggers(ledger_url)
+    old = next(row_of(ledger_url, "SN-1", version) for version in range(1, 9)
+               if row_of(ledger_url, "SN-1", version).event.topic ==
+               "quality.inspection-recorded")
+    raw_sql(ledger_url, *set_state(ledger_url, old.id, _flipped(old.event.canonical)))
+    ledger = thread.open(ledger_url, clock=clock)
+    report = audit_since(ledger, first, verifier_keys=[verifier])
+    assert not report.ok and "the chain is broken" in report.findings[0].describe()
+    ledger.close()

@@ -168,7 +168,7 @@ def stored_bytes(value: object) -> bytes:
 
 
 APPEND_ONLY_TABLES = ("ledger_events", "ledger_sources", "ledger_meta", "ledger_leaves",
-                      "ledger_nodes", "ledger_checkpoints")
+                      "ledger_nodes", "ledger_checkpoints", "ledger_map_heads", "ledger_map_nodes")
 
 
 def drop_append_only_triggers(url: str) -> None:

@@ -58,8 +58,10 @@ from thread.log.merkle import (
     leaf_hash,
     tree_root,
 )
+from thread.log.subject_map import advance, last_mapped, map_line
 from thread.log.verify import verify_consistency
 from thread.storage.log import missing_subtree
+from thread.storage.map_store import MapCache, changed_heads
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceLink, SourceRecord, new_origin
 from thread.storage.sources import link_problem, row_label
@@ -450,6 +452,7 @@ class Ledger:
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._overlay: OrderedDict[UUID, Aggregate] | None = None  # an open stream's
         self._lock = threading.RLock()
+        self._map = MapCache()
         self._checkpoint_key = checkpoint_key
         self._checkpoint_every = checkpoint_every
         self._checkpoint_seconds = checkpoint_seconds
@@ -943,30 +946,40 @@ class Ledger:
         The ledger never signs a head that is not consistent with its latest
         checkpoint, so a rollback or a rewrite cannot be blessed afterwards.
         """
-        with self._lock:
-            size, head = self.tree_head()
-            stored = self.store.select_checkpoints()
-            if stored:
-                last_size, last_note = stored[-1]
-                last = Checkpoint.from_note(last_note)
-                if last_size == size and last.root == head:
-                    return last_note
-                try:
-                    verify_consistency(last.size, size, last.root, head,
-                                       self.consistency_proof(last.size, size)
-                                       if last.size <= size else [])
-                except IntegrityFailure as error:
-                    raise IntegrityFailure(
-                        f"refusing to sign tree size {size}: it is not an extension of the "
-                        f"checkpoint at size {last.size} ({error})"
-                    ) from None
-            note = sign_note(Checkpoint(self._fix_origin(), size, head).body(), signer_key)
-            try:
-                self.store.insert_checkpoint(size, note)
-            except IntegrityError:  # another process signed this size first
-                return dict(self.store.select_checkpoints())[size]
-            self._checkpointed = (size, time.monotonic())
-            return note
+        origin = self._fix_origin()
+        try:
+            with self._lock, self.store.locked():  # no one appends or signs meanwhile
+                size, head = self.tree_head()
+                stored = self.store.select_checkpoints()
+                if stored:
+                    last_size, last_note = stored[-1]
+                    last = Checkpoint.from_note(last_note)
+                    if last_size == size and last.root == head:
+                        return last_note
+                    try:
+                        verify_consistency(last.size, size, last.root, head,
+                                           self.consistency_proof(last.size, size)
+                                           if last.size <= size else [])
+                    except IntegrityFailure as error:
+                        raise IntegrityFailure(
+                            f"refusing to sign tree size {size}: it is not an extension of the "
+                            f"checkpoint at size {last.size} ({error})"
+                        ) from None
+                mapped = last_mapped(stored)
+                update = advance(self._map.view(self.store, mapped), changed_heads(
+                    self.store, mapped, size))
+                note = sign_note(Checkpoint(origin, size, head, (map_line(update.root),)).body(),
+                                 signer_key)
+                self.store.insert_checkpoint(size, note, update.heads, update.nodes)
+        except IntegrityError:  # another process signed this size first
+            self._map.forget()
+            return dict(self.store.select_checkpoints())[size]
+        except BaseException:
+            self._map.forget()
+            raise
+        self._map.advanced(size, update)
+        self._checkpointed = (size, time.monotonic())
+        return note
 
     def _maybe_checkpoint(self) -> None:
         """Take an automatic checkpoint when enough events or time have passed."""

@@ -196,7 +196,7 @@ def test_verify_dossier_on_deeply_nested_json_is_one_line(tmp_path: Path, nested
             assert result.exit_code == 1
             assert json.loads(result.stdout)["problem"].startswith("its JSON nests deeper")
         else:
-            assert "nests deeper than any thread-dossier/v1 file" in _one_line(result)
+            assert "nests deeper than any thread-dossier/v2 file" in _one_line(result)
 
 
 def test_control_characters_in_input_are_escaped_when_echoed(signed: tuple[str, Path],

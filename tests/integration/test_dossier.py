@@ -80,7 +80,8 @@ def test_round_trip_verifies_and_tells_the_part_story(ledger: thread.Ledger, key
     assert verified.origin == ledger.origin
     assert "covers versions 1-3 of part SN-1" in verified.coverage
     assert Dossier.parse(data).to_bytes() == data
-    assert data.startswith(b'{\n  "format": "thread-dossier/v1",\n')
+    assert data.startswith(b'{\n  "format": "thread-dossier/v2",\n')
+    assert verified.complete
 
 
 def test_every_byte_flip_and_deletion_is_detected(ledger: thread.Ledger, keys: Keys) -> None:
@@ -226,17 +227,22 @@ def test_an_event_not_in_the_log_fails_inclusion(ledger: thread.Ledger, keys: Ke
         verify_dossier(forged.to_bytes(), verifier)
 
 
-def test_a_dossier_cut_short_still_verifies_and_says_what_it_covers(
+def test_a_dossier_cut_short_is_refused_by_its_subject_map(
     ledger: thread.Ledger, keys: Keys,
 ) -> None:
-    """The documented limit: dropping the last events leaves a valid, shorter story."""
+    """Dropping the last event is caught by the map proof; dropping the proof as well (a v1
+    file) is caught because the checkpoint commits to a map."""
     signer, verifier = keys
     _part(ledger)
     data = _edited(_dossier(ledger, signer), _drop_version(3))
-    verified = verify_dossier(data, verifier)
-    assert len(verified.events) == 2
-    assert "covers versions 1-2" in verified.coverage
-    assert "cannot show that no later version" in verified.coverage
+    with pytest.raises(DossierError, match="holds versions 1-2 of part SN-1 but the checkpoint"):
+        verify_dossier(data, verifier)
+
+    def to_v1(document: dict[str, object]) -> None:
+        document["format"] = "thread-dossier/v1"
+        del document["map"]
+    with pytest.raises(DossierError, match="carries no map proof"):
+        verify_dossier(_edited(data, to_v1), verifier)
 
 
 def test_wrong_verifier_key_fails(ledger: thread.Ledger, keys: Keys) -> None:
@@ -262,8 +268,8 @@ def test_unknown_format_version_is_refused(ledger: thread.Ledger, keys: Keys) ->
     """A dossier of another format version is refused by name, not half-read."""
     signer, verifier = keys
     _part(ledger)
-    data = _edited(_dossier(ledger, signer), _set("format", "thread-dossier/v2"))
-    with pytest.raises(UnsupportedDossier, match="'thread-dossier/v2'; this verifier reads only"):
+    data = _edited(_dossier(ledger, signer), _set("format", "thread-dossier/v3"))
+    with pytest.raises(UnsupportedDossier, match="'thread-dossier/v3'; this verifier reads"):
         verify_dossier(data, verifier)
     with pytest.raises(UnsupportedDossier, match="not a thread dossier"):
         verify_dossier(b'{"format": "something-else"}\n', verifier)
@@ -336,7 +342,7 @@ def test_the_offline_verifier_reads_events_through_the_domain_envelope() -> None
     # The verifier's own bindings (imported, not re-exported), not copies of the functions.
     assert vars(offline)["open_envelope"] is envelope.open_envelope
     assert vars(offline)["summarize"] is topics.summarize
-    assert FORMAT == "thread-dossier/v1"
+    assert FORMAT == "thread-dossier/v2"
 
 
 _AUDITOR = """
@@ -410,7 +416,7 @@ def test_cli_end_to_end(ledger: thread.Ledger, ledger_url: str, tmp_path: Path) 
     file.write_bytes(file.read_bytes().replace(b'"index": ', b'"index":  ', 1))
     tampered = _run("verify-dossier", str(file), "--vkey", vkey)
     assert tampered.exit_code == 1
-    assert "NOT VERIFIED" in tampered.output and "line 10, column" in tampered.output
+    assert "NOT VERIFIED" in tampered.output and "line 18, column" in tampered.output
     failed = json.loads(_run("verify-dossier", str(file), "--vkey", vkey, "--json").output)
     assert failed["ok"] is False and "layout" in failed["problem"]
 

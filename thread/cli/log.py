@@ -262,6 +262,8 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                    "checkpoints": report.checkpoints,
                    "signatures_checked": report.signatures_checked,
                    "event_signatures_checked": report.event_signatures,
+                   "subject_maps_checked": report.maps_checked,
+                   "subject_maps_not_checked": report.maps_unchecked,
                    "signatures_not_checked": unsigned, "strict": strict,
                    "first_problem": first.describe() if first else None,
                    "problems": [finding.describe() for finding in findings],
@@ -285,7 +287,11 @@ def verify(ctx: click.Context, vkeys: tuple[str, ...], kept: tuple[Path, ...], s
                    f"{plural(report.tree_size, 'leaf', 'leaves')}, root "
                    f"{report.root.hex()[:16]}, {plural(report.checkpoints, 'checkpoint')}"
                    f"{signatures}; {plural(report.event_signatures, 'electronic signature')} "
-                   f"checked against the signer registry")
+                   f"checked against the signer registry; "
+                   f"{plural(report.maps_checked, 'subject map')} derived again")
+        if report.maps_unchecked:
+            click.echo(f"subject maps not checked: {report.maps_unchecked} (the trusted "
+                       "checkpoint carries no map; run a whole thread verify once)")
         if unsigned:
             click.echo(printable(f"{'NOT VERIFIED: ' if strict else ''}signatures not checked: "
                                  f"{unsigned}"), err=strict)
@@ -388,7 +394,7 @@ def verify_checkpoint_command(note_file: Path, vkey: str | None, policy_file: Pa
 @click.argument("serial")
 @click.option("-o", "--output", "path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the dossier (JSON, thread-dossier/v1).")
+              help="Where to write the dossier (JSON, thread-dossier/v2).")
 @click.option("--sites", "across_sites", is_flag=True,
               help="At a hub: the part's events in the site logs it mirrors, each proved in "
                    "its site's log and that site checkpoint in the hub's own log "
@@ -426,12 +432,14 @@ def dossier(ctx: click.Context, serial: str, path: Path, across_sites: bool,
         echo_json({"file": str(path.resolve()), "serial": serial, "events": events,
                    "last_version": written.last_version,
                    "tree_size": written.dossier.tree_size,
-                   "later_events": written.later_events})
+                   "later_events": written.later_events,
+                   "complete": written.dossier.map is not None})
         return
     click.echo(printable(
         f"dossier of part {serial} written to {path}: {plural(events, 'event')} "
         f"(versions 1-{written.last_version}), proved against the signed checkpoint of "
-        f"{plural(written.dossier.tree_size, 'leaf', 'leaves')}"))
+        f"{plural(written.dossier.tree_size, 'leaf', 'leaves')}"
+        f"{', complete by its subject map' if written.dossier.map is not None else ''}"))
     if written.later_events:
         later = plural(written.later_events, "later event")
         click.echo(printable(

@@ -26,6 +26,7 @@ from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
+from thread.log.map_audit import MapAudit, start_map
 from thread.log.merkle import (
     CompactRange,
     ProofError,
@@ -36,6 +37,7 @@ from thread.log.merkle import (
 )
 from thread.log.signatures import check_signatures
 from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
+from thread.log.subject_map import MapError, find_map_line
 from thread.log.verify import verify_consistency
 from thread.storage.log import NODE_FLOOR, stored_as_node
 from thread.storage.mapper import FactMapper
@@ -90,6 +92,10 @@ class AuditReport:
     #: For a verification from a trusted checkpoint: the latest stored checkpoint that
     #: verified in it, to trust next time.
     newest_checkpoint: str | None = None
+    #: Subject maps (dtl-map/v1 lines) derived again and matching; and those that could not
+    #: be (after a trusted checkpoint without a map).
+    maps_checked: int = 0
+    maps_unchecked: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -182,7 +188,8 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
             return report
         claims = _checkpoints(ledger, verifier_keys, (), report)
         claims = {size: found for size, found in claims.items() if size > old.size}
-        _log_pass(ledger, claims, report, total, progress, start=old.size, tree=base)
+        _log_pass(ledger, claims, report, total, progress, start=old.size, tree=base,
+                  trusted=old)
         touched = {_uuid(row.originator_id) for page in _pages(
             store, _first_row(store, old.size)) for row in page} if total > old.size else set()
         for ident in sorted(touched):
@@ -254,7 +261,7 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
 
 def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditReport,
               total: int, progress: Progress | None, *, start: int = 0,
-              tree: CompactRange | None = None) -> None:
+              tree: CompactRange | None = None, trusted: Checkpoint | None = None) -> None:
     """Recompute leaves and tree in commit order and compare them with the stored log.
 
     Rows and stored leaves are merged on the notification id, so a deleted or an
@@ -264,16 +271,22 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
     mapper = ledger.mapper
     store = ledger.store
     tree = tree if tree is not None else CompactRange()
-    _check_claims(tree, claims, report)
+    mapped = any(_has_map(claim) for pending in claims.values() for claim in pending)
+    maps = start_map(store, start, trusted) if mapped else None
+    _check_claims(tree, claims, report, maps)
     leaves = _StoredLeaves(store, start)
     nodes = _StoredNodes(store, report)
     for page in _pages(store, _LOWEST_ID if start == 0 else _first_row(store, start)):
-        if not _intact_page(page, mapper, leaves, tree, nodes, claims, report):
+        if not _intact_page(page, mapper, leaves, tree, nodes, claims, report, maps):
             for row in page:
-                _check_row(row, mapper, leaves, tree, nodes, claims, report)
+                _check_row(row, mapper, leaves, tree, nodes, claims, report, maps)
         if progress is not None:
             progress(tree.size, 2 * total)
     nodes.flush()
+    if maps is not None:
+        report.maps_checked, report.maps_unchecked = maps.checked, maps.unchecked
+        for problem in maps.problems:
+            _add(report, Finding(max(problem.size - 1, 0), problem.what))
     stored = leaves.peek()
     while stored is not None:
         _add(report, _missing(stored))
@@ -297,7 +310,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
 
 def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
                tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
-               report: AuditReport) -> None:
+               report: AuditReport, maps: MapAudit | None = None) -> None:
     """One row against its stored leaf: the careful path that names what is wrong."""
     stored = leaves.peek()
     while stored is not None and stored[1] < row.id:
@@ -330,12 +343,14 @@ def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
         _add(report, Finding(position, what, aggregate=str(_uuid(row.originator_id)),
                              subject=_subject_in(canonical), version=row.originator_version))
     nodes.check([node for node in tree.append(leaf) if stored_as_node(node.level)])
-    _check_claims(tree, claims, report)
+    if maps is not None:
+        maps.seen(row.originator_id, row.originator_version, leaf)
+    _check_claims(tree, claims, report, maps)
 
 
 def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeaves,
                  tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
-                 report: AuditReport) -> bool:
+                 report: AuditReport, maps: MapAudit | None = None) -> bool:
     """Verify a page in bulk when it is intact; False (nothing consumed) sends it row by row.
 
     An intact page is the common case: every row meets its own leaf at the next
@@ -361,8 +376,11 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     done = 0
     for size in [*sorted(size for size in claims if base < size < base + count), base + count]:
         nodes.check(tree.extend(hashes[done:size - base], from_level=NODE_FLOOR))
+        if maps is not None:
+            maps.seen_page([(row.originator_id, row.originator_version)
+                            for row in page[done:size - base]], hashes[done:size - base])
         done = size - base
-        _check_claims(tree, claims, report)
+        _check_claims(tree, claims, report, maps)
     return True
 
 
@@ -469,7 +487,17 @@ def _names_row(canonical: bytes, row: LogRow | Notification, mapper: FactMapper)
             and mapper.topic_token(envelope.topic) == row.topic)
 
 
-def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport) -> None:
+def _has_map(claim: _Claim) -> bool:
+    try:
+        return find_map_line(claim.checkpoint.extensions) is not None
+    except MapError:
+        return True  # malformed: the map check names it
+
+
+def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport,
+                  maps: MapAudit | None = None) -> None:
+    if maps is not None and tree.size in claims:
+        maps.reached(tree.size, [claim.checkpoint for claim in claims[tree.size]])
     for claim in claims.get(tree.size, ()):
         if claim.checkpoint.root != tree.root():
             _add(report, Finding(max(tree.size - 1, 0),

@@ -3,7 +3,8 @@
 The file format and its verification are in :mod:`thread.log.offline`, which an
 auditor runs without the ledger. A dossier is proved against the ledger's
 latest signed checkpoint, so it holds the part's events that were in the log
-when that checkpoint was signed; later ones wait for the next checkpoint.
+when that checkpoint was signed (all of them, as the checkpoint's subject map
+proves); later ones wait for the next checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from thread.ledger import Ledger
 from thread.log.checkpoint import Checkpoint
 from thread.log.merkle import leaf_hash
 from thread.log.offline import Dossier, DossierEvent
+from thread.log.subject_map import find_map_line
+from thread.storage.map_store import stored_proof
 
 
 class NotCheckpointed(LedgerError):  # noqa: N818 - reads as the state of the part
@@ -81,6 +84,15 @@ def dossier_of(ledger: Ledger, serial: str) -> PartDossier:
             f"part {serial} was recorded after the latest signed checkpoint (its first event "
             f"is leaf {first}; the checkpoint covers {checkpoint.size} leaves)"
         )
+    head = None
+    if find_map_line(checkpoint.extensions) is not None:
+        head = stored_proof(ledger.store, checkpoint.size, ident.bytes)
+        if head.version != covered[-1].version or head.head != leaf_hash(
+                events[len(covered) - 1].canonical):
+            raise IntegrityFailure(
+                f"part {serial}: the subject map of the checkpoint at {checkpoint.size} leaves "
+                f"says version {head.version}, but the log holds versions 1-"
+                f"{covered[-1].version} there; run thread verify", subject=f"part {serial}")
     dossier = Dossier(serial=serial, origin=checkpoint.origin, tree_size=checkpoint.size,
-                      checkpoint=note, events=tuple(covered))
+                      checkpoint=note, events=tuple(covered), map=head)
     return PartDossier(dossier, later_events=len(events) - len(covered))

@@ -6,20 +6,26 @@ of each in the global log, and the signed checkpoint those proofs lead to.
 :func:`verify_dossier` checks all of it with the verifier key of the log's
 signer. This module imports only the standard library, ``msgpack``,
 ``cryptography`` and the ledger's pure modules (:mod:`thread.errors`,
-:mod:`thread.log.merkle`, :mod:`thread.log.checkpoint`, :mod:`thread.log.verify`): never
+:mod:`thread.log.merkle`, :mod:`thread.log.checkpoint`, :mod:`thread.log.verify`,
+:mod:`thread.log.subject_map`): never
 the storage layer, the ledger, eventsourcing or pydantic.
 
-The format, ``thread-dossier/v1``
+The format, ``thread-dossier/v2``
 =================================
 
 One JSON object, ASCII only, with these members in this order::
 
     {
-      "format": "thread-dossier/v1",
+      "format": "thread-dossier/v2",
       "serial": "<the part's serial number>",
       "origin": "<the log's origin line, as in the checkpoint>",
       "tree_size": <leaves in the checkpoint's tree>,
       "checkpoint": "<the signed note, verbatim: c2sp.org/tlog-checkpoint + signed-note>",
+      "map": {
+        "version": <the part's latest version in the log at the checkpoint>,
+        "head": "<that event's leaf hash, 64 lowercase hex digits>",
+        "path": ["<base64 of each sibling hash of its dtl-map/v1 proof, deepest first>"]
+      },
       "events": [
         {
           "version": <1, 2, ... in order>,
@@ -37,6 +43,11 @@ version, the previous event's hash (32 zero bytes for version 1), occurred
 time, recorded time, actor, source, source record id, and the fact's payload
 map. An event's leaf hash is SHA-256(0x00 || canonical bytes).
 
+``map`` proves the part's head in the subject map the checkpoint commits to
+on its ``dtl-map/v1`` extension line (:mod:`thread.log.subject_map`).
+``thread-dossier/v1`` is the same without ``map``: written for a checkpoint
+that carries no map (signed before the ledger kept one), and still read.
+
 The file is in one canonical layout, so that every byte of it is either
 verified content or fixed syntax: two-space indentation, every member and
 array element on its own line, ``": "`` after a name, ``","`` at the end of
@@ -47,7 +58,7 @@ padding, and one newline at the end: what Python's ``json.dumps(document,
 indent=2)`` writes. A file that is not byte for byte in that layout is
 refused, even if only its whitespace differs, so any change to a dossier is
 detected. Other members are refused; a format other than
-``thread-dossier/v1`` is refused as unknown.
+``thread-dossier/v1`` or ``/v2`` is refused as unknown.
 
 Each part stands on its own for other tools: the ``checkpoint`` string is a
 C2SP signed note (``thread verify-checkpoint`` or any signed-note verifier
@@ -63,9 +74,13 @@ refused here, so that it cannot change unnoticed); each event is a leaf at
 its index in the tree the checkpoint signs; the events are versions 1 to n
 of one part, the one the serial names, each linked to the hash of the one
 before, the first to 32 zero bytes. Events recorded after the checkpoint
-are not in the dossier. And a file cannot prove an absence: it shows the
-part's chain up to version n, not that the log held no later version of
-the part when the checkpoint was signed.
+are not in the dossier. With the map (v2), the dossier is complete: the
+checkpoint's subject map holds the part at exactly its last version and
+that event's leaf, so no later version of the part was in the log when the
+checkpoint was signed, and a dossier whose last events were cut is refused.
+A v1 dossier whose checkpoint carries a map is refused too (its proof was
+removed). That the map itself matches the log is what ``thread verify``
+checks, as it checks the tree.
 """
 
 from __future__ import annotations
@@ -93,15 +108,26 @@ from thread.domain.topics import subject_label, summarize
 from thread.errors import IntegrityFailure
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.log.merkle import HASH_SIZE, ProofError, leaf_hash
+from thread.log.subject_map import (
+    KEY_BITS,
+    MAP_LINE,
+    MapError,
+    MapProof,
+    find_map_line,
+    subject_key,
+)
 from thread.log.verify import verify_inclusion
 
-#: The format tag this module writes and reads.
-FORMAT = "thread-dossier/v1"
+#: The format tag this module writes, with a subject map proof, and the one before it.
+FORMAT = "thread-dossier/v2"
+FORMAT_V1 = "thread-dossier/v1"
 
 #: Format tags of this family start with this; another version is refused by name.
 FORMAT_FAMILY = "thread-dossier/"
 
-_TOP_FIELDS = ("format", "serial", "origin", "tree_size", "checkpoint", "events")
+_TOP_FIELDS = ("format", "serial", "origin", "tree_size", "checkpoint", "map", "events")
+_TOP_FIELDS_V1 = tuple(name for name in _TOP_FIELDS if name != "map")
+_MAP_FIELDS = ("version", "head", "path")
 _EVENT_FIELDS = ("version", "index", "hash", "canonical", "path")
 _HEX_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
@@ -138,15 +164,22 @@ class Dossier:
     tree_size: int
     checkpoint: str
     events: tuple[DossierEvent, ...]
+    #: The part's head in the checkpoint's subject map (None: a v1 dossier, without one).
+    map: MapProof | None = None
 
     def to_bytes(self) -> bytes:
         """The file, in the one canonical layout (see the module documentation)."""
-        document = {
-            "format": FORMAT,
+        document: dict[str, Any] = {
+            "format": FORMAT if self.map is not None else FORMAT_V1,
             "serial": self.serial,
             "origin": self.origin,
             "tree_size": self.tree_size,
             "checkpoint": self.checkpoint,
+        }
+        if self.map is not None:
+            document["map"] = {"version": self.map.version, "head": self.map.head.hex(),
+                               "path": [_b64(node) for node in self.map.path]}
+        document |= {
             "events": [
                 {
                     "version": event.version,
@@ -183,8 +216,9 @@ class Dossier:
             raise DossierError(f"the dossier is not valid JSON{where}: {message}") from None
         if not isinstance(document, dict):
             raise DossierError(f"the dossier is a JSON {_json_type(document)}, not an object")
-        _check_format(document.get("format"))
-        _check_members(document, _TOP_FIELDS, "the dossier")
+        tag = _check_format(document.get("format"))
+        _check_members(document, _TOP_FIELDS if tag == FORMAT else _TOP_FIELDS_V1,
+                       "the dossier")
         events = document["events"]
         if not isinstance(events, list) or not events:
             raise DossierError("the dossier's 'events' must be a non-empty array")
@@ -195,6 +229,7 @@ class Dossier:
             checkpoint=_text(document, "checkpoint", "the dossier"),
             events=tuple(_event(item, position)
                          for position, item in enumerate(events, start=1)),
+            map=_map_proof(document["map"]) if tag == FORMAT else None,
         )
         _check_layout(data, dossier.to_bytes())
         return dossier
@@ -229,6 +264,8 @@ class VerifiedDossier:
     root: bytes
     signed_by: tuple[str, ...]
     events: tuple[StoryEvent, ...]
+    #: Proved to hold every event of the part in the log at the checkpoint (by its map).
+    complete: bool = False
 
     @property
     def head(self) -> bytes:
@@ -241,7 +278,7 @@ class VerifiedDossier:
             "ok": True, "serial": self.serial, "origin": self.origin,
             "tree_size": self.tree_size, "root": self.root.hex(),
             "signed_by": list(self.signed_by), "head": self.head.hex(),
-            "coverage": self.coverage,
+            "complete": self.complete, "coverage": self.coverage,
             "events": [{
                 "version": event.version, "index": event.index, "topic": event.topic,
                 "occurred_at": event.occurred_at.isoformat(),
@@ -256,6 +293,12 @@ class VerifiedDossier:
     def coverage(self) -> str:
         """What the dossier shows and what it cannot, in one sentence for the report."""
         last = self.events[-1].version
+        if self.complete:
+            return (
+                f"covers versions 1-{last} of part {self.serial}: every event of the part in "
+                f"the log at its checkpoint of {self.tree_size} leaves, as the checkpoint's "
+                f"subject map proves; events recorded after that checkpoint are not in it"
+            )
         return (
             f"covers versions 1-{last} of part {self.serial} as the log held them at its "
             f"checkpoint of {self.tree_size} leaves; events recorded after that checkpoint are "
@@ -321,10 +364,51 @@ def verify_dossier(data: bytes, verifier_keys: str | Iterable[str]) -> VerifiedD
             source_record_id=decoded.source_record_id, payload=decoded.payload,
             summary=summarize(decoded.topic, decoded.payload),
         ))
+    complete = _check_complete(dossier, checkpoint, expected_id)
     return VerifiedDossier(
         serial=dossier.serial, origin=checkpoint.origin, tree_size=checkpoint.size,
-        root=checkpoint.root, signed_by=signed_by, events=tuple(story),
+        root=checkpoint.root, signed_by=signed_by, events=tuple(story), complete=complete,
     )
+
+
+def _check_complete(dossier: Dossier, checkpoint: Checkpoint, aggregate: UUID) -> bool:
+    """With a map proof: that the dossier's last event is the part's head in the
+    checkpoint's map. True when proved, False for a checkpoint without a map."""
+    try:
+        committed = find_map_line(checkpoint.extensions)
+    except MapError as error:
+        raise DossierError(f"the dossier's checkpoint: {error}") from None
+    proof = dossier.map
+    if committed is None:
+        if proof is not None:
+            raise DossierError(f"the dossier carries a map proof but its checkpoint commits to "
+                               f"no subject map ({MAP_LINE} line)")
+        return False
+    if proof is None:
+        raise DossierError(
+            f"the dossier's checkpoint commits to a subject map ({MAP_LINE}) but the dossier "
+            f"carries no map proof for part {dossier.serial}: it was written without one or "
+            "the proof was removed, so it cannot show that it holds every event of the part")
+    try:
+        root = proof.root(subject_key(aggregate.bytes))
+    except MapError as error:
+        raise DossierError(f"the dossier's map proof: {error}") from None
+    if not hmac.compare_digest(root, committed.hash):
+        raise DossierError(
+            f"the dossier's map proof for part {dossier.serial} (version {proof.version}) does "
+            f"not lead to the subject map root its checkpoint signs")
+    last = dossier.events[-1]
+    if proof.version != last.version:
+        raise DossierError(
+            f"the dossier holds versions 1-{last.version} of part {dossier.serial} but the "
+            f"checkpoint's subject map says the part was at version {proof.version} in the log "
+            f"of {checkpoint.size} leaves: {proof.version - last.version} event(s) after "
+            f"version {last.version} were cut from the dossier")
+    if not hmac.compare_digest(proof.head, leaf_hash(last.canonical)):
+        raise DossierError(
+            f"the checkpoint's subject map names another event as version {last.version} of "
+            f"part {dossier.serial} than the dossier's last")
+    return True
 
 
 def plain(value: Any) -> Any:
@@ -343,16 +427,17 @@ def plain(value: Any) -> Any:
 # Reading the file
 
 
-def _check_format(tag: object) -> None:
-    if tag == FORMAT:
-        return
+def _check_format(tag: object) -> str:
+    if tag in (FORMAT, FORMAT_V1):
+        return str(tag)
     if tag is None:
         raise UnsupportedDossier(
             f"the file has no 'format' member; it is not a thread dossier ({FORMAT})"
         )
     if isinstance(tag, str) and tag.startswith(FORMAT_FAMILY):
         raise UnsupportedDossier(
-            f"the dossier is format {tag!r}; this verifier reads only {FORMAT!r} (a newer "
+            f"the dossier is format {tag!r}; this verifier reads {FORMAT_V1!r} and {FORMAT!r} "
+            "(a newer "
             "version of the library may read it)"
         )
     raise UnsupportedDossier(f"the file is format {tag!r}, not a thread dossier ({FORMAT})")
@@ -368,6 +453,23 @@ def _check_members(document: dict[str, Any], names: Sequence[str], what: str) ->
             f"{what} has member(s) {', '.join(repr(n) for n in unknown)} that {FORMAT} does "
             "not define"
         )
+
+
+def _map_proof(item: object) -> MapProof:
+    what = "the dossier's 'map'"
+    if not isinstance(item, dict):
+        raise DossierError(f"{what} is a JSON {_json_type(item)}, not an object")
+    _check_members(item, _MAP_FIELDS, what)
+    head, path = item["head"], item["path"]
+    if not isinstance(head, str) or not _HEX_HASH.fullmatch(head):
+        raise DossierError(f"{what}: 'head' must be 64 lowercase hex digits")
+    if not isinstance(path, list) or len(path) > KEY_BITS:
+        raise DossierError(f"{what}: 'path' must be an array of at most {KEY_BITS} base64 "
+                           "hashes")
+    return MapProof(
+        version=_integer(item, "version", what, minimum=1), head=bytes.fromhex(head),
+        path=tuple(_base64(node, f"{what}: path hash {number}", size=HASH_SIZE)
+                   for number, node in enumerate(path)))
 
 
 def _event(item: object, position: int) -> DossierEvent:

@@ -22,6 +22,10 @@ NODE_FLOOR = 4
 LEAVES_TABLE = "ledger_leaves"
 NODES_TABLE = "ledger_nodes"
 CHECKPOINTS_TABLE = "ledger_checkpoints"
+#: The subject map (thread.log.subject_map): the heads that changed at each checkpoint's
+#: size, and the stored subtrees that changed with them.
+MAP_HEADS_TABLE = "ledger_map_heads"
+MAP_NODES_TABLE = "ledger_map_nodes"
 
 
 class TreeLog:

@@ -3,7 +3,7 @@ source keys and read checks, written under the table lock that orders commits.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -27,9 +27,12 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from thread.errors import ConfigurationError, NotALedger
+from thread.log.subject_map import BUCKET_DEPTH, Head, Sub
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
+    MAP_HEADS_TABLE,
+    MAP_NODES_TABLE,
     NODES_TABLE,
     TreeLog,
     from_leaves,
@@ -55,7 +58,8 @@ from thread.storage.recorder import (
 #: Advisory lock key that serialises schema creation ("thread" in ASCII).
 _SCHEMA_LOCK = 0x746872656164
 #: Tables that refuse changes, and the triggers a complete schema has (change and truncate).
-_APPEND_ONLY = (SOURCES_TABLE, META_TABLE, LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE)
+_APPEND_ONLY = (SOURCES_TABLE, META_TABLE, LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE,
+                MAP_HEADS_TABLE, MAP_NODES_TABLE)
 _TRIGGERS = 2 * (len(_APPEND_ONLY) + 1) + 1
 #: Channel on which each commit of events is announced, so read models can follow live.
 NOTIFY_CHANNEL = "thread_ledger"
@@ -97,6 +101,22 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint PRIMARY KEY, "
                 "note text NOT NULL)"
             ).format(schema=schema, table=Identifier(CHECKPOINTS_TABLE)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint NOT NULL, "
+                "key bytea NOT NULL, version bigint NOT NULL, head bytea NOT NULL, "
+                "PRIMARY KEY (size, key))"
+            ).format(schema=schema, table=Identifier(MAP_HEADS_TABLE)),
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (key, size)").format(
+                index=Identifier(f"{MAP_HEADS_TABLE}_by_key"), schema=schema,
+                table=Identifier(MAP_HEADS_TABLE)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint NOT NULL, "
+                "depth int NOT NULL, idx int NOT NULL, hash bytea NOT NULL, count bigint NOT NULL, "
+                "PRIMARY KEY (size, depth, idx))"
+            ).format(schema=schema, table=Identifier(MAP_NODES_TABLE)),
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (depth, idx, size)").format(
+                index=Identifier(f"{MAP_NODES_TABLE}_by_node"), schema=schema,
+                table=Identifier(MAP_NODES_TABLE)),
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.ledger_refuse_change() RETURNS trigger "
                 "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}: % on % refused', "
@@ -372,10 +392,70 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             row = cursor.fetchone()
             return int(row["n"]) if row else 0
 
-    def insert_checkpoint(self, size: int, note: str) -> None:
+    def insert_checkpoint(self, size: int, note: str, heads: Sequence[Head] = (),
+                          nodes: Mapping[tuple[int, int], Sub] | None = None) -> None:
         with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(SQL("INSERT INTO {t} VALUES (%s, %s)").format(
                 t=self._table(CHECKPOINTS_TABLE)), (size, note))
+            for table, rows in (
+                (MAP_HEADS_TABLE, [(size, h.key, h.version, h.head) for h in heads]),
+                (MAP_NODES_TABLE, [(size, depth, index, sub.hash, sub.subjects)
+                                   for (depth, index), sub in (nodes or {}).items()]),
+            ):
+                if rows:
+                    with cursor.copy(SQL("COPY {t} FROM STDIN").format(
+                            t=self._table(table))) as copy:
+                        for values in rows:
+                            copy.write_row(values)
+
+    def select_map_changes(self, start: int, end: int) -> list[tuple[UUID, int, bytes]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT e.originator_id, e.originator_version, l.hash FROM {l} l JOIN {e} e "
+                "ON e.notification_id = l.notification_id WHERE l.position >= %s AND "
+                "l.position < %s ORDER BY l.position").format(
+                    l=self._table(LEAVES_TABLE), e=self._table(self.events_table_name)),
+                (start, end))
+            return [(r["originator_id"], int(r["originator_version"]), bytes(r["hash"]))
+                    for r in cursor.fetchall()]
+
+    def select_map_bucket(self, index: int, size: int) -> list[Head]:
+        low = index.to_bytes(BUCKET_DEPTH // 8, "big")
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT key, version, head FROM {t} WHERE key >= %s AND key < %s AND size <= %s "
+                "ORDER BY key, size").format(t=self._table(MAP_HEADS_TABLE)),
+                (low, low + b"\xff" * 31, size))
+            rows = cursor.fetchall()
+        latest = {bytes(r["key"]): Head(bytes(r["key"]), int(r["version"]), bytes(r["head"]))
+                  for r in rows}
+        return list(latest.values())
+
+    def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
+                         ) -> dict[tuple[int, int], Sub]:
+        if not keys:
+            return {}
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT k.depth, k.idx, n.hash, n.count FROM unnest(%s::int[], %s::int[]) "
+                "AS k(depth, idx) CROSS JOIN LATERAL (SELECT hash, count FROM {t} m WHERE "
+                "m.depth = k.depth AND m.idx = k.idx AND m.size <= %s ORDER BY m.size DESC "
+                "LIMIT 1) AS n").format(t=self._table(MAP_NODES_TABLE)),
+                ([key[0] for key in keys], [key[1] for key in keys], size))
+            return {(int(r["depth"]), int(r["idx"])): Sub(bytes(r["hash"]), int(r["count"]))
+                    for r in cursor.fetchall() if r["count"]}
+
+    def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT key, version, head FROM {t} WHERE size = %s "
+                               "ORDER BY key").format(t=self._table(MAP_HEADS_TABLE)), (size,))
+            heads = [Head(bytes(r["key"]), int(r["version"]), bytes(r["head"]))
+                     for r in cursor.fetchall()]
+            cursor.execute(SQL("SELECT depth, idx, hash, count FROM {t} WHERE size = %s").format(
+                t=self._table(MAP_NODES_TABLE)), (size,))
+            nodes = {(int(r["depth"]), int(r["idx"])): Sub(bytes(r["hash"]), int(r["count"]))
+                     for r in cursor.fetchall()}
+        return heads, nodes
 
     def select_checkpoints(self) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as cursor:

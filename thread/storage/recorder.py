@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, NoReturn, TypeVar
@@ -13,6 +13,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
 from thread.errors import LedgerError, ReadOnlyLedger
+from thread.log.subject_map import Head, Sub
 from thread.storage.log import from_leaves, stored_as_node
 
 #: Table names, the same on every backend.
@@ -258,8 +259,29 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """How many events were committed before the one with ``notification_id``."""
 
     @abstractmethod
-    def insert_checkpoint(self, size: int, note: str) -> None:
-        """Store a signed checkpoint."""
+    def insert_checkpoint(self, size: int, note: str, heads: Sequence[Head] = (),
+                          nodes: Mapping[tuple[int, int], Sub] | None = None) -> None:
+        """Store a signed checkpoint, with what it changed in the subject map, at once."""
+
+    @abstractmethod
+    def select_map_changes(self, start: int, end: int) -> list[tuple[UUID, int, bytes]]:
+        """(aggregate id, version, leaf hash) of the leaves from ``start`` to ``end``, in
+        log order: what moved the subjects' heads between two checkpoints."""
+
+    @abstractmethod
+    def select_map_bucket(self, index: int, size: int) -> list[Head]:
+        """The subject map's heads in bucket ``index`` as of checkpoint ``size`` (each key's
+        latest row at or before it), sorted by key."""
+
+    @abstractmethod
+    def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
+                         ) -> dict[tuple[int, int], Sub]:
+        """The subject map's stored subtrees ``(depth, index)`` as of checkpoint ``size``;
+        empty ones are left out."""
+
+    @abstractmethod
+    def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
+        """The heads and subtrees written with the checkpoint of ``size``, exactly."""
 
     @abstractmethod
     def select_checkpoints(self) -> list[tuple[int, str]]:

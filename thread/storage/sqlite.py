@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
@@ -36,9 +36,12 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from thread.errors import NotALedger
+from thread.log.subject_map import BUCKET_DEPTH, Head, Sub
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
+    MAP_HEADS_TABLE,
+    MAP_NODES_TABLE,
     NODES_TABLE,
     TreeLog,
     from_leaves,
@@ -94,9 +97,19 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (size INTEGER PRIMARY KEY, "
             "note TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {MAP_HEADS_TABLE} (size INTEGER NOT NULL, "
+            "key BLOB NOT NULL, version INTEGER NOT NULL, head BLOB NOT NULL, "
+            "PRIMARY KEY (size, key)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {MAP_HEADS_TABLE}_by_key ON {MAP_HEADS_TABLE} "
+            "(key, size)",
+            f"CREATE TABLE IF NOT EXISTS {MAP_NODES_TABLE} (size INTEGER NOT NULL, "
+            "depth INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+            "count INTEGER NOT NULL, PRIMARY KEY (size, depth, idx)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {MAP_NODES_TABLE}_by_node ON {MAP_NODES_TABLE} "
+            "(depth, idx, size)",
         ]
         for table in (self.events_table_name, SOURCES_TABLE, META_TABLE, LEAVES_TABLE,
-                      NODES_TABLE, CHECKPOINTS_TABLE):
+                      NODES_TABLE, CHECKPOINTS_TABLE, MAP_HEADS_TABLE, MAP_NODES_TABLE):
             for operation in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_refuse_{operation.lower()} "
@@ -347,9 +360,66 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                            (notification_id,))
             return int(cursor.fetchone()[0])
 
-    def insert_checkpoint(self, size: int, note: str) -> None:
+    def insert_checkpoint(self, size: int, note: str, heads: Sequence[Head] = (),
+                          nodes: Mapping[tuple[int, int], Sub] | None = None) -> None:
         with self._writing(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"INSERT INTO {CHECKPOINTS_TABLE} VALUES (?,?)", (size, note))
+            cursor.executemany(f"INSERT INTO {MAP_HEADS_TABLE} VALUES (?,?,?,?)",
+                               [(size, h.key, h.version, h.head) for h in heads])
+            cursor.executemany(f"INSERT INTO {MAP_NODES_TABLE} VALUES (?,?,?,?,?)",
+                               [(size, depth, index, sub.hash, sub.subjects)
+                                for (depth, index), sub in (nodes or {}).items()])
+
+    def select_map_changes(self, start: int, end: int) -> list[tuple[UUID, int, bytes]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT e.originator_id, e.originator_version, l.hash FROM {LEAVES_TABLE} l "
+                f"JOIN {self.events_table_name} e ON e.rowid = l.notification_id "
+                "WHERE l.position >= ? AND l.position < ? ORDER BY l.position", (start, end))
+            rows = raw.fetchall()
+        return [(UUID(row[0]), row[1], _blob(row[2])) for row in rows]
+
+    def select_map_bucket(self, index: int, size: int) -> list[Head]:
+        low = index.to_bytes(BUCKET_DEPTH // 8, "big")
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT key, version, head FROM {MAP_HEADS_TABLE} WHERE key >= ? AND key < ? "
+                "AND size <= ? ORDER BY key, size",
+                (low, low + b"\xff" * 31, size))
+            rows = raw.fetchall()
+        latest = {_blob(row[0]): Head(_blob(row[0]), row[1], _blob(row[2])) for row in rows}
+        return list(latest.values())
+
+    def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
+                         ) -> dict[tuple[int, int], Sub]:
+        found: dict[tuple[int, int], Sub] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            for depth, index in keys:
+                raw.execute(
+                    f"SELECT hash, count FROM {MAP_NODES_TABLE} WHERE depth=? AND idx=? AND "
+                    "size <= ? ORDER BY size DESC LIMIT 1", (depth, index, size))
+                row = raw.fetchone()
+                if row is not None and row[1]:
+                    found[(depth, index)] = Sub(_blob(row[0]), row[1])
+        return found
+
+    def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(f"SELECT key, version, head FROM {MAP_HEADS_TABLE} WHERE size=? "
+                        "ORDER BY key", (size,))
+            heads = [Head(_blob(r[0]), r[1], _blob(r[2])) for r in raw.fetchall()]
+            raw.execute(f"SELECT depth, idx, hash, count FROM {MAP_NODES_TABLE} WHERE size=?",
+                        (size,))
+            nodes = {(r[0], r[1]): Sub(_blob(r[2]), r[3]) for r in raw.fetchall()}
+        return heads, nodes
 
     def select_checkpoints(self) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as cursor:

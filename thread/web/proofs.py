@@ -57,7 +57,7 @@ def consistency(size1: Annotated[int, Query(ge=1, le=2**62)],
 @router.get("/parts/{serial}/dossier", response_model=None,
             responses={200: {"content": {"application/json": {}}}})
 def dossier(serial: Key, ledger: AskersLedger) -> Response:
-    """The part's self-contained dossier (thread-dossier/v1), proved against the latest
+    """The part's self-contained dossier (thread-dossier/v2), proved against the latest
     signed checkpoint; ``thread verify-dossier`` checks it offline."""
     from thread.log.dossier import NotCheckpointed, dossier_of
 

@@ -1,0 +1,133 @@
+"""``thread verify``'s check of the subject map: every map a checkpoint signs, derived again.
+
+The log pass hands over each event's aggregate, version and leaf hash in log
+order. At each checkpoint carrying a ``dtl-map/v1`` line, the heads that moved
+since the previous one are applied to the map as stored at the previous one,
+by the same :func:`~thread.log.subject_map.advance` the ledger signs with, and
+checked both ways: the map before, recomputed from the stored heads and
+subtrees it is made of, must be the previous checkpoint's (derived the same
+way before it, from the empty map at size 0, or trusted), and the map after must
+be the one this checkpoint signs, written row for row. By induction every
+signed map holds exactly each subject's latest version and leaf in the log at
+its size. Memory holds the heads that moved between two checkpoints and the
+stored subtrees down to depth 16, whatever the ledger's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from thread.log.checkpoint import Checkpoint
+from thread.log.subject_map import (
+    EMPTY_SUB,
+    Head,
+    MapError,
+    Sub,
+    advance,
+    find_map_line,
+    subject_key,
+)
+from thread.storage.map_store import MapCache
+from thread.storage.recorder import LedgerRecorder
+
+
+@dataclass(frozen=True)
+class MapProblem:
+    """What does not verify in the map signed at ``size``."""
+
+    size: int
+    what: str
+
+
+class MapAudit:
+    """Follows the log pass and checks each signed map as its checkpoint's size is reached."""
+
+    def __init__(self, store: LedgerRecorder, start: int, base: Sub | None) -> None:
+        """``base`` is the map at ``start`` (the empty map at 0, a trusted checkpoint's, or
+        None when not known: then no later map can be derived)."""
+        self._store = store
+        self._size = start
+        self._root = base
+        self._cache = MapCache()
+        self._moved: dict[bytes, tuple[int, bytes]] = {}
+        self.checked = 0
+        self.unchecked = 0
+        self.problems: list[MapProblem] = []
+
+    def seen(self, originator: UUID | str, version: int, leaf: bytes) -> None:
+        """One event, in log order."""
+        self._moved[_raw(originator)] = (version, leaf)
+
+    def seen_page(self, rows: Sequence[tuple[UUID | str, int]], leaves: Sequence[bytes]) -> None:
+        """Consecutive events, in log order."""
+        moved = self._moved
+        for (originator, version), leaf in zip(rows, leaves, strict=True):
+            moved[_raw(originator)] = (version, leaf)
+
+    def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None:
+        """The log pass has derived the first ``size`` leaves; check the maps signed there."""
+        committed: list[Sub] = []
+        for checkpoint in checkpoints:
+            try:
+                found = find_map_line(checkpoint.extensions)
+            except MapError as error:
+                self.problems.append(MapProblem(size, f"the checkpoint's map line: {error}"))
+                continue
+            if found is not None:
+                committed.append(found)
+        if not committed:
+            return
+        if self._root is None:
+            self.unchecked += 1
+            return
+        changes = [Head(subject_key(raw), version, leaf)
+                   for raw, (version, leaf) in self._moved.items()]
+        update = advance(self._cache.view(self._store, self._size), changes, check=True)
+        if update.bad_buckets:
+            self.problems.append(MapProblem(size, (
+                f"the subject map's stored heads in bucket(s) "
+                f"{', '.join(str(b) for b in update.bad_buckets[:5])} no longer give the "
+                f"map of the checkpoint at {self._size} leaves: map rows were changed")))
+        elif update.old_root != self._root:
+            self.problems.append(MapProblem(size, (
+                f"the subject map as stored at {self._size} leaves is not the one its "
+                f"checkpoint signs: map subtree rows were changed")))
+        for claim in committed:
+            if claim != update.root:
+                self.problems.append(MapProblem(size, (
+                    f"the subject map the checkpoint signs ({claim.subjects} subjects) is not the "
+                    f"subjects' heads in the log ({update.root.subjects} subjects): a head was "
+                    f"left out, cut back or added")))
+        heads, nodes = self._store.select_map_rows(size)
+        if sorted(heads) != sorted(update.heads) or nodes != update.nodes:
+            self.problems.append(MapProblem(size, (
+                f"the subject map rows stored for the checkpoint at {size} leaves differ from "
+                f"the map derived from the log (changed, missing or added): proofs served "
+                f"from them would be wrong")))
+        self.checked += 1
+        self._cache.advanced(size, update)
+        self._size, self._root = size, update.root
+        self._moved = {}
+
+
+def start_map(store: LedgerRecorder, start: int, trusted: Checkpoint | None) -> MapAudit:
+    """The map check for a log pass from ``start``: from the empty map at 0, or from the
+    trusted checkpoint's map (unknown if it carries none)."""
+    if start == 0:
+        return MapAudit(store, 0, EMPTY_SUB)
+    try:
+        base = find_map_line(trusted.extensions) if trusted is not None else None
+    except MapError:
+        base = None
+    return MapAudit(store, start, base)
+
+
+def _raw(originator: UUID | str) -> bytes:
+    if isinstance(originator, UUID):
+        return originator.bytes
+    try:
+        return bytes.fromhex(originator)
+    except ValueError:
+        return UUID(originator).bytes

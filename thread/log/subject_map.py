@@ -1,0 +1,343 @@
+"""The subject map: every subject's head at a checkpoint, in a sparse Merkle tree it commits to.
+
+A dossier proves that each event it holds is in the log; the map proves that
+it holds them all. Each checkpoint the ledger signs carries one extension
+line (c2sp.org/tlog-checkpoint allows them after the root)::
+
+    dtl-map/v1 <subjects> <base64 root>
+
+The root commits to the head of every subject (part, machine, lot, ...) with an
+event in the first ``size`` leaves of the log: its latest version there and
+that event's leaf hash. The format, ``dtl-map/v1``:
+
+* A subject's key is SHA-256 of its 16-byte aggregate id (the id its events'
+  canonical bytes name). Bit ``d`` of the key (most significant bit of byte 0
+  first) says which child of a depth-``d`` subtree holds it.
+* A leaf is SHA-256(0x00 || key || version as 8 bytes big-endian || head),
+  head being the 32-byte leaf hash of the subject's latest event.
+* A subtree holding no subject hashes to 32 zero bytes; one holding exactly one
+  subject hashes to that subject's leaf (it sits as high in the tree as it
+  can); any other to SHA-256(0x01 || left || right).
+* An inclusion proof of a key is the list of the sibling hashes from the
+  depth where its leaf sits up to the root, the deepest first. Its length is
+  that depth (at most 256); at a million subjects it is about 21 hashes.
+
+Keys fix places: two heads for one subject cannot both verify under one root.
+This module is pure (``hashlib`` only); how the ledger stores the map (the
+heads that changed at each checkpoint, subtrees at every fourth depth down to
+16) and brings it up to date is :class:`MapView` and :func:`advance`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import NamedTuple, Protocol
+
+from thread.errors import IntegrityFailure
+from thread.log.checkpoint import Checkpoint
+
+#: First word of the checkpoint extension line that carries the map's root.
+MAP_LINE = "dtl-map/v1"
+
+HASH_SIZE = 32
+EMPTY = bytes(HASH_SIZE)
+KEY_BITS = 256
+
+#: Depth of the stored "buckets" (subtrees found by key range); stored subtrees above it
+#: sit every STRIDE levels, so that the sixteen children of a stored one are stored too.
+BUCKET_DEPTH = 16
+STRIDE = 4
+STORED_DEPTHS = tuple(range(0, BUCKET_DEPTH + 1, STRIDE))
+
+_sha256 = hashlib.sha256
+
+
+class MapError(IntegrityFailure):
+    """A map line, proof or stored map that is malformed or does not verify."""
+
+
+class Head(NamedTuple):
+    """A subject's place and head in the map."""
+
+    key: bytes
+    version: int
+    head: bytes
+
+
+class Sub(NamedTuple):
+    """A subtree: its hash and how many subjects it holds (0, 1 or more)."""
+
+    hash: bytes
+    subjects: int
+
+
+EMPTY_SUB = Sub(EMPTY, 0)
+
+
+def subject_key(aggregate_id: bytes) -> bytes:
+    """Where a subject sits in the map: SHA-256 of its 16-byte aggregate id."""
+    return _sha256(aggregate_id).digest()
+
+
+def leaf(key: bytes, version: int, head: bytes) -> bytes:
+    """A subject's leaf hash in the map."""
+    return _sha256(b"\x00" + key + version.to_bytes(8, "big") + head).digest()
+
+
+def bit(key: bytes, depth: int) -> int:
+    """Which child (0 left, 1 right) of a subtree at ``depth`` holds ``key``."""
+    return (key[depth >> 3] >> (7 - (depth & 7))) & 1
+
+
+def combine(left: Sub, right: Sub) -> Sub:
+    """The subtree over two siblings: empty, the one subject lifted, or a node."""
+    count = left.subjects + right.subjects
+    if count == 0:
+        return EMPTY_SUB
+    if count == 1:
+        return left if left.subjects else right
+    return Sub(_sha256(b"\x01" + left.hash + right.hash).digest(), count)
+
+
+def subtree(heads: Sequence[Head], depth: int) -> Sub:
+    """The subtree at ``depth`` over ``heads`` (sorted by key, all under one prefix)."""
+    return _subtree([head.key for head in heads], heads, 0, len(heads), depth)
+
+
+def _subtree(keys: list[bytes], heads: Sequence[Head], low: int, high: int, depth: int) -> Sub:
+    if low == high:
+        return EMPTY_SUB
+    if high - low == 1:
+        one = heads[low]
+        return Sub(leaf(one.key, one.version, one.head), 1)
+    if depth >= KEY_BITS:
+        raise MapError(f"the map holds key {keys[low].hex()} twice")
+    split = bisect_left(keys, _right_half(keys[low], depth), low, high)
+    return combine(_subtree(keys, heads, low, split, depth + 1),
+                   _subtree(keys, heads, split, high, depth + 1))
+
+
+def _right_half(key: bytes, depth: int) -> bytes:
+    """The smallest key in the right child of the depth-``depth`` subtree holding ``key``."""
+    shift = KEY_BITS - 1 - depth
+    return (((int.from_bytes(key, "big") >> shift) | 1) << shift).to_bytes(HASH_SIZE, "big")
+
+
+def root_of(heads: Iterable[Head]) -> Sub:
+    """The map over ``heads``, computed whole (tests and benchmarks; the ledger updates)."""
+    ordered = sorted(heads)
+    for before, after in pairwise(ordered):
+        if before.key == after.key:
+            raise MapError(f"the map holds key {after.key.hex()} twice")
+    return subtree(ordered, 0)
+
+
+def group(children: Sequence[Sub]) -> Sub:
+    """A stored subtree from its 2**STRIDE stored children, STRIDE levels down."""
+    level = list(children)
+    while len(level) > 1:
+        level = [combine(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def index_at(key: bytes, depth: int) -> int:
+    """The index of the subtree at ``depth`` (at most BUCKET_DEPTH) that holds ``key``."""
+    return int.from_bytes(key[:2], "big") >> (BUCKET_DEPTH - depth)
+
+
+# The extension line
+
+
+def map_line(root: Sub) -> str:
+    """The checkpoint extension line that commits to the map."""
+    return f"{MAP_LINE} {root.subjects} {base64.b64encode(root.hash).decode('ascii')}"
+
+
+def find_map_line(extensions: Sequence[str]) -> Sub | None:
+    """The map a checkpoint's extension lines commit to; None when they carry none."""
+    found = [line for line in extensions if line.split(" ", 1)[0] == MAP_LINE]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise MapError(f"the checkpoint carries {len(found)} {MAP_LINE} lines; at most one")
+    parts = found[0].split(" ")
+    if len(parts) != 3 or not parts[1].isdigit() or (parts[1] != "0" and parts[1][0] == "0"):
+        raise MapError(f"map line {found[0]!r} is not '{MAP_LINE} <subjects> <base64 root>'")
+    try:
+        digest = base64.b64decode(parts[2], validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != HASH_SIZE or base64.b64encode(digest).decode("ascii") != parts[2]:
+        raise MapError(f"map line {found[0]!r}: the root is not 32 bytes in base64")
+    return Sub(digest, int(parts[1]))
+
+
+def last_mapped(checkpoints: Sequence[tuple[int, str]]) -> int:
+    """The size of the latest of ``checkpoints`` (size, note; oldest first) that carries a
+    map; 0 (the empty map) when none does."""
+    for size, note in reversed(checkpoints):
+        if find_map_line(Checkpoint.from_note(note).extensions) is not None:
+            return size
+    return 0
+
+
+# Proofs
+
+
+@dataclass(frozen=True)
+class MapProof:
+    """A subject's head in the map and the sibling hashes that lead to the root."""
+
+    version: int
+    head: bytes
+    path: tuple[bytes, ...]
+
+    def root(self, key: bytes) -> bytes:
+        """The root this proof leads to for ``key``."""
+        if len(self.path) > KEY_BITS:
+            raise MapError(f"map proof has {len(self.path)} hashes; at most {KEY_BITS}")
+        digest = leaf(key, self.version, self.head)
+        for depth in range(len(self.path), 0, -1):
+            sibling = self.path[len(self.path) - depth]
+            pair = sibling + digest if bit(key, depth - 1) else digest + sibling
+            digest = _sha256(b"\x01" + pair).digest()
+        return digest
+
+
+def prove(key: bytes, bucket: Sequence[Head], stored: Mapping[tuple[int, int], Sub]) -> MapProof:
+    """The proof of ``key`` from its bucket's heads and the stored subtrees around its path.
+
+    ``stored`` must hold, at each stored depth below the root, the sixteen
+    siblings-and-self of the key's subtree (absent ones are empty).
+    """
+    mine = next((head for head in bucket if head.key == key), None)
+    if mine is None:
+        raise MapError(f"the map holds no subject with key {key.hex()}")
+    # Siblings and the count of the key's own subtree at each depth, deepest first.
+    siblings: list[bytes] = []
+    counts: list[int] = []
+    _bucket_path(key, sorted(bucket), BUCKET_DEPTH, siblings, counts)
+    counts.append(len(bucket))
+    for depth in range(BUCKET_DEPTH, 0, -STRIDE):
+        first = index_at(key, depth - STRIDE) << STRIDE
+        level = [stored.get((depth, first + offset), EMPTY_SUB) for offset in range(1 << STRIDE)]
+        position = index_at(key, depth) - first
+        for _ in range(STRIDE):
+            sibling = level[position ^ 1]
+            siblings.append(sibling.hash)
+            level = [combine(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+            position >>= 1
+            counts.append(level[position].subjects)
+    # The leaf sits at the shallowest depth whose subtree holds it alone.
+    depth_of_leaf = _leaf_depth(counts)
+    path = siblings[len(siblings) - depth_of_leaf:] if depth_of_leaf else []
+    return MapProof(mine.version, mine.head, tuple(path))
+
+
+def _leaf_depth(counts: Sequence[int]) -> int:
+    """From the counts of the key's subtrees, deepest first (the last is the root's),
+    the depth of the shallowest one that holds only the key."""
+    depth = len(counts) - 1
+    for offset in range(len(counts) - 1, -1, -1):
+        if counts[offset] == 1:
+            return len(counts) - 1 - offset
+    return depth
+
+
+def _bucket_path(key: bytes, heads: Sequence[Head], depth: int,
+                 siblings: list[bytes], counts: list[int]) -> None:
+    """Siblings (deepest first) and own-subtree counts below ``depth`` inside a bucket."""
+    if len(heads) <= 1:
+        return
+    split = bisect_left([head.key for head in heads], _right_half(heads[0].key, depth))
+    left, right = heads[:split], heads[split:]
+    mine, other = (right, left) if bit(key, depth) else (left, right)
+    _bucket_path(key, mine, depth + 1, siblings, counts)
+    counts.append(len(mine))
+    siblings.append(subtree(other, depth + 1).hash)
+
+
+# Bringing the stored map up to date
+
+
+class MapView(Protocol):
+    """The stored map as of one tree size."""
+
+    def bucket(self, index: int) -> list[Head]:
+        """The heads in bucket ``index`` (subtree at BUCKET_DEPTH), sorted by key."""
+        ...
+
+    def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
+        """Stored subtrees at ``depth`` (absent ones are empty and may be left out)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MapUpdate:
+    """What a checkpoint adds to the map: changed heads, changed subtrees, the new root."""
+
+    root: Sub
+    heads: tuple[Head, ...]
+    #: (depth, index) -> subtree, for every stored subtree that changed.
+    nodes: dict[tuple[int, int], Sub]
+    #: The root before, recomputed from the stored map and the heads it replaces (when
+    #: asked for): the same as the previous checkpoint's, or the stored map was changed.
+    old_root: Sub | None = None
+    #: Buckets whose stored heads no longer give their stored subtree (when checked).
+    bad_buckets: tuple[int, ...] = ()
+
+
+def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> MapUpdate:
+    """The map after ``changes`` (each subject's latest head in the new events) on ``view``.
+
+    With ``check``, the root before is recomputed from the same stored subtrees
+    and the buckets' stored heads, which proves them (against the previous
+    checkpoint's root) and every subtree the new root is built from.
+    """
+    by_bucket: dict[int, dict[bytes, Head]] = {}
+    for change in changes:
+        by_bucket.setdefault(index_at(change.key, BUCKET_DEPTH), {})[change.key] = change
+    new: dict[int, Sub] = {}
+    old: dict[int, Sub] = {}
+    heads: list[Head] = []
+    for index in sorted(by_bucket):
+        changed = by_bucket[index]
+        before = view.bucket(index)
+        merged = {head.key: head for head in before}
+        moved = [head for key, head in changed.items() if merged.get(key) != head]
+        merged.update(changed)
+        heads += sorted(moved)
+        new[index] = subtree(sorted(merged.values()), BUCKET_DEPTH)
+        if check:
+            old[index] = subtree(before, BUCKET_DEPTH)
+    nodes = {(BUCKET_DEPTH, index): sub for index, sub in new.items()}
+    bad: list[int] = []
+    if check and new:
+        stored = view.nodes(BUCKET_DEPTH, sorted(new))
+        bad = [index for index in sorted(new) if stored.get(index, EMPTY_SUB) != old[index]]
+    for depth in range(BUCKET_DEPTH - STRIDE, -1, -STRIDE):
+        parents = sorted({index >> STRIDE for index in new})
+        wanted = [child for parent in parents for child in range(
+            parent << STRIDE, (parent + 1) << STRIDE) if child not in new]
+        around = view.nodes(depth + STRIDE, wanted)
+        up: dict[int, Sub] = {}
+        up_old: dict[int, Sub] = {}
+        for parent in parents:
+            children = range(parent << STRIDE, (parent + 1) << STRIDE)
+            up[parent] = group([new[c] if c in new else around.get(c, EMPTY_SUB)
+                                for c in children])
+            if check:
+                up_old[parent] = group([old[c] if c in old else around.get(c, EMPTY_SUB)
+                                        for c in children])
+        new, old = up, up_old
+        nodes.update(((depth, index), sub) for index, sub in new.items())
+    if not nodes:  # nothing changed: the root is the stored one
+        root = view.nodes(0, [0]).get(0, EMPTY_SUB)
+        return MapUpdate(root, (), {}, root if check else None)
+    return MapUpdate(new[0], tuple(heads), nodes, old.get(0) if check else None, tuple(bad))

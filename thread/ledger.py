@@ -978,6 +978,7 @@ class Ledger:
             self._map.forget()
             raise
         self._map.advanced(size, update)
+        self.store.log.mapped(size)
         self._checkpointed = (size, time.monotonic())
         return note
 

@@ -256,3 +256,29 @@ def test_the_cli_says_a_dossier_is_complete(ledger_url: str, clock: Clock,
     assert checked.exit_code == 0 and '"complete": true' in checked.output
     verified = runner.invoke(main, ["--db", ledger_url, "verify", "--vkey", str(vkey)])
     assert verified.exit_code == 0 and "2 subject maps derived again" in verified.output
+
+
+def test_a_stream_rolled_back_leaves_no_head_in_the_next_map(
+        ledger_url: str, clock: Clock) -> None:
+    """A stream that wrote chunks, then failed, is rolled back whole, and the writer's record of
+    the heads it moved goes with it: when another writer then brings the log to the same
+    size and this one appends and signs, the map holds what landed, not the rolled back."""
+    small_plant(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    other = thread.open(ledger_url, clock=clock)
+    signer, verifier = generate_signer(ledger.origin)
+    ledger.checkpoint(signer)
+    with pytest.raises(RuntimeError), ledger.stream(chunk=2) as stream:
+        for n in range(4):
+            stream.record(bearing(f"GONE-{n}"))
+        raise RuntimeError("the file ended early")
+    with other.batch() as batch:  # as many events as were rolled back
+        for n in range(4):
+            batch.record(bearing(f"OTHER-{n}"))
+    ledger.record(bearing("KEPT-1"))
+    note = ledger.checkpoint(signer)
+    size, root, _ = _map_of(note)
+    assert root_of(changed_heads(ledger.store, 0, size)).hash == root
+    assert audit(ledger, verifier_keys=[verifier]).ok
+    other.close()
+    ledger.close()

@@ -10,6 +10,7 @@ perfect subtree lets any inclusion or consistency proof be served with about
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from thread.errors import IntegrityFailure
 from thread.log.merkle import CompactRange, Subtree, SubtreeHash, root
@@ -28,11 +29,45 @@ MAP_HEADS_TABLE = "ledger_map_heads"
 MAP_NODES_TABLE = "ledger_map_nodes"
 
 
+#: A writer stops keeping the heads that moved since the last checkpoint beyond this many
+#: subjects (the next checkpoint then reads them from the log instead).
+MOVED_LIMIT = 500_000
+
+
 class TreeLog:
-    """The writer's view of the tree: the compact range after its last commit."""
+    """The writer's view of the tree: the compact range after its last commit, and the
+    subjects' heads its commits moved since a checkpoint (for the subject map)."""
 
     def __init__(self) -> None:
         self._committed: CompactRange | None = None
+        self._moved: dict[bytes, tuple[int, bytes]] | None = None
+        self._moved_from = self._moved_to = -1
+
+    def appended(self, size: int, originators: Sequence[tuple[bytes, int]],
+                 leaves: Sequence[bytes]) -> None:
+        """A commit (joining the transaction that wrote it) appended ``leaves`` at ``size``,
+        one per (aggregate id, version)."""
+        moved = self._moved
+        if moved is None:
+            return
+        if size != self._moved_to or len(moved) > MOVED_LIMIT:
+            self._moved = None  # another writer appended in between, or too many to keep
+            return
+        for (originator, version), leaf in zip(originators, leaves, strict=True):
+            moved[originator] = (version, leaf)
+        self._moved_to = size + len(leaves)
+
+    def moved(self, start: int, end: int) -> dict[bytes, tuple[int, bytes]] | None:
+        """Each aggregate's latest (version, leaf) appended from ``start`` to ``end``, if this
+        writer appended all of them; else None."""
+        if self._moved is None or (self._moved_from, self._moved_to) != (start, end):
+            return None
+        return self._moved
+
+    def mapped(self, size: int) -> None:
+        """A checkpoint mapped the first ``size`` leaves: keep what moves from there."""
+        self._moved = {}
+        self._moved_from = self._moved_to = size
 
     def extend(
         self, size: int, subtree: SubtreeHash, leaves: Sequence[bytes]
@@ -50,8 +85,14 @@ class TreeLog:
         self._committed = tree
 
     def forget(self) -> None:
-        """Drop the cached range (after a failed commit, for example)."""
+        """Drop the cached range and moved heads (after a failed commit, for example)."""
         self._committed = None
+        self._moved = None
+
+
+def originator_bytes(originator_id: UUID | str) -> bytes:
+    """An aggregate id's 16 bytes, given as a UUID or as its text."""
+    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
 def leaf_rows(

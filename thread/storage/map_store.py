@@ -81,7 +81,11 @@ class MapCache:
 
 
 def changed_heads(store: LedgerRecorder, start: int, end: int) -> list[Head]:
-    """Each subject's latest head among the leaves from ``start`` to ``end``."""
+    """Each subject's latest head among the leaves from ``start`` to ``end``: as this writer
+    appended them, or read from the log."""
+    moved = store.log.moved(start, end)
+    if moved is not None:
+        return [Head(subject_key(raw), version, leaf) for raw, (version, leaf) in moved.items()]
     latest: dict[bytes, Head] = {}
     for low in range(start, end, _CHANGES_PAGE):
         for ident, version, digest in store.select_map_changes(low, min(end, low + _CHANGES_PAGE)):

@@ -39,6 +39,7 @@ from thread.storage.log import (
     leaf_rows,
     missing_subtree,
     node_rows,
+    originator_bytes,
     stored_as_node,
 )
 from thread.storage.recorder import (
@@ -245,6 +246,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                     ),
                 )
             self.log.committed(tree)  # forgotten again if the transaction rolls back
+            self.log.appended(size, [(originator_bytes(e.originator_id), e.originator_version)
+                                     for e in stored_events], leaves)
         return ids
 
     @contextmanager

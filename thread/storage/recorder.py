@@ -14,7 +14,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification, StoredE
 
 from thread.errors import LedgerError, ReadOnlyLedger
 from thread.log.subject_map import Head, Sub
-from thread.storage.log import from_leaves, stored_as_node
+from thread.storage.log import TreeLog, from_leaves, stored_as_node
 
 #: Table names, the same on every backend.
 EVENTS_TABLE = "ledger_events"
@@ -113,6 +113,8 @@ class LedgerRecorder(ApplicationRecorder, ABC):
     name: str = "the ledger"
     #: Why this process may only read the ledger, or None when it may write.
     read_only: str | None = None
+    #: This writer's view of the Merkle log (and of the heads its commits moved).
+    log: TreeLog
 
     def check_writable(self) -> None:
         """Refuse a write up front when the ledger was opened read-only."""

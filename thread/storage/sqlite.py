@@ -48,6 +48,7 @@ from thread.storage.log import (
     leaf_rows,
     missing_subtree,
     node_rows,
+    originator_bytes,
     stored_as_node,
 )
 from thread.storage.recorder import (
@@ -154,6 +155,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             cursor.executemany(f"INSERT INTO {NODES_TABLE} VALUES (?,?,?)",
                                node_rows(completed))
             self.log.committed(tree)  # forgotten again if the transaction rolls back
+            self.log.appended(size, [(originator_bytes(s.originator_id), s.originator_version)
+                                     for s in stored_events], leaves)
         return list(ids)
 
     @contextmanager

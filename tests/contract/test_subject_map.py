@@ -282,3 +282,19 @@ def test_a_stream_rolled_back_leaves_no_head_in_the_next_map(
     assert audit(ledger, verifier_keys=[verifier]).ok
     other.close()
     ledger.close()
+
+
+def test_a_map_row_slipped_in_between_checkpoints_is_named(
+        ledger_url: str, clock: Clock) -> None:
+    """A subtree row inserted at a size where no checkpoint was signed would be read by the
+    next checkpoint and by proofs: thread verify names the size."""
+    _, verifier, first, _ = _plant(ledger_url, clock)
+    size = _map_of(first)[0] + 1
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "INSERT INTO ledger_map_nodes VALUES (?, 16, 7, ?, 1)",
+            (size, bytes(32)))
+    ledger = thread.open(ledger_url, clock=clock)
+    report = audit(ledger, verifier_keys=[verifier])
+    assert not report.ok
+    assert any(f"stored at size {size}" in f.what for f in report.findings), report.findings
+    ledger.close()

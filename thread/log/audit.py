@@ -284,6 +284,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
             progress(tree.size, 2 * total)
     nodes.flush()
     if maps is not None:
+        maps.finish()
         report.maps_checked, report.maps_unchecked = maps.checked, maps.unchecked
         for problem in maps.problems:
             _add(report, Finding(max(problem.size - 1, 0), problem.what))

@@ -3,14 +3,21 @@
 The log pass hands over each event's aggregate, version and leaf hash in log
 order. At each checkpoint carrying a ``dtl-map/v1`` line, the heads that moved
 since the previous one are applied to the map as stored at the previous one,
-by the same :func:`~thread.log.subject_map.advance` the ledger signs with, and
-checked both ways: the map before, recomputed from the stored heads and
-subtrees it is made of, must be the previous checkpoint's (derived the same
-way before it, from the empty map at size 0, or trusted), and the map after must
-be the one this checkpoint signs, written row for row. By induction every
-signed map holds exactly each subject's latest version and leaf in the log at
-its size. Memory holds the heads that moved between two checkpoints and the
-stored subtrees down to depth 16, whatever the ledger's size.
+by the same :func:`~thread.log.subject_map.advance` the ledger signs with; the
+heads and subtrees it gives must be exactly the rows stored with the
+checkpoint, and its root the one the checkpoint signs. What it reads of the
+stored map was itself derived at an earlier checkpoint of the same run, from
+the empty map at size 0, so by induction every signed map holds exactly each
+subject's latest version and leaf in the log at its size, and every stored
+row a proof is served from is right. Rows at any other size are named too.
+
+From a trusted checkpoint (``thread verify --from``), what is read of the map
+stored before it was not derived in the run: each step also recomputes the map
+before it from the same rows, which must give the previous checkpoint's root
+(the trusted one first).
+
+Memory holds the heads that moved between two checkpoints and the stored
+subtrees down to depth 16, whatever the ledger's size.
 """
 
 from __future__ import annotations
@@ -48,8 +55,11 @@ class MapAudit:
         """``base`` is the map at ``start`` (the empty map at 0, a trusted checkpoint's, or
         None when not known: then no later map can be derived)."""
         self._store = store
+        self._start = start
         self._size = start
         self._root = base
+        self._prove_reads = start > 0  # what is read of the stored map must be proved
+        self._rows: dict[int, int] = {}
         self._cache = MapCache()
         self._moved: dict[bytes, tuple[int, bytes]] = {}
         self.checked = 0
@@ -84,13 +94,14 @@ class MapAudit:
             return
         changes = [Head(subject_key(raw), version, leaf)
                    for raw, (version, leaf) in self._moved.items()]
-        update = advance(self._cache.view(self._store, self._size), changes, check=True)
+        update = advance(self._cache.view(self._store, self._size), changes,
+                         check=self._prove_reads)
         if update.bad_buckets:
             self.problems.append(MapProblem(size, (
                 f"the subject map's stored heads in bucket(s) "
                 f"{', '.join(str(b) for b in update.bad_buckets[:5])} no longer give the "
                 f"map of the checkpoint at {self._size} leaves: map rows were changed")))
-        elif update.old_root != self._root:
+        elif self._prove_reads and update.old_root != self._root:
             self.problems.append(MapProblem(size, (
                 f"the subject map as stored at {self._size} leaves is not the one its "
                 f"checkpoint signs: map subtree rows were changed")))
@@ -107,9 +118,25 @@ class MapAudit:
                 f"the map derived from the log (changed, missing or added): proofs served "
                 f"from them would be wrong")))
         self.checked += 1
+        self._rows[size] = len(update.heads) + len(update.nodes)
         self._cache.advanced(size, update)
         self._size, self._root = size, update.root
         self._moved = {}
+
+
+    def finish(self) -> None:
+        """After the log pass: no map rows at a size where no map was derived."""
+        if self._root is None:
+            return
+        for size, count in sorted(self._store.count_map_rows(self._start).items()):
+            if size > self._size:
+                continue  # a checkpoint after the snapshot's log: not this run's to check
+            if self._rows.get(size) != count:
+                self.problems.append(MapProblem(size, (
+                    f"{count} subject map rows are stored at size {size}, where the map "
+                    f"derived from the log has {self._rows.get(size, 0)}: rows were added "
+                    f"outside a checkpoint")))
+                break
 
 
 def start_map(store: LedgerRecorder, start: int, trusted: Checkpoint | None) -> MapAudit:

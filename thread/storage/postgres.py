@@ -448,6 +448,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             return {(int(r["depth"]), int(r["idx"])): Sub(bytes(r["hash"]), int(r["count"]))
                     for r in cursor.fetchall() if r["count"]}
 
+    def count_map_rows(self, after: int) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for table in (MAP_HEADS_TABLE, MAP_NODES_TABLE):
+                cursor.execute(SQL("SELECT size, COUNT(*) AS n FROM {t} WHERE size > %s "
+                                   "GROUP BY size").format(t=self._table(table)), (after,))
+                for row in cursor.fetchall():
+                    counts[int(row["size"])] = counts.get(int(row["size"]), 0) + int(row["n"])
+        return counts
+
     def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(SQL("SELECT key, version, head FROM {t} WHERE size = %s "

@@ -286,6 +286,10 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """The heads and subtrees written with the checkpoint of ``size``, exactly."""
 
     @abstractmethod
+    def count_map_rows(self, after: int) -> dict[int, int]:
+        """How many map rows (heads and subtrees) each size above ``after`` has."""
+
+    @abstractmethod
     def select_checkpoints(self) -> list[tuple[int, str]]:
         """Every stored checkpoint (size, note), oldest first."""
 

@@ -412,6 +412,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     found[(depth, index)] = Sub(_blob(row[0]), row[1])
         return found
 
+    def count_map_rows(self, after: int) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for table in (MAP_HEADS_TABLE, MAP_NODES_TABLE):
+                cursor.execute(f"SELECT size, COUNT(*) FROM {table} WHERE size > ? GROUP BY size",
+                               (after,))
+                for size, count in cursor.fetchall():
+                    counts[int(size)] = counts.get(int(size), 0) + int(count)
+        return counts
+
     def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
         with self.datastore.transaction(commit=False) as cursor:
             raw = cursor.sqlite_cursor

@@ -73,8 +73,8 @@ def test_numbers_agree_with_their_nouns(demo: tuple[str, Path]) -> None:
     verified = _run("--db", db, "verify", "--vkey", str(vkey))
     assert verified.exit_code == 0, verified.output
     assert ", 1 checkpoint, 1 signature checked; " in verified.stdout
-    assert re.search(r"; \d+ electronic signatures checked against the signer registry$",
-                     verified.stdout.rstrip()), verified.stdout
+    assert re.search(r"; \d+ electronic signatures checked against the signer registry; "
+                     r"1 subject map derived again$", verified.stdout.rstrip()), verified.stdout
     recall = _run("--db", db, "recall", *WINDOW)
     assert re.search(r"serials? in scope of \d+ runs on GR-01", recall.stdout), recall.stdout
 

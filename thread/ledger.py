@@ -977,7 +977,7 @@ class Ledger:
         except BaseException:
             self._map.forget()
             raise
-        self._map.advanced(size, update)
+        self._map.advanced(size)
         self.store.log.mapped(size)
         self._checkpointed = (size, time.monotonic())
         return note

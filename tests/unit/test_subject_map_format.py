@@ -52,9 +52,15 @@ class _Memory:
 
     def __init__(self, heads: Sequence[Head]) -> None:
         self.heads = {head.key: head for head in heads}
+        self.known: dict[tuple[int, int], Sub] = {}
+        self.expanded: set[tuple[int, int]] = set()
+        self.complete = False
 
     def bucket(self, index: int) -> list[Head]:
         return sorted(h for h in self.heads.values() if index_at(h.key, BUCKET_DEPTH) == index)
+
+    def buckets(self, indexes: Sequence[int]) -> dict[int, list[Head]]:
+        return {index: self.bucket(index) for index in indexes}
 
     def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
         found = {}
@@ -185,3 +191,24 @@ def test_a_proof_longer_than_the_key_and_a_repeated_key_are_refused() -> None:
         MapProof(1, bytes(32), (bytes(32),) * 257).root(key)
     with pytest.raises(MapError, match="twice"):
         root_of([Head(key, 1, bytes(32)), Head(key, 2, bytes(32))])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data(), st.lists(st.integers(0, 25), min_size=2, max_size=5))
+def test_successive_updates_keep_what_is_known_right(data: st.DataObject,
+                                                     steps: list[int]) -> None:
+    """A writer's view carried from checkpoint to checkpoint (only paths hashed again): after
+    each step the root is the map of all heads so far, checked or not."""
+    memory = _Memory([])
+    everything: dict[bytes, Head] = {}
+    for number, count in enumerate(steps):
+        fresh = _heads(data, count)
+        moved = [Head(h.key, h.version + 1, hashlib.sha256(h.head).digest())
+                 for h in list(everything.values())[:count]]
+        update = advance(memory, fresh + moved, check=number % 2 == 1)
+        before = root_of(everything.values())
+        everything |= {h.key: h for h in fresh + moved}
+        assert update.root == root_of(everything.values())
+        if number % 2:
+            assert update.old_root == before and not update.bad_buckets
+        memory.heads = dict(everything)  # what the store holds after the checkpoint

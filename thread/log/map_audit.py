@@ -119,7 +119,7 @@ class MapAudit:
                 f"from them would be wrong")))
         self.checked += 1
         self._rows[size] = len(update.heads) + len(update.nodes)
-        self._cache.advanced(size, update)
+        self._cache.advanced(size)
         self._size, self._root = size, update.root
         self._moved = {}
 

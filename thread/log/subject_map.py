@@ -97,12 +97,10 @@ def bit(key: bytes, depth: int) -> int:
 
 def combine(left: Sub, right: Sub) -> Sub:
     """The subtree over two siblings: empty, the one subject lifted, or a node."""
-    count = left.subjects + right.subjects
-    if count == 0:
-        return EMPTY_SUB
-    if count == 1:
-        return left if left.subjects else right
-    return Sub(_sha256(b"\x01" + left.hash + right.hash).digest(), count)
+    count = left[1] + right[1]
+    if count > 1:
+        return Sub(_sha256(b"\x01" + left[0] + right[0]).digest(), count)
+    return right if not left[1] else left
 
 
 def subtree(heads: Sequence[Head], depth: int) -> Sub:
@@ -267,10 +265,20 @@ def _bucket_path(key: bytes, heads: Sequence[Head], depth: int,
 
 
 class MapView(Protocol):
-    """The stored map as of one tree size."""
+    """The stored map as of one tree size, with what is already known of it in memory."""
 
-    def bucket(self, index: int) -> list[Head]:
-        """The heads in bucket ``index`` (subtree at BUCKET_DEPTH), sorted by key."""
+    #: Subtrees known at the view's size, at any depth down to BUCKET_DEPTH. Where a group
+    #: (a stored subtree and the STRIDE levels below it) is expanded, absent means empty.
+    known: dict[tuple[int, int], Sub]
+    #: Stored subtrees (depth, index) whose group is in ``known``.
+    expanded: set[tuple[int, int]]
+    #: True when ``known`` holds every subtree of the map that is not empty (it followed the
+    #: map from the empty one): nothing needs reading.
+    complete: bool
+
+    def buckets(self, indexes: Sequence[int]) -> dict[int, list[Head]]:
+        """The heads in each bucket (subtree at BUCKET_DEPTH) of ``indexes``, sorted by key;
+        empty buckets may be left out."""
         ...
 
     def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
@@ -294,50 +302,91 @@ class MapUpdate:
 
 
 def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> MapUpdate:
-    """The map after ``changes`` (each subject's latest head in the new events) on ``view``.
+    """The map after ``changes`` (each subject's latest head in the new events) on ``view``,
+    whose ``known`` subtrees it brings to the new size.
 
-    With ``check``, the root before is recomputed from the same stored subtrees
-    and the buckets' stored heads, which proves them (against the previous
-    checkpoint's root) and every subtree the new root is built from.
+    Only the paths from the changed buckets to the root are hashed again, from the
+    siblings along them (read once per group, then known). With ``check``, the
+    root before is first recomputed the same way from the buckets' stored heads, which
+    proves every subtree read (against the previous checkpoint's root).
     """
     by_bucket: dict[int, dict[bytes, Head]] = {}
     for change in changes:
         by_bucket.setdefault(index_at(change.key, BUCKET_DEPTH), {})[change.key] = change
+    if not by_bucket:
+        root = view.nodes(0, [0]).get(0, EMPTY_SUB) if (0, 0) not in view.known else \
+            view.known[(0, 0)]
+        return MapUpdate(root, (), {}, root if check else None)
+    indexes = sorted(by_bucket)
+    contents = view.buckets(indexes)
     new: dict[int, Sub] = {}
     old: dict[int, Sub] = {}
     heads: list[Head] = []
-    for index in sorted(by_bucket):
+    for index in indexes:
+        before = contents.get(index, [])
         changed = by_bucket[index]
-        before = view.bucket(index)
         merged = {head.key: head for head in before}
-        moved = [head for key, head in changed.items() if merged.get(key) != head]
+        heads += sorted(head for key, head in changed.items() if merged.get(key) != head)
         merged.update(changed)
-        heads += sorted(moved)
         new[index] = subtree(sorted(merged.values()), BUCKET_DEPTH)
         if check:
             old[index] = subtree(before, BUCKET_DEPTH)
-    nodes = {(BUCKET_DEPTH, index): sub for index, sub in new.items()}
+    _expand(view, indexes)
+    known = view.known
+    old_root = None
     bad: list[int] = []
-    if check and new:
-        stored = view.nodes(BUCKET_DEPTH, sorted(new))
-        bad = [index for index in sorted(new) if stored.get(index, EMPTY_SUB) != old[index]]
+    if check:
+        bad = [index for index in indexes
+               if known.get((BUCKET_DEPTH, index), EMPTY_SUB) != old[index]]
+        _lift(known, old)
+        old_root = known.get((0, 0), EMPTY_SUB)
+    lifted = _lift(known, new)
+    nodes = {key: known[key] for key in sorted(lifted) if key[0] % STRIDE == 0}
+    return MapUpdate(known[(0, 0)], tuple(heads), nodes, old_root, tuple(bad))
+
+
+def _expand(view: MapView, buckets: Sequence[int]) -> None:
+    """Make the groups on the paths of ``buckets`` known: each one's stored children read
+    (unless known) and the levels between hashed once."""
+    if view.complete:
+        return
+    known = view.known
     for depth in range(BUCKET_DEPTH - STRIDE, -1, -STRIDE):
-        parents = sorted({index >> STRIDE for index in new})
-        wanted = [child for parent in parents for child in range(
-            parent << STRIDE, (parent + 1) << STRIDE) if child not in new]
-        around = view.nodes(depth + STRIDE, wanted)
-        up: dict[int, Sub] = {}
-        up_old: dict[int, Sub] = {}
-        for parent in parents:
-            children = range(parent << STRIDE, (parent + 1) << STRIDE)
-            up[parent] = group([new[c] if c in new else around.get(c, EMPTY_SUB)
-                                for c in children])
-            if check:
-                up_old[parent] = group([old[c] if c in old else around.get(c, EMPTY_SUB)
-                                        for c in children])
-        new, old = up, up_old
-        nodes.update(((depth, index), sub) for index, sub in new.items())
-    if not nodes:  # nothing changed: the root is the stored one
-        root = view.nodes(0, [0]).get(0, EMPTY_SUB)
-        return MapUpdate(root, (), {}, root if check else None)
-    return MapUpdate(new[0], tuple(heads), nodes, old.get(0) if check else None, tuple(bad))
+        groups = sorted({(depth, index >> (BUCKET_DEPTH - depth)) for index in buckets}
+                        - view.expanded)
+        if not groups:
+            continue
+        below = depth + STRIDE
+        wanted = [(group << STRIDE) + offset for _, group in groups
+                  for offset in range(1 << STRIDE)]
+        unknown = [index for index in wanted if (below, index) not in known]
+        if unknown:
+            found = view.nodes(below, unknown)
+            for index in unknown:
+                known[(below, index)] = found.get(index, EMPTY_SUB)
+        for _, group in groups:
+            level = [(group << STRIDE) + offset for offset in range(1 << STRIDE)]
+            for up in range(below - 1, depth, -1):
+                level = sorted({index >> 1 for index in level})
+                for index in level:
+                    known[(up, index)] = combine(known[(up + 1, 2 * index)],
+                                                 known[(up + 1, 2 * index + 1)])
+            view.expanded.add((depth, group))
+
+
+def _lift(known: dict[tuple[int, int], Sub], buckets: Mapping[int, Sub]) -> set[tuple[int, int]]:
+    """Set ``buckets`` and hash the paths above them again; the subtrees that were set."""
+    touched = set()
+    level: dict[int, Sub] = dict(buckets)
+    depth = BUCKET_DEPTH
+    while True:
+        for index, sub in level.items():
+            known[(depth, index)] = sub
+            touched.add((depth, index))
+        if depth == 0:
+            return touched
+        get = known.get
+        level = {parent: combine(get((depth, 2 * parent), EMPTY_SUB),
+                                 get((depth, 2 * parent + 1), EMPTY_SUB))
+                 for parent in {index >> 1 for index in level}}
+        depth -= 1

@@ -13,11 +13,9 @@ from collections.abc import Sequence
 
 from thread.log.subject_map import (
     BUCKET_DEPTH,
-    EMPTY_SUB,
     STRIDE,
     Head,
     MapProof,
-    MapUpdate,
     Sub,
     index_at,
     prove,
@@ -30,54 +28,59 @@ _CHANGES_PAGE = 50_000
 
 
 class StoredMap:
-    """The stored map as of checkpoint ``size``, reading through a cache of subtrees."""
+    """The stored map as of checkpoint ``size``, with what is known of it in memory."""
 
     def __init__(self, store: LedgerRecorder, size: int,
-                 cache: dict[tuple[int, int], Sub] | None = None) -> None:
+                 known: dict[tuple[int, int], Sub] | None = None,
+                 expanded: set[tuple[int, int]] | None = None, *,
+                 complete: bool = False) -> None:
         self._store = store
         self._size = size
-        self._cache = {} if cache is None else cache
+        self.known = {} if known is None else known
+        self.expanded = set() if expanded is None else expanded
+        self.complete = complete or size == 0
 
-    def bucket(self, index: int) -> list[Head]:
-        return self._store.select_map_bucket(index, self._size) if self._size else []
+    def buckets(self, indexes: Sequence[int]) -> dict[int, list[Head]]:
+        return self._store.select_map_buckets(indexes, self._size) if self._size else {}
 
     def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
-        cache = self._cache
-        missing = [(depth, index) for index in indexes if (depth, index) not in cache]
-        if missing:
-            found = self._store.select_map_nodes(missing, self._size) if self._size else {}
-            for key in missing:
-                cache[key] = found.get(key, EMPTY_SUB)
-        return {index: sub for index in indexes if (sub := cache[(depth, index)]).subjects}
+        if not self._size:
+            return {}
+        found = self._store.select_map_nodes([(depth, index) for index in indexes], self._size)
+        return {index: found[(depth, index)] for index in indexes if (depth, index) in found}
 
 
 class MapCache:
-    """The subtrees a writer read or wrote, valid while the map is still at ``size``.
+    """What a writer (or a verifier) knows of the stored map, valid while it is at ``size``.
 
-    It holds at most the stored subtrees (about 87,000 at depth 16 and above), so
-    a writer that checkpoints often reads almost nothing of the map again.
+    It holds at most the subtrees down to depth 16 (about 131,000), so a writer that
+    checkpoints often reads almost nothing of the map again.
     """
 
     def __init__(self) -> None:
         self.size = -1
-        self._nodes: dict[tuple[int, int], Sub] = {}
+        self._known: dict[tuple[int, int], Sub] = {}
+        self._expanded: set[tuple[int, int]] = set()
+        self._complete = False  # followed the map from the empty one
 
     def view(self, store: LedgerRecorder, size: int) -> StoredMap:
-        """The stored map at ``size``; the cache is dropped if the map moved elsewhere."""
+        """The stored map at ``size``; what is known is dropped if the map moved elsewhere."""
         if size != self.size:
-            self._nodes = {}
+            self.forget()
             self.size = size
-        return StoredMap(store, size, self._nodes)
+            self._complete = size == 0
+        return StoredMap(store, size, self._known, self._expanded, complete=self._complete)
 
-    def advanced(self, size: int, update: MapUpdate) -> None:
-        """The map was stored at ``size`` with ``update``'s subtrees."""
-        self._nodes.update(update.nodes)
+    def advanced(self, size: int) -> None:
+        """The map was brought to ``size`` through the last view (and stored there)."""
         self.size = size
 
     def forget(self) -> None:
-        """Drop everything (a checkpoint failed to commit)."""
+        """Drop everything (a checkpoint failed to commit, say)."""
         self.size = -1
-        self._nodes = {}
+        self._known = {}
+        self._expanded = set()
+        self._complete = False
 
 
 def changed_heads(store: LedgerRecorder, start: int, end: int) -> list[Head]:

@@ -434,6 +434,24 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                   for r in rows}
         return list(latest.values())
 
+    def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
+        if not indexes:
+            return {}
+        lows = [index.to_bytes(2, "big") for index in indexes]
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT h.key, h.version, h.head FROM unnest(%s::bytea[], %s::bytea[]) AS "
+                "r(lo, hi) JOIN {t} h ON h.key >= r.lo AND h.key < r.hi AND h.size <= %s "
+                "ORDER BY h.key, h.size").format(t=self._table(MAP_HEADS_TABLE)),
+                (lows, [low + b"\xff" * 31 for low in lows], size))
+            rows = cursor.fetchall()
+        found: dict[int, dict[bytes, Head]] = {}
+        for r in rows:
+            key = bytes(r["key"])
+            found.setdefault(int.from_bytes(key[:2], "big"), {})[key] = Head(
+                key, int(r["version"]), bytes(r["head"]))
+        return {index: list(heads.values()) for index, heads in found.items()}
+
     def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
                          ) -> dict[tuple[int, int], Sub]:
         if not keys:

@@ -276,6 +276,10 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         latest row at or before it), sorted by key."""
 
     @abstractmethod
+    def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
+        """:meth:`select_map_bucket` for many buckets at once (empty ones left out)."""
+
+    @abstractmethod
     def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
                          ) -> dict[tuple[int, int], Sub]:
         """The subject map's stored subtrees ``(depth, index)`` as of checkpoint ``size``;

@@ -397,6 +397,26 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         latest = {_blob(row[0]): Head(_blob(row[0]), row[1], _blob(row[2])) for row in rows}
         return list(latest.values())
 
+    def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
+        found: dict[int, dict[bytes, Head]] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            for start in range(0, len(indexes), 400):
+                chunk = indexes[start:start + 400]
+                bounds = [bound for index in chunk for low in [index.to_bytes(2, "big")]
+                          for bound in (low, low + b"\xff" * 31)]
+                raw.execute(
+                    f"WITH r(lo, hi) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                    f"SELECT h.key, h.version, h.head FROM r CROSS JOIN {MAP_HEADS_TABLE} h "
+                    "WHERE h.key >= r.lo AND h.key < r.hi AND h.size <= ? ORDER BY h.key, h.size",
+                    (*bounds, size))
+                for key, version, head in raw.fetchall():
+                    key = _blob(key)
+                    found.setdefault(int.from_bytes(key[:2], "big"), {})[key] = Head(
+                        key, version, _blob(head))
+        return {index: list(heads.values()) for index, heads in found.items()}
+
     def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
                          ) -> dict[tuple[int, int], Sub]:
         found: dict[tuple[int, int], Sub] = {}

@@ -90,6 +90,52 @@ def heading(canonical: bytes) -> tuple[bytes, int, str] | None:
     return ident, version, topic
 
 
+class Link(NamedTuple):
+    """What a chain check needs of an event: whose, which, and what it links to."""
+
+    aggregate_id: bytes
+    version: int
+    topic: str
+    prev_hash: bytes
+    source: str
+    source_record_id: str | None
+
+
+def chain_link(canonical: bytes) -> Link:
+    """The fields of an event's envelope that place it in its chain, read without decoding
+    its times or payload (which are only skipped over); :class:`EnvelopeError` as
+    :func:`open_envelope` for bytes that are not an event in the canonical layout."""
+    if not canonical.startswith(PREFIX):
+        raise EnvelopeError(
+            f"starts with {canonical[:4]!r}, not the canonical prefix {PREFIX!r}")
+    unpacker = msgpack.Unpacker(raw=False, timestamp=0, strict_map_key=True)
+    unpacker.feed(memoryview(canonical)[len(PREFIX):])
+    try:
+        if unpacker.read_array_header() != FIELDS:
+            raise EnvelopeError(f"does not have the ledger's event layout of {FIELDS} fields")
+        ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
+        unpacker.skip()  # class version
+        prev_hash = unpacker.unpack()
+        unpacker.skip()  # occurred time
+        unpacker.skip()  # recorded time
+        unpacker.skip()  # actor
+        source, record_id = unpacker.unpack(), unpacker.unpack()
+        unpacker.skip()  # payload
+    except (ValueError, TypeError, OverflowError, msgpack.OutOfData, msgpack.FormatError,
+            msgpack.StackError) as error:
+        raise EnvelopeError(f"is not valid msgpack: {error}") from None
+    if unpacker.tell() != len(canonical) - len(PREFIX):
+        raise EnvelopeError("has bytes after its event")
+    if (type(ident) is not bytes or len(ident) != ID_SIZE or type(version) is not int
+            or type(topic) is not str or type(prev_hash) is not bytes
+            or len(prev_hash) != HASH_SIZE or type(source) is not str
+            or not (record_id is None or type(record_id) is str)):
+        envelope = open_envelope(canonical)  # names the field that is wrong
+        return Link(envelope.aggregate_id, envelope.version, envelope.topic,
+                    envelope.prev_hash, envelope.source, envelope.source_record_id)
+    return Link(ident, version, topic, prev_hash, source, record_id)
+
+
 def open_envelope(canonical: bytes) -> Envelope:
     """Decode an event's canonical bytes; :class:`EnvelopeError` says what is wrong."""
     if not canonical.startswith(PREFIX):

@@ -18,12 +18,11 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from thread.domain.envelope import GENESIS, EnvelopeError, open_envelope
+from thread.domain.envelope import GENESIS, EnvelopeError, chain_link, open_envelope
 from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import PAGE, Ledger
@@ -41,7 +40,7 @@ from thread.log.signatures import check_signatures
 from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
 from thread.log.subject_map import MapError, find_map_line
 from thread.log.verify import verify_consistency
-from thread.storage.log import NODE_FLOOR, stored_as_node
+from thread.storage.log import NODE_FLOOR, originator_bytes, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow
 
@@ -55,7 +54,7 @@ _UNPLACED = 1 << 62  # sorts findings that have no log position after those that
 _LOWEST_ID = -(2**63)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Finding:
     """One thing that does not verify, placed in the log where possible."""
 
@@ -64,6 +63,16 @@ class Finding:
     aggregate: str = ""
     subject: str = ""
     version: int | None = None
+    #: Follows what else was found at its position (a subject map made of what the log
+    #: names there as wrong).
+    derived: bool = False
+
+    def __lt__(self, other: Finding) -> bool:
+        return self._order() < other._order()
+
+    def _order(self) -> tuple[int, bool, str, str, str, int]:
+        return (self.position, self.derived, self.what, self.aggregate, self.subject,
+                -1 if self.version is None else self.version)
 
     def describe(self) -> str:
         """A line a quality engineer or auditor can act on."""
@@ -302,7 +311,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
         maps.finish()
         report.maps_checked, report.maps_unchecked = maps.checked, maps.unchecked
         for problem in maps.problems:
-            _add(report, Finding(max(problem.size - 1, 0), problem.what))
+            _add(report, Finding(max(problem.size - 1, 0), problem.what, derived=True))
     stored = leaves.peek()
     while stored is not None:
         _add(report, _missing(stored))
@@ -527,8 +536,13 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     """Check every link of every chain, one aggregate at a time in version order."""
     mapper = ledger.mapper
     store = ledger.store
-    after: tuple[UUID, int] | None = None
-    current: UUID | None = None
+    plaintext = mapper.plaintext
+    topic_token = mapper.topic_token
+    sha256 = hashlib.sha256
+    after: tuple[UUID | str, int] | None = None
+    current: UUID | str | None = None
+    raw = b""  # the current aggregate's id, as its events' bytes give it
+    labelled = False
     subject = ""
     version = 0
     head = GENESIS
@@ -536,32 +550,30 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     seen = 0
     sources = SourcedEvents(store, mapper)
     while True:
-        page = store.select_by_aggregate(after, PAGE)
-        for row, notification in page:
+        page = store.select_chains(after, PAGE)
+        for row in page:
             seen += 1
-            originator = cast(UUID, row.originator_id)
-            after = (originator, row.originator_version)
+            notification, originator, row_version = row.id, row.originator_id, \
+                row.originator_version
             if originator != current:
                 current, version, head, subject = originator, 0, GENESIS, ""
+                raw, labelled = originator_bytes(originator), False
                 committed = _LOWEST_ID
                 report.aggregates += 1
             try:
-                canonical = mapper.plaintext(row)
-                envelope = open_envelope(canonical)
-                raw_id, body_version, topic, _, prev_hash = envelope[:5]
-                fact = envelope.payload
+                canonical = plaintext(row)
+                raw_id, body_version, topic, prev_hash, source, record_id = chain_link(canonical)
             except (ValueError, EnvelopeError) as error:
                 _add(report, _placed(ledger, notification, f"event does not decode: {error}",
-                                     originator, subject, row.originator_version))
-                version, head, committed = row.originator_version, b"", notification
+                                     _uuid(originator), subject, row_version))
+                version, head, committed = row_version, b"", notification
                 continue
-            if raw_id == originator.bytes:
-                subject = subject or subject_label(topic, fact)
+            if not labelled and raw_id == raw:  # the subject's name, for findings
+                subject, labelled = _subject_in(canonical), True
             problem = ""
-            if (raw_id, body_version, mapper.topic_token(topic)) != (
-                    originator.bytes, row.originator_version, row.topic):
-                problem = _mislabelled(row, raw_id, body_version, topic, fact)
-            elif row.originator_version != version + 1:
+            if raw_id != raw or body_version != row_version or topic_token(topic) != row.topic:
+                problem = _mislabelled(row, raw_id, body_version, topic, canonical)
+            elif row_version != version + 1:
                 problem = (f"follows version {version}: the chain has a gap (an event was "
                            f"deleted) or a repeat")
             elif head and prev_hash != head:
@@ -571,15 +583,14 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                 problem = (f"was committed before version {version}: rows were reordered, or "
                            f"this one inserted ahead of it")
             if problem:
-                _add(report, _placed(ledger, notification, problem, originator, subject,
-                                     row.originator_version))
-            version, committed = row.originator_version, notification
-            head = hashlib.sha256(canonical).digest()
-            if envelope.source_record_id is not None and (raw_id, body_version) == (
-                    originator.bytes, row.originator_version):
-                token = ledger.mapper.source_token(envelope.source, envelope.source_record_id)
-                sources.met(Sourced(envelope.source, token, originator,
-                                    row.originator_version, notification, subject, head))
+                _add(report, _placed(ledger, notification, problem, _uuid(originator), subject,
+                                     row_version))
+            version, committed = row_version, notification
+            head = sha256(canonical).digest()
+            if record_id is not None and raw_id == raw and body_version == row_version:
+                token = mapper.source_token(source, record_id)
+                sources.met(Sourced(source, token, _uuid(originator), row_version,
+                                    notification, subject, head))
         for event, problem in sources.check():
             _add(report, _placed(ledger, event.notification, problem, event.originator,
                                  event.subject, event.version))
@@ -587,6 +598,7 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
             progress(total + seen, 2 * total)
         if len(page) < PAGE:
             break
+        after = (page[-1].originator_id, page[-1].originator_version)
     if sources.verified != store.count_sources():
         _sources_pass(ledger, report)  # some row names no event of its own: find which
 
@@ -600,11 +612,11 @@ def _sources_pass(ledger: Ledger, report: AuditReport) -> None:
         _add(report, Finding(position, what))
 
 
-def _mislabelled(row: Notification, raw_id: object, version: object, topic: str,
-                 fact: object) -> str:
+def _mislabelled(row: LogRow, raw_id: bytes, version: int, topic: str,
+                 canonical: bytes) -> str:
     """What is wrong when a row's bytes are not the event the row says it holds."""
-    if raw_id != cast(UUID, row.originator_id).bytes:
-        other = subject_label(topic, fact) or "another subject"
+    if raw_id != originator_bytes(row.originator_id):
+        other = _subject_in(canonical) or "another subject"
         return (f"row holds the bytes of {other} version {version} ({topic}), not its own: "
                 f"rows were swapped, moved or relabelled")
     if version != row.originator_version:

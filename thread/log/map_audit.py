@@ -36,6 +36,7 @@ from thread.log.subject_map import (
     find_map_line,
     subject_key,
 )
+from thread.storage.log import originator_bytes
 from thread.storage.map_store import MapCache
 from thread.storage.recorder import LedgerRecorder
 
@@ -68,13 +69,13 @@ class MapAudit:
 
     def seen(self, originator: UUID | str, version: int, leaf: bytes) -> None:
         """One event, in log order."""
-        self._moved[_raw(originator)] = (version, leaf)
+        self._moved[originator_bytes(originator)] = (version, leaf)
 
     def seen_page(self, rows: Sequence[tuple[UUID | str, int]], leaves: Sequence[bytes]) -> None:
         """Consecutive events, in log order."""
         moved = self._moved
         for (originator, version), leaf in zip(rows, leaves, strict=True):
-            moved[_raw(originator)] = (version, leaf)
+            moved[originator_bytes(originator)] = (version, leaf)
 
     def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None:
         """The log pass has derived the first ``size`` leaves; check the maps signed there."""
@@ -149,12 +150,3 @@ def start_map(store: LedgerRecorder, start: int, trusted: Checkpoint | None) -> 
     except MapError:
         base = None
     return MapAudit(store, start, base)
-
-
-def _raw(originator: UUID | str) -> bytes:
-    if isinstance(originator, UUID):
-        return originator.bytes
-    try:
-        return bytes.fromhex(originator)
-    except ValueError:
-        return UUID(originator).bytes

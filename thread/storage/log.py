@@ -91,8 +91,13 @@ class TreeLog:
 
 
 def originator_bytes(originator_id: UUID | str) -> bytes:
-    """An aggregate id's 16 bytes, given as a UUID or as its text."""
-    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
+    """An aggregate id's 16 bytes, given as a UUID or as its text (hex, as SQLite keeps it)."""
+    if isinstance(originator_id, UUID):
+        return originator_id.bytes
+    try:
+        return bytes.fromhex(originator_id)
+    except ValueError:
+        return UUID(originator_id).bytes
 
 
 def leaf_rows(

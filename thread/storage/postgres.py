@@ -388,6 +388,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 for row in cursor.fetchall()
             ]
 
+    def select_chains(self, after: tuple[UUID | str, int] | None, limit: int
+                      ) -> Sequence[LogRow]:
+        where, params = SQL(""), list[object]([limit])
+        if after is not None:
+            where = SQL("WHERE (originator_id, originator_version) > (%s, %s) ")
+            params = [after[0], after[1], limit]
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {t} "
+                "{where}ORDER BY originator_id, originator_version LIMIT %s"
+            ).format(t=self._table(self.events_table_name), where=where), params)
+            return [LogRow(r["notification_id"], r["originator_id"], r["originator_version"],
+                           r["topic"], bytes(r["state"])) for r in cursor.fetchall()]
+
     def rank_of(self, notification_id: int) -> int:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(SQL("SELECT COUNT(*) AS n FROM {t} WHERE notification_id < %s").format(

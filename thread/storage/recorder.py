@@ -256,6 +256,15 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """Rows in (aggregate id, version) order after ``after``, each with its notification
         id, so chains can be checked one aggregate at a time in constant memory."""
 
+    def select_chains(self, after: tuple[UUID | str, int] | None, limit: int
+                      ) -> Sequence[LogRow]:
+        """:meth:`select_by_aggregate` as cheaply as the store can (the originator id may
+        come back as text, and ``after`` may name it so)."""
+        start = None if after is None else (
+            after[0] if isinstance(after[0], UUID) else UUID(after[0]), after[1])
+        return [LogRow(notification, row.originator_id, row.originator_version, row.topic,
+                       row.state) for row, notification in self.select_by_aggregate(start, limit)]
+
     @abstractmethod
     def rank_of(self, notification_id: int) -> int:
         """How many events were committed before the one with ``notification_id``."""

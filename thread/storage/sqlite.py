@@ -357,6 +357,24 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 for row in cursor.fetchall()
             ]
 
+    def select_chains(self, after: tuple[UUID | str, int] | None, limit: int
+                      ) -> Sequence[LogRow]:
+        where, params = "", list[object]([limit])
+        if after is not None:
+            ident = after[0].hex if isinstance(after[0], UUID) else after[0]
+            where = "WHERE (originator_id, originator_version) > (?, ?) "
+            params = [ident, after[1], limit]
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                f"{self.events_table_name} {where}ORDER BY originator_id, originator_version "
+                "LIMIT ?", params)
+            rows = raw.fetchall()
+        return [LogRow._make(row) if type(row[4]) is bytes else
+                LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
+
     def rank_of(self, notification_id: int) -> int:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid < ?",

@@ -142,3 +142,23 @@ def test_an_edit_before_the_checkpoint_in_a_chain_touched_since_is_caught(
     report = audit_since(ledger, first, verifier_keys=[verifier])
     assert not report.ok and "the chain is broken" in report.findings[0].describe()
     ledger.close()
+
+
+def test_a_source_record_row_deleted_after_the_checkpoint_is_named(
+        ledger_url: str, clock: Clock) -> None:
+    """An event recorded after K1 from a source record, then its ledger_sources row deleted
+    (a re-send would be recorded twice): verify --from names it, as the whole verify does."""
+    _, verifier, first, _ = _grown(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    ledger.record(inspection("NEW-3", measured=19.997), source="cmm", source_record_id="RUN-77")
+    ledger.close()
+    ledger = thread.open(ledger_url, clock=clock)
+    assert audit_since(ledger, first, verifier_keys=[verifier]).ok
+    ledger.close()
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "DELETE FROM ledger_sources WHERE source = ?", ("cmm",))
+    ledger = thread.open(ledger_url, clock=clock)
+    report = audit_since(ledger, first, verifier_keys=[verifier])
+    assert not report.ok and "row for it is missing" in report.findings[0].what
+    assert "row for it is missing" in audit(ledger, verifier_keys=[verifier]).findings[0].what
+    ledger.close()

@@ -1,10 +1,18 @@
 """The verifiable log: verification throughput, proofs, checkpoint latency, cost at ingest.
 
 On one SQLite ledger of ``--events`` events (1,000,000 by default; the
-workload of ``ingest.py``: ten realistic events per part) it measures:
+workload of ``ingest.py``: ten realistic events per part), signed every
+10,000 events as an automatic checkpoint does, each checkpoint committing to
+the subject map, it measures:
 
-- ``thread verify`` as a whole (chains, leaves, tree, checkpoint) and its log
-  pass alone (leaves and tree recomputed from the stored rows), events/s;
+- the floors, in the same run: reading the same rows alone, and hashing the
+  same bytes with ``hashlib`` alone;
+- ``thread verify`` as a whole (chains, leaves, tree, checkpoints, subject
+  maps; the chains in a second process) and in one process, and its log pass
+  alone (leaves, tree and maps recomputed from the stored rows), events/s;
+- the subject map: its share of the time of the build's ingest, ingest with
+  and without it in alternating rounds, and its proofs (size, time) on the
+  ledger and on a map of 1,000,000 subjects;
 - inclusion proof generation from the stored subtrees and verification,
   latency, and the proof size;
 - ingest with and without the log, in alternating rounds of the same run
@@ -20,8 +28,11 @@ object with every figure.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,17 +48,36 @@ from ingest import BATCH, EVENTS_PER_PART, LedgerSide, plan_part
 import thread
 import thread.ledger as ledger_module
 import thread.storage.sqlite as sqlite_module
+from thread.domain.envelope import aggregate_id
 from thread.log.audit import audit, audit_since
-from thread.log.checkpoint import generate_signer
+from thread.log.checkpoint import Checkpoint, generate_signer
 from thread.log.merkle import CompactRange
+from thread.log.subject_map import (
+    BUCKET_DEPTH,
+    EMPTY_SUB,
+    Head,
+    MapUpdate,
+    advance,
+    find_map_line,
+    index_at,
+    prove,
+    subject_key,
+)
 from thread.log.verify import verify_inclusion
 from thread.storage.log import TreeLog
+from thread.storage.map_store import StoredMap, stored_proof
 
 TARGET_LOG_VERIFY = 200_000.0
 TARGET_PROOF_MS = 1.0
 TARGET_VERIFY_US = 15.0
 TARGET_LOG_COST = 0.10
 TARGET_CHECKPOINT_P95_S = 1.0
+TARGET_WHOLE_VERIFY = 150_000.0
+TARGET_LOG_PASS = 300_000.0
+TARGET_MAP_COST = 0.10
+TARGET_MAP_PROOF_BYTES = 2048
+#: Events between automatic checkpoints while the benchmark ledgers are written.
+CHECKPOINT_EVERY = 10_000
 
 
 def fill(side: LedgerSide, parts: int, first: int = 0, report: bool = True) -> float:
@@ -74,6 +104,157 @@ def without_log() -> Iterator[None]:
     finally:
         (ledger_module.leaf_hash, sqlite_module.leaf_rows, sqlite_module.node_rows,
          TreeLog.extend) = saved  # type: ignore[method-assign]
+
+
+@contextmanager
+def without_map() -> Iterator[None]:
+    """The ledger signing checkpoints without bringing the subject map up to date: the
+    baseline for the map's cost."""
+    saved = (ledger_module.advance, ledger_module.changed_heads)
+    ledger_module.advance = lambda view, changes, **_: MapUpdate(EMPTY_SUB, (), {})
+    ledger_module.changed_heads = lambda store, start, end: []
+    try:
+        yield
+    finally:
+        ledger_module.advance, ledger_module.changed_heads = saved
+
+
+class MapClock:
+    """Seconds spent bringing the subject map up to date at checkpoints (and all checkpoint
+    work), measured by wrapping the ledger's own calls."""
+
+    def __init__(self) -> None:
+        self.map = 0.0
+        self.checkpoints = 0.0
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        saved = (ledger_module.advance, ledger_module.changed_heads,
+                 ledger_module.Ledger.checkpoint)
+        ledger_module.advance = self._timed(saved[0], "map")
+        ledger_module.changed_heads = self._timed(saved[1], "map")
+        ledger_module.Ledger.checkpoint = self._timed(saved[2], "checkpoints")  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            (ledger_module.advance, ledger_module.changed_heads,
+             ledger_module.Ledger.checkpoint) = saved  # type: ignore[method-assign]
+
+    def _timed(self, function: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                setattr(self, name, getattr(self, name) + time.perf_counter() - started)
+        return timed
+
+
+def signed_side(url: str, signer: str) -> LedgerSide:
+    """A workload ledger that signs a checkpoint every CHECKPOINT_EVERY events."""
+    side = LedgerSide(url)  # registers the workload's design and machine
+    side.ledger.close()
+    side.ledger = thread.open(url, actor="bench", checkpoint_key=signer,
+                              checkpoint_every=CHECKPOINT_EVERY)
+    return side
+
+
+def map_cost(directory: Path, parts: int, rounds: int) -> dict[str, Any]:
+    """Ingest with checkpoints every CHECKPOINT_EVERY events, the subject map kept up to
+    date or not, alternating, on two fresh ledgers."""
+    signer, _ = generate_signer("bench")
+    sides = {"with": signed_side(str(directory / "with-map.db"), signer),
+             "without": signed_side(str(directory / "without-map.db"), signer)}
+    rates: dict[str, list[float]] = {"with": [], "without": []}
+    next_part = {"with": 0, "without": 0}
+    for number in range(2 * rounds):
+        label = "with" if number % 2 == 0 else "without"
+        if label == "with":
+            rate = fill(sides[label], parts, next_part[label], report=False)
+        else:
+            with without_map():
+                rate = fill(sides[label], parts, next_part[label], report=False)
+        next_part[label] += parts
+        rates[label].append(rate)
+        print(f"  ingest {label:<7} map: {rate:>10,.0f} events/s", flush=True)
+    for side in sides.values():
+        side.close()
+    median_with = statistics.median(rates["with"])
+    median_without = statistics.median(rates["without"])
+    return {"with_map_events_per_s": round(median_with, 1),
+            "without_map_events_per_s": round(median_without, 1),
+            "map_cost": round(1 - median_with / median_without, 4),
+            "rounds_with": [round(r, 1) for r in rates["with"]],
+            "rounds_without": [round(r, 1) for r in rates["without"]]}
+
+
+def floors(path: Path) -> dict[str, Any]:
+    """Reading the stored rows alone, and hashing their bytes with hashlib alone."""
+    database = sqlite3.connect(path)
+    cursor = database.execute("SELECT rowid, originator_id, originator_version, topic, state "
+                              "FROM ledger_events ORDER BY rowid")
+    started = time.perf_counter()
+    rows = 0
+    states: list[bytes] = []
+    while page := cursor.fetchmany(PAGE_FLOOR):
+        rows += len(page)
+        if len(states) < 200_000:
+            states += [row[4] for row in page]
+    read = time.perf_counter() - started
+    database.close()
+    sha256 = hashlib.sha256
+    started = time.perf_counter()
+    for state in states:
+        sha256(b"\x00" + state).digest()
+    hashed = (time.perf_counter() - started) / len(states)
+    return {"read_rows_per_s": round(rows / read, 1),
+            "hash_only_events_per_s": round(1 / hashed, 1)}
+
+
+PAGE_FLOOR = 5_000
+
+
+def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
+               samples: int) -> dict[str, Any]:
+    """Map proofs of parts on the ledger (from the store), and on an in-memory map of
+    ``subjects`` random subjects built by the ledger's own update."""
+    size, note = ledger.checkpoints()[-1]
+    committed = find_map_line(Checkpoint.from_note(note).extensions)
+    assert committed is not None
+    chosen = random.Random(11)
+    times, sizes = [], []
+    for _ in range(samples):
+        ident = aggregate_id("part", plan_part(chosen.randrange(parts)).serial).bytes
+        started = time.perf_counter()
+        proof = stored_proof(ledger.store, size, ident)
+        times.append(time.perf_counter() - started)
+        if proof.root(subject_key(ident)) != committed.hash:
+            raise RuntimeError("a map proof from the store does not lead to the signed root")
+        sizes.append(32 * len(proof.path))
+    print(f"  building a map of {subjects:,} subjects in memory", flush=True)
+    heads = [Head(subject_key(os.urandom(16)), chosen.randint(1, 50), os.urandom(32))
+             for _ in range(subjects)]
+
+    memory = StoredMap(ledger.store, 0)  # the empty map: known whole, nothing read
+    started = time.perf_counter()
+    update = advance(memory, heads)
+    built = time.perf_counter() - started
+    buckets: dict[int, list[Head]] = {}
+    for head in heads:
+        buckets.setdefault(index_at(head.key, BUCKET_DEPTH), []).append(head)
+    big = []
+    for head in chosen.sample(heads, samples):
+        proof = prove(head.key, sorted(buckets[index_at(head.key, BUCKET_DEPTH)]), memory.known)
+        if proof.root(head.key) != update.root.hash:
+            raise RuntimeError("a map proof does not lead to the map's root")
+        big.append(32 * len(proof.path))
+    return {"ledger_subjects": committed.subjects,
+            "ledger_proof_ms_p50": round(1000 * percentile(times, 0.5), 3),
+            "ledger_proof_ms_p99": round(1000 * percentile(times, 0.99), 3),
+            "ledger_proof_bytes_max": max(sizes),
+            "subjects": subjects, "build_s": round(built, 2),
+            "proof_bytes_mean": round(statistics.mean(big), 1),
+            "proof_bytes_max": max(big)}
 
 
 def log_cost(directory: Path, parts: int, rounds: int) -> dict[str, Any]:
@@ -219,21 +400,21 @@ def checkpoint_latency(directory: Path, seconds: float, duration: float) -> dict
 
 
 def verification(ledger: thread.Ledger, verifier: str) -> dict[str, Any]:
-    """The whole `thread verify`, and its log pass alone."""
+    """The whole `thread verify` (two processes, then one), and its log pass alone."""
     events = ledger.count()
-    started = time.perf_counter()
-    report = audit(ledger, verifier_keys=[verifier])
-    whole = time.perf_counter() - started
-    if not report.ok:
-        raise RuntimeError(f"verification failed: {report.first}")
-    started = time.perf_counter()
-    log_only = audit(ledger, verifier_keys=[verifier], chains=False)
-    log_seconds = time.perf_counter() - started
-    if not log_only.ok:
-        raise RuntimeError(f"log verification failed: {log_only.first}")
-    return {"events": events, "whole_events_per_s": round(events / whole, 1),
-            "whole_s": round(whole, 2), "log_events_per_s": round(events / log_seconds, 1),
-            "log_s": round(log_seconds, 2)}
+    figures: dict[str, Any] = {"events": events}
+    for label, options in (("whole", {"workers": 2}), ("one_process", {"workers": 1}),
+                           ("log", {"chains": False})):
+        started = time.perf_counter()
+        report = audit(ledger, verifier_keys=[verifier], **options)
+        seconds = time.perf_counter() - started
+        if not report.ok:
+            raise RuntimeError(f"verification ({label}) failed: {report.first}")
+        figures[f"{label}_events_per_s"] = round(events / seconds, 1)
+        figures[f"{label}_s"] = round(seconds, 2)
+        figures["maps_checked"] = report.maps_checked
+        print(f"  {label}: {seconds:.1f} s", flush=True)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,28 +422,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
     parser.add_argument("--events", type=int, help="events in the verified ledger")
+    parser.add_argument("--map-subjects", type=int,
+                        help="subjects of the in-memory map whose proofs are measured")
+    parser.add_argument("--dir", type=Path, help="where to write the ledgers (kept)")
     args = parser.parse_args(argv)
     events = args.events or (50_000 if args.quick else 1_000_000)
     parts = events // EVENTS_PER_PART
     cost_parts, cost_rounds = (1_000, 3) if args.quick else (5_000, 3)
-    results: dict[str, Any] = {"benchmark": "verify", "quick": args.quick}
+    subjects = args.map_subjects or (100_000 if args.quick else 1_000_000)
+    results: dict[str, Any] = {"benchmark": "verify", "quick": args.quick,
+                               "checkpoint_every": CHECKPOINT_EVERY}
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as name:
-        directory = Path(name)
+        directory = args.dir or Path(name)
+        directory.mkdir(parents=True, exist_ok=True)
         print(f"log cost at ingest: {cost_rounds} rounds of {cost_parts:,} parts per side",
               flush=True)
         results["ingest"] = log_cost(directory, cost_parts, cost_rounds)
-        print(f"building a ledger of {parts * EVENTS_PER_PART:,} events", flush=True)
-        side = LedgerSide(str(directory / "ledger.db"))
-        fill(side, parts)
+        print(f"map cost at ingest: {cost_rounds} rounds of {2 * cost_parts:,} parts per side",
+              flush=True)
+        results["map"] = map_cost(directory, 2 * cost_parts, cost_rounds)
+        print(f"building a ledger of {parts * EVENTS_PER_PART:,} events, a checkpoint every "
+              f"{CHECKPOINT_EVERY:,}", flush=True)
         signer, verifier = generate_signer("bench")
-        side.ledger.checkpoint(signer)
+        side = signed_side(str(directory / "ledger.db"), signer)
+        clock = MapClock()
+        with clock.running():
+            rate = fill(side, parts)
+            side.ledger.checkpoint(signer)
         side.close()
+        built = parts * EVENTS_PER_PART / rate
+        results["build"] = {"events_per_s": round(rate, 1), "seconds": round(built, 1),
+                            "map_s": round(clock.map, 2),
+                            "map_share": round(clock.map / built, 4),
+                            "checkpoints_s": round(clock.checkpoints, 2)}
+        print("floors", flush=True)
+        results["floors"] = floors(directory / "ledger.db")
         # Verified as `thread verify` does it: a fresh process-like open of a ledger at rest.
         at_rest = thread.open(str(directory / "ledger.db"), create=False)
         print("verifying", flush=True)
         results["verify"] = verification(at_rest, verifier)
         print("proofs", flush=True)
         results["proofs"] = proofs(at_rest, parts, 1000)
+        print("map proofs", flush=True)
+        results["map_proofs"] = map_proofs(at_rest, parts, subjects, 1000)
         at_rest.close()
         print("incremental verification of 10,000 new events", flush=True)
         results["incremental"] = incremental(directory / "ledger.db", parts, 1_000, signer,
@@ -271,11 +473,30 @@ def main(argv: list[str] | None = None) -> int:
         results["checkpoint"] = checkpoint_latency(directory, 0.25, 4 if args.quick else 15)
     verify, proof = results["verify"], results["proofs"]
     ingest, checkpoint = results["ingest"], results["checkpoint"]
+    floor, mapped, built = results["floors"], results["map"], results["build"]
+    map_proof = results["map_proofs"]
     rows = [
-        ("log verification", f"{verify['log_events_per_s']:,.0f} events/s",
-         f"target >= {TARGET_LOG_VERIFY:,.0f}"),
+        ("reading the rows alone", f"{floor['read_rows_per_s']:,.0f} rows/s", "floor"),
+        ("hashlib alone", f"{floor['hash_only_events_per_s']:,.0f} events/s", "floor"),
+        ("log pass (with maps)", f"{verify['log_events_per_s']:,.0f} events/s",
+         f"target >= {TARGET_LOG_PASS:,.0f}"),
         ("thread verify (all)", f"{verify['whole_events_per_s']:,.0f} events/s",
-         f"{verify['events']:,} events in {verify['whole_s']} s"),
+         f"target >= {TARGET_WHOLE_VERIFY:,.0f}; {verify['events']:,} events in "
+         f"{verify['whole_s']} s"),
+        ("  in one process", f"{verify['one_process_events_per_s']:,.0f} events/s",
+         f"{verify['one_process_s']} s"),
+        ("subject maps derived", f"{verify['maps_checked']}", "one per checkpoint"),
+        ("map share of build", f"{100 * built['map_share']:.1f} %",
+         f"{built['map_s']} s of {built['seconds']} s at {built['events_per_s']:,.0f} ev/s"),
+        ("map cost at ingest", f"{100 * mapped['map_cost']:.1f} %",
+         f"target <= {100 * TARGET_MAP_COST:.0f} % ({mapped['with_map_events_per_s']:,.0f} "
+         f"vs {mapped['without_map_events_per_s']:,.0f} events/s)"),
+        ("map proof", f"{map_proof['proof_bytes_max']} bytes max",
+         f"at {map_proof['subjects']:,} subjects (mean {map_proof['proof_bytes_mean']}); "
+         f"target <= {TARGET_MAP_PROOF_BYTES}"),
+        ("map proof on the ledger", f"{map_proof['ledger_proof_ms_p50']} ms p50",
+         f"{map_proof['ledger_proof_bytes_max']} bytes max at "
+         f"{map_proof['ledger_subjects']:,} subjects"),
         ("inclusion proof", f"{proof['generate_ms_p50']} ms p50, {proof['generate_ms_p99']} "
          f"ms p99", f"target <= {TARGET_PROOF_MS} ms at {proof['tree_size']:,} leaves"),
         ("proof verification", f"{proof['verify_us']} us", f"target <= {TARGET_VERIFY_US} us"),

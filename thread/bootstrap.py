@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,7 +129,22 @@ def open(
     except BaseException:
         ledger.close()
         raise
+    if not env.get("SQLITE_DBNAME", "").startswith("file:"):  # :memory: is one process's
+        ledger.reader = Reader(url, None if raw_key is None else
+                               base64.b64encode(raw_key).decode("ascii"))
     return ledger
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How another process opens the same ledger to read it (verification's second worker)."""
+
+    url: str
+    encryption_key: str | None
+
+    def open(self) -> Ledger:
+        """The ledger, opened for reading in this process."""
+        return open(self.url, encryption_key=self.encryption_key, create=False)
 
 
 def default_read_url(ledger_env: dict[str, str]) -> str:

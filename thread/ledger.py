@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -65,6 +65,25 @@ from thread.storage.map_store import MapCache, changed_heads
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceLink, SourceRecord, new_origin
 from thread.storage.sources import link_problem, row_label
+
+
+class LedgerReader(Protocol):
+    """Something that opens this ledger again, in another process, for reading."""
+
+    @property
+    def url(self) -> str:
+        """The ledger's URL or file."""
+        ...
+
+    @property
+    def encryption_key(self) -> str | None:
+        """Its store-wide encryption key (base64), if it has one."""
+        ...
+
+    def open(self) -> Ledger:
+        """The ledger, opened for reading."""
+        ...
+
 
 if TYPE_CHECKING:
     from thread.analytics.patterns import FailurePatterns
@@ -453,6 +472,9 @@ class Ledger:
         self._overlay: OrderedDict[UUID, Aggregate] | None = None  # an open stream's
         self._lock = threading.RLock()
         self._map = MapCache()
+        #: How another process opens this ledger to read it (None: it cannot, a :memory:
+        #: ledger's or one opened otherwise than by thread.open).
+        self.reader: LedgerReader | None = None
         self._checkpoint_key = checkpoint_key
         self._checkpoint_every = checkpoint_every
         self._checkpoint_seconds = checkpoint_seconds

@@ -170,7 +170,8 @@ def test_the_ledger_exposes_no_path_that_appends_without_a_log_leaf(
         "inclusion_proof", "lot", "machine", "mapper", "max_clock_skew", "measured",
             "notifications", "outcomes",
         "origin", "part", "policy", "identity", "classification", "keyring",
-        "parts", "read_models", "rebuild", "recall_scope", "record", "registry_in_use", "scan",
+        "parts", "read_models", "reader", "rebuild", "recall_scope", "record",
+            "registry_in_use", "scan",
         "serials", "series", "signer", "signing_failed", "site",
         "store", "stream", "trace", "tree_head", "unit_records"}
     stored = ledger.store.select_events(thread.domain.aggregate_id("part", "S-1"))

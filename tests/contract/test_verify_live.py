@@ -28,8 +28,9 @@ SERIALS = ("SN-1", "SN-2", "SN-3")
 WRITTEN = SERIALS[:2]
 #: Every read `thread verify` makes through the store.
 READS = ("count_events", "select_checkpoints", "get_meta", "select_log", "select_leaves",
-         "select_nodes", "tree_size", "select_by_aggregate", "leaf_position", "rank_of",
-         "select_sources", "select_source_links", "count_sources", "select_source_page")
+         "select_nodes", "tree_size", "select_chains", "leaf_position", "rank_of",
+         "select_sources", "select_source_links", "count_sources", "select_source_page",
+         "select_map_buckets", "select_map_nodes", "select_map_rows", "count_map_rows")
 
 
 def _seed(url: str) -> int:
@@ -148,7 +149,7 @@ def test_commits_between_every_read_of_one_verification_change_nothing(
     report = audit(verifying)
     assert report.ok, [finding.describe() for finding in report.findings]
     assert (report.events, report.tree_size, report.checkpoints) == (events, events, 0)
-    assert {"select_log", "select_leaves", "select_by_aggregate", "select_sources",
+    assert {"select_log", "select_leaves", "select_chains", "select_sources",
             "count_sources"} <= set(commits), commits
     assert writer.count() == events + len(commits)
     verifying.close()

@@ -162,3 +162,32 @@ def test_a_source_record_row_deleted_after_the_checkpoint_is_named(
     assert not report.ok and "row for it is missing" in report.findings[0].what
     assert "row for it is missing" in audit(ledger, verifier_keys=[verifier]).findings[0].what
     ledger.close()
+
+
+def test_chains_checked_by_a_second_process_give_the_same_report(
+        ledger_url: str, clock: Clock) -> None:
+    """The whole verify with its chains and signatures checked in a second process (as it
+    does from 200,000 events on) reports what one process does, on an intact ledger and on
+    one where an insider edited an old event and dropped a source record's row."""
+    _, verifier, _, _ = _grown(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    ledger.record(inspection("NEW-1", measured=19.997), source="cmm", source_record_id="RUN-9")
+    here = audit(ledger, verifier_keys=[verifier], workers=1)
+    there = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert here.ok and there.ok
+    assert (there.aggregates, there.event_signatures, there.events) == (
+        here.aggregates, here.event_signatures, here.events)
+    ledger.close()
+    drop_append_only_triggers(ledger_url)
+    edited = next(row_of(ledger_url, "SN-2", version) for version in range(1, 9)
+                  if row_of(ledger_url, "SN-2", version).event.topic ==
+                  "quality.inspection-recorded")
+    raw_sql(ledger_url, *set_state(ledger_url, edited.id, _flipped(edited.event.canonical)))
+    raw_sql(ledger_url, "DELETE FROM ledger_sources WHERE source = ?", ("cmm",))
+    ledger = thread.open(ledger_url, clock=clock)
+    here = audit(ledger, verifier_keys=[verifier], workers=1)
+    there = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert not here.ok and [f.describe() for f in there.findings] == [
+        f.describe() for f in here.findings]
+    assert any("row for it is missing" in f.what for f in there.findings)
+    ledger.close()

@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
+import logging
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from thread.bootstrap import Reader
 from thread.domain.envelope import GENESIS, EnvelopeError, chain_link, open_envelope
 from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
-from thread.ledger import PAGE, Ledger
+from thread.ledger import PAGE, Ledger, LedgerReader
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
 from thread.log.map_audit import MapAudit, start_map
 from thread.log.merkle import (
@@ -43,6 +49,8 @@ from thread.log.verify import verify_consistency
 from thread.storage.log import NODE_FLOOR, originator_bytes, stored_as_node
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, LogRow
+
+_log = logging.getLogger(__name__)
 
 #: Called with (events checked so far, events to check) as the passes advance.
 Progress = Callable[[int, int], None]
@@ -127,6 +135,7 @@ def audit(
     trusted_checkpoints: Sequence[str] = (),
     progress: Progress | None = None,
     chains: bool = True,
+    workers: int | None = None,
 ) -> AuditReport:
     """Verify the whole ledger from its stored rows.
 
@@ -134,23 +143,118 @@ def audit(
     are trusted; ``trusted_checkpoints`` are notes the auditor kept from
     earlier (they catch a ledger restored from an older copy). ``chains=False``
     checks the log (leaves, nodes, tree, checkpoints) without the per-subject chains and
-    source records.
+    source records. With ``workers=2`` (the default from PARALLEL_FROM events on, where
+    the ledger can be opened by another process) the chains and signatures are checked
+    by a second process while this one checks the log, each as of the same moment.
     """
     report = AuditReport()
     # Every pass reads the ledger as of one moment: a writer committing meanwhile would
     # otherwise leave leaves read later without the events read earlier.
     with ledger.store.snapshot(), acyclic():
         total = ledger.count()
-        checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
-        _log_pass(ledger, checkpoints, report, total, progress)
-        if chains:
+        if workers is None:
+            workers = 2 if total >= PARALLEL_FROM else 1
+        elsewhere = _chains_elsewhere(ledger) if chains and workers > 1 else None
+        found = None
+        try:
+            checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
+            _log_pass(ledger, checkpoints, report, total, progress)
+            if elsewhere is not None:
+                try:
+                    found = elsewhere.result()
+                except LedgerError as error:  # checked here instead
+                    _log.warning("verifying the chains in this process: %s", error)
+        finally:
+            if elsewhere is not None:
+                elsewhere.stop()
+        if found is not None:
+            findings, report.aggregates, report.event_signatures = found
+            for finding in findings:
+                _add(report, finding)
+        elif chains:
             _chain_pass(ledger, report, total, progress)
-            report.event_signatures = check_signatures(
-                ledger, lambda notification, event, what: _add(report, _placed(
-                    ledger, notification, what, event.originator_id,
-                    " ".join(event.fact.subject), event.originator_version)))
+            report.event_signatures = _signatures(ledger, report)
     report.findings = sorted(report.findings)[:_MAX_FINDINGS]
     return report
+
+
+#: From this many events on, ``audit`` checks the chains in a second process.
+PARALLEL_FROM = 200_000
+
+
+class _Elsewhere:
+    """The chain and signature passes running in a second Python process."""
+
+    def __init__(self, reader: LedgerReader, until: int, sources: int) -> None:
+        # A fresh interpreter that imports only this module (not the caller's main, as
+        # multiprocessing's spawn would), told the job on stdin, answering on stdout.
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result() or stop()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from thread.log.audit import serve_chains; serve_chains()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors)
+        job = {"url": reader.url, "encryption_key": reader.encryption_key, "until": until,
+               "sources": sources}
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(job).encode())
+        self._process.stdin.close()
+
+    def stop(self) -> None:
+        """End the process if it still runs (the log pass failed), and let go of its files."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        for stream in (self._process.stdout, self._errors):
+            if stream is not None:
+                stream.close()
+
+    def result(self) -> tuple[list[Finding], int, int]:
+        """(findings, aggregates, signatures checked); LedgerError when the process failed."""
+        assert self._process.stdout is not None
+        with self._errors, self._process.stdout:
+            out = self._process.stdout.read()
+            if self._process.wait() != 0:
+                self._errors.seek(0)
+                err = self._errors.read().decode(errors="replace")
+                last = err.strip().splitlines()[-1:] or ["no message"]
+                raise LedgerError(f"the second verification process failed: {last[0]}")
+        found = json.loads(out)
+        return ([Finding(**finding) for finding in found["findings"]], found["aggregates"],
+                found["signatures"])
+
+
+def _chains_elsewhere(ledger: Ledger) -> _Elsewhere | None:
+    """The chain pass and the signature pass started in a second process, bounded to what
+    this process's snapshot holds; None where the ledger cannot be opened there."""
+    if ledger.reader is None:
+        return None
+    try:
+        return _Elsewhere(ledger.reader, ledger.store.max_notification_id() or 0,
+                          ledger.store.count_sources())
+    except OSError as error:
+        _log.warning("verifying the chains in this process: %s", error)
+        return None
+
+
+def serve_chains() -> None:
+    """The second process's side: the job as JSON on stdin, what it found on stdout. It
+    checks the chains and signatures of the rows up to the job's last row id."""
+    job = json.loads(sys.stdin.buffer.read())
+    ledger = Reader(job["url"], job["encryption_key"]).open()
+    try:
+        report = AuditReport()
+        with ledger.store.snapshot(), acyclic():
+            _chain_pass(ledger, report, 0, None, until=job["until"], sources=job["sources"])
+            signatures = _signatures(ledger, report, until=job["until"])
+    finally:
+        ledger.close()
+    sys.stdout.write(json.dumps({"findings": [asdict(f) for f in report.findings],
+                                 "aggregates": report.aggregates, "signatures": signatures}))
+
+
+def _signatures(ledger: Ledger, report: AuditReport, until: int | None = None) -> int:
+    return check_signatures(ledger, lambda notification, event, what: _add(report, _placed(
+        ledger, notification, what, event.originator_id, " ".join(event.fact.subject),
+        event.originator_version)), until=until)
 
 
 def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = (),
@@ -558,8 +662,10 @@ def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: A
 
 
 def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
-                progress: Progress | None) -> None:
-    """Check every link of every chain, one aggregate at a time in version order."""
+                progress: Progress | None, *, until: int | None = None,
+                sources: int | None = None) -> None:
+    """Check every link of every chain, one aggregate at a time in version order; with
+    ``until``, of the rows up to that id (and ``sources`` source records) only."""
     mapper = ledger.mapper
     store = ledger.store
     plaintext = mapper.plaintext
@@ -574,10 +680,12 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     head = GENESIS
     committed = _LOWEST_ID  # notification id of the previous version
     seen = 0
-    sources = SourcedEvents(store, mapper)
+    recorded = SourcedEvents(store, mapper)
     while True:
         page = store.select_chains(after, PAGE)
         for row in page:
+            if until is not None and row.id > until:
+                continue  # committed after the moment verified
             seen += 1
             notification, originator, row_version = row.id, row.originator_id, \
                 row.originator_version
@@ -615,9 +723,9 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
             head = sha256(canonical).digest()
             if record_id is not None and raw_id == raw and body_version == row_version:
                 token = mapper.source_token(source, record_id)
-                sources.met(Sourced(source, token, _uuid(originator), row_version,
-                                    notification, subject, head))
-        for event, problem in sources.check():
+                recorded.met(Sourced(source, token, _uuid(originator), row_version,
+                                     notification, subject, head))
+        for event, problem in recorded.check():
             _add(report, _placed(ledger, event.notification, problem, event.originator,
                                  event.subject, event.version))
         if progress is not None:
@@ -625,7 +733,7 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
         if len(page) < PAGE:
             break
         after = (page[-1].originator_id, page[-1].originator_version)
-    if sources.verified != store.count_sources():
+    if recorded.verified != (store.count_sources() if sources is None else sources):
         _sources_pass(ledger, report)  # some row names no event of its own: find which
 
 

@@ -28,8 +28,9 @@ REGISTRY_TOPICS = tuple(cls.topic for cls in (
 Problem = Callable[[int, Recorded, str], None]
 
 
-def check_signatures(ledger: Ledger, problem: Problem) -> int:
-    """Check every stored signature; report each bad one. Returns how many were checked."""
+def check_signatures(ledger: Ledger, problem: Problem, *, until: int | None = None) -> int:
+    """Check every stored signature (up to row id ``until``); report each bad one. Returns
+    how many were checked."""
     accounts: dict[str, SignerAccount] = {}
     signer_facts: dict[tuple[str, int], tuple[int, Fact]] = {}
     first_registration: int | None = None
@@ -38,6 +39,8 @@ def check_signatures(ledger: Ledger, problem: Problem) -> int:
         # every signature, whoever verifies: not filtered by a reader's clearance
         for notification, event in ledger._scan(topics=(f.SignatureApplied.topic,
                                                         *REGISTRY_TOPICS)):
+            if until is not None and notification > until:
+                continue  # committed after the moment verified
             fact = event.fact
             if isinstance(fact, f.SignatureApplied):
                 checked += 1

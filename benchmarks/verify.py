@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -163,29 +163,9 @@ def map_cost(directory: Path, parts: int, rounds: int) -> dict[str, Any]:
     """Ingest with checkpoints every CHECKPOINT_EVERY events, the subject map kept up to
     date or not, alternating, on two fresh ledgers."""
     signer, _ = generate_signer("bench")
-    sides = {"with": signed_side(str(directory / "with-map.db"), signer),
-             "without": signed_side(str(directory / "without-map.db"), signer)}
-    rates: dict[str, list[float]] = {"with": [], "without": []}
-    next_part = {"with": 0, "without": 0}
-    for number in range(2 * rounds):
-        label = "with" if number % 2 == 0 else "without"
-        if label == "with":
-            rate = fill(sides[label], parts, next_part[label], report=False)
-        else:
-            with without_map():
-                rate = fill(sides[label], parts, next_part[label], report=False)
-        next_part[label] += parts
-        rates[label].append(rate)
-        print(f"  ingest {label:<7} map: {rate:>10,.0f} events/s", flush=True)
-    for side in sides.values():
-        side.close()
-    median_with = statistics.median(rates["with"])
-    median_without = statistics.median(rates["without"])
-    return {"with_map_events_per_s": round(median_with, 1),
-            "without_map_events_per_s": round(median_without, 1),
-            "map_cost": round(1 - median_with / median_without, 4),
-            "rounds_with": [round(r, 1) for r in rates["with"]],
-            "rounds_without": [round(r, 1) for r in rates["without"]]}
+    return alternate(signed_side(str(directory / "with-map.db"), signer),
+                     signed_side(str(directory / "without-map.db"), signer),
+                     without_map, parts, rounds, "map")
 
 
 def floors(path: Path) -> dict[str, Any]:
@@ -259,28 +239,33 @@ def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
 
 def log_cost(directory: Path, parts: int, rounds: int) -> dict[str, Any]:
     """Ingest with and without the log, alternating, on two fresh ledgers."""
-    with_log = LedgerSide(str(directory / "with-log.db"))
-    plain = LedgerSide(str(directory / "without-log.db"))
+    return alternate(LedgerSide(str(directory / "with-log.db")),
+                     LedgerSide(str(directory / "without-log.db")),
+                     without_log, parts, rounds, "log")
+
+
+def alternate(with_it: LedgerSide, without_it: LedgerSide,
+              baseline: Callable[[], AbstractContextManager[None]], parts: int, rounds: int,
+              what: str) -> dict[str, Any]:
+    """Rounds of ``parts`` parts on each side in turn, the second inside ``baseline()``;
+    the median rates and the cost of ``what``."""
     rates: dict[str, list[float]] = {"with": [], "without": []}
     next_part = {"with": 0, "without": 0}
     for number in range(2 * rounds):
         label = "with" if number % 2 == 0 else "without"
-        side = with_log if label == "with" else plain
-        if label == "with":
+        side = with_it if label == "with" else without_it
+        with nullcontext() if label == "with" else baseline():
             rate = fill(side, parts, next_part[label], report=False)
-        else:
-            with without_log():
-                rate = fill(side, parts, next_part[label], report=False)
         next_part[label] += parts
         rates[label].append(rate)
-        print(f"  ingest {label:<7} log: {rate:>10,.0f} events/s", flush=True)
-    with_log.close()
-    plain.close()
+        print(f"  ingest {label:<7} {what}: {rate:>10,.0f} events/s", flush=True)
+    with_it.close()
+    without_it.close()
     median_with = statistics.median(rates["with"])
     median_without = statistics.median(rates["without"])
-    return {"with_log_events_per_s": round(median_with, 1),
-            "without_log_events_per_s": round(median_without, 1),
-            "log_cost": round(1 - median_with / median_without, 4),
+    return {f"with_{what}_events_per_s": round(median_with, 1),
+            f"without_{what}_events_per_s": round(median_without, 1),
+            f"{what}_cost": round(1 - median_with / median_without, 4),
             "rounds_with": [round(r, 1) for r in rates["with"]],
             "rounds_without": [round(r, 1) for r in rates["without"]]}
 

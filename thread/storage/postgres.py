@@ -102,22 +102,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint PRIMARY KEY, "
                 "note text NOT NULL)"
             ).format(schema=schema, table=Identifier(CHECKPOINTS_TABLE)),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint NOT NULL, "
-                "key bytea NOT NULL, version bigint NOT NULL, head bytea NOT NULL, "
-                "PRIMARY KEY (size, key))"
-            ).format(schema=schema, table=Identifier(MAP_HEADS_TABLE)),
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (key, size)").format(
-                index=Identifier(f"{MAP_HEADS_TABLE}_by_key"), schema=schema,
-                table=Identifier(MAP_HEADS_TABLE)),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{table} (size bigint NOT NULL, "
-                "depth int NOT NULL, idx int NOT NULL, hash bytea NOT NULL, count bigint NOT NULL, "
-                "PRIMARY KEY (size, depth, idx))"
-            ).format(schema=schema, table=Identifier(MAP_NODES_TABLE)),
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (depth, idx, size)").format(
-                index=Identifier(f"{MAP_NODES_TABLE}_by_node"), schema=schema,
-                table=Identifier(MAP_NODES_TABLE)),
+            *(statement for table, columns, key, by, index in (
+                (MAP_HEADS_TABLE, "size bigint NOT NULL, key bytea NOT NULL, version bigint "
+                 "NOT NULL, head bytea NOT NULL", "size, key", "key", "key, size"),
+                (MAP_NODES_TABLE, "size bigint NOT NULL, depth int NOT NULL, idx int NOT NULL, "
+                 "hash bytea NOT NULL, count bigint NOT NULL", "size, depth, idx", "node",
+                 "depth, idx, size"),
+            ) for statement in (
+                SQL("CREATE TABLE IF NOT EXISTS {schema}.{table} ({columns}, PRIMARY KEY "
+                    "({key}))").format(schema=schema, table=Identifier(table),
+                                       columns=SQL(columns), key=SQL(key)),
+                SQL("CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({index})").format(
+                    name=Identifier(f"{table}_by_{by}"), schema=schema,
+                    table=Identifier(table), index=SQL(index)),
+            )),
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.ledger_refuse_change() RETURNS trigger "
                 "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}: % on % refused', "

@@ -281,9 +281,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
                 (start, limit),
             )
-            rows = raw.fetchall()
-        return [LogRow._make(row) if type(row[4]) is bytes else
-                LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
+            return _log_rows(raw.fetchall())
 
     def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
         with self.datastore.transaction(commit=False) as cursor:
@@ -371,9 +369,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 f"SELECT rowid, originator_id, originator_version, topic, state FROM "
                 f"{self.events_table_name} {where}ORDER BY originator_id, originator_version "
                 "LIMIT ?", params)
-            rows = raw.fetchall()
-        return [LogRow._make(row) if type(row[4]) is bytes else
-                LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
+            return _log_rows(raw.fetchall())
 
     def rank_of(self, notification_id: int) -> int:
         with self.datastore.transaction(commit=False) as cursor:
@@ -710,6 +706,12 @@ def _source_link(row: Sequence[Any]) -> SourceLink:
     if rowid is None:
         return SourceLink(record, None)
     return SourceLink(record, LogRow(rowid, event[0], event[1], event[2], _blob(event[3])))
+
+
+def _log_rows(rows: list[Any]) -> list[LogRow]:
+    """Rows (rowid, originator id, version, topic, state) as verification reads them."""
+    return [LogRow._make(row) if type(row[4]) is bytes else
+            LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
 
 
 def _blob(value: bytes | str) -> bytes:

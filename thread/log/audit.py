@@ -20,7 +20,7 @@ import logging
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
@@ -305,11 +305,15 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
         claims = {size: found for size, found in claims.items() if size > old.size}
         _log_pass(ledger, claims, report, total, progress, start=old.size, tree=base,
                   trusted=old)
-        touched = _new_events(ledger, report, _first_row(store, old.size)) \
-            if total > old.size else set()
-        for ident in sorted(touched):
-            _chain_of(ledger, ident, report)
-        report.aggregates = len(touched)
+        touched = {_uuid(row.originator_id) for page in _pages(
+            store, _first_row(store, old.size)) for row in page} if total > old.size else set()
+        versions = store.select_versions(sorted(touched))
+        # Each touched chain whole, with its source records, as the whole verify checks
+        # every chain.
+        _check_chains(ledger, report, (store.select_chains((ident, 0), versions[ident])
+                                       for ident in sorted(versions)),
+                      SourcedEvents(store, ledger.mapper))
+        report.aggregates = len(versions)
         newest = max((size for size in claims if size <= report.tree_size), default=None)
         if newest is not None and not report.findings:
             report.newest_checkpoint = next(note for size, note in ledger.checkpoints()
@@ -331,32 +335,6 @@ def acyclic() -> Iterator[None]:
             gc.enable()
 
 
-def _new_events(ledger: Ledger, report: AuditReport, start: int) -> set[UUID]:
-    """The aggregates the rows from ``start`` touch; on the way, each of those events that
-    carries a source record checked against the record's row (the chain pass's check)."""
-    mapper = ledger.mapper
-    sources = SourcedEvents(ledger.store, mapper)
-    touched: set[UUID] = set()
-    for page in _pages(ledger.store, start):
-        for row in page:
-            originator = _uuid(row.originator_id)
-            touched.add(originator)
-            try:
-                canonical = mapper.plaintext(row)
-                found = chain_link(canonical)
-            except (ValueError, EnvelopeError):
-                continue  # named by the log pass and the chain check
-            if found.source_record_id is not None and found.aggregate_id == originator.bytes:
-                sources.met(Sourced(
-                    found.source, mapper.source_token(found.source, found.source_record_id),
-                    originator, row.originator_version, row.id, _subject_in(canonical),
-                    hashlib.sha256(canonical).digest()))
-        for event, problem in sources.check():
-            _add(report, _placed(ledger, event.notification, problem, event.originator,
-                                 event.subject, event.version))
-    return touched
-
-
 def _first_row(store: LedgerRecorder, position: int) -> int:
     """The row id of the leaf at ``position`` (the first row after a trusted size); with no
     leaf there, the row after the last leaf's (rows without a leaf are found from it)."""
@@ -365,19 +343,6 @@ def _first_row(store: LedgerRecorder, position: int) -> int:
         return found[0][1]
     before = store.select_leaves(position - 1, 1) if position > 0 else []
     return before[0][1] + 1 if before else _LOWEST_ID
-
-
-def _chain_of(ledger: Ledger, ident: UUID, report: AuditReport) -> None:
-    """One subject's whole chain, checked as every read of it checks it (each event
-    decoded and linked to the one before)."""
-    aggregate = None
-    for row in ledger.store.select_events(ident):
-        try:
-            aggregate = ledger.mapper.decode(row).mutate(aggregate)
-        except (LedgerError, ValueError) as error:
-            _add(report, Finding(_UNPLACED, f"the chain is broken: {error}",
-                                 aggregate=str(ident), version=row.originator_version))
-            return
 
 
 @dataclass(frozen=True)
@@ -666,12 +631,37 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
                 sources: int | None = None) -> None:
     """Check every link of every chain, one aggregate at a time in version order; with
     ``until``, of the rows up to that id (and ``sources`` source records) only."""
-    mapper = ledger.mapper
     store = ledger.store
+    recorded = SourcedEvents(store, ledger.mapper)
+
+    def pages() -> Iterator[Sequence[LogRow]]:
+        after: tuple[UUID | str, int] | None = None
+        seen = 0
+        while True:
+            page = store.select_chains(after, PAGE)
+            yield page if until is None else [row for row in page if row.id <= until]
+            seen += len(page)
+            if progress is not None:
+                progress(total + seen, 2 * total)
+            if len(page) < PAGE:
+                return
+            after = (page[-1].originator_id, page[-1].originator_version)
+
+    _check_chains(ledger, report, pages(), recorded)
+    if recorded.verified != (store.count_sources() if sources is None else sources):
+        _sources_pass(ledger, report)  # some row names no event of its own: find which
+
+
+def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[LogRow]],
+                  recorded: SourcedEvents) -> None:
+    """The chain check: rows in (aggregate, version) order, each aggregate's from version 1.
+    Each event's bytes name its row's aggregate, version and topic, follow the version
+    before, link to its hash and were committed after it; each that carries a source
+    record has the record's row (checked a page at a time)."""
+    mapper = ledger.mapper
     plaintext = mapper.plaintext
     topic_token = mapper.topic_token
     sha256 = hashlib.sha256
-    after: tuple[UUID | str, int] | None = None
     current: UUID | str | None = None
     raw = b""  # the current aggregate's id, as its events' bytes give it
     labelled = False
@@ -679,14 +669,8 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     version = 0
     head = GENESIS
     committed = _LOWEST_ID  # notification id of the previous version
-    seen = 0
-    recorded = SourcedEvents(store, mapper)
-    while True:
-        page = store.select_chains(after, PAGE)
+    for page in pages:
         for row in page:
-            if until is not None and row.id > until:
-                continue  # committed after the moment verified
-            seen += 1
             notification, originator, row_version = row.id, row.originator_id, \
                 row.originator_version
             if originator != current:
@@ -728,13 +712,6 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
         for event, problem in recorded.check():
             _add(report, _placed(ledger, event.notification, problem, event.originator,
                                  event.subject, event.version))
-        if progress is not None:
-            progress(total + seen, 2 * total)
-        if len(page) < PAGE:
-            break
-        after = (page[-1].originator_id, page[-1].originator_version)
-    if recorded.verified != (store.count_sources() if sources is None else sources):
-        _sources_pass(ledger, report)  # some row names no event of its own: find which
 
 
 def _sources_pass(ledger: Ledger, report: AuditReport) -> None:

@@ -2,12 +2,14 @@
 
 Two streaming passes keep memory constant however large the ledger is:
 the log pass reads events in commit order, recomputes each leaf and the
-tree, and compares them with the stored leaves (merged on the row id) and
-every signed checkpoint; the chain pass reads events one aggregate at a
+tree, and compares them with the stored leaves (merged on the row id), every
+signed checkpoint and the subject map each one signs
+(:mod:`thread.log.map_audit`); the chain pass reads events one aggregate at a
 time and checks each link, and that each event carrying a source record and
 that record's row name each other (:mod:`thread.log.source_records`). Both
 read one snapshot of the store, so writers committing meanwhile change
-nothing they see. The report names the first bad event in log order:
+nothing they see; on a large ledger the chain pass runs in a second process,
+bounded to that snapshot. The report names the first bad event in log order:
 position, aggregate, subject, version and what is wrong.
 """
 

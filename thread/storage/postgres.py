@@ -451,9 +451,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             return {}
         lows = [index.to_bytes(2, "big") for index in indexes]
         with self.datastore.transaction(commit=False) as cursor:
+            # One index range scan per bucket: OFFSET 0 keeps the planner from flattening the
+            # subquery into a join that, past a few hundred buckets, compares every head
+            # with every bucket (seconds at a million subjects).
             cursor.execute(SQL(
                 "SELECT h.key, h.version, h.head FROM unnest(%s::bytea[], %s::bytea[]) AS "
-                "r(lo, hi) JOIN {t} h ON h.key >= r.lo AND h.key < r.hi AND h.size <= %s "
+                "r(lo, hi) CROSS JOIN LATERAL (SELECT key, version, head, size FROM {t} WHERE "
+                "key >= r.lo AND key < r.hi AND size <= %s OFFSET 0) AS h "
                 "ORDER BY h.key, h.size").format(t=self._table(MAP_HEADS_TABLE)),
                 (lows, [low + b"\xff" * 31 for low in lows], size))
             rows = cursor.fetchall()

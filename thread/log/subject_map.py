@@ -151,6 +151,12 @@ def index_at(key: bytes, depth: int) -> int:
     return int.from_bytes(key[:2], "big") >> (BUCKET_DEPTH - depth)
 
 
+def bucket_bounds(index: int) -> tuple[bytes, bytes]:
+    """Keys ``low <= key < high`` of bucket ``index`` (for a store's range read)."""
+    low = index.to_bytes(BUCKET_DEPTH // 8, "big")
+    return low, low + b"\xff" * (HASH_SIZE - len(low) + 1)
+
+
 # The extension line
 
 

@@ -27,7 +27,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from thread.errors import ConfigurationError, NotALedger
-from thread.log.subject_map import BUCKET_DEPTH, Head, Sub
+from thread.log.subject_map import BUCKET_DEPTH, Head, Sub, bucket_bounds, index_at
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -434,22 +434,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             return [(r["originator_id"], int(r["originator_version"]), bytes(r["hash"]))
                     for r in cursor.fetchall()]
 
-    def select_map_bucket(self, index: int, size: int) -> list[Head]:
-        low = index.to_bytes(BUCKET_DEPTH // 8, "big")
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(SQL(
-                "SELECT key, version, head FROM {t} WHERE key >= %s AND key < %s AND size <= %s "
-                "ORDER BY key, size").format(t=self._table(MAP_HEADS_TABLE)),
-                (low, low + b"\xff" * 31, size))
-            rows = cursor.fetchall()
-        latest = {bytes(r["key"]): Head(bytes(r["key"]), int(r["version"]), bytes(r["head"]))
-                  for r in rows}
-        return list(latest.values())
-
     def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
         if not indexes:
             return {}
-        lows = [index.to_bytes(2, "big") for index in indexes]
+        lows, highs = zip(*(bucket_bounds(index) for index in indexes), strict=True)
         with self.datastore.transaction(commit=False) as cursor:
             # One index range scan per bucket: OFFSET 0 keeps the planner from flattening the
             # subquery into a join that, past a few hundred buckets, compares every head
@@ -459,12 +447,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 "r(lo, hi) CROSS JOIN LATERAL (SELECT key, version, head, size FROM {t} WHERE "
                 "key >= r.lo AND key < r.hi AND size <= %s OFFSET 0) AS h "
                 "ORDER BY h.key, h.size").format(t=self._table(MAP_HEADS_TABLE)),
-                (lows, [low + b"\xff" * 31 for low in lows], size))
+                (list(lows), list(highs), size))
             rows = cursor.fetchall()
         found: dict[int, dict[bytes, Head]] = {}
         for r in rows:
             key = bytes(r["key"])
-            found.setdefault(int.from_bytes(key[:2], "big"), {})[key] = Head(
+            found.setdefault(index_at(key, BUCKET_DEPTH), {})[key] = Head(
                 key, int(r["version"]), bytes(r["head"]))
         return {index: list(heads.values()) for index, heads in found.items()}
 

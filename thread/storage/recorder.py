@@ -279,10 +279,10 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         """(aggregate id, version, leaf hash) of the leaves from ``start`` to ``end``, in
         log order: what moved the subjects' heads between two checkpoints."""
 
-    @abstractmethod
     def select_map_bucket(self, index: int, size: int) -> list[Head]:
         """The subject map's heads in bucket ``index`` as of checkpoint ``size`` (each key's
         latest row at or before it), sorted by key."""
+        return self.select_map_buckets([index], size).get(index, [])
 
     @abstractmethod
     def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:

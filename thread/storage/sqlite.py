@@ -36,7 +36,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from thread.errors import NotALedger
-from thread.log.subject_map import BUCKET_DEPTH, Head, Sub
+from thread.log.subject_map import BUCKET_DEPTH, Head, Sub, bucket_bounds, index_at
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -398,19 +398,6 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             rows = raw.fetchall()
         return [(UUID(row[0]), row[1], _blob(row[2])) for row in rows]
 
-    def select_map_bucket(self, index: int, size: int) -> list[Head]:
-        low = index.to_bytes(BUCKET_DEPTH // 8, "big")
-        with self.datastore.transaction(commit=False) as cursor:
-            raw = cursor.sqlite_cursor
-            raw.row_factory = None
-            raw.execute(
-                f"SELECT key, version, head FROM {MAP_HEADS_TABLE} WHERE key >= ? AND key < ? "
-                "AND size <= ? ORDER BY key, size",
-                (low, low + b"\xff" * 31, size))
-            rows = raw.fetchall()
-        latest = {_blob(row[0]): Head(_blob(row[0]), row[1], _blob(row[2])) for row in rows}
-        return list(latest.values())
-
     def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
         found: dict[int, dict[bytes, Head]] = {}
         with self.datastore.transaction(commit=False) as cursor:
@@ -418,8 +405,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             raw.row_factory = None
             for start in range(0, len(indexes), 400):
                 chunk = indexes[start:start + 400]
-                bounds = [bound for index in chunk for low in [index.to_bytes(2, "big")]
-                          for bound in (low, low + b"\xff" * 31)]
+                bounds = [bound for index in chunk for bound in bucket_bounds(index)]
                 raw.execute(
                     f"WITH r(lo, hi) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
                     f"SELECT h.key, h.version, h.head FROM r CROSS JOIN {MAP_HEADS_TABLE} h "
@@ -427,7 +413,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                     (*bounds, size))
                 for key, version, head in raw.fetchall():
                     key = _blob(key)
-                    found.setdefault(int.from_bytes(key[:2], "big"), {})[key] = Head(
+                    found.setdefault(index_at(key, BUCKET_DEPTH), {})[key] = Head(
                         key, version, _blob(head))
         return {index: list(heads.values()) for index, heads in found.items()}
 

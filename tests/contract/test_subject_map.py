@@ -25,6 +25,7 @@ from thread.log.subject_map import (
     BUCKET_DEPTH,
     STORED_DEPTHS,
     Head,
+    MapError,
     MapProof,
     Sub,
     find_map_line,
@@ -297,4 +298,25 @@ def test_a_map_row_slipped_in_between_checkpoints_is_named(
     report = audit(ledger, verifier_keys=[verifier])
     assert not report.ok
     assert any(f"stored at size {size}" in f.what for f in report.findings), report.findings
+    ledger.close()
+
+
+def test_a_deleted_bucket_subtree_stops_the_next_checkpoint(
+        ledger_url: str, clock: Clock) -> None:
+    """An insider deletes the stored subtree of SN-1's bucket: the next checkpoint touching it
+    refuses to sign (its siblings no longer give the subtree above them) and writes nothing,
+    and thread verify names the stored map."""
+    signer, verifier, _, second = _plant(ledger_url, clock)
+    key = subject_key(aggregate_id("part", "SN-1").bytes)
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "DELETE FROM ledger_map_nodes WHERE depth = ? AND idx = ?",
+            (BUCKET_DEPTH, index_at(key, BUCKET_DEPTH)))
+    ledger = thread.open(ledger_url, clock=clock)
+    ledger.record(inspection("SN-1", measured=19.992))
+    with pytest.raises(MapError, match="do not give them"):
+        ledger.checkpoint(signer)
+    assert ledger.checkpoints()[-1][1] == second
+    report = audit(ledger, verifier_keys=[verifier])
+    assert not report.ok
+    assert any("subject map" in f.what for f in report.findings), report.findings
     ledger.close()

@@ -20,6 +20,7 @@ from thread.log.subject_map import (
     MapProof,
     Sub,
     advance,
+    bucket_bounds,
     find_map_line,
     index_at,
     map_line,
@@ -212,3 +213,17 @@ def test_successive_updates_keep_what_is_known_right(data: st.DataObject,
         if number % 2:
             assert update.old_root == before and not update.bad_buckets
         memory.heads = dict(everything)  # what the store holds after the checkpoint
+
+
+@given(st.binary(min_size=32, max_size=32), st.sampled_from([0, 1, (1 << BUCKET_DEPTH) - 1]))
+def test_a_bucket_range_holds_exactly_the_keys_of_its_bucket(key: bytes, edge: int) -> None:
+    """A store's range read of a bucket (bytes compared byte by byte) holds a key exactly when
+    the key's first BUCKET_DEPTH bits name that bucket, at the first and last buckets too."""
+    for index in (index_at(key, BUCKET_DEPTH), edge):
+        low, high = bucket_bounds(index)
+        assert (low <= key < high) == (index_at(key, BUCKET_DEPTH) == index)
+    edge_key = (edge << (256 - BUCKET_DEPTH)).to_bytes(32, "big")
+    low, high = bucket_bounds(edge)
+    assert low <= edge_key < high
+    last = (((edge + 1) << (256 - BUCKET_DEPTH)) - 1).to_bytes(32, "big")
+    assert low <= last < high

@@ -16,8 +16,9 @@ stored before it was not derived in the run: each step also recomputes the map
 before it from the same rows, which must give the previous checkpoint's root
 (the trusted one first).
 
-Memory holds the heads that moved between two checkpoints and the stored
-subtrees down to depth 16, whatever the ledger's size.
+Memory holds the heads that moved between two checkpoints and the subtrees
+down to depth 16, whatever the ledger's size (the buckets below are read for
+each checkpoint's changes).
 """
 
 from __future__ import annotations
@@ -95,8 +96,15 @@ class MapAudit:
             return
         changes = [Head(subject_key(raw), version, leaf)
                    for raw, (version, leaf) in self._moved.items()]
-        update = advance(self._cache.view(self._store, self._size), changes,
-                         check=self._prove_reads)
+        try:
+            update = advance(self._cache.view(self._store, self._size), changes,
+                             check=self._prove_reads)
+        except MapError as error:  # stored subtrees that do not give the one above them
+            self.problems.append(MapProblem(size, f"the subject map as stored at {self._size} "
+                                                  f"leaves: {error}"))
+            self._cache.forget()
+            self._root = None  # nothing later can be derived from it
+            return
         if update.bad_buckets:
             self.problems.append(MapProblem(size, (
                 f"the subject map's stored heads in bucket(s) "

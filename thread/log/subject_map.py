@@ -25,7 +25,7 @@ that event's leaf hash. The format, ``dtl-map/v1``:
 Keys fix places: two heads for one subject cannot both verify under one root.
 This module is pure (``hashlib`` only); how the ledger stores the map (the
 heads that changed at each checkpoint, subtrees at every fourth depth down to
-16) and brings it up to date is :class:`MapView` and :func:`advance`.
+20) and brings it up to date is :class:`MapView` and :func:`advance`.
 """
 
 from __future__ import annotations
@@ -52,9 +52,15 @@ KEY_BITS = 256
 
 #: Depth of the stored "buckets" (subtrees found by key range); stored subtrees above it
 #: sit every STRIDE levels, so that the sixteen children of a stored one are stored too.
-BUCKET_DEPTH = 16
+#: At 2**20 buckets, one holds one or two subjects up to a few million subjects and about
+#: ten at ten million: a changed head rehashes its bucket, not thousands of leaves.
+BUCKET_DEPTH = 20
 STRIDE = 4
 STORED_DEPTHS = tuple(range(0, BUCKET_DEPTH + 1, STRIDE))
+#: What is kept known between updates: the subtrees down to this depth (about 90,000 at
+#: most). The groups below it (a bucket and its fifteen siblings) are read when needed.
+KEPT_DEPTH = BUCKET_DEPTH - STRIDE
+_PREFIX_BYTES = (BUCKET_DEPTH + 7) // 8
 
 _sha256 = hashlib.sha256
 
@@ -140,21 +146,36 @@ def root_of(heads: Iterable[Head]) -> Sub:
 
 def group(children: Sequence[Sub]) -> Sub:
     """A stored subtree from its 2**STRIDE stored children, STRIDE levels down."""
+    occupied = [child for child in children if child[1]]
+    if not occupied:
+        return EMPTY_SUB
+    if len(occupied) == 1 and occupied[0][1] == 1:
+        return occupied[0]  # one subject: lifted whole
     level = list(children)
-    while len(level) > 1:
-        level = [combine(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    while len(level) > 1:  # combine(), inlined: a hot loop of every update
+        up = []
+        for i in range(0, len(level), 2):
+            left, right = level[i], level[i + 1]
+            count = left[1] + right[1]
+            up.append(_new_sub((_sha256(b"\x01" + left[0] + right[0]).digest(), count))
+                      if count > 1 else (left if left[1] else right))
+        level = up
     return level[0]
 
 
 def index_at(key: bytes, depth: int) -> int:
     """The index of the subtree at ``depth`` (at most BUCKET_DEPTH) that holds ``key``."""
-    return int.from_bytes(key[:2], "big") >> (BUCKET_DEPTH - depth)
+    return int.from_bytes(key[:_PREFIX_BYTES], "big") >> (8 * _PREFIX_BYTES - depth)
 
 
 def bucket_bounds(index: int) -> tuple[bytes, bytes]:
-    """Keys ``low <= key < high`` of bucket ``index`` (for a store's range read)."""
-    low = index.to_bytes(BUCKET_DEPTH // 8, "big")
-    return low, low + b"\xff" * (HASH_SIZE - len(low) + 1)
+    """Keys ``low <= key < high`` of bucket ``index`` (for a store's range read): byte
+    strings compared as the stores compare them, byte by byte."""
+    shift = 8 * _PREFIX_BYTES - BUCKET_DEPTH
+    low = (index << shift).to_bytes(_PREFIX_BYTES, "big")
+    if index + 1 == 1 << BUCKET_DEPTH:
+        return low, b"\xff" * (HASH_SIZE + 1)
+    return low, ((index + 1) << shift).to_bytes(_PREFIX_BYTES, "big")
 
 
 # The extension line
@@ -275,13 +296,14 @@ def _bucket_path(key: bytes, heads: Sequence[Head], depth: int,
 class MapView(Protocol):
     """The stored map as of one tree size, with what is already known of it in memory."""
 
-    #: Subtrees known at the view's size, at any depth down to BUCKET_DEPTH. Where a group
-    #: (a stored subtree and the STRIDE levels below it) is expanded, absent means empty.
+    #: Subtrees known at the view's size, down to KEPT_DEPTH (the buckets below are read
+    #: whole groups at a time when they change). Where a group (a stored subtree and the
+    #: STRIDE levels below it) is expanded, absent means empty.
     known: dict[tuple[int, int], Sub]
     #: Stored subtrees (depth, index) whose group is in ``known``.
     expanded: set[tuple[int, int]]
-    #: True when ``known`` holds every subtree of the map that is not empty (it followed the
-    #: map from the empty one): nothing needs reading.
+    #: True when ``known`` holds every subtree of the map down to KEPT_DEPTH that is not
+    #: empty (it followed the map from the empty one): only the groups below are read.
     complete: bool
 
     def buckets(self, indexes: Sequence[int]) -> dict[int, list[Head]]:
@@ -290,7 +312,8 @@ class MapView(Protocol):
         ...
 
     def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
-        """Stored subtrees at ``depth`` (absent ones are empty and may be left out)."""
+        """Stored subtrees at ``depth`` (absent ones are empty and may be left out); at
+        BUCKET_DEPTH, ``indexes`` are whole groups of sixteen siblings."""
         ...
 
 
@@ -314,9 +337,11 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     whose ``known`` subtrees it brings to the new size.
 
     Only the paths from the changed buckets to the root are hashed again, from the
-    siblings along them (read once per group, then known). With ``check``, the
-    root before is first recomputed the same way from the buckets' stored heads, which
-    proves every subtree read (against the previous checkpoint's root).
+    siblings along them (the buckets' sixteen siblings read each time, the groups above
+    once, then known). With ``check``, the root before is first recomputed the same way
+    from the buckets' stored heads, which proves every subtree read (against the previous
+    checkpoint's root); without, buckets whose stored subtrees do not give the stored one
+    above them raise :class:`MapError` (a map stored by an earlier layout, or changed).
     """
     by_bucket: dict[int, dict[bytes, Head]] = {}
     for change in changes:
@@ -333,60 +358,97 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     for index in indexes:
         before = contents.get(index, [])
         changed = by_bucket[index]
+        if not before and len(changed) == 1:  # a new subject alone in its bucket
+            (one,) = changed.values()
+            heads.append(one)
+            new[index] = Sub(leaf(one.key, one.version, one.head), 1)
+            old[index] = EMPTY_SUB
+            continue
         merged = {head.key: head for head in before}
         heads += sorted(head for key, head in changed.items() if merged.get(key) != head)
         merged.update(changed)
         new[index] = subtree(sorted(merged.values()), BUCKET_DEPTH)
         if check:
             old[index] = subtree(before, BUCKET_DEPTH)
-    _expand(view, indexes)
+    # Each changed bucket's group (it and its fifteen siblings) is read; the subtree at
+    # KEPT_DEPTH above it is hashed from them, before the change and after.
+    groups = sorted({index >> STRIDE for index in indexes})
+    children = view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups
+                                         for n in range(1 << STRIDE)])
+    # What this view did not derive itself is checked: the stored subtrees must give the
+    # stored one above them (against the previous root, with ``check``).
+    derived = view.complete and not check
+    kept_old: dict[int, Sub] = {}
+    kept_new: dict[int, Sub] = {}
+    get = children.get
+    for g in groups:
+        first = g << STRIDE
+        level = [get(first + n, EMPTY_SUB) for n in range(1 << STRIDE)]
+        if not derived:
+            kept_old[g] = group(level)
+        for index in range(first, first + (1 << STRIDE)):
+            if index in new:
+                level[index - first] = new[index]
+        kept_new[g] = group(level)
+    _expand(view, groups)
     known = view.known
+    stray = [] if derived else [
+        g for g in groups if kept_old[g] != known.get((KEPT_DEPTH, g), EMPTY_SUB)]
+    if stray and not check:
+        raise MapError(
+            f"the stored subject map's subtrees at depth {BUCKET_DEPTH} under {len(stray)} "
+            f"subtree(s) at depth {KEPT_DEPTH} (first: {stray[0]}) do not give them: stored "
+            f"by an earlier layout, or changed")
     old_root = None
     bad: list[int] = []
     if check:
         bad = [index for index in indexes
-               if known.get((BUCKET_DEPTH, index), EMPTY_SUB) != old[index]]
-        _lift(known, old)
+               if children.get(index, EMPTY_SUB) != old[index]]
+        _lift(known, kept_old)
         old_root = known.get((0, 0), EMPTY_SUB)
-    lifted = _lift(known, new)
-    nodes = {key: known[key] for key in sorted(lifted) if key[0] % STRIDE == 0}
-    return MapUpdate(known[(0, 0)], tuple(heads), nodes, old_root, tuple(bad))
+    lifted = _lift(known, kept_new)
+    nodes = {(BUCKET_DEPTH, index): new[index] for index in indexes
+             if new[index] != children.get(index, EMPTY_SUB)}
+    nodes.update((key, known[key]) for key in sorted(lifted) if key[0] % STRIDE == 0)
+    return MapUpdate(known[(0, 0)], tuple(heads), dict(sorted(nodes.items())), old_root,
+                     tuple(bad))
 
 
-def _expand(view: MapView, buckets: Sequence[int]) -> None:
-    """Make the groups on the paths of ``buckets`` known: each one's stored children read
-    (unless known) and the levels between hashed once."""
+def _expand(view: MapView, groups: Sequence[int]) -> None:
+    """Make the groups above the subtrees ``groups`` at KEPT_DEPTH known: each one's stored
+    children read (unless known) and the levels between hashed once."""
     if view.complete:
         return
     known = view.known
-    for depth in range(BUCKET_DEPTH - STRIDE, -1, -STRIDE):
-        groups = sorted({(depth, index >> (BUCKET_DEPTH - depth)) for index in buckets}
-                        - view.expanded)
-        if not groups:
+    for depth in range(KEPT_DEPTH - STRIDE, -1, -STRIDE):
+        above = sorted({(depth, index >> (KEPT_DEPTH - depth)) for index in groups}
+                       - view.expanded)
+        if not above:
             continue
         below = depth + STRIDE
-        wanted = [(group << STRIDE) + offset for _, group in groups
+        wanted = [(parent << STRIDE) + offset for _, parent in above
                   for offset in range(1 << STRIDE)]
         unknown = [index for index in wanted if (below, index) not in known]
         if unknown:
             found = view.nodes(below, unknown)
             for index in unknown:
                 known[(below, index)] = found.get(index, EMPTY_SUB)
-        for _, group in groups:
-            level = [(group << STRIDE) + offset for offset in range(1 << STRIDE)]
+        for _, parent in above:
+            level = [(parent << STRIDE) + offset for offset in range(1 << STRIDE)]
             for up in range(below - 1, depth, -1):
                 level = sorted({index >> 1 for index in level})
                 for index in level:
                     known[(up, index)] = combine(known[(up + 1, 2 * index)],
                                                  known[(up + 1, 2 * index + 1)])
-            view.expanded.add((depth, group))
+            view.expanded.add((depth, parent))
 
 
-def _lift(known: dict[tuple[int, int], Sub], buckets: Mapping[int, Sub]) -> set[tuple[int, int]]:
-    """Set ``buckets`` and hash the paths above them again; the subtrees that were set."""
+def _lift(known: dict[tuple[int, int], Sub], kept: Mapping[int, Sub]) -> set[tuple[int, int]]:
+    """Set the subtrees ``kept`` at KEPT_DEPTH and hash the paths above them again; the
+    subtrees that were set."""
     touched = set()
-    level: dict[int, Sub] = dict(buckets)
-    depth = BUCKET_DEPTH
+    level: dict[int, Sub] = dict(kept)
+    depth = KEPT_DEPTH
     while True:
         for index, sub in level.items():
             known[(depth, index)] = sub

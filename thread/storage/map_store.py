@@ -2,7 +2,7 @@
 between checkpoints, and proofs served from it (format in :mod:`thread.log.subject_map`).
 
 Each checkpoint appends the heads that changed since the one before and every
-stored subtree (at depths 0, 4, 8, 12 and 16) that changed with them; the map at
+stored subtree (at depths 0, 4, 8, 12, 16 and 20) that changed with them; the map at
 a checkpoint is each key's latest row at or before its size. Nothing is
 updated in place, like every other table of the ledger.
 """
@@ -46,6 +46,10 @@ class StoredMap:
     def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
         if not self._size:
             return {}
+        if depth == BUCKET_DEPTH:  # whole groups of buckets, each read by index range
+            groups = self._store.select_map_groups(
+                depth, sorted({index >> STRIDE for index in indexes}), self._size)
+            return {index: groups[index] for index in indexes if index in groups}
         found = self._store.select_map_nodes([(depth, index) for index in indexes], self._size)
         return {index: found[(depth, index)] for index in indexes if (depth, index) in found}
 
@@ -54,7 +58,8 @@ class MapCache:
     """What a writer (or a verifier) knows of the stored map, valid while it is at ``size``.
 
     It holds at most the subtrees down to depth 16 (about 131,000), so a writer that
-    checkpoints often reads almost nothing of the map again.
+    checkpoints often reads again only the buckets its changes fall in and their
+    siblings.
     """
 
     def __init__(self) -> None:

@@ -27,7 +27,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from thread.errors import ConfigurationError, NotALedger
-from thread.log.subject_map import BUCKET_DEPTH, Head, Sub, bucket_bounds, index_at
+from thread.log.subject_map import BUCKET_DEPTH, STRIDE, Head, Sub, bucket_bounds, index_at
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -469,6 +469,23 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 ([key[0] for key in keys], [key[1] for key in keys], size))
             return {(int(r["depth"]), int(r["idx"])): Sub(bytes(r["hash"]), int(r["count"]))
                     for r in cursor.fetchall() if r["count"]}
+
+    def select_map_groups(self, depth: int, groups: Sequence[int], size: int
+                          ) -> dict[int, Sub]:
+        if not groups:
+            return {}
+        with self.datastore.transaction(commit=False) as cursor:
+            # One index range scan per group (OFFSET 0: see select_map_buckets).
+            cursor.execute(SQL(
+                "SELECT n.idx, n.hash, n.count FROM unnest(%s::int[], %s::int[]) AS r(lo, hi) "
+                "CROSS JOIN LATERAL (SELECT idx, hash, count, size FROM {t} WHERE depth = %s "
+                "AND idx >= r.lo AND idx < r.hi AND size <= %s OFFSET 0) AS n "
+                "ORDER BY n.idx, n.size").format(t=self._table(MAP_NODES_TABLE)),
+                ([group << STRIDE for group in groups], [(group + 1) << STRIDE for group in groups],
+                 depth, size))
+            found = {int(r["idx"]): Sub(bytes(r["hash"]), int(r["count"]))
+                     for r in cursor.fetchall()}
+        return {index: sub for index, sub in found.items() if sub.subjects}
 
     def count_map_rows(self, after: int) -> dict[int, int]:
         counts: dict[int, int] = {}

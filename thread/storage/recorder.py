@@ -295,6 +295,13 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         empty ones are left out."""
 
     @abstractmethod
+    def select_map_groups(self, depth: int, groups: Sequence[int], size: int
+                          ) -> dict[int, Sub]:
+        """The subject map's stored subtrees at ``depth`` under each of ``groups`` (indexes
+        STRIDE levels up: sixteen each), as of checkpoint ``size``, by index; one range read
+        per group; empty ones are left out."""
+
+    @abstractmethod
     def select_map_rows(self, size: int) -> tuple[list[Head], dict[tuple[int, int], Sub]]:
         """The heads and subtrees written with the checkpoint of ``size``, exactly."""
 

@@ -36,7 +36,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from thread.errors import NotALedger
-from thread.log.subject_map import BUCKET_DEPTH, Head, Sub, bucket_bounds, index_at
+from thread.log.subject_map import BUCKET_DEPTH, STRIDE, Head, Sub, bucket_bounds, index_at
 from thread.storage.log import (
     CHECKPOINTS_TABLE,
     LEAVES_TABLE,
@@ -431,6 +431,25 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 if row is not None and row[1]:
                     found[(depth, index)] = Sub(_blob(row[0]), row[1])
         return found
+
+    def select_map_groups(self, depth: int, groups: Sequence[int], size: int
+                          ) -> dict[int, Sub]:
+        found: dict[int, Sub] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            for start in range(0, len(groups), 400):
+                chunk = groups[start:start + 400]
+                bounds = [bound for group in chunk
+                          for bound in (group << STRIDE, (group + 1) << STRIDE)]
+                raw.execute(
+                    f"WITH r(lo, hi) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                    f"SELECT n.idx, n.hash, n.count FROM r CROSS JOIN {MAP_NODES_TABLE} n "
+                    "WHERE n.depth = ? AND n.idx >= r.lo AND n.idx < r.hi AND n.size <= ? "
+                    "ORDER BY n.idx, n.size", (*bounds, depth, size))
+                for index, digest, count in raw.fetchall():
+                    found[index] = Sub(_blob(digest), count)
+        return {index: sub for index, sub in found.items() if sub.subjects}
 
     def count_map_rows(self, after: int) -> dict[int, int]:
         counts: dict[int, int] = {}

@@ -482,6 +482,7 @@ class Ledger:
         self._contended_until = 0.0  # monotonic time until which batches start locked
         self._origin: str | None = None  # once known to be stored
         self._registry = False  # once a signer is known to be registered
+        self._registry_seen = 0  # events up to this notification id hold no registration
         self._guard = ReadGuard(self)
         if checkpoint_key is not None and checkpoint_seconds:
             checkpoints = self.store.select_checkpoints()
@@ -1255,10 +1256,14 @@ class Ledger:
     def registry_in_use(self) -> bool:
         """Whether any signer was ever registered: from then on only registered signers
         sign, with their registered key."""
-        if not self._registry:
-            found = self.store.select_notifications(
-                1, 1, topics=self.mapper.topic_tokens([f.SignerRegistered.topic]))
-            self._registry = bool(found)
+        if not self._registry:  # only the events since the last look are scanned
+            last = self.store.max_notification_id() or 0
+            if last > self._registry_seen:
+                found = self.store.select_notifications(
+                    self._registry_seen + 1, 1, stop=last,
+                    topics=self.mapper.topic_tokens([f.SignerRegistered.topic]))
+                self._registry = bool(found)
+                self._registry_seen = last
         return self._registry
 
     def signer(self, signer: str) -> SignerAccount:

@@ -209,3 +209,21 @@ def test_verify_checks_each_signature_against_the_registry_at_its_position(
     [finding] = report.findings
     assert "k.osei" in finding.what and "revoked" in finding.what
     assert finding.subject == "part SN-2"
+
+
+def test_a_registry_founded_by_another_writer_binds_this_one(
+        ledger: thread.Ledger, ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """A writer that signed freely while no signer was registered, and so remembers the events
+    it has seen hold no registration, refuses an unregistered key once another writer on the
+    same ledger founds the registry (it looks at the events since, not at none)."""
+    stranger = Signer("m.ruiz", "Marta Ruiz", Ed25519PrivateKey.generate())
+    ledger.record(_nc(ledger, "SN-1", "NC-1"), sign=stranger)
+    other = thread.open(ledger_url, clock=clock, actor="other")
+    try:
+        founded(other, tmp_path)
+    finally:
+        other.close()
+    before = ledger.count()
+    with pytest.raises(SigningRefused, match="not in the signer registry"):
+        ledger.record(_nc(ledger, "SN-2", "NC-2"), sign=stranger)
+    assert ledger.count() == before + 2  # the part and its non-conformance, not the signature

@@ -21,6 +21,11 @@ the subject map, it measures:
 - the time from a commit to a signed checkpoint that covers it, with
   automatic checkpoints every 0.25 s.
 
+With ``--postgres URL`` the same ledger is built in a fresh schema of that
+PostgreSQL database and measured there instead: the build (and the map's share
+of it), reading the rows alone and hashing them alone (the floors), the
+verification figures and ``verify --from``.
+
 Run ``python benchmarks/verify.py --help``; the last line printed is one JSON
 object with every figure.
 """
@@ -194,6 +199,72 @@ def floors(path: Path) -> dict[str, Any]:
 PAGE_FLOOR = 5_000
 
 
+def postgres_floors(url: str, schema: str) -> dict[str, Any]:
+    """Reading the stored rows alone (a server-side cursor, as the log pass reads them), and
+    hashing their bytes with hashlib alone."""
+    import psycopg
+
+    states: list[bytes] = []
+    rows = 0
+    with psycopg.connect(url.split("?")[0]) as connection:
+        cursor = connection.cursor(name="floor")
+        cursor.itersize = PAGE_FLOOR
+        started = time.perf_counter()
+        cursor.execute(f'SELECT notification_id, originator_id, originator_version, topic, '
+                       f'state FROM "{schema}".ledger_events ORDER BY notification_id')
+        while page := cursor.fetchmany(PAGE_FLOOR):
+            rows += len(page)
+            if len(states) < 200_000:
+                states += [bytes(row[4]) for row in page]
+        read = time.perf_counter() - started
+    sha256 = hashlib.sha256
+    started = time.perf_counter()
+    for state in states:
+        sha256(b"\x00" + state).digest()
+    hashed = (time.perf_counter() - started) / len(states)
+    return {"read_rows_per_s": round(rows / read, 1),
+            "hash_only_events_per_s": round(1 / hashed, 1)}
+
+
+def postgres(url: str, parts: int) -> dict[str, Any]:
+    """The ledger built and verified in a fresh schema of the PostgreSQL database at ``url``."""
+    import psycopg
+
+    base = url.split("?")[0]
+    schema = f"bench_verify_{os.getpid()}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    at = f"{base}?schema={schema}"
+    try:
+        print(f"building a PostgreSQL ledger of {parts * EVENTS_PER_PART:,} events, a checkpoint "
+              f"every {CHECKPOINT_EVERY:,}", flush=True)
+        signer, verifier = generate_signer("bench")
+        side = signed_side(at, signer)
+        clock = MapClock()
+        with clock.running():
+            rate = fill(side, parts)
+            side.ledger.checkpoint(signer)
+        side.close()
+        built = parts * EVENTS_PER_PART / rate
+        results: dict[str, Any] = {
+            "build": {"events_per_s": round(rate, 1), "seconds": round(built, 1),
+                      "map_s": round(clock.map, 2), "map_share": round(clock.map / built, 4),
+                      "checkpoints_s": round(clock.checkpoints, 2)}}
+        print("floors", flush=True)
+        results["floors"] = postgres_floors(url, schema)
+        at_rest = thread.open(at, create=False)
+        print("verifying", flush=True)
+        results["verify"] = verification(at_rest, verifier)
+        at_rest.close()
+        print("incremental verification of 10,000 new events", flush=True)
+        results["incremental"] = incremental(at, parts, 1_000, signer, verifier)
+        return results
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
                samples: int) -> dict[str, Any]:
     """Map proofs of parts on the ledger (from the store), and on an in-memory map of
@@ -286,7 +357,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def incremental(path: Path, parts: int, new_parts: int, signer: str, verifier: str
+def incremental(path: Path | str, parts: int, new_parts: int, signer: str, verifier: str
                 ) -> dict[str, Any]:
     """``thread verify --from``: a checkpoint trusted, ``new_parts`` parts' events added and
     checkpointed, then only those verified; beside it, the whole verify of the same ledger."""
@@ -410,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map-subjects", type=int,
                         help="subjects of the in-memory map whose proofs are measured")
     parser.add_argument("--dir", type=Path, help="where to write the ledgers (kept)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="build and verify the ledger in PostgreSQL at URL instead")
     args = parser.parse_args(argv)
     events = args.events or (50_000 if args.quick else 1_000_000)
     parts = events // EVENTS_PER_PART
@@ -417,6 +490,20 @@ def main(argv: list[str] | None = None) -> int:
     subjects = args.map_subjects or (100_000 if args.quick else 1_000_000)
     results: dict[str, Any] = {"benchmark": "verify", "quick": args.quick,
                                "checkpoint_every": CHECKPOINT_EVERY}
+    if args.postgres:
+        results.update(backend="postgresql", **postgres(args.postgres, parts))
+        verify, floor, built = results["verify"], results["floors"], results["build"]
+        print(f"PostgreSQL, {verify['events']:,} events: reading the rows alone "
+              f"{floor['read_rows_per_s']:,.0f} rows/s, hashlib alone "
+              f"{floor['hash_only_events_per_s']:,.0f} events/s; build "
+              f"{built['events_per_s']:,.0f} events/s (map {100 * built['map_share']:.1f} %); "
+              f"log pass {verify['log_events_per_s']:,.0f} events/s; thread verify "
+              f"{verify['whole_events_per_s']:,.0f} events/s ({verify['whole_s']} s), one "
+              f"process {verify['one_process_events_per_s']:,.0f}; verify --from "
+              f"{results['incremental']['seconds']} s for "
+              f"{results['incremental']['new_events']:,} new events")
+        print(json.dumps(results))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as name:
         directory = args.dir or Path(name)
         directory.mkdir(parents=True, exist_ok=True)

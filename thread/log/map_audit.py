@@ -63,20 +63,21 @@ class MapAudit:
         self._prove_reads = start > 0  # what is read of the stored map must be proved
         self._rows: dict[int, int] = {}
         self._cache = MapCache()
-        self._moved: dict[bytes, tuple[int, bytes]] = {}
+        self._moved: dict[UUID | str, tuple[int, bytes]] = {}
         self.checked = 0
         self.unchecked = 0
         self.problems: list[MapProblem] = []
 
     def seen(self, originator: UUID | str, version: int, leaf: bytes) -> None:
         """One event, in log order."""
-        self._moved[originator_bytes(originator)] = (version, leaf)
+        self._moved[originator] = (version, leaf)
 
     def seen_page(self, rows: Sequence[tuple[UUID | str, int]], leaves: Sequence[bytes]) -> None:
-        """Consecutive events, in log order."""
+        """Consecutive events, in log order (ids as the store gives them, one form per
+        store: converted once per subject, at the checkpoint)."""
         moved = self._moved
         for (originator, version), leaf in zip(rows, leaves, strict=True):
-            moved[originator_bytes(originator)] = (version, leaf)
+            moved[originator] = (version, leaf)
 
     def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None:
         """The log pass has derived the first ``size`` leaves; check the maps signed there."""
@@ -94,8 +95,8 @@ class MapAudit:
         if self._root is None:
             self.unchecked += 1
             return
-        changes = [Head(subject_key(raw), version, leaf)
-                   for raw, (version, leaf) in self._moved.items()]
+        changes = [Head(subject_key(originator_bytes(originator)), version, leaf)
+                   for originator, (version, leaf) in self._moved.items()]
         try:
             update = advance(self._cache.view(self._store, self._size), changes,
                              check=self._prove_reads)

@@ -406,10 +406,9 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
                if children.get(index, EMPTY_SUB) != old[index]]
         _lift(known, kept_old)
         old_root = known.get((0, 0), EMPTY_SUB)
-    lifted = _lift(known, kept_new)
     nodes = {(BUCKET_DEPTH, index): new[index] for index in indexes
              if new[index] != children.get(index, EMPTY_SUB)}
-    nodes.update((key, known[key]) for key in sorted(lifted) if key[0] % STRIDE == 0)
+    nodes.update(_lift(known, kept_new))
     return MapUpdate(known[(0, 0)], tuple(heads), dict(sorted(nodes.items())), old_root,
                      tuple(bad))
 
@@ -443,19 +442,23 @@ def _expand(view: MapView, groups: Sequence[int]) -> None:
             view.expanded.add((depth, parent))
 
 
-def _lift(known: dict[tuple[int, int], Sub], kept: Mapping[int, Sub]) -> set[tuple[int, int]]:
+def _lift(known: dict[tuple[int, int], Sub], kept: Mapping[int, Sub]
+          ) -> dict[tuple[int, int], Sub]:
     """Set the subtrees ``kept`` at KEPT_DEPTH and hash the paths above them again; the
-    subtrees that were set."""
-    touched = set()
+    stored subtrees (every STRIDE levels) that were set."""
+    stored: dict[tuple[int, int], Sub] = {}
     level: dict[int, Sub] = dict(kept)
     depth = KEPT_DEPTH
+    get = known.get
     while True:
-        for index, sub in level.items():
-            known[(depth, index)] = sub
-            touched.add((depth, index))
+        if depth % STRIDE:
+            known.update(((depth, index), sub) for index, sub in level.items())
+        else:
+            row = {(depth, index): sub for index, sub in level.items()}
+            known.update(row)
+            stored.update(row)
         if depth == 0:
-            return touched
-        get = known.get
+            return stored
         up: dict[int, Sub] = {}
         for parent in {index >> 1 for index in level}:  # combine(), inlined: the hot loop
             left = get((depth, 2 * parent), EMPTY_SUB)

@@ -287,6 +287,7 @@ def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
              for _ in range(subjects)]
 
     memory = StoredMap(ledger.store, 0)  # the empty map: known whole, nothing read
+    # (update.nodes below: every stored subtree of the new map, as a store would hold them)
     started = time.perf_counter()
     update = advance(memory, heads)
     built = time.perf_counter() - started
@@ -295,7 +296,7 @@ def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
         buckets.setdefault(index_at(head.key, BUCKET_DEPTH), []).append(head)
     big = []
     for head in chosen.sample(heads, samples):
-        proof = prove(head.key, sorted(buckets[index_at(head.key, BUCKET_DEPTH)]), memory.known)
+        proof = prove(head.key, sorted(buckets[index_at(head.key, BUCKET_DEPTH)]), update.nodes)
         if proof.root(head.key) != update.root.hash:
             raise RuntimeError("a map proof does not lead to the map's root")
         big.append(32 * len(proof.path))
@@ -527,12 +528,14 @@ def main(argv: list[str] | None = None) -> int:
                             "map_s": round(clock.map, 2),
                             "map_share": round(clock.map / built, 4),
                             "checkpoints_s": round(clock.checkpoints, 2)}
+        print(f"  {json.dumps(results['build'])}", flush=True)
         print("floors", flush=True)
         results["floors"] = floors(directory / "ledger.db")
         # Verified as `thread verify` does it: a fresh process-like open of a ledger at rest.
         at_rest = thread.open(str(directory / "ledger.db"), create=False)
         print("verifying", flush=True)
         results["verify"] = verification(at_rest, verifier)
+        print(f"  {json.dumps(results['verify'])}", flush=True)
         print("proofs", flush=True)
         results["proofs"] = proofs(at_rest, parts, 1000)
         print("map proofs", flush=True)

@@ -16,7 +16,8 @@ import thread
 from thread.domain import facts as f
 from thread.domain.signature import Signer
 from thread.errors import RuleViolation, SigningRefused
-from thread.log.audit import audit
+from thread.log.audit import audit, audit_since
+from thread.log.checkpoint import generate_signer
 from thread.signing import registry
 from thread.signing.ceremony import SessionExpired, SigningSession
 from thread.signing.keys import read_signer_key
@@ -227,3 +228,62 @@ def test_a_registry_founded_by_another_writer_binds_this_one(
     with pytest.raises(SigningRefused, match="not in the signer registry"):
         ledger.record(_nc(ledger, "SN-2", "NC-2"), sign=stranger)
     assert ledger.count() == before + 2  # the part and its non-conformance, not the signature
+
+
+def _trusted(ledger: thread.Ledger) -> tuple[str, str, str]:
+    """A checkpoint signed now: (signer key, verifier key, note) for verify --from."""
+    signer, verifier = generate_signer(ledger.origin)
+    return signer, verifier, ledger.checkpoint(signer)
+
+
+def test_verify_from_a_checkpoint_judges_the_signatures_made_since(
+        ledger: thread.Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revoked key's signature stored after the trusted checkpoint by a writer that skips
+    the registry check is named by verify --from, which judges only the signatures since
+    (the one before the revocation was judged by the run that trusted the checkpoint)."""
+    admin = founded(ledger, tmp_path)
+    osei = registered(ledger, admin, tmp_path, "k.osei", "Kwame Osei")
+    ledger.record(_nc(ledger, "SN-1"), sign=osei.open(PASSPHRASE))
+    old_key = Signer("k.osei", "Kwame Osei", read_signer_key(osei.key_file, PASSPHRASE))
+    registry.revoke(ledger, admin, "k.osei", "left")
+    signer, verifier, trusted = _trusted(ledger)
+    ledger.record(_nc(ledger, "SN-3", "NC-3"), sign=admin)
+    clean = audit_since(ledger, trusted, verifier_keys=[verifier])
+    assert clean.ok and clean.event_signatures == 1, clean.findings
+    monkeypatch.setattr("thread.ledger.signing_refusal", lambda *args: None)
+    ledger.record(_nc(ledger, "SN-2"), sign=old_key)
+    ledger.checkpoint(signer)
+    report = audit_since(ledger, trusted, verifier_keys=[verifier])
+    assert not report.ok and report.event_signatures == 2
+    [finding] = report.findings
+    assert "k.osei" in finding.what and "revoked" in finding.what
+    assert finding.subject == "part SN-2"
+
+
+def test_verify_from_knows_a_registry_founded_before_the_checkpoint(
+        ledger: thread.Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry was founded long before the trusted checkpoint, by signers the new
+    events never name: an unregistered key's signature stored since is still refused."""
+    founded(ledger, tmp_path)
+    ledger.record(released_bearing())
+    for n in range(5):
+        ledger.record(bearing(f"B-{n}"))
+    _, verifier, trusted = _trusted(ledger)
+    monkeypatch.setattr("thread.ledger.signing_refusal", lambda *args: None)
+    stranger = Signer("m.ruiz", "Marta Ruiz", Ed25519PrivateKey.generate())
+    ledger.record(_nc(ledger, "SN-2"), sign=stranger)
+    report = audit_since(ledger, trusted, verifier_keys=[verifier])
+    assert not report.ok
+    [finding] = report.findings
+    assert "m.ruiz" in finding.what and finding.subject == "part SN-2"
+
+
+def test_verify_from_accepts_signatures_on_a_ledger_without_a_registry(
+        ledger: thread.Ledger) -> None:
+    """With no signer ever registered, any valid signature stands, since a checkpoint too."""
+    ledger.record(released_bearing())
+    _, verifier, trusted = _trusted(ledger)
+    stranger = Signer("m.ruiz", "Marta Ruiz", Ed25519PrivateKey.generate())
+    ledger.record(_nc(ledger, "SN-2"), sign=stranger)
+    report = audit_since(ledger, trusted, verifier_keys=[verifier])
+    assert report.ok and report.event_signatures == 1, report.findings

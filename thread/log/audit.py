@@ -44,7 +44,7 @@ from thread.log.merkle import (
     leaf_hash,
     tree_root,
 )
-from thread.log.signatures import check_signatures
+from thread.log.signatures import check_signatures, check_signatures_since
 from thread.log.source_records import Sourced, SourcedEvents, unverified_rows
 from thread.log.subject_map import MapError, find_map_line
 from thread.log.verify import verify_consistency
@@ -316,6 +316,12 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
                                        for ident in sorted(versions)),
                       SourcedEvents(store, ledger.mapper))
         report.aggregates = len(versions)
+        if total > old.size:
+            report.event_signatures = check_signatures_since(
+                ledger, lambda notification, event, what: _add(report, _placed(
+                    ledger, notification, what, event.originator_id,
+                    " ".join(event.fact.subject), event.originator_version)),
+                start=_first_row(store, old.size), until=store.max_notification_id())
         newest = max((size for size in claims if size <= report.tree_size), default=None)
         if newest is not None and not report.findings:
             report.newest_checkpoint = next(note for size, note in ledger.checkpoints()

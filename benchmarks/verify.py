@@ -176,17 +176,37 @@ def map_cost(directory: Path, parts: int, rounds: int) -> dict[str, Any]:
 def floors(path: Path) -> dict[str, Any]:
     """Reading the stored rows alone, and hashing their bytes with hashlib alone."""
     database = sqlite3.connect(path)
-    cursor = database.execute("SELECT rowid, originator_id, originator_version, topic, state "
-                              "FROM ledger_events ORDER BY rowid")
+    try:
+        return _floors(database.cursor(), "SELECT rowid, originator_id, originator_version, "
+                                          "topic, state FROM ledger_events ORDER BY rowid")
+    finally:
+        database.close()
+
+
+def postgres_floors(url: str, schema: str) -> dict[str, Any]:
+    """The floors on PostgreSQL: the rows read through a server-side cursor, as the log pass
+    reads them."""
+    import psycopg
+
+    with psycopg.connect(url.split("?")[0]) as connection:
+        cursor = connection.cursor(name="floor")
+        return _floors(cursor, f'SELECT notification_id, originator_id, originator_version, '
+                               f'topic, state FROM "{schema}".ledger_events '
+                               f'ORDER BY notification_id')
+
+
+def _floors(cursor: Any, query: str) -> dict[str, Any]:
+    """Rows per second reading ``query`` (the events in log order), and events per second
+    hashing the first 200,000 events' bytes as leaves."""
     started = time.perf_counter()
+    cursor.execute(query)
     rows = 0
     states: list[bytes] = []
     while page := cursor.fetchmany(PAGE_FLOOR):
         rows += len(page)
         if len(states) < 200_000:
-            states += [row[4] for row in page]
+            states += [bytes(row[4]) for row in page]
     read = time.perf_counter() - started
-    database.close()
     sha256 = hashlib.sha256
     started = time.perf_counter()
     for state in states:
@@ -197,33 +217,6 @@ def floors(path: Path) -> dict[str, Any]:
 
 
 PAGE_FLOOR = 5_000
-
-
-def postgres_floors(url: str, schema: str) -> dict[str, Any]:
-    """Reading the stored rows alone (a server-side cursor, as the log pass reads them), and
-    hashing their bytes with hashlib alone."""
-    import psycopg
-
-    states: list[bytes] = []
-    rows = 0
-    with psycopg.connect(url.split("?")[0]) as connection:
-        cursor = connection.cursor(name="floor")
-        cursor.itersize = PAGE_FLOOR
-        started = time.perf_counter()
-        cursor.execute(f'SELECT notification_id, originator_id, originator_version, topic, '
-                       f'state FROM "{schema}".ledger_events ORDER BY notification_id')
-        while page := cursor.fetchmany(PAGE_FLOOR):
-            rows += len(page)
-            if len(states) < 200_000:
-                states += [bytes(row[4]) for row in page]
-        read = time.perf_counter() - started
-    sha256 = hashlib.sha256
-    started = time.perf_counter()
-    for state in states:
-        sha256(b"\x00" + state).digest()
-    hashed = (time.perf_counter() - started) / len(states)
-    return {"read_rows_per_s": round(rows / read, 1),
-            "hash_only_events_per_s": round(1 / hashed, 1)}
 
 
 def postgres(url: str, parts: int) -> dict[str, Any]:

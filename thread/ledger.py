@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
 
 from thread.access.policy import AccessRefused, Identity, Policy, Resource
 from thread.access.reading import ReadGuard, Withholding
+from thread.collector import paused
 from thread.domain import facts as f
 from thread.domain import policies, topics
 from thread.domain.chain import Aggregate, Recorded
@@ -1072,7 +1073,7 @@ class Ledger:
         writer changed what it read. Having lost (or lost lately), a writer takes the
         write lock first and then reads, so that its next attempt cannot lose again.
         """
-        with self._lock:
+        with self._lock, paused():
             strict = False
             for attempt in range(MAX_ATTEMPTS):
                 locked = attempt > 0 or time.monotonic() < self._contended_until

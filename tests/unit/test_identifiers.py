@@ -48,3 +48,23 @@ def test_printable_escapes_what_would_act_on_a_terminal() -> None:
     assert printable("SN-1") == "SN-1"
     assert printable("SN-\x1b[2J") == "SN-\\x1b[2J"
 
+
+
+def _by_definition(value: str) -> str | None:
+    """NFC, or None when a control or format character remains: the rule spelled out."""
+    normal = unicodedata.normalize("NFC", value)
+    return None if any(unicodedata.category(c) in ("Cc", "Cf") for c in normal) else normal
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=30) | st.text(max_size=30))
+def test_the_ascii_shortcut_keeps_the_rule(text: str) -> None:
+    """ASCII text and any text come out of identifier() as NFC and the rule says, or are
+    refused exactly when a control or format character is in them."""
+    from thread.domain.facts.base import identifier
+
+    expected = _by_definition(text)
+    if expected is None:
+        with pytest.raises(ValueError, match="control characters"):
+            identifier(text)
+    else:
+        assert identifier(text) == expected

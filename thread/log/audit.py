@@ -15,7 +15,6 @@ position, aggregate, subject, version and what is wrong.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -23,13 +22,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from thread.bootstrap import Reader
+from thread.collector import paused
 from thread.domain.envelope import GENESIS, EnvelopeError, chain_link, open_envelope
 from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
@@ -152,7 +151,7 @@ def audit(
     report = AuditReport()
     # Every pass reads the ledger as of one moment: a writer committing meanwhile would
     # otherwise leave leaves read later without the events read earlier.
-    with ledger.store.snapshot(), acyclic():
+    with ledger.store.snapshot(), paused():
         total = ledger.count()
         if workers is None:
             workers = 2 if total >= PARALLEL_FROM else 1
@@ -244,7 +243,7 @@ def serve_chains() -> None:
     ledger = Reader(job["url"], job["encryption_key"]).open()
     try:
         report = AuditReport()
-        with ledger.store.snapshot(), acyclic():
+        with ledger.store.snapshot(), paused():
             _chain_pass(ledger, report, 0, None, until=job["until"], sources=job["sources"])
             signatures = _signatures(ledger, report, until=job["until"])
     finally:
@@ -269,7 +268,7 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
     report that is ok is the note to trust next time."""
     report = AuditReport()
     store = ledger.store
-    with store.snapshot(), acyclic():
+    with store.snapshot(), paused():
         try:
             body = open_note(trusted, verifier_keys)[0] if verifier_keys else \
                 trusted[:trusted.rfind("\n\n") + 1]
@@ -328,19 +327,6 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
                                             if size == newest)
     report.findings = sorted(report.findings)[:_MAX_FINDINGS]
     return report
-
-
-@contextmanager
-def acyclic() -> Iterator[None]:
-    """Python's cycle collector paused: verification makes millions of small objects, none
-    in a cycle, and each collection would walk all that are alive (a third of the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _first_row(store: LedgerRecorder, position: int) -> int:

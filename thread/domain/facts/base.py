@@ -33,6 +33,8 @@ SubjectKind = Literal["part", "lot", "machine", "design", "signer", "site"]
 def identifier(value: str) -> str:
     """An identifier as the ledger keeps it: Unicode NFC, so "SN-Å" typed precomposed or
     decomposed is one serial; control and invisible format characters are refused."""
+    if value.isascii() and value.isprintable():
+        return value  # already NFC; printable ASCII holds no Cc and no Cf character
     normal = unicodedata.normalize("NFC", value)
     bad = next((c for c in normal if unicodedata.category(c) in ("Cc", "Cf")), None)
     if bad is not None:

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import sys
@@ -449,21 +450,44 @@ def checkpoint_latency(directory: Path, seconds: float, duration: float) -> dict
             "p95_s": round(percentile(latencies, 0.95), 3)}
 
 
+def rss_mb() -> float:
+    """This process's resident set size now, in MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def verification(ledger: thread.Ledger, verifier: str) -> dict[str, Any]:
-    """The whole `thread verify` (two processes, then one), and its log pass alone."""
+    """The whole `thread verify` (two processes, then one), and its log pass alone; the peak
+    resident memory of this process while each runs (sampled) and of the second process."""
     events = ledger.count()
     figures: dict[str, Any] = {"events": events}
     for label, options in (("whole", {"workers": 2}), ("one_process", {"workers": 1}),
                            ("log", {"chains": False})):
+        peak = [rss_mb()]
+        done = threading.Event()
+
+        def sample(peak: list[float] = peak, done: threading.Event = done) -> None:
+            while not done.wait(0.2):
+                peak.append(rss_mb())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         started = time.perf_counter()
         report = audit(ledger, verifier_keys=[verifier], **options)
         seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        figures[f"{label}_rss_peak_mb"] = round(max(peak), 1)
         if not report.ok:
             raise RuntimeError(f"verification ({label}) failed: {report.first}")
         figures[f"{label}_events_per_s"] = round(events / seconds, 1)
         figures[f"{label}_s"] = round(seconds, 2)
         figures["maps_checked"] = report.maps_checked
         print(f"  {label}: {seconds:.1f} s", flush=True)
+    figures["second_process_rss_peak_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return figures
 
 

@@ -351,7 +351,16 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
             view.known[(0, 0)]
         return MapUpdate(root, (), {}, root if check else None)
     indexes = sorted(by_bucket)
-    contents = view.buckets(indexes)
+    groups = sorted({index >> STRIDE for index in indexes})
+    _expand(view, groups)
+    known = view.known
+    # What this view did not derive itself is checked: the stored subtrees must give the
+    # stored one above them (against the previous root, with ``check``). What it derived
+    # tells it where nothing is: no bucket under an empty subtree at KEPT_DEPTH is read.
+    derived = view.complete and not check
+    occupied = [index for index in indexes
+                if not derived or known.get((KEPT_DEPTH, index >> STRIDE), EMPTY_SUB)[1]]
+    contents = view.buckets(occupied) if occupied else {}
     new: dict[int, Sub] = {}
     old: dict[int, Sub] = {}
     heads: list[Head] = []
@@ -368,16 +377,21 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
         heads += sorted(head for key, head in changed.items() if merged.get(key) != head)
         merged.update(changed)
         new[index] = subtree(sorted(merged.values()), BUCKET_DEPTH)
-        if check:
-            old[index] = subtree(before, BUCKET_DEPTH)
-    # Each changed bucket's group (it and its fifteen siblings) is read; the subtree at
-    # KEPT_DEPTH above it is hashed from them, before the change and after.
-    groups = sorted({index >> STRIDE for index in indexes})
-    children = view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups
-                                         for n in range(1 << STRIDE)])
-    # What this view did not derive itself is checked: the stored subtrees must give the
-    # stored one above them (against the previous root, with ``check``).
-    derived = view.complete and not check
+        old[index] = subtree(before, BUCKET_DEPTH)
+    # A changed bucket's group (it and its fifteen siblings) gives the subtree at KEPT_DEPTH
+    # above it, before the change and after. The siblings are read, unless the view derived
+    # the subtree and the changed buckets held all of its subjects (then they are empty).
+    before_in: dict[int, int] = {}
+    for index in indexes:
+        before_in[index >> STRIDE] = before_in.get(index >> STRIDE, 0) + old[index][1]
+    unread = [g for g in groups if derived
+              and known.get((KEPT_DEPTH, g), EMPTY_SUB)[1] == before_in[g]]
+    skipped = set(unread)
+    children = dict(view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups if g not in skipped
+                                              for n in range(1 << STRIDE)]))
+    for index in indexes:
+        if index >> STRIDE in skipped:
+            children[index] = old[index]
     kept_old: dict[int, Sub] = {}
     kept_new: dict[int, Sub] = {}
     get = children.get
@@ -390,8 +404,6 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
             if index in new:
                 level[index - first] = new[index]
         kept_new[g] = group(level)
-    _expand(view, groups)
-    known = view.known
     stray = [] if derived else [
         g for g in groups if kept_old[g] != known.get((KEPT_DEPTH, g), EMPTY_SUB)]
     if stray and not check:

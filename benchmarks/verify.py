@@ -184,6 +184,25 @@ def floors(path: Path) -> dict[str, Any]:
         database.close()
 
 
+def build(url: str, parts: int) -> tuple[str, str, dict[str, Any]]:
+    """The ledger at ``url`` filled with ``parts`` parts, a checkpoint every CHECKPOINT_EVERY
+    events: (signer, verifier, figures of the build and the map's share of it)."""
+    print(f"building a ledger of {parts * EVENTS_PER_PART:,} events, a checkpoint every "
+          f"{CHECKPOINT_EVERY:,}", flush=True)
+    signer, verifier = generate_signer("bench")
+    side = signed_side(url, signer)
+    clock = MapClock()
+    with clock.running():
+        rate = fill(side, parts)
+        side.ledger.checkpoint(signer)
+    side.close()
+    built = parts * EVENTS_PER_PART / rate
+    return signer, verifier, {"events_per_s": round(rate, 1), "seconds": round(built, 1),
+                              "map_s": round(clock.map, 2),
+                              "map_share": round(clock.map / built, 4),
+                              "checkpoints_s": round(clock.checkpoints, 2)}
+
+
 def postgres_floors(url: str, schema: str) -> dict[str, Any]:
     """The floors on PostgreSQL: the rows read through a server-side cursor, as the log pass
     reads them."""
@@ -231,20 +250,8 @@ def postgres(url: str, parts: int) -> dict[str, Any]:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     at = f"{base}?schema={schema}"
     try:
-        print(f"building a PostgreSQL ledger of {parts * EVENTS_PER_PART:,} events, a checkpoint "
-              f"every {CHECKPOINT_EVERY:,}", flush=True)
-        signer, verifier = generate_signer("bench")
-        side = signed_side(at, signer)
-        clock = MapClock()
-        with clock.running():
-            rate = fill(side, parts)
-            side.ledger.checkpoint(signer)
-        side.close()
-        built = parts * EVENTS_PER_PART / rate
-        results: dict[str, Any] = {
-            "build": {"events_per_s": round(rate, 1), "seconds": round(built, 1),
-                      "map_s": round(clock.map, 2), "map_share": round(clock.map / built, 4),
-                      "checkpoints_s": round(clock.checkpoints, 2)}}
+        signer, verifier, built = build(at, parts)
+        results: dict[str, Any] = {"build": built}
         print("floors", flush=True)
         results["floors"] = postgres_floors(url, schema)
         at_rest = thread.open(at, create=False)
@@ -531,20 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"map cost at ingest: {cost_rounds} rounds of {2 * cost_parts:,} parts per side",
               flush=True)
         results["map"] = map_cost(directory, 2 * cost_parts, cost_rounds)
-        print(f"building a ledger of {parts * EVENTS_PER_PART:,} events, a checkpoint every "
-              f"{CHECKPOINT_EVERY:,}", flush=True)
-        signer, verifier = generate_signer("bench")
-        side = signed_side(str(directory / "ledger.db"), signer)
-        clock = MapClock()
-        with clock.running():
-            rate = fill(side, parts)
-            side.ledger.checkpoint(signer)
-        side.close()
-        built = parts * EVENTS_PER_PART / rate
-        results["build"] = {"events_per_s": round(rate, 1), "seconds": round(built, 1),
-                            "map_s": round(clock.map, 2),
-                            "map_share": round(clock.map / built, 4),
-                            "checkpoints_s": round(clock.checkpoints, 2)}
+        signer, verifier, results["build"] = build(str(directory / "ledger.db"), parts)
         print(f"  {json.dumps(results['build'])}", flush=True)
         print("floors", flush=True)
         results["floors"] = floors(directory / "ledger.db")

@@ -384,10 +384,10 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     before_in: dict[int, int] = {}
     for index in indexes:
         before_in[index >> STRIDE] = before_in.get(index >> STRIDE, 0) + old[index][1]
-    unread = [g for g in groups if derived
-              and known.get((KEPT_DEPTH, g), EMPTY_SUB)[1] == before_in[g]]
-    skipped = set(unread)
-    children = dict(view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups if g not in skipped
+    skipped = {g for g in groups
+               if derived and known.get((KEPT_DEPTH, g), EMPTY_SUB)[1] == before_in[g]}
+    children = dict(view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups
+                                              if g not in skipped
                                               for n in range(1 << STRIDE)]))
     for index in indexes:
         if index >> STRIDE in skipped:

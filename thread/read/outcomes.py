@@ -16,19 +16,18 @@ from sqlalchemy import Connection
 from thread.domain.condition import moment
 from thread.read.clock import AsOf
 from thread.read.result import Model
-from thread.read.sql import rows
+from thread.read.sql import not_superseded, rows
 
 _UNITS = (
     "SELECT key, occurred_ns FROM read_registry WHERE part_number = :number AND kind = 'part' "
     "AND occurred_ns >= :since AND occurred_ns < :until AND {clock} <= :bound"
 )
 _INSPECTIONS = (
-    "SELECT i.key, i.characteristic, i.verdict, i.occurred_ns FROM read_registry r "
+    "SELECT i.key, i.characteristic, i.verdict, i.occurred_ns FROM read_registry r "  # noqa: S608
     "JOIN read_inspections i ON i.key = r.key AND i.kind = r.kind "
     "WHERE r.part_number = :number AND r.kind = 'part' AND r.occurred_ns >= :since "
-    "AND r.occurred_ns < :until AND r.{clock} <= :bound AND i.{clock} <= :bound "
-    "AND NOT EXISTS (SELECT 1 FROM read_superseded x WHERE x.kind = i.kind AND x.key = i.key "
-    "AND x.version = i.version AND x.{clock} <= :bound)"
+    "AND r.occurred_ns < :until AND r.{clock} <= :bound AND i.{clock} <= :bound AND "
+    + not_superseded("i")
 )
 _LOTS = (
     "SELECT e.parent, e.child FROM read_registry r "

@@ -213,6 +213,41 @@ def compile_predicate(predicate: Predicate) -> Callable[[Values], bool | None]:
             return disjunction
 
 
+#: The comparison operators as SQL writes them.
+_SQL_OPERATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "==": "=", "!=": "<>"}
+
+
+def sql_condition(predicate: Predicate, column: Callable[[Reference], str | None]
+                  ) -> tuple[str, dict[str, float]]:
+    """The predicate as an SQL boolean expression, and its numbers as ``:value_N`` parameters.
+
+    ``column`` names the SQL expression a reference reads (NULL where the value is
+    missing), or None for a value SQL cannot read, which stays unknown. SQL's NULL
+    logic is the three-valued logic :func:`evaluate` follows, and it is monotone: where
+    the expression is FALSE, the predicate is False whatever the unknown values are. A
+    query may drop those rows and leave the others to the evaluator.
+    """
+    values: dict[str, float] = {}
+
+    def write(node: Predicate) -> str:
+        match node:
+            case Comparison():
+                read = column(node.reference)
+                if read is None:
+                    return "CAST(NULL AS BOOLEAN)"
+                name = f"value_{len(values)}"
+                values[name] = node.number
+                return f"({read} {_SQL_OPERATORS[node.operator]} :{name})"
+            case Not():
+                return f"(NOT {write(node.operand)})"
+            case Both():
+                return f"({write(node.left)} AND {write(node.right)})"
+            case Either():
+                return f"({write(node.left)} OR {write(node.right)})"
+
+    return write(predicate), values
+
+
 def missing(predicate: Predicate, values: Values) -> list[Reference]:
     """The references the predicate needs that ``values`` does not have."""
     return [r for r in references(predicate) if values.get(r) is None]

@@ -10,7 +10,9 @@ the same period.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import computed_field
 from sqlalchemy import Connection
@@ -27,20 +29,50 @@ from thread.read.predicate import (
     missing,
     parse,
     references,
+    sql_condition,
 )
 from thread.read.result import AsOfNote, Model, as_of_note
-from thread.read.sql import rows
+from thread.read.sql import not_superseded, rows
 
-_RUNS = (
-    "SELECT position, kind, key, version, operation, started_ns, ended_ns FROM read_operations "
-    "WHERE machine = :machine AND started_ns >= :start AND started_ns < :end "
-    "AND {clock} <= :bound"
+_RUNS_IN = (
+    "FROM read_operations o WHERE o.machine = :machine AND o.started_ns >= :start "
+    "AND o.started_ns < :end AND o.{clock} <= :bound AND " + not_superseded("o")
+)
+#: Narrows a read to some runs: their start times and keys (a superset of them).
+_ONLY = " AND {t}.started_ns IN :starts AND {t}.key IN :keys"
+#: Later rows of a run (its facts recorded again) win: the order is the index's.
+_RUNS = ("SELECT o.kind, o.key, o.version, o.operation, o.started_ns, o.ended_ns " + _RUNS_IN
+         + "{only} ORDER BY o.started_ns, o.recorded_ns, o.occurred_ns, o.position")
+_RUN_COUNT = ("SELECT COUNT(*) FROM (SELECT 1 AS run " + _RUNS_IN  # noqa: S608
+              + " GROUP BY o.started_ns, o.key, o.operation) runs")
+_PARAMETERS_IN = (
+    "FROM read_parameters p WHERE p.machine = :machine AND p.name IN :names "
+    "AND p.started_ns >= :start AND p.started_ns < :end AND p.{clock} <= :bound AND "
+    + not_superseded("p")
 )
 _PARAMETERS = (
-    "SELECT kind, key, version, operation, started_ns, ended_ns, name, n, min, max, "
-    "mean, sd FROM read_parameters WHERE machine = :machine AND started_ns >= :start "
-    "AND started_ns < :end AND name IN :names AND {clock} <= :bound"
+    "SELECT p.kind, p.key, p.version, p.operation, p.started_ns, p.ended_ns, p.name, p.n, "
+    "p.min, p.max, p.mean, p.sd " + _PARAMETERS_IN
+    + "{only} ORDER BY p.name, p.started_ns, p.recorded_ns, p.occurred_ns, p.position"
 )
+#: Runs known only from their process records (no operation recorded on the machine).
+_PROCESS_ONLY = (
+    "SELECT DISTINCT p.key, p.operation, p.started_ns FROM read_parameters p "  # noqa: S608
+    "WHERE p.machine = :machine AND p.name IN :names AND p.started_ns >= :start "
+    "AND p.started_ns < :end AND p.{clock} <= :bound AND NOT EXISTS "
+    "(SELECT 1 FROM read_operations o WHERE o.machine = p.machine "
+    "AND o.started_ns = p.started_ns AND o.key = p.key AND o.operation = p.operation "
+    "AND o.{clock} <= :bound AND " + not_superseded("o") + ") AND " + not_superseded("p")
+)
+#: A run joined to its process records of the parameters a predicate reads, for the SQL
+#: pre-filter (rows of replaced facts too: the filter may keep more runs, never fewer).
+_JOINED_PARAMETER = (
+    " LEFT JOIN read_parameters {p} ON {p}.machine = o.machine AND {p}.name = :name_{i} "
+    "AND {p}.started_ns = o.started_ns AND {p}.key = o.key AND {p}.operation = o.operation "
+    "AND {p}.{{clock}} <= :bound"
+)
+#: Most parameters the pre-filter joins (SQLite joins at most 64 tables).
+_JOINED = 16
 _KNOWN = (
     "SELECT DISTINCT 'process', name FROM read_parameters WHERE machine = :machine "
     "AND started_ns >= :start AND started_ns < :end AND {clock} <= :bound UNION "
@@ -51,9 +83,6 @@ _RUN_PART_NUMBERS = (
     "SELECT DISTINCT r.part_number FROM read_operations o JOIN read_registry r "
     "ON r.key = o.key WHERE o.machine = :machine AND o.started_ns >= :start "
     "AND o.started_ns < :end AND o.{clock} <= :bound AND r.{clock} <= :bound"
-)
-_SUPERSEDED = (
-    "SELECT key, version FROM read_superseded WHERE key IN :keys AND {clock} <= :bound"
 )
 _REGISTERED = (
     "SELECT key, part_number, revision FROM read_registry WHERE key IN :keys "
@@ -137,6 +166,10 @@ class RecallScope(Model):
         return 1 - len(self.affected) / self.naive
 
 
+#: A run: (serial or lot, operation, start in ns).
+Identity = tuple[str, str, int]
+
+
 class _Run:
     """One run of a part on the machine, with the values a predicate may read."""
 
@@ -166,18 +199,32 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     process_names = {r.name for r in needed if r.scope in (None, "process")}
     condition_names = {r.name for r in needed if r.scope in (None, "condition")
                        and r.stat != "value"}
-    runs = _runs(conn, machine, low, high, as_of, process_names)
-    conditions: _Conditions | None = None
-    if runs and (condition_names or any(r.stat == "value" for r in needed)):
-        conditions = _Conditions(conn, machine, low, max(run.end for run in runs) + 1, as_of,
-                                 longest_window_ns, condition_names)
-    if predicate is not None:
-        _check_names(conn, predicate, runs, conditions, machine, low, high, as_of)
+    window = _Window(conn, machine, low, high, as_of)
+    candidates = (_candidates(window, predicate, process_names) if predicate is not None
+                  else None)
+    if candidates is None:
+        runs = window.runs(process_names)
+        examined = len(runs)
+    else:
+        shown, examined = candidates
+        runs = window.runs(process_names, shown)
+    folded: list[_Conditions] = []
+
+    def conditions() -> _Conditions:
+        """The machine's condition, read when a run first asks for a condition value."""
+        if not folded:
+            folded.append(_Conditions(conn, machine, low, max(run.end for run in runs) + 1,
+                                      as_of, longest_window_ns, condition_names))
+        return folded[0]
+
+    wants_conditions = bool(condition_names) or any(r.stat == "value" for r in needed)
+    if predicate is not None and examined:
+        _check_names(window, predicate, runs, conditions if wants_conditions and runs else None)
     test = compile_predicate(predicate) if predicate is not None else None
     chosen: list[tuple[_Run, dict[str, float]]] = []
     undetermined: list[Undetermined] = []
     for run in runs:
-        values = _Values(run, conditions)
+        values = _Values(run, conditions if wants_conditions else None)
         matched: dict[str, float] = {}
         if predicate is not None and test is not None:
             verdict = test(values)
@@ -197,7 +244,7 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
         naive = int(rows(conn, _NAIVE, as_of, numbers=numbers, start=low, end=high)[0][0])
     return RecallScope(machine=machine, start=moment(low), end=moment(high),
                        where=None if predicate is None else str(predicate),
-                       as_of=as_of_note(as_of), position=position, examined=len(runs),
+                       as_of=as_of_note(as_of), position=position, examined=examined,
                        affected=_affected(conn, chosen, as_of),
                        undetermined=tuple(undetermined), naive_part_numbers=tuple(numbers),
                        naive=naive)
@@ -210,31 +257,97 @@ def _part_numbers(conn: Connection, machine: str, low: int, high: int, as_of: As
     return sorted(number for (number,) in found if number)
 
 
-def _runs(conn: Connection, machine: str, low: int, high: int, as_of: AsOf,
-          names: set[str]) -> list[_Run]:
-    """Every run on the machine that started in the window, with the process values asked for."""
-    runs: dict[tuple[str, str, int], _Run] = {}
-    for _, kind, key, version, operation, started, ended in rows(
-            conn, _RUNS, as_of, machine=machine, start=low, end=high):
-        runs[(key, operation, started)] = _Run(kind, key, version, operation, started, ended)
-    if names:
-        for (kind, key, version, operation, started, ended, name, n, least, most, mean,
-             sd) in rows(conn, _PARAMETERS, as_of, machine=machine, start=low, end=high,
-                         names=sorted(names)):
-            run = runs.get((key, operation, started))
-            if run is None:
-                run = runs[(key, operation, started)] = _Run(kind, key, version, operation,
-                                                              started, ended)
-            run.process[name] = (float(n), least, most, mean, sd)
-    if not runs:
-        return []
-    keys = sorted({run.key for run in runs.values()})
-    gone: set[tuple[str, int]] = set()
-    for first in range(0, len(keys), _CHUNK):
-        gone.update((key, version) for key, version in rows(
-            conn, _SUPERSEDED, as_of, keys=keys[first:first + _CHUNK]))
-    return sorted((run for run in runs.values() if (run.key, run.version) not in gone),
-                  key=lambda run: (run.start, run.key))
+class _Window:
+    """The runs on one machine that started in a window, as of a moment.
+
+    A run is one (serial or lot, operation, start) on the machine, known from its
+    operation or its process records, or both; rows of facts a correction replaced do
+    not count, and where a run's facts were recorded again the later row wins.
+    """
+
+    def __init__(self, conn: Connection, machine: str, low: int, high: int, as_of: AsOf
+                 ) -> None:
+        self.conn, self.machine, self.low, self.high, self.as_of = (conn, machine, low, high,
+                                                                    as_of)
+
+    def select(self, template: str, **params: object) -> list[tuple[Any, ...]]:
+        """Rows of ``template`` over this window."""
+        return rows(self.conn, template, self.as_of, machine=self.machine, start=self.low,
+                    end=self.high, **params)
+
+    def runs(self, names: set[str], only: set[Identity] | None = None) -> list[_Run]:
+        """Every run (those in ``only``, when given), with the process values named."""
+        found: dict[Identity, _Run] = {}
+        for chunk in _chunks(only):
+            for kind, key, version, operation, started, ended in self.select(
+                    _RUNS.replace("{only}", "" if chunk is None else _ONLY.format(t="o")),
+                    **chunk or {}):
+                found[(key, operation, started)] = _Run(kind, key, version, operation,
+                                                        started, ended)
+            if not names:
+                continue
+            for (kind, key, version, operation, started, ended, name, n, least, most, mean,
+                 sd) in self.select(_PARAMETERS.replace("{only}", "" if chunk is None
+                                                        else _ONLY.format(t="p")),
+                                    names=sorted(names), **chunk or {}):
+                run = found.get((key, operation, started))
+                if run is None:
+                    run = found[(key, operation, started)] = _Run(kind, key, version,
+                                                                  operation, started, ended)
+                run.process[name] = (float(n), least, most, mean, sd)
+        return sorted((run for run in found.values()
+                       if only is None or (run.key, run.operation, run.start) in only),
+                      key=lambda run: (run.start, run.key))
+
+
+def _chunks(only: set[Identity] | None) -> list[dict[str, list[Any]] | None]:
+    """The start times and keys of ``only`` in ``IN`` lists the drivers take (None: no
+    lists, every run); a chunk's lists select its runs and maybe a few others."""
+    if only is None:
+        return [None]
+    ordered = sorted(only, key=lambda run: (run[2], run[0], run[1]))
+    return [{"starts": sorted({started for _, _, started in part}),
+             "keys": sorted({key for key, _, _ in part})}
+            for part in (ordered[first:first + _CHUNK // 2]
+                         for first in range(0, len(ordered), _CHUNK // 2))]
+
+
+def _candidates(window: _Window, predicate: Predicate, names: set[str]
+                ) -> tuple[set[Identity], int] | None:
+    """The runs the predicate may hold for, found in SQL, and how many runs there are;
+    None when SQL cannot narrow them (no process value in the predicate).
+
+    Each run is joined to its process records of the parameters the predicate reads and
+    the predicate is written in SQL over them (:func:`sql_condition`; a value SQL cannot
+    read, such as a condition metric, is unknown there): the runs it is FALSE for are
+    dropped, and the evaluator decides the rest as it decides every run. Runs known only
+    from process records are always kept.
+    """
+    joined = sorted({r.name for r in references(predicate)
+                     if r.scope in (None, "process") and r.stat in _PROCESS_STATS})
+    if not joined or len(joined) > _JOINED:
+        return None
+    alias = {name: f"p{index}" for index, name in enumerate(joined)}
+
+    def column(reference: Reference) -> str | None:
+        table = alias.get(reference.name)
+        if table is None or reference.scope not in (None, "process"):
+            return None
+        return f"{table}.{reference.stat}" if reference.stat in _PROCESS_STATS else None
+
+    condition, values = sql_condition(predicate, column)
+    joins = "".join(_JOINED_PARAMETER.format(p=table, i=index)
+                    for index, table in enumerate(alias.values()))
+    template = (f"SELECT DISTINCT o.key, o.operation, o.started_ns FROM read_operations o"  # noqa: S608
+                f"{joins} WHERE o.machine = :machine AND o.started_ns >= :start "
+                f"AND o.started_ns < :end AND o.{{clock}} <= :bound "
+                f"AND ({condition}) IS NOT FALSE")
+    shown = {(key, operation, started) for key, operation, started in window.select(
+        template, **values, **{f"name_{index}": name for index, name in enumerate(joined)})}
+    process_only = {(key, operation, started) for key, operation, started in window.select(
+        _PROCESS_ONLY, names=sorted(names))}
+    examined = int(window.select(_RUN_COUNT)[0][0]) + len(process_only)
+    return shown | process_only, examined
 
 
 class _Conditions(Conditions):
@@ -256,7 +369,7 @@ _CONDITION_STATS = frozenset({"min", "max", "mean", "n", "threshold"})
 class _Values:
     """A run's values as the predicate asks for them; unqualified names try process first."""
 
-    def __init__(self, run: _Run, conditions: _Conditions | None) -> None:
+    def __init__(self, run: _Run, conditions: Callable[[], _Conditions] | None) -> None:
         self.run = run
         self.conditions = conditions
 
@@ -269,7 +382,7 @@ class _Values:
             if reference.scope == "process":
                 return None
         if not self.run.folded and self.conditions is not None:
-            self.conditions.fold_run(self.run)
+            self.conditions().fold_run(self.run)
         if reference.stat == "value":
             return self.run.scalars.get(reference.name)
         folded = self.run.condition.get(reference.name)
@@ -279,18 +392,18 @@ class _Values:
         return None if value is None else float(value)
 
 
-def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run],
-                 conditions: _Conditions | None, machine: str, low: int, high: int,
-                 as_of: AsOf) -> None:
+def _check_names(window: _Window, predicate: Predicate, runs: list[_Run],
+                 conditions: Callable[[], _Conditions] | None) -> None:
     """A name that no run on the machine has is a typo, not a value to skip."""
     seen = {name for run in runs for name in run.process}
-    if conditions is not None:
-        seen |= conditions.names
     unknown = [r for r in references(predicate) if r.name not in seen and r.stat != "value"]
-    if not unknown or not runs:
+    if unknown and conditions is not None:
+        seen |= conditions().names
+        unknown = [r for r in unknown if r.name not in seen]
+    if not unknown:
         return
     known: dict[str, set[str]] = defaultdict(set)
-    for scope, name in rows(conn, _KNOWN, as_of, machine=machine, start=low, end=high):
+    for scope, name in window.select(_KNOWN):
         known[scope].add(name)
     unknown = [r for r in unknown if not any(r.name in names for names in known.values())]
     if not unknown:
@@ -299,7 +412,8 @@ def _check_names(conn: Connection, predicate: Predicate, runs: list[_Run],
                        for scope, names in sorted(known.items()) if names)
     raise PredicateError(
         f"recall predicate: {unknown[0].name!r} is neither a process parameter nor a "
-        f"condition metric recorded on {machine} in this window; known: {listed or 'none'}"
+        f"condition metric recorded on {window.machine} in this window; known: "
+        f"{listed or 'none'}"
     )
 
 
@@ -315,13 +429,13 @@ def _affected(conn: Connection, chosen: list[tuple[_Run, dict[str, float]]], as_
                                           keys=keys[first:first + _CHUNK]):
             designs[key] = (number, revision)
     parent_of = holders(conn, keys, as_of)
-    places = whereabouts(conn, sorted({*keys, *parent_of.values()}), as_of)
+    chains = {key: _chain(parent_of, key) for key in keys}
+    places = whereabouts(conn, sorted({*keys, *(chain[-1] for chain in chains.values()
+                                                 if chain)}), as_of)
     found = []
     for run, matched in chosen:
-        chain, key = [], run.key
-        while key in parent_of:
-            key = parent_of[key]
-            chain.append(key)
+        chain = chains[run.key]
+        key = chain[-1] if chain else run.key
         top, own = places.get(key), places.get(run.key)
         number, revision = designs.get(run.key, (None, None))
         found.append(Affected(
@@ -334,3 +448,13 @@ def _affected(conn: Connection, chosen: list[tuple[_Run, dict[str, float]]], as_
             quarantined=bool(own and own.quarantined),
             customer=top.customer if top else None, site=top.site if top else None))
     return tuple(found)
+
+
+def _chain(parent_of: dict[str, str], key: str) -> list[str]:
+    """The assemblies holding ``key`` in a :func:`holders` map, nearest first."""
+    chain, seen = [], {key}
+    while key in parent_of and parent_of[key] not in seen:
+        key = parent_of[key]
+        chain.append(key)
+        seen.add(key)
+    return chain

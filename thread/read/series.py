@@ -26,15 +26,11 @@ from thread.domain.condition import moment
 from thread.errors import LedgerError
 from thread.read.clock import AsOf
 from thread.read.result import Model
-from thread.read.sql import rows
+from thread.read.sql import not_superseded, rows
 
 Source = Literal["process", "inspection", "condition"]
 _PROCESS_STATS = ("mean", "sd", "min", "max", "n")
 _CONDITION_STATS = ("mean", "min", "max")
-_NOT_SUPERSEDED = (
-    "NOT EXISTS (SELECT 1 FROM read_superseded x WHERE x.kind = {t}.kind AND x.key = {t}.key "
-    "AND x.version = {t}.version AND x.{clock} <= :bound)"
-)
 
 
 class BadMetric(LedgerError):  # noqa: N818 - a refusal, named as the domain's errors are
@@ -144,7 +140,7 @@ def _process(conn: Connection, name: str, stat: str, scope: dict[str, str | None
     sql = (f"SELECT p.{stat}, p.started_ns, p.position, p.key, p.machine, p.operation, p.unit "
            "FROM read_parameters p WHERE p.name = :name AND p.started_ns >= :since "
            "AND p.started_ns < :until AND p.{clock} <= :bound AND "
-           + _NOT_SUPERSEDED.format(t="p", clock="{clock}") + _design_filter(scope, "p"))
+           + not_superseded("p") + _design_filter(scope, "p"))
     if scope["machine"] is not None:
         sql += " AND p.machine = :machine"
     if scope["operation"] is not None:
@@ -164,7 +160,7 @@ def _inspection(conn: Connection, characteristic: str, scope: dict[str, str | No
            "i.lower_tolerance, i.upper_tolerance FROM read_inspections i "
            "WHERE i.characteristic = :name AND i.occurred_ns >= :since "
            "AND i.occurred_ns < :until AND i.{clock} <= :bound AND "
-           + _NOT_SUPERSEDED.format(t="i", clock="{clock}") + _design_filter(scope, "i"))
+           + not_superseded("i") + _design_filter(scope, "i"))
     if scope["machine"] is not None or scope["operation"] is not None:
         # A measurement belongs to a machine through the operations that made its part.
         sql += (" AND EXISTS (SELECT 1 FROM read_operations o WHERE o.key = i.key "
@@ -258,7 +254,7 @@ def measured(conn: Connection, part_number: str, as_of: AsOf, *, revision: str |
     latest measurements, a few rows by their positions.
     """
     given: dict[str, Any] = {"part_number": part_number, "since": since_ns, "until": until_ns}
-    narrowed = " AND " + _NOT_SUPERSEDED.format(t="i", clock="{clock}")
+    narrowed = " AND " + not_superseded("i")
     if revision is not None:
         narrowed += " AND r.revision = :revision"
         given["revision"] = revision

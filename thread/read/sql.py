@@ -15,8 +15,18 @@ from sqlalchemy import Connection
 
 from thread.read.clock import AsOf
 
-_PARAMETER = re.compile(r":([a-z_]+)")
+_PARAMETER = re.compile(r":([a-z_][a-z0-9_]*)")
 _SQL: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+#: Statements kept ready; beyond it the cache starts again (recall predicates make new ones).
+_SQL_KEPT = 512
+
+
+def not_superseded(table: str) -> str:
+    """A ``WHERE`` condition: the row of ``table`` (an alias with ``kind``, ``key`` and
+    ``version``) records an event no correction had replaced as of the bound."""
+    return (f"NOT EXISTS (SELECT 1 FROM read_superseded x WHERE x.kind = {table}.kind "  # noqa: S608
+            f"AND x.key = {table}.key AND x.version = {table}.version "
+            f"AND x.{{clock}} <= :bound)")
 
 
 def rows(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[tuple[Any, ...]]:
@@ -41,6 +51,8 @@ def rows(conn: Connection, template: str, as_of: AsOf, **params: Any) -> list[tu
             return style
 
         sql = _PARAMETER.sub(marker, template.replace("{clock}", as_of.column))
+        if len(_SQL) >= _SQL_KEPT:
+            _SQL.clear()
         cached = _SQL[key] = (sql, order)
     sql, order = cached
     values: list[Any] = []

@@ -20,8 +20,8 @@ these machines are noisy:
   window with no predicate (every run on the machine).
 
 The last line is one JSON object with every figure and whether each target
-is met (trace p50 <= 2 ms, p99 <= 10 ms; genealogy <= 10 ms; recall <= 50 ms;
-rebuild >= 50,000 events/s).
+is met (trace p50 <= 2 ms, p99 <= 10 ms; genealogy <= 10 ms; recall <= 20 ms;
+rebuild >= 60,000 events/s overall, index builds included).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ import thread
 from thread.read.events import pages
 from thread.storage.reading import StoredLog
 
-TARGETS = {"trace_p50_ms": 2.0, "trace_p99_ms": 10.0, "genealogy_ms": 10.0, "recall_ms": 50.0,
-           "rebuild_events_per_s": 50_000}
+TARGETS = {"trace_p50_ms": 2.0, "trace_p99_ms": 10.0, "genealogy_ms": 10.0, "recall_ms": 20.0,
+           "rebuild_events_per_s": 60_000}
 
 
 def rss_mb() -> float:

@@ -133,7 +133,7 @@ def test_the_pre_filter_never_changes_the_answer(ledger: thread.Ledger) -> None:
         except PredicateError:
             return
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(recall, "_candidates", lambda *args: None)
+            patch.setattr(recall, "_narrowing", lambda *args: None)
             everything = ledger.recall_scope(**window, where=where)  # type: ignore[arg-type]
         assert _answer(filtered) == _answer(everything)
         narrowed.append(len(filtered.affected) < filtered.examined)

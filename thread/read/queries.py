@@ -86,7 +86,8 @@ class Queries:
         with models.engine.connect() as conn:
             return recall_scope(conn, machine=machine, start=start, end=end, where=where,
                                 as_of=AsOf(as_of, by), position=position,
-                                longest_window_ns=models.longest_window_ns())
+                                longest_window_ns=models.longest_window_ns(),
+                                beside=models.engine.connect)
 
     def serials(self, part_number: str, revision: str | None = None, *,
                 as_of: datetime | None = None, by: TimeAxis = "recorded",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import computed_field
 from sqlalchemy import Connection
@@ -92,6 +94,7 @@ _NAIVE = (
     "SELECT COUNT(*) FROM read_registry WHERE part_number IN :numbers "
     "AND occurred_ns >= :start AND occurred_ns < :end AND {clock} <= :bound"
 )
+_T = TypeVar("_T")
 #: Keys per ``IN`` list, under the drivers' parameter limits.
 _CHUNK = 900
 
@@ -188,8 +191,13 @@ class _Run:
 
 def recall_scope(conn: Connection, *, machine: str, start: datetime, end: datetime,
                  where: str | Predicate | None, as_of: AsOf, position: int,
-                 longest_window_ns: int) -> RecallScope:
-    """Serials run on ``machine`` between ``start`` and ``end`` for which ``where`` holds."""
+                 longest_window_ns: int,
+                 beside: Callable[[], AbstractContextManager[Connection]]) -> RecallScope:
+    """Serials run on ``machine`` between ``start`` and ``end`` for which ``where`` holds.
+
+    ``beside`` opens another connection to the same read models: the counts over every
+    run of the window are read on it, in a thread, while ``conn`` reads the runs in scope.
+    """
     predicate = parse(where) if isinstance(where, str) else where
     low, high = ns(start), ns(end)
     if high <= low:
@@ -200,14 +208,21 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     condition_names = {r.name for r in needed if r.scope in (None, "condition")
                        and r.stat != "value"}
     window = _Window(conn, machine, low, high, as_of)
-    candidates = (_candidates(window, predicate, process_names) if predicate is not None
-                  else None)
-    if candidates is None:
-        runs = window.runs(process_names)
-        examined = len(runs)
-    else:
-        shown, examined = candidates
-        runs = window.runs(process_names, shown)
+    narrowing = _narrowing(predicate) if predicate is not None else None
+    with _Beside(beside) as other:
+        census = other.run(window, lambda them: _census(
+            them, None if narrowing is None else process_names))
+        if narrowing is None:
+            runs = window.runs(process_names)
+            examined = len(runs)
+        else:
+            template, bound = narrowing
+            shown = {(key, operation, started)
+                     for key, operation, started in window.select(template, **bound)}
+            counted = census()
+            runs = window.runs(process_names, shown | counted.process_only)
+            examined = counted.operated + len(counted.process_only)
+        counted = census()
     folded: list[_Conditions] = []
 
     def conditions() -> _Conditions:
@@ -238,23 +253,12 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
                 continue
             matched = {str(r): v for r in needed if (v := values.get(r)) is not None}
         chosen.append((run, matched))
-    numbers = _part_numbers(conn, machine, low, high, as_of)
-    naive = 0
-    if numbers:
-        naive = int(rows(conn, _NAIVE, as_of, numbers=numbers, start=low, end=high)[0][0])
     return RecallScope(machine=machine, start=moment(low), end=moment(high),
                        where=None if predicate is None else str(predicate),
                        as_of=as_of_note(as_of), position=position, examined=examined,
                        affected=_affected(conn, chosen, as_of),
-                       undetermined=tuple(undetermined), naive_part_numbers=tuple(numbers),
-                       naive=naive)
-
-
-def _part_numbers(conn: Connection, machine: str, low: int, high: int, as_of: AsOf
-                  ) -> list[str]:
-    """Part numbers of the serials and lots that ran on the machine in the window."""
-    found = rows(conn, _RUN_PART_NUMBERS, as_of, machine=machine, start=low, end=high)
-    return sorted(number for (number,) in found if number)
+                       undetermined=tuple(undetermined),
+                       naive_part_numbers=tuple(counted.numbers), naive=counted.naive)
 
 
 class _Window:
@@ -269,6 +273,10 @@ class _Window:
                  ) -> None:
         self.conn, self.machine, self.low, self.high, self.as_of = (conn, machine, low, high,
                                                                     as_of)
+
+    def on(self, conn: Connection) -> _Window:
+        """The same window read through another connection."""
+        return _Window(conn, self.machine, self.low, self.high, self.as_of)
 
     def select(self, template: str, **params: object) -> list[tuple[Any, ...]]:
         """Rows of ``template`` over this window."""
@@ -312,16 +320,15 @@ def _chunks(only: set[Identity] | None) -> list[dict[str, list[Any]] | None]:
                          for first in range(0, len(ordered), _CHUNK // 2))]
 
 
-def _candidates(window: _Window, predicate: Predicate, names: set[str]
-                ) -> tuple[set[Identity], int] | None:
-    """The runs the predicate may hold for, found in SQL, and how many runs there are;
+def _narrowing(predicate: Predicate) -> tuple[str, dict[str, object]] | None:
+    """A query for the runs with an operation the predicate may hold for, and its values;
     None when SQL cannot narrow them (no process value in the predicate).
 
     Each run is joined to its process records of the parameters the predicate reads and
     the predicate is written in SQL over them (:func:`sql_condition`; a value SQL cannot
     read, such as a condition metric, is unknown there): the runs it is FALSE for are
     dropped, and the evaluator decides the rest as it decides every run. Runs known only
-    from process records are always kept.
+    from process records are all kept (:func:`_census`).
     """
     joined = sorted({r.name for r in references(predicate)
                      if r.scope in (None, "process") and r.stat in _PROCESS_STATS})
@@ -335,19 +342,59 @@ def _candidates(window: _Window, predicate: Predicate, names: set[str]
             return None
         return f"{table}.{reference.stat}" if reference.stat in _PROCESS_STATS else None
 
-    condition, values = sql_condition(predicate, column)
+    condition, numbers = sql_condition(predicate, column)
     joins = "".join(_JOINED_PARAMETER.format(p=table, i=index)
                     for index, table in enumerate(alias.values()))
     template = (f"SELECT DISTINCT o.key, o.operation, o.started_ns FROM read_operations o"  # noqa: S608
                 f"{joins} WHERE o.machine = :machine AND o.started_ns >= :start "
                 f"AND o.started_ns < :end AND o.{{clock}} <= :bound "
                 f"AND ({condition}) IS NOT FALSE")
-    shown = {(key, operation, started) for key, operation, started in window.select(
-        template, **values, **{f"name_{index}": name for index, name in enumerate(joined)})}
+    return template, {**numbers, **{f"name_{index}": name for index, name in enumerate(joined)}}
+
+
+class _Census(NamedTuple):
+    """Counts over every run of the window: the runs known only from process records and
+    how many runs have an operation (when the runs in scope are narrowed in SQL), and the
+    part numbers run with the naive scope they give."""
+
+    process_only: set[Identity]
+    operated: int
+    numbers: list[str]
+    naive: int
+
+
+def _census(window: _Window, names: set[str] | None) -> _Census:
+    """The census of the window; ``names`` are the process values a narrowed predicate
+    reads (None: every run is read, and counted, anyway)."""
+    numbers = sorted(number for (number,) in window.select(_RUN_PART_NUMBERS) if number)
+    naive = int(window.select(_NAIVE, numbers=numbers)[0][0]) if numbers else 0
+    if names is None:
+        return _Census(set(), 0, numbers, naive)
     process_only = {(key, operation, started) for key, operation, started in window.select(
         _PROCESS_ONLY, names=sorted(names))}
-    examined = int(window.select(_RUN_COUNT)[0][0]) + len(process_only)
-    return shown | process_only, examined
+    return _Census(process_only, int(window.select(_RUN_COUNT)[0][0]), numbers, naive)
+
+
+class _Beside:
+    """Work on a second connection, in a thread, alongside the first connection's: both
+    drivers let other threads run while the database works."""
+
+    def __init__(self, connect: Callable[[], AbstractContextManager[Connection]]) -> None:
+        self.connect = connect
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="recall")
+
+    def __enter__(self) -> _Beside:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def run(self, window: _Window, work: Callable[[_Window], _T]) -> Callable[[], _T]:
+        """Start ``work`` on the window; the function returned waits for its answer."""
+        def elsewhere() -> _T:
+            with self.connect() as conn:
+                return work(window.on(conn))
+        return self.pool.submit(elsewhere).result
 
 
 class _Conditions(Conditions):

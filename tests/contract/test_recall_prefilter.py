@@ -140,3 +140,27 @@ def test_the_pre_filter_never_changes_the_answer(ledger: thread.Ledger) -> None:
 
     agree()
     assert any(narrowed)
+
+
+def test_runs_known_only_from_process_records_are_in_scope_and_in_the_naive_one(
+        ledger: thread.Ledger) -> None:
+    """Process records with no operation, as the adapters write them, are runs: the
+    predicate decides them and their part number counts in the naive scope."""
+    ledger.record(f.RevisionReleased(part_number="Q", revision="A", part_name="Q",
+                                     drawing="D"))
+    ledger.record(f.MachineRegistered(machine="PLC-7", name="press", kind="press"))
+    with ledger.batch(source="test") as batch:
+        for i in range(6):
+            serial, started = f"Q-{i}", T0 + timedelta(hours=i)
+            batch.record(f.PartRegistered(serial=serial, part_number="Q", revision="A"),
+                         occurred_at=started)
+            batch.record(f.ProcessRecorded(
+                serial=serial, operation="OP20", machine="PLC-7", started_at=started,
+                ended_at=started + timedelta(minutes=5), parameters=(f.ParameterSummary(
+                    name="force", unit="bar", n=5, min=10 * i, mean=10 * i + 1,
+                    max=10 * i + 2, sd=1),)), occurred_at=started + timedelta(minutes=5))
+    scope = ledger.recall_scope(machine="PLC-7", start=T0, end=T0 + timedelta(days=1),
+                                where="force.max > 35")
+    assert scope.serials == ["Q-4", "Q-5"]
+    assert scope.examined == 6
+    assert scope.naive_part_numbers == ("Q",) and scope.naive == 6

@@ -81,6 +81,8 @@ _KNOWN = (
     "SELECT DISTINCT 'condition', name FROM read_metrics WHERE machine = :machine "
     "AND start_ns >= :start AND start_ns < :end AND {clock} <= :bound"
 )
+#: Part numbers of the runs with an operation (and of those known only from process
+#: records, through their keys: :func:`_census`).
 _RUN_PART_NUMBERS = (
     "SELECT DISTINCT r.part_number FROM read_operations o JOIN read_registry r "
     "ON r.key = o.key WHERE o.machine = :machine AND o.started_ns >= :start "
@@ -210,8 +212,7 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     window = _Window(conn, machine, low, high, as_of)
     narrowing = _narrowing(predicate) if predicate is not None else None
     with _Beside(beside) as other:
-        census = other.run(window, lambda them: _census(
-            them, None if narrowing is None else process_names))
+        census = other.run(window, lambda them: _census(them, process_names))
         if narrowing is None:
             runs = window.runs(process_names)
             examined = len(runs)
@@ -353,9 +354,9 @@ def _narrowing(predicate: Predicate) -> tuple[str, dict[str, object]] | None:
 
 
 class _Census(NamedTuple):
-    """Counts over every run of the window: the runs known only from process records and
-    how many runs have an operation (when the runs in scope are narrowed in SQL), and the
-    part numbers run with the naive scope they give."""
+    """Counts over every run of the window: the runs known only from process records (of
+    the parameters the predicate reads), how many runs have an operation, and the part
+    numbers run with the naive scope they give."""
 
     process_only: set[Identity]
     operated: int
@@ -363,16 +364,18 @@ class _Census(NamedTuple):
     naive: int
 
 
-def _census(window: _Window, names: set[str] | None) -> _Census:
-    """The census of the window; ``names`` are the process values a narrowed predicate
-    reads (None: every run is read, and counted, anyway)."""
-    numbers = sorted(number for (number,) in window.select(_RUN_PART_NUMBERS) if number)
-    naive = int(window.select(_NAIVE, numbers=numbers)[0][0]) if numbers else 0
-    if names is None:
-        return _Census(set(), 0, numbers, naive)
-    process_only = {(key, operation, started) for key, operation, started in window.select(
-        _PROCESS_ONLY, names=sorted(names))}
-    return _Census(process_only, int(window.select(_RUN_COUNT)[0][0]), numbers, naive)
+def _census(window: _Window, names: set[str]) -> _Census:
+    """The census of the window, the process records read being those of ``names``."""
+    process_only = ({(key, operation, started) for key, operation, started in window.select(
+        _PROCESS_ONLY, names=sorted(names))} if names else set())
+    numbers = {number for (number,) in window.select(_RUN_PART_NUMBERS) if number}
+    keys = sorted({key for key, _, _ in process_only})
+    for first in range(0, len(keys), _CHUNK):
+        numbers.update(number for _, number, _ in window.select(
+            _REGISTERED, keys=keys[first:first + _CHUNK]) if number)
+    ordered = sorted(numbers)
+    naive = int(window.select(_NAIVE, numbers=ordered)[0][0]) if ordered else 0
+    return _Census(process_only, int(window.select(_RUN_COUNT)[0][0]), ordered, naive)
 
 
 class _Beside:

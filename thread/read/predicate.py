@@ -217,35 +217,39 @@ def compile_predicate(predicate: Predicate) -> Callable[[Values], bool | None]:
 _SQL_OPERATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "==": "=", "!=": "<>"}
 
 
-def sql_condition(predicate: Predicate, column: Callable[[Reference], str | None]
-                  ) -> tuple[str, dict[str, float]]:
-    """The predicate as an SQL boolean expression, and its numbers as ``:value_N`` parameters.
+def sql_possible(predicate: Predicate, column: Callable[[Reference], str | None]
+                 ) -> tuple[str, dict[str, float]]:
+    """An SQL condition that is false exactly where the predicate is False, and its
+    numbers as ``:value_N`` parameters.
 
     ``column`` names the SQL expression a reference reads (NULL where the value is
-    missing), or None for a value SQL cannot read, which stays unknown. SQL's NULL
-    logic is the three-valued logic :func:`evaluate` follows, and it is monotone: where
-    the expression is FALSE, the predicate is False whatever the unknown values are. A
-    query may drop those rows and leave the others to the evaluator.
+    missing), or None for a value SQL cannot read. A missing or unreadable value is
+    unknown, so the condition holds where the predicate is True or undecided: a query
+    may drop the rows it rejects and leave the rest to the evaluator. Negations are
+    pushed down to the comparisons, so the condition is a plain ``AND``/``OR`` of
+    comparisons each true when unknown (``COALESCE(..., TRUE)``), and a database checks
+    each term of a top-level ``and`` as soon as it has the values that term reads.
     """
     values: dict[str, float] = {}
 
-    def write(node: Predicate) -> str:
+    def write(node: Predicate, holds: bool) -> str:
+        """Where ``node`` may hold (``holds``) or may fail (not ``holds``)."""
         match node:
             case Comparison():
                 read = column(node.reference)
                 if read is None:
-                    return "CAST(NULL AS BOOLEAN)"
+                    return "TRUE"
                 name = f"value_{len(values)}"
                 values[name] = node.number
-                return f"({read} {_SQL_OPERATORS[node.operator]} :{name})"
+                compared = f"{read} {_SQL_OPERATORS[node.operator]} :{name}"
+                return f"COALESCE({compared if holds else f'NOT ({compared})'}, TRUE)"
             case Not():
-                return f"(NOT {write(node.operand)})"
-            case Both():
-                return f"({write(node.left)} AND {write(node.right)})"
-            case Either():
-                return f"({write(node.left)} OR {write(node.right)})"
+                return write(node.operand, not holds)
+            case Both() | Either():
+                joined = " AND " if isinstance(node, Both) == holds else " OR "
+                return f"({write(node.left, holds)}{joined}{write(node.right, holds)})"
 
-    return write(predicate), values
+    return write(predicate, True), values
 
 
 def missing(predicate: Predicate, values: Values) -> list[Reference]:

@@ -31,7 +31,7 @@ from thread.read.predicate import (
     missing,
     parse,
     references,
-    sql_condition,
+    sql_possible,
 )
 from thread.read.result import AsOfNote, Model, as_of_note
 from thread.read.sql import not_superseded, rows
@@ -212,29 +212,51 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     window = _Window(conn, machine, low, high, as_of)
     narrowing = _narrowing(predicate) if predicate is not None else None
     with _Beside(beside) as other:
-        census = other.run(window, lambda them: _census(them, process_names))
+        alone = other.run(window, lambda them: _process_only(them, process_names))
+        census = other.run(window, lambda them: _census(them, alone()))
         if narrowing is None:
             runs = window.runs(process_names)
-            examined = len(runs)
+            every = len(runs)
         else:
             template, bound = narrowing
             shown = {(key, operation, started)
                      for key, operation, started in window.select(template, **bound)}
-            counted = census()
-            runs = window.runs(process_names, shown | counted.process_only)
-            examined = counted.operated + len(counted.process_only)
+            runs = window.runs(process_names, shown)
+            if alone():
+                runs = sorted([*runs, *window.runs(process_names, alone() - shown)],
+                              key=lambda run: (run.start, run.key))
+
+        def examined() -> int:
+            """How many runs there are (narrowed: counted beside, read when needed)."""
+            return every if narrowing is None else census().operated + len(alone())
+
+        affected, undetermined = _decide(conn, window, predicate, runs, examined,
+                                         longest_window_ns, condition_names)
         counted = census()
+        return RecallScope(machine=machine, start=moment(low), end=moment(high),
+                           where=None if predicate is None else str(predicate),
+                           as_of=as_of_note(as_of), position=position, examined=examined(),
+                           affected=affected, undetermined=undetermined,
+                           naive_part_numbers=tuple(counted.numbers), naive=counted.naive)
+
+
+def _decide(conn: Connection, window: _Window, predicate: Predicate | None, runs: list[_Run],
+            examined: Callable[[], int], longest_window_ns: int, condition_names: set[str]
+            ) -> tuple[tuple[Affected, ...], tuple[Undetermined, ...]]:
+    """The runs in scope, with their evidence and whereabouts, and the undecided runs."""
+    needed = references(predicate) if predicate is not None else []
     folded: list[_Conditions] = []
 
     def conditions() -> _Conditions:
         """The machine's condition, read when a run first asks for a condition value."""
         if not folded:
-            folded.append(_Conditions(conn, machine, low, max(run.end for run in runs) + 1,
-                                      as_of, longest_window_ns, condition_names))
+            folded.append(_Conditions(conn, window.machine, window.low,
+                                      max(run.end for run in runs) + 1, window.as_of,
+                                      longest_window_ns, condition_names))
         return folded[0]
 
     wants_conditions = bool(condition_names) or any(r.stat == "value" for r in needed)
-    if predicate is not None and examined:
+    if predicate is not None and (runs or examined()):
         _check_names(window, predicate, runs, conditions if wants_conditions and runs else None)
     test = compile_predicate(predicate) if predicate is not None else None
     chosen: list[tuple[_Run, dict[str, float]]] = []
@@ -254,12 +276,7 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
                 continue
             matched = {str(r): v for r in needed if (v := values.get(r)) is not None}
         chosen.append((run, matched))
-    return RecallScope(machine=machine, start=moment(low), end=moment(high),
-                       where=None if predicate is None else str(predicate),
-                       as_of=as_of_note(as_of), position=position, examined=examined,
-                       affected=_affected(conn, chosen, as_of),
-                       undetermined=tuple(undetermined),
-                       naive_part_numbers=tuple(counted.numbers), naive=counted.naive)
+    return _affected(conn, chosen, window.as_of), tuple(undetermined)
 
 
 class _Window:
@@ -326,7 +343,7 @@ def _narrowing(predicate: Predicate) -> tuple[str, dict[str, object]] | None:
     None when SQL cannot narrow them (no process value in the predicate).
 
     Each run is joined to its process records of the parameters the predicate reads and
-    the predicate is written in SQL over them (:func:`sql_condition`; a value SQL cannot
+    the predicate is written in SQL over them (:func:`sql_possible`; a value SQL cannot
     read, such as a condition metric, is unknown there): the runs it is FALSE for are
     dropped, and the evaluator decides the rest as it decides every run. Runs known only
     from process records are all kept (:func:`_census`).
@@ -343,31 +360,35 @@ def _narrowing(predicate: Predicate) -> tuple[str, dict[str, object]] | None:
             return None
         return f"{table}.{reference.stat}" if reference.stat in _PROCESS_STATS else None
 
-    condition, numbers = sql_condition(predicate, column)
+    condition, numbers = sql_possible(predicate, column)
     joins = "".join(_JOINED_PARAMETER.format(p=table, i=index)
                     for index, table in enumerate(alias.values()))
     template = (f"SELECT DISTINCT o.key, o.operation, o.started_ns FROM read_operations o"  # noqa: S608
                 f"{joins} WHERE o.machine = :machine AND o.started_ns >= :start "
                 f"AND o.started_ns < :end AND o.{{clock}} <= :bound "
-                f"AND ({condition}) IS NOT FALSE")
+                f"AND {condition}")
     return template, {**numbers, **{f"name_{index}": name for index, name in enumerate(joined)}}
 
 
 class _Census(NamedTuple):
-    """Counts over every run of the window: the runs known only from process records (of
-    the parameters the predicate reads), how many runs have an operation, and the part
+    """Counts over every run of the window: how many runs have an operation, and the part
     numbers run with the naive scope they give."""
 
-    process_only: set[Identity]
     operated: int
     numbers: list[str]
     naive: int
 
 
-def _census(window: _Window, names: set[str]) -> _Census:
-    """The census of the window, the process records read being those of ``names``."""
-    process_only = ({(key, operation, started) for key, operation, started in window.select(
-        _PROCESS_ONLY, names=sorted(names))} if names else set())
+def _process_only(window: _Window, names: set[str]) -> set[Identity]:
+    """The runs known only from process records of ``names``."""
+    if not names:
+        return set()
+    return {(key, operation, started) for key, operation, started in window.select(
+        _PROCESS_ONLY, names=sorted(names))}
+
+
+def _census(window: _Window, process_only: set[Identity]) -> _Census:
+    """The census of the window, with its runs known only from process records."""
     numbers = {number for (number,) in window.select(_RUN_PART_NUMBERS) if number}
     keys = sorted({key for key, _, _ in process_only})
     for first in range(0, len(keys), _CHUNK):
@@ -375,7 +396,7 @@ def _census(window: _Window, names: set[str]) -> _Census:
             _REGISTERED, keys=keys[first:first + _CHUNK]) if number)
     ordered = sorted(numbers)
     naive = int(window.select(_NAIVE, numbers=ordered)[0][0]) if ordered else 0
-    return _Census(process_only, int(window.select(_RUN_COUNT)[0][0]), ordered, naive)
+    return _Census(int(window.select(_RUN_COUNT)[0][0]), ordered, naive)
 
 
 class _Beside:

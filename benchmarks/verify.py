@@ -61,6 +61,7 @@ from thread.log.merkle import CompactRange
 from thread.log.subject_map import (
     BUCKET_DEPTH,
     EMPTY_SUB,
+    EmptyMap,
     Head,
     MapUpdate,
     advance,
@@ -71,7 +72,7 @@ from thread.log.subject_map import (
 )
 from thread.log.verify import verify_inclusion
 from thread.storage.log import TreeLog
-from thread.storage.map_store import StoredMap, stored_proof
+from thread.storage.map_store import stored_proof
 
 TARGET_LOG_VERIFY = 200_000.0
 TARGET_PROOF_MS = 1.0
@@ -287,10 +288,9 @@ def map_proofs(ledger: thread.Ledger, parts: int, subjects: int,
     heads = [Head(subject_key(os.urandom(16)), chosen.randint(1, 50), os.urandom(32))
              for _ in range(subjects)]
 
-    memory = StoredMap(ledger.store, 0)  # the empty map: known whole, nothing read
-    # (update.nodes below: every stored subtree of the new map, as a store would hold them)
+    # update.nodes below: every stored subtree of the new map, as a store would hold them
     started = time.perf_counter()
-    update = advance(memory, heads)
+    update = advance(EmptyMap(), heads)
     built = time.perf_counter() - started
     buckets: dict[int, list[Head]] = {}
     for head in heads:

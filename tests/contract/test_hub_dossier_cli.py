@@ -42,10 +42,13 @@ def test_a_hub_dossier_from_the_command_line(tmp_path: Path) -> None:
                                 "acme.example/plant-2")
     code, out = _run("verify-dossier", str(out_file), "--policy", str(policy), "--json")
     assert code == 0, out
-    assert [(s["origin"], s["versions"], s["witnesses"]) for s in json.loads(out)["sites"]] \
-        == [("acme.example/plant-1", 2, ["hub"]), ("acme.example/plant-2", 2, ["hub"])]
+    assert [(s["origin"], s["versions"], s["witnesses"], s["complete"])
+            for s in json.loads(out)["sites"]] == [
+        ("acme.example/plant-1", 2, ["hub"], True), ("acme.example/plant-2", 2, ["hub"], True)]
     code, out = _run("verify-dossier", str(out_file), "--policy", str(policy))
     assert code == 0 and out.splitlines()[-1].startswith("verified: each site checkpoint")
+    assert out.splitlines()[0].endswith(
+        "; every event of the part there, as the site's subject map proves")
     changed = tmp_path / "changed.json"
     changed.write_bytes(out_file.read_bytes().replace(b'"version": 2', b'"version": 3', 1))
     code, out = _run("verify-dossier", str(changed), "--policy", str(policy))

@@ -18,7 +18,8 @@ from test_site_mirror import HUB_KEY, HUB_VKEY, Site, _mirror
 
 import thread
 from thread import facts as f
-from thread.errors import ConfigurationError
+from thread.domain.envelope import aggregate_id
+from thread.errors import ConfigurationError, IntegrityFailure
 from thread.log.checkpoint import Checkpoint, generate_signer, verify_checkpoint
 from thread.log.cosignature import cosignatures, generate_cosigner
 from thread.log.merkle import leaf_hash
@@ -236,5 +237,71 @@ def test_an_auditor_derives_every_mirror_again_and_finds_each_insider_edit(
             "AND idx = 1", (forged, leaf_hash(forged), PLANT_2))
     found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}
     assert found[PLANT_2] == ("its 5 entries do not make the cosigned root",)
+    ledger.close()
+    mirror.close()
+
+
+def _sites_of(data: bytes) -> list[dict[str, object]]:
+    sites: list[dict[str, object]] = json.loads(data)["sites"]
+    return sites
+
+
+def _refiled(document: dict[str, object]) -> bytes:
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def test_a_hub_dossier_proves_each_site_complete_and_a_cut_tail_is_found(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """Each site carries the part's head in the site's subject map: the dossier proves it
+    holds every event of the part at each site. The last event at a site cut (with or
+    without its map proof), another site's proof swapped in: refused; the file rewritten as
+    v1 still verifies, and proves no site complete."""
+    plants, ledger, mirror, data = _made_at_a_and_b(ledger_url, clock, tmp_path)
+    policy = _policy(*plants)
+    verified = verify_hub_dossier(data, policy)
+    assert [(s.origin, s.versions, s.complete) for s in verified.sites] == [
+        (PLANT_1, 2, True), (PLANT_2, 2, True)]
+    assert json.loads(data)["format"] == "thread-hub-dossier/v2"
+    cut = json.loads(data)
+    del cut["sites"][0]["events"][-1]
+    bare = json.loads(data)
+    del bare["sites"][0]["events"][-1]
+    del bare["sites"][0]["map"]
+    swapped = json.loads(data)
+    swapped["sites"][0]["map"] = swapped["sites"][1]["map"]
+    cases = [
+        (cut, "1 event(s) after version 1 were cut from site 1's events"),
+        (bare, "carries no map proof for part C-1: it was removed"),
+        (swapped, "site 1's events's map proof for part C-1 (version 2) does not lead to"),
+    ]
+    for tampered, problem in cases:
+        with pytest.raises(HubDossierError, match=re.escape(problem)):
+            verify_hub_dossier(_refiled(tampered), policy)
+    older = json.loads(data)
+    older["format"] = "thread-hub-dossier/v1"
+    for site in older["sites"]:
+        del site["map"]
+    assert [s.complete for s in verify_hub_dossier(_refiled(older), policy).sites] == [
+        False, False]
+    del older["sites"][0]["events"][-1]
+    assert verify_hub_dossier(_refiled(older), policy).sites[0].versions == 1
+    ledger.close()
+    mirror.close()
+
+
+def test_the_hub_writes_no_dossier_its_mirror_cannot_prove_complete(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """An insider deletes the part's last mirrored entry at a site (raw SQL below the
+    mirror): the site's map the hub builds from its entries no longer gives the signed
+    root, and the hub refuses to write a dossier without that event."""
+    plants, ledger, mirror, _ = _made_at_a_and_b(ledger_url, clock, tmp_path)
+    [(index,)] = raw_sql(ledger_url, "SELECT MAX(idx) FROM hub_site_entries WHERE origin = ? "
+                         "AND subject = ?", (PLANT_2, aggregate_id("part", "C-1").bytes))
+    raw_sql(ledger_url, "DELETE FROM hub_site_entries WHERE origin = ? AND idx = ?",
+            (PLANT_2, index))
+    with pytest.raises(IntegrityFailure, match=re.escape(
+            f"{PLANT_2} at {plants[1].ledger.count()} entries: the subject map of its "
+            f"mirrored entries")):
+        hub_dossier_of(ledger, mirror, "C-1")
     ledger.close()
     mirror.close()

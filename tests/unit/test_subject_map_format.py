@@ -22,8 +22,10 @@ from thread.log.subject_map import (
     advance,
     bucket_bounds,
     find_map_line,
+    head_problem,
     index_at,
     map_line,
+    proof_among,
     prove,
     root_of,
     subject_key,
@@ -227,3 +229,21 @@ def test_a_bucket_range_holds_exactly_the_keys_of_its_bucket(key: bytes, edge: i
     assert low <= edge_key < high
     last = (((edge + 1) << (256 - BUCKET_DEPTH)) - 1).to_bytes(32, "big")
     assert low <= last < high
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), st.integers(1, 40))
+def test_a_map_built_in_memory_proves_each_head_to_the_defined_root(data: st.DataObject,
+                                                                   count: int) -> None:
+    """proof_among (the map of given heads, as the hub builds a site's): its root is the
+    format's, and each subject's proof leads to it with its own head; a head some proof
+    names is exactly the subject's, so a record shorter by one event is named."""
+    heads = _heads(data, count)
+    for head in heads:
+        root, proof = proof_among(heads, head.key)
+        assert root == Sub(_spec_root(heads), count)
+        assert (proof.version, proof.head) == (head.version, head.head)
+        assert proof.root(head.key) == root.hash
+        assert head_problem(proof, root, head.key, head.version, head.head, "s", "r", 9) is None
+        cut = head_problem(proof, root, head.key, head.version - 1, head.head, "s", "r", 9)
+        assert cut is not None and "1 event(s) after version" in cut

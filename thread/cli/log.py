@@ -545,13 +545,17 @@ def _verify_hub_dossier(ctx: click.Context, dossier_file: Path, policy_file: Pat
         echo_json({"ok": True, "serial": verified.serial, "hub": verified.hub,
                    "hub_size": verified.hub_size,
                    "sites": [{"origin": s.origin, "size": s.size, "versions": s.versions,
-                              "witnesses": list(s.witnesses)} for s in verified.sites]})
+                              "witnesses": list(s.witnesses), "complete": s.complete}
+                             for s in verified.sites]})
         return
     for site in verified.sites:
         click.echo(printable(
             f"{site.origin}: versions 1-{site.versions} of part {verified.serial}, linked, in "
             f"its log of {plural(site.size, 'entry', 'entries')}, cosigned by "
-            f"{', '.join(site.witnesses) or 'no witness'}"))
+            f"{', '.join(site.witnesses) or 'no witness'}; "
+            + ("every event of the part there, as the site's subject map proves"
+               if site.complete else "the dossier cannot show that no later event of the "
+               "part was in that log")))
     click.echo(printable(
         f"verified: each site checkpoint meets {policy_file} and is in the hub log "
         f"{verified.hub} (tree of {plural(verified.hub_size, 'leaf', 'leaves')}) signed by "

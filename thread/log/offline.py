@@ -114,6 +114,7 @@ from thread.log.subject_map import (
     MapError,
     MapProof,
     find_map_line,
+    head_problem,
     subject_key,
 )
 from thread.log.verify import verify_inclusion
@@ -177,8 +178,7 @@ class Dossier:
             "checkpoint": self.checkpoint,
         }
         if self.map is not None:
-            document["map"] = {"version": self.map.version, "head": self.map.head.hex(),
-                               "path": [_b64(node) for node in self.map.path]}
+            document["map"] = map_proof_json(self.map)
         document |= {
             "events": [
                 {
@@ -229,7 +229,7 @@ class Dossier:
             checkpoint=_text(document, "checkpoint", "the dossier"),
             events=tuple(_event(item, position)
                          for position, item in enumerate(events, start=1)),
-            map=_map_proof(document["map"]) if tag == FORMAT else None,
+            map=map_proof_of(document["map"]) if tag == FORMAT else None,
         )
         _check_layout(data, dossier.to_bytes())
         return dossier
@@ -389,26 +389,19 @@ def _check_complete(dossier: Dossier, checkpoint: Checkpoint, aggregate: UUID) -
             f"the dossier's checkpoint commits to a subject map ({MAP_LINE}) but the dossier "
             f"carries no map proof for part {dossier.serial}: it was written without one or "
             "the proof was removed, so it cannot show that it holds every event of the part")
-    try:
-        root = proof.root(subject_key(aggregate.bytes))
-    except MapError as error:
-        raise DossierError(f"the dossier's map proof: {error}") from None
-    if not hmac.compare_digest(root, committed.hash):
-        raise DossierError(
-            f"the dossier's map proof for part {dossier.serial} (version {proof.version}) does "
-            f"not lead to the subject map root its checkpoint signs")
     last = dossier.events[-1]
-    if proof.version != last.version:
-        raise DossierError(
-            f"the dossier holds versions 1-{last.version} of part {dossier.serial} but the "
-            f"checkpoint's subject map says the part was at version {proof.version} in the log "
-            f"of {checkpoint.size} leaves: {proof.version - last.version} event(s) after "
-            f"version {last.version} were cut from the dossier")
-    if not hmac.compare_digest(proof.head, leaf_hash(last.canonical)):
-        raise DossierError(
-            f"the checkpoint's subject map names another event as version {last.version} of "
-            f"part {dossier.serial} than the dossier's last")
+    problem = head_problem(proof, committed, subject_key(aggregate.bytes), last.version,
+                           leaf_hash(last.canonical), f"part {dossier.serial}", "the dossier",
+                           checkpoint.size)
+    if problem is not None:
+        raise DossierError(problem)
     return True
+
+
+def map_proof_json(proof: MapProof) -> dict[str, Any]:
+    """A map proof as a dossier's ``map`` member holds it."""
+    return {"version": proof.version, "head": proof.head.hex(),
+            "path": [_b64(node) for node in proof.path]}
 
 
 def plain(value: Any) -> Any:
@@ -455,8 +448,8 @@ def _check_members(document: dict[str, Any], names: Sequence[str], what: str) ->
         )
 
 
-def _map_proof(item: object) -> MapProof:
-    what = "the dossier's 'map'"
+def map_proof_of(item: object, what: str = "the dossier's 'map'") -> MapProof:
+    """A dossier's ``map`` member read back; :class:`DossierError` names what is wrong."""
     if not isinstance(item, dict):
         raise DossierError(f"{what} is a JSON {_json_type(item)}, not an object")
     _check_members(item, _MAP_FIELDS, what)

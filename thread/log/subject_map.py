@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -267,6 +268,31 @@ def prove(key: bytes, bucket: Sequence[Head], stored: Mapping[tuple[int, int], S
     return MapProof(mine.version, mine.head, tuple(path))
 
 
+def head_problem(proof: MapProof, committed: Sub, key: bytes, versions: int,
+                 last_leaf: bytes, subject: str, record: str, size: int) -> str | None:
+    """Why ``proof`` does not show that ``record`` (say "the dossier"), holding versions
+    1-``versions`` of ``subject`` with ``last_leaf`` the last one's leaf hash, holds every
+    event of it in the map ``committed`` of a log of ``size`` leaves: the proof leads
+    elsewhere, names a later version (events were cut) or another event. None when it
+    shows it."""
+    try:
+        root = proof.root(key)
+    except MapError as error:
+        return f"{record}'s map proof: {error}"
+    if not hmac.compare_digest(root, committed.hash):
+        return (f"{record}'s map proof for {subject} (version {proof.version}) does not "
+                f"lead to the subject map root its checkpoint signs")
+    if proof.version != versions:
+        return (f"{record} holds versions 1-{versions} of {subject} but the checkpoint's "
+                f"subject map says it was at version {proof.version} in the log of {size} "
+                f"leaves: {proof.version - versions} event(s) after version {versions} were "
+                f"cut from {record}")
+    if not hmac.compare_digest(proof.head, last_leaf):
+        return (f"the checkpoint's subject map names another event as version {versions} "
+                f"of {subject} than {record}'s last")
+    return None
+
+
 def _leaf_depth(counts: Sequence[int]) -> int:
     """From the counts of the key's subtrees, deepest first (the last is the root's),
     the depth of the shallowest one that holds only the key."""
@@ -291,6 +317,33 @@ def _bucket_path(key: bytes, heads: Sequence[Head], depth: int,
 
 
 # Bringing the stored map up to date
+
+
+class EmptyMap:
+    """The empty map, known whole: a view through which nothing is read, for building a map
+    of given heads in memory (:func:`proof_among`)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, int], Sub] = {}
+        self.expanded: set[tuple[int, int]] = set()
+        self.complete = True
+
+    def buckets(self, indexes: Sequence[int]) -> dict[int, list[Head]]:
+        return {}
+
+    def nodes(self, depth: int, indexes: Sequence[int]) -> dict[int, Sub]:
+        return {}
+
+
+def proof_among(heads: Sequence[Head], key: bytes) -> tuple[Sub, MapProof]:
+    """The map of ``heads`` (one per subject), built in memory, and the proof of ``key`` in
+    it: for a map nobody stored, such as a site's as the hub mirrors its log."""
+    update = advance(EmptyMap(), heads)
+    bucket = index_at(key, BUCKET_DEPTH)
+    return update.root, prove(key, sorted(head for head in heads
+                                          if index_at(head.key, BUCKET_DEPTH) == bucket),
+                              update.nodes)
+
 
 
 class MapView(Protocol):

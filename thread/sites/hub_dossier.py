@@ -9,12 +9,12 @@ checkpoint with a tlog-proof against the hub's signed checkpoint. An auditor ver
 offline with a c2sp.org/tlog-policy (:func:`verify_hub_dossier`): each site checkpoint
 must meet the policy (signed by a site log it lists, cosigned by the quorum, such as the
 hub's mirror signature and a witness), and the hub checkpoint must be signed by a log it
-lists. The format, ``thread-hub-dossier/v1``, is one JSON object in the canonical layout
+lists. The format, ``thread-hub-dossier/v2``, is one JSON object in the canonical layout
 of :mod:`thread.log.offline` (what ``json.dumps(document, indent=2)`` writes, and a
 newline)::
 
     {
-      "format": "thread-hub-dossier/v1",
+      "format": "thread-hub-dossier/v2",
       "serial": "<the part's serial>",
       "hub": "<the hub log's origin>",
       "sites": [
@@ -22,6 +22,7 @@ newline)::
           "origin": "<the site log's origin>",
           "events": [{"version": <1, 2, ...>, "canonical": "<base64>",
                       "proof": "<tlog-proof text in the site's log>"}],
+          "map": {"version": <n>, "head": "<hex>", "path": ["<base64>", ...]},
           "mirrored": {"canonical": "<base64 of the hub log's event>",
                        "proof": "<tlog-proof text in the hub's log>"}
         }
@@ -30,7 +31,14 @@ newline)::
 
 The part's events at each site are its chain there (versions 1 to n, linked), under the
 part's published subject id; sites whose identifiers are keyed (encrypted ledgers) are not
-found by serial at the hub.
+found by serial at the hub. ``map`` is the part's head in the subject map the site
+checkpoint commits to on its ``dtl-map/v1`` line, as a part's own dossier carries it
+(:mod:`thread.log.offline`): it proves that the site's events in the dossier are all of
+the part's events in that site's log up to the checkpoint. The hub builds the site's map
+from the entries it mirrored and checks it against the signed root before it writes one.
+A site whose checkpoint carries no map line (signed before site ledgers kept maps) has no
+``map``; ``thread-hub-dossier/v1`` files, written before hub dossiers carried maps, are
+still read, and prove no site complete.
 """
 
 from __future__ import annotations
@@ -44,6 +52,18 @@ from typing import TYPE_CHECKING, Any
 from thread.domain.envelope import GENESIS, EnvelopeError, aggregate_id, open_envelope
 from thread.errors import IntegrityFailure, LedgerError
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
+from thread.log.merkle import leaf_hash
+from thread.log.offline import DossierError, map_proof_json, map_proof_of
+from thread.log.subject_map import (
+    MAP_LINE,
+    MapError,
+    MapProof,
+    Sub,
+    find_map_line,
+    head_problem,
+    proof_among,
+    subject_key,
+)
 from thread.log.tlog_proof import TlogProof
 from thread.log.trust_policy import TrustPolicy
 
@@ -51,7 +71,8 @@ if TYPE_CHECKING:
     from thread.ledger import Ledger
     from thread.sites.mirror import Mirror
 
-FORMAT = "thread-hub-dossier/v1"
+FORMAT = "thread-hub-dossier/v2"
+FORMAT_V1 = "thread-hub-dossier/v1"
 MIRRORED = "site.checkpoint-mirrored"
 
 
@@ -72,6 +93,8 @@ class SiteEvents:
     size: int
     versions: int
     witnesses: tuple[str, ...]
+    #: Proved to be every event of the part in the site's log at the checkpoint (its map).
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,22 +125,52 @@ def hub_dossier_of(ledger: Ledger, mirror: Mirror, serial: str) -> bytes:
         events = mirror.subject_entries(origin, subject, size)
         if not events:
             continue
+        committed = find_map_line(_site_checkpoint(note).extensions)
+        head = (None if committed is None
+                else _site_head(mirror, origin, size, serial, events, committed))
         proofs = mirror.inclusion_proofs(origin, [index for index, _ in events], size)
         hub_proof = ledger.inclusion_proof("site", origin, version, size=hub_size)
-        sites.append({
+        site: dict[str, Any] = {
             "origin": origin,
             "events": [{"version": open_envelope(entry).version, "canonical": _b64(entry),
                         "proof": TlogProof(index, tuple(path), note).text()}
                        for (index, entry), path in zip(events, proofs, strict=True)],
-            "mirrored": {"canonical": _b64(canonical),
-                         "proof": TlogProof(hub_proof.index, tuple(hub_proof.path),
-                                            hub_note).text()},
-        })
+        }
+        if head is not None:
+            site["map"] = map_proof_json(head)
+        site["mirrored"] = {"canonical": _b64(canonical),
+                            "proof": TlogProof(hub_proof.index, tuple(hub_proof.path),
+                                               hub_note).text()}
+        sites.append(site)
     if not sites:
         raise NotMirrored(f"part {serial}: no site checkpoint in the hub's signed log covers "
                           f"an event of it")
     document = {"format": FORMAT, "serial": serial, "hub": ledger.origin, "sites": sites}
     return (json.dumps(document, indent=2) + "\n").encode("ascii")
+
+
+def _site_head(mirror: Mirror, origin: str, size: int, serial: str,
+               events: list[tuple[int, bytes]], committed: Sub) -> MapProof:
+    """The part's head in the site's map at ``size``, built from the mirrored entries and
+    checked against the map the site signed and against the part's events there."""
+    subject = aggregate_id("part", serial).bytes
+    key = subject_key(subject)
+    root, proof = proof_among(mirror.heads(origin, size), key)
+    problem = None if root == committed else (
+        f"the subject map of its mirrored entries (root {root.hash.hex()[:16]}, "
+        f"{root.subjects} subjects) is not the one the site signed")
+    problem = problem or head_problem(proof, committed, key, len(events),
+                                      leaf_hash(events[-1][1]), f"part {serial}",
+                                      "the mirrored log", size)
+    if problem is not None:
+        raise IntegrityFailure(f"{origin} at {size} entries: {problem}; check the mirror "
+                               f"(thread verify --policy POLICY)")
+    return proof
+
+
+def _site_checkpoint(note: str) -> Checkpoint:
+    """The site checkpoint in a cosigned note (its body, before the signatures)."""
+    return Checkpoint.parse(note[:note.rfind("\n\n") + 1])
 
 
 def _mirrored_in(ledger: Ledger, origin: str, hub_size: int
@@ -147,8 +200,9 @@ def verify_hub_dossier(data: bytes, policy: TrustPolicy) -> VerifiedHubDossier:
         document = json.loads(data.decode("ascii"))
     except (UnicodeDecodeError, ValueError) as error:
         raise HubDossierError(f"not a hub dossier (ASCII JSON): {error}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise HubDossierError(f"not a {FORMAT} file")
+    if not isinstance(document, dict) or document.get("format") not in (FORMAT, FORMAT_V1):
+        raise HubDossierError(f"not a {FORMAT} (or {FORMAT_V1}) file")
+    mapped = document["format"] == FORMAT
     if (json.dumps(document, indent=2) + "\n").encode("ascii") != data:
         raise HubDossierError("the file is not in the canonical layout (json.dumps with "
                               "indent=2 and one newline): it was changed")
@@ -185,7 +239,7 @@ def verify_hub_dossier(data: bytes, policy: TrustPolicy) -> VerifiedHubDossier:
         if not verdict.ok:
             raise HubDossierError(f"{where}: {origin}'s checkpoint does not meet the policy: "
                                   f"{verdict.reason}")
-        site_checkpoint = Checkpoint.parse(note[:note.rfind("\n\n") + 1])
+        site_checkpoint = _site_checkpoint(note)
         if site_checkpoint.origin != origin:
             raise HubDossierError(f"{where}: the checkpoint is of {site_checkpoint.origin}, "
                                   f"not {origin}")
@@ -208,9 +262,45 @@ def verify_hub_dossier(data: bytes, policy: TrustPolicy) -> VerifiedHubDossier:
                 raise HubDossierError(f"{at}: not version {version} of part {serial}, linked "
                                       f"to the one before")
             previous = _sha256(entry)
-        sites.append(SiteEvents(origin, site_checkpoint.size, len(events), verdict.witnesses))
+        if not events:
+            raise HubDossierError(f"{where}: no events of part {serial}")
+        if not mapped and "map" in site:
+            raise HubDossierError(f"{where}: a {FORMAT_V1} file carries no map proofs")
+        complete = mapped and _check_complete(site, site_checkpoint, serial, events, where)
+        sites.append(SiteEvents(origin, site_checkpoint.size, len(events), verdict.witnesses,
+                                complete))
     assert hub_checkpoint is not None
     return VerifiedHubDossier(serial, hub, hub_checkpoint.size, tuple(sites))
+
+
+def _check_complete(site: dict[str, Any], checkpoint: Checkpoint, serial: str,
+                    events: list[dict[str, Any]], where: str) -> bool:
+    """That the site's events are all of the part's in its log at the checkpoint, by the map
+    proof (True), or that neither the checkpoint nor the site carries a map (False)."""
+    try:
+        committed = find_map_line(checkpoint.extensions)
+    except MapError as error:
+        raise HubDossierError(f"{where}: the site checkpoint: {error}") from None
+    if committed is None:
+        if "map" in site:
+            raise HubDossierError(f"{where}: a map proof, but the site checkpoint commits to "
+                                  f"no subject map ({MAP_LINE} line)")
+        return False
+    if "map" not in site:
+        raise HubDossierError(
+            f"{where}: the site checkpoint commits to a subject map ({MAP_LINE}) but the site "
+            f"carries no map proof for part {serial}: it was removed, so the dossier cannot "
+            f"show that it holds every event of the part there")
+    try:
+        proof = map_proof_of(site["map"], f"{where}: 'map'")
+    except DossierError as error:
+        raise HubDossierError(str(error)) from None
+    problem = head_problem(proof, committed, subject_key(aggregate_id("part", serial).bytes),
+                           len(events), leaf_hash(_unb64(events[-1]["canonical"], where)),
+                           f"part {serial}", f"{where}'s events", checkpoint.size)
+    if problem is not None:
+        raise HubDossierError(f"{where}: {problem}")
+    return True
 
 
 def _envelope(entry: bytes, where: str) -> Any:

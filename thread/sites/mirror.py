@@ -53,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from thread.domain.envelope import heading
-from thread.errors import LedgerError
+from thread.errors import IntegrityFailure, LedgerError
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify_checkpoint
 from thread.log.cosignature import cosign
 from thread.log.merkle import (
@@ -64,6 +64,7 @@ from thread.log.merkle import (
     inclusion_proof,
     leaf_hash,
 )
+from thread.log.subject_map import Head, subject_key
 from thread.log.verify import verify_consistency
 from thread.read.models import engine_for
 from thread.read.urls import read_url
@@ -396,6 +397,19 @@ class Mirror:
                        SITE_ENTRIES.c.idx < size)
                 .order_by(SITE_ENTRIES.c.version))]
 
+    def heads(self, origin: str, size: int) -> list[Head]:
+        """Every subject's head in the first ``size`` mirrored entries of ``origin`` (its
+        latest version there and that entry's leaf hash), keyed as the subject map is."""
+        latest: dict[bytes, tuple[int, bytes]] = {}
+        with self.engine.connect() as conn:
+            for subject, version, leaf in conn.execute(
+                    select(SITE_ENTRIES.c.subject, SITE_ENTRIES.c.version, SITE_ENTRIES.c.leaf)
+                    .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx < size)
+                    .order_by(SITE_ENTRIES.c.idx)):
+                latest[bytes(subject)] = (int(version), bytes(leaf))
+        return [Head(subject_key(subject), version, leaf)
+                for subject, (version, leaf) in latest.items()]
+
     def inclusion_proofs(self, origin: str, indexes: Sequence[int], size: int
                          ) -> list[list[bytes]]:
         """The audit paths of entries ``indexes`` of ``origin`` in its tree of ``size``."""
@@ -404,6 +418,10 @@ class Mirror:
                 select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin,
                                                   SITE_ENTRIES.c.idx < size)
                 .order_by(SITE_ENTRIES.c.idx)))
+        if tree.size != size:
+            raise IntegrityFailure(f"{origin}: the hub holds {tree.size} of the {size} "
+                                   f"entries it cosigned; check the mirror (thread verify "
+                                   f"--policy POLICY)")
         return [inclusion_proof(index, size, tree.subtree) for index in indexes]
 
     @property

@@ -344,7 +344,8 @@ def test_rebuilding_one_read_model_leaves_the_rest_consistent(ledger: thread.Led
 def test_rebuild_in_a_worker_process_gives_the_same_rows(ledger: thread.Ledger, ledger_url: str,
                                                          plant: Plant,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A long catch-up projects pages in a second process; the rows are the same."""
+    """A long catch-up projects pages in worker processes, in turn; the rows are the same
+    (pages of 50 events: many pages through each worker, written in log order)."""
     from thread.read import pipeline
 
     ledger.read_models.page = 50
@@ -357,11 +358,23 @@ def test_rebuild_in_a_worker_process_gives_the_same_rows(ledger: thread.Ledger, 
         started.append(worker)
         return real(worker)
 
+    written: list[int] = []
+    receive = pipeline._Worker.receive
+
+    def in_turn(worker: pipeline._Worker) -> tuple[int, int, dict[str, list[tuple[object, ...]]]]:
+        page = receive(worker)
+        written.append(page[0])
+        return page
+
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(pipeline._Worker, "__enter__", spy)
+    monkeypatch.setattr(pipeline._Worker, "receive", in_turn)
     assert ledger.rebuild() == ledger.count()
-    assert started, "the rebuild did not use the worker process"
+    assert len(started) == pipeline.WORKERS, "the rebuild did not use the worker processes"
+    assert len(written) > 2 * pipeline.WORKERS and written == sorted(set(written))
+    assert snapshot(ledger_url) == in_process
+    ledger.rebuild(["production"])  # one read model behind the others, through the workers
     assert snapshot(ledger_url) == in_process
 
 

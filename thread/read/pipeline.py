@@ -1,10 +1,10 @@
 """Projecting pages of the log, in this process or, for a long catch-up, in a second one.
 
-A rebuild spends about as long decoding events and building rows as it does
-writing them. For a long catch-up a worker process decodes and projects the
-next page while this process writes the current one, so the two halves run
-on two cores; a page in flight ahead is all that is buffered, so memory stays
-bounded. Short catch-ups stay in-process: starting a worker costs more than
+A rebuild spends longer decoding events and building rows than writing them.
+For a long catch-up two worker processes decode and project the next pages,
+in turn, while this process writes the current one, so the work fills two
+cores; a page in flight per worker is all that is buffered, so memory stays
+bounded. Short catch-ups stay in-process: starting workers costs more than
 they take.
 """
 
@@ -14,8 +14,9 @@ import os
 import pickle
 import subprocess
 import sys
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from typing import NoReturn, cast
 
 from sqlalchemy import Table
@@ -25,8 +26,11 @@ from thread.read import schema as s
 from thread.read.events import LogEvent, decode
 from thread.read.projections import PROJECTIONS, Projection
 
-#: Events behind the log from which a catch-up projects in a worker process.
+#: Events behind the log from which a catch-up projects in worker processes.
 PARALLEL_FROM = 100_000
+#: Worker processes of a long catch-up: decoding and projecting a page takes them longer
+#: than writing it takes this process, so two keep two cores busy with this one.
+WORKERS = 2
 
 Rows = dict[Table, list[tuple[object, ...]]]
 #: A projected page: its last log position, its number of events, its rows.
@@ -83,23 +87,27 @@ def projected(chosen: Sequence[Projection], at: dict[str, int], raw: Iterable[Ra
             last, count, rows = project_page(names, at, page)
             yield last, count, _tables(rows)
         return
-    with _Worker() as worker:
+    with ExitStack() as stack:
+        workers = [stack.enter_context(_Worker()) for _ in range(WORKERS)]
         pages = iter(raw)
-        first = next(pages, None)
-        if first is None:
-            return
-        worker.send((names, dict(at), first))
-        while True:
+        busy: deque[_Worker] = deque()
+        for worker in workers:
+            first = next(pages, None)
+            if first is None:
+                break
+            worker.send((names, dict(at), first))
+            busy.append(worker)
+        while busy:
+            worker = busy.popleft()
             last, count, rows = worker.receive()
-            # Hand the worker the next page before writing this one, so that it projects
-            # while this process writes. Positions only move forward past earlier pages,
-            # so the snapshot of ``at`` taken now filters the next page exactly.
+            # Hand the worker the next page before writing this one, so that the workers
+            # project while this process writes. Positions only move forward past earlier
+            # pages, so a snapshot of ``at`` taken pages ahead filters the page exactly.
             following = next(pages, None)
             if following is not None:
                 worker.send((names, dict(at), following))
+                busy.append(worker)
             yield last, count, _tables(rows)
-            if following is None:
-                return
 
 
 class _Worker:

@@ -214,6 +214,7 @@ def test_encrypted_ledger_hashes_plaintext_and_hides_payloads(ledger_url: str,
         thread.open(ledger_url, encryption_key=thread.new_encryption_key())
     again = thread.open(ledger_url, encryption_key=key)
     assert [event.hash for event in again.history("SN-1")] == [event.hash for event in history]
+    assert again.rebuild() == 2 and again.serials("BRG-6204") == ["SN-1"]  # read side decrypts
     again.close()
 
 

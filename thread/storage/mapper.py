@@ -135,7 +135,11 @@ class FactMapper(Mapper[UUID]):
 
     def plaintext(self, stored: StoredEvent | LogRow) -> bytes:
         """The canonical bytes of a stored row."""
-        state = _as_bytes(stored.state)
+        return self.opened(stored.state)
+
+    def opened(self, state: bytes | str) -> bytes:
+        """The canonical bytes of a row's stored state."""
+        state = _as_bytes(state)
         return self.cipher.decrypt(state) if self.cipher is not None else state
 
 

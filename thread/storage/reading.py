@@ -23,12 +23,12 @@ class StoredLog:
 
     def pages(self, start: int, size: int, topics: Sequence[str] = ()
               ) -> Iterator[list[tuple[int, bytes]]]:
-        plaintext = self._mapper.plaintext
+        plaintext, opened = self._mapper.plaintext, self._mapper.opened
         while True:
             if not topics:
-                found = self._store.select_log_by_leaf(start, size)
+                found = self._store.select_states_by_leaf(start, size)
                 if found:
-                    yield [(position, plaintext(row)) for position, row in found]
+                    yield [(position, opened(state)) for position, state in found]
                 if len(found) < size:
                     return
                 start = found[-1][0] + 1

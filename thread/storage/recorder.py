@@ -218,6 +218,11 @@ class LedgerRecorder(ApplicationRecorder, ABC):
         return [LogRow(row.id, row.originator_id, row.originator_version, row.topic, row.state)
                 for row in self.select_notifications(start, limit)]
 
+    def select_states_by_leaf(self, start: int, limit: int) -> list[tuple[int, bytes | str]]:
+        """The stored bytes of events with their leaf index, in log order from leaf
+        ``start``: what a rebuild reads."""
+        return [(position, row.state) for position, row in self.select_log_by_leaf(start, limit)]
+
     def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
         """Events with their leaf index, in log order from leaf ``start``: the log as the
         read side pages it."""

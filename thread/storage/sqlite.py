@@ -287,6 +287,17 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             )
             return _log_rows(raw.fetchall())
 
+    def select_states_by_leaf(self, start: int, limit: int) -> list[tuple[int, bytes | str]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor
+            raw.row_factory = None
+            raw.execute(
+                f"SELECT l.position, e.state FROM {LEAVES_TABLE} l JOIN "
+                f"{self.events_table_name} e ON e.rowid = l.notification_id "
+                f"WHERE l.position >= ? ORDER BY l.position LIMIT ?", (start, limit),
+            )
+            return raw.fetchall()
+
     def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
         with self.datastore.transaction(commit=False) as cursor:
             raw = cursor.sqlite_cursor

@@ -449,6 +449,8 @@ def _quoted(conn: Connection, name: str) -> str:
 
 
 def _create_indexes(conn: Connection, tables: Iterable[Table]) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA threads = 2")  # a second core sorts too
     for table in tables:
         index: Index
         for index in s.INDEXES.get(table.name, []):

@@ -19,7 +19,8 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,7 +212,7 @@ class ReadModels:
         """Drop the named read models (all by default) and project the whole log again."""
         chosen = _names(names)
         tables = tables_of(chosen)
-        with self._lock, self.engine.begin() as conn:
+        with self._lock, self.engine.begin() as conn, _dropping(conn):
             for table in reversed(tables):
                 conn.execute(text(f"DROP TABLE IF EXISTS {_quoted(conn, table.name)}"))
             for table in tables:
@@ -446,6 +447,24 @@ def _insert_sql(conn: Connection, table: Table) -> str:
 
 def _quoted(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
+
+
+@contextmanager
+def _dropping(conn: Connection) -> Iterator[None]:
+    """Tables dropped without zeroing every page they free, where the build of SQLite does
+    that by default (secure_delete): ten times faster for gigabytes of read models. The
+    read models hold nothing the log does not hold unsealed, and the rebuild writes the
+    same rows again into the pages freed; freed content is still zeroed where that costs
+    no extra writes (FAST)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
+    conn.exec_driver_sql("PRAGMA secure_delete = FAST")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA secure_delete = {int(before or 0)}")
 
 
 def _create_indexes(conn: Connection, tables: Iterable[Table]) -> None:

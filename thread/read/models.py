@@ -486,7 +486,7 @@ def engine_for(url: str) -> Engine:
         base = url.split("?", 1)[0]
         return create_engine(base, pool_size=2, pool_pre_ping=True,
                              connect_args={"options": f"-csearch_path={schema}"})
-    engine = create_engine(url)
+    engine = create_engine(url, pool_use_lifo=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

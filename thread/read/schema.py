@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 #: The layout of the read models; a store written with another layout is dropped and rebuilt.
-LAYOUT = 9
+LAYOUT = 10
 
 
 def _clocks() -> list[Column[int]]:
@@ -258,7 +258,11 @@ INDEXES: dict[str, list[Index]] = {
                        story.c.recorded_ns)],
     superseded.name: [Index("read_superseded_subject", superseded.c.key, superseded.c.version)],
     registry.name: [
-        Index("read_registry_key", registry.c.key),
+        # A part's design by its key (recall's part numbers, genealogy, trace): from the
+        # index alone.
+        Index("read_registry_key", registry.c.key, registry.c.recorded_ns,
+              registry.c.occurred_ns, registry.c.kind, registry.c.part_number,
+              registry.c.revision),
         Index("read_registry_design", registry.c.part_number, registry.c.revision,
               registry.c.occurred_ns),
         # The naive recall scope counts a part number's production in a period.

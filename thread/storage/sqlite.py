@@ -276,39 +276,32 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return self._subtree(cursor, level, index)
 
-    def select_log(self, start: int, limit: int) -> Sequence[LogRow]:
-        with self.datastore.transaction(commit=False) as cursor:
-            raw = cursor.sqlite_cursor
-            raw.row_factory = None  # plain tuples: verification reads every row once
-            raw.execute(
-                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
-                f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
-                (start, limit),
-            )
-            return _log_rows(raw.fetchall())
-
-    def select_states_by_leaf(self, start: int, limit: int) -> list[tuple[int, bytes | str]]:
+    def _tuples(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Every row of one query as plain tuples (no row objects: verification and rebuilds
+        read every row of the log once)."""
         with self.datastore.transaction(commit=False) as cursor:
             raw = cursor.sqlite_cursor
             raw.row_factory = None
-            raw.execute(
-                f"SELECT l.position, e.state FROM {LEAVES_TABLE} l JOIN "
-                f"{self.events_table_name} e ON e.rowid = l.notification_id "
-                f"WHERE l.position >= ? ORDER BY l.position LIMIT ?", (start, limit),
-            )
+            raw.execute(sql, params)
             return raw.fetchall()
 
+    def select_log(self, start: int, limit: int) -> Sequence[LogRow]:
+        return _log_rows(self._tuples(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+            f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?", (start, limit)))
+
+    def select_states_by_leaf(self, start: int, limit: int) -> list[tuple[int, bytes | str]]:
+        return self._tuples(
+            f"SELECT l.position, e.state FROM {LEAVES_TABLE} l JOIN {self.events_table_name} e "
+            f"ON e.rowid = l.notification_id WHERE l.position >= ? ORDER BY l.position LIMIT ?",
+            (start, limit))
+
     def select_log_by_leaf(self, start: int, limit: int) -> list[tuple[int, LogRow]]:
-        with self.datastore.transaction(commit=False) as cursor:
-            raw = cursor.sqlite_cursor
-            raw.row_factory = None
-            raw.execute(
-                f"SELECT l.position, e.rowid, e.originator_id, e.originator_version, e.topic, "
-                f"e.state FROM {LEAVES_TABLE} l JOIN {self.events_table_name} e "
-                f"ON e.rowid = l.notification_id WHERE l.position >= ? ORDER BY l.position "
-                f"LIMIT ?", (start, limit),
-            )
-            rows = raw.fetchall()
+        rows = self._tuples(
+            f"SELECT l.position, e.rowid, e.originator_id, e.originator_version, e.topic, "
+            f"e.state FROM {LEAVES_TABLE} l JOIN {self.events_table_name} e "
+            f"ON e.rowid = l.notification_id WHERE l.position >= ? ORDER BY l.position "
+            f"LIMIT ?", (start, limit))
         return [(row[0], LogRow(row[1], row[2], row[3], row[4],
                                 row[5] if type(row[5]) is bytes else _blob(row[5])))
                 for row in rows]
@@ -377,14 +370,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             ident = after[0].hex if isinstance(after[0], UUID) else after[0]
             where = "WHERE (originator_id, originator_version) > (?, ?) "
             params = [ident, after[1], limit]
-        with self.datastore.transaction(commit=False) as cursor:
-            raw = cursor.sqlite_cursor
-            raw.row_factory = None
-            raw.execute(
-                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
-                f"{self.events_table_name} {where}ORDER BY originator_id, originator_version "
-                "LIMIT ?", params)
-            return _log_rows(raw.fetchall())
+        return _log_rows(self._tuples(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+            f"{self.events_table_name} {where}ORDER BY originator_id, originator_version "
+            "LIMIT ?", params))
 
     def rank_of(self, notification_id: int) -> int:
         with self.datastore.transaction(commit=False) as cursor:
@@ -403,14 +392,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                                 for (depth, index), sub in (nodes or {}).items()])
 
     def select_map_changes(self, start: int, end: int) -> list[tuple[UUID, int, bytes]]:
-        with self.datastore.transaction(commit=False) as cursor:
-            raw = cursor.sqlite_cursor
-            raw.row_factory = None
-            raw.execute(
-                f"SELECT e.originator_id, e.originator_version, l.hash FROM {LEAVES_TABLE} l "
-                f"JOIN {self.events_table_name} e ON e.rowid = l.notification_id "
-                "WHERE l.position >= ? AND l.position < ? ORDER BY l.position", (start, end))
-            rows = raw.fetchall()
+        rows = self._tuples(
+            f"SELECT e.originator_id, e.originator_version, l.hash FROM {LEAVES_TABLE} l "
+            f"JOIN {self.events_table_name} e ON e.rowid = l.notification_id "
+            "WHERE l.position >= ? AND l.position < ? ORDER BY l.position", (start, end))
         return [(UUID(row[0]), row[1], _blob(row[2])) for row in rows]
 
     def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:

@@ -269,7 +269,10 @@ def test_a_hub_dossier_proves_each_site_complete_and_a_cut_tail_is_found(
     del bare["sites"][0]["map"]
     swapped = json.loads(data)
     swapped["sites"][0]["map"] = swapped["sites"][1]["map"]
+    malformed = json.loads(data)
+    malformed["sites"][1]["map"]["head"] = "not hex"
     cases = [
+        (malformed, "site 2: 'map': 'head' must be 64 lowercase hex digits"),
         (cut, "1 event(s) after version 1 were cut from site 1's events"),
         (bare, "carries no map proof for part C-1: it was removed"),
         (swapped, "site 1's events's map proof for part C-1 (version 2) does not lead to"),

@@ -213,7 +213,8 @@ def recall_scope(conn: Connection, *, machine: str, start: datetime, end: dateti
     narrowing = _narrowing(predicate) if predicate is not None else None
     with _Beside(beside) as other:
         alone = other.run(window, lambda them: _process_only(them, process_names))
-        census = other.run(window, lambda them: _census(them, alone()))
+        census = other.run(window, lambda them: _census(them, alone(),
+                                                        count=narrowing is not None))
         if narrowing is None:
             runs = window.runs(process_names)
             every = len(runs)
@@ -387,8 +388,9 @@ def _process_only(window: _Window, names: set[str]) -> set[Identity]:
         _PROCESS_ONLY, names=sorted(names))}
 
 
-def _census(window: _Window, process_only: set[Identity]) -> _Census:
-    """The census of the window, with its runs known only from process records."""
+def _census(window: _Window, process_only: set[Identity], *, count: bool) -> _Census:
+    """The census of the window, with its runs known only from process records; the runs
+    with an operation are counted only with ``count`` (else every run is read anyway)."""
     numbers = {number for (number,) in window.select(_RUN_PART_NUMBERS) if number}
     keys = sorted({key for key, _, _ in process_only})
     for first in range(0, len(keys), _CHUNK):
@@ -396,7 +398,8 @@ def _census(window: _Window, process_only: set[Identity]) -> _Census:
             _REGISTERED, keys=keys[first:first + _CHUNK]) if number)
     ordered = sorted(numbers)
     naive = int(window.select(_NAIVE, numbers=ordered)[0][0]) if ordered else 0
-    return _Census(int(window.select(_RUN_COUNT)[0][0]), ordered, naive)
+    operated = int(window.select(_RUN_COUNT)[0][0]) if count else 0
+    return _Census(operated, ordered, naive)
 
 
 class _Beside:

@@ -14,11 +14,13 @@ from conftest import Clock, bearing, drop_append_only_triggers, inspection, raw_
 from web_server import small_plant
 
 import thread
+import thread.log.audit as audit_module
 from thread.cli import main
 from thread.domain.envelope import aggregate_id
-from thread.log.audit import audit, audit_since
+from thread.log.audit import AuditReport, audit, audit_since
 from thread.log.checkpoint import Checkpoint, generate_signer, sign_note
 from thread.log.dossier import dossier_of
+from thread.log.elsewhere import Elsewhere
 from thread.log.merkle import leaf_hash
 from thread.log.offline import DossierError, verify_dossier
 from thread.log.subject_map import (
@@ -56,6 +58,17 @@ def _plant(url: str, clock: Clock) -> tuple[str, str, str, str]:
     return signer, verifier, first, second
 
 
+def _verified(ledger: thread.Ledger, verifier: str) -> AuditReport:
+    """thread verify, in one process and with the maps (and chains) derived in processes of
+    their own, as on a large ledger: both must report the same."""
+    here = audit(ledger, verifier_keys=[verifier], workers=1)
+    there = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert [f.describe() for f in there.findings] == [f.describe() for f in here.findings]
+    assert (there.maps_checked, there.maps_unchecked) == (here.maps_checked,
+                                                          here.maps_unchecked)
+    return there
+
+
 def _map_of(note: str) -> tuple[int, bytes, int]:
     """(size, map root, subjects) of a checkpoint note."""
     checkpoint = Checkpoint.from_note(note)
@@ -74,7 +87,7 @@ def test_every_checkpoint_commits_to_each_subjects_head(ledger_url: str, clock: 
         heads = changed_heads(ledger.store, 0, size)
         assert root_of(heads).hash == root and subjects == len(heads)
     assert _map_of(second)[2] == _map_of(first)[2] + 4
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert report.ok, report.findings
     assert report.maps_checked == 2
     ledger.close()
@@ -112,7 +125,7 @@ def test_a_changed_map_row_is_named_by_verify(ledger_url: str, clock: Clock) -> 
     raw_sql(ledger_url, "UPDATE ledger_map_heads SET version = version - 1 WHERE key = ? AND "
                         "size = ?", (key, size))
     ledger = thread.open(ledger_url, clock=clock)
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert not report.ok
     assert any("subject map rows stored for the checkpoint" in f.what for f in report.findings)
     with pytest.raises(thread.IntegrityFailure):
@@ -130,7 +143,7 @@ def test_a_deleted_map_row_before_the_last_checkpoint_is_named(
     raw_sql(ledger_url, "DELETE FROM ledger_map_heads WHERE key = ? AND size = ?",
             (key, _map_of(first)[0]))
     ledger = thread.open(ledger_url, clock=clock)
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert not report.ok
     assert any("subject map" in f.what for f in report.findings), report.findings
     ledger.close()
@@ -172,7 +185,7 @@ def test_a_key_holder_signing_a_map_without_the_last_event_is_caught(
     cut = dataclasses.replace(honest, checkpoint=forged, events=honest.events[:-1], map=proof)
     assert verify_dossier(cut.to_bytes(), verifier).complete  # the signature vouches for it
     ledger = thread.open(ledger_url, clock=clock)
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert not report.ok
     assert any("is not the subjects' heads in the log" in f.what for f in report.findings)
     ledger.close()
@@ -232,7 +245,7 @@ def test_a_ledger_signed_before_maps_gets_one_at_its_next_checkpoint(
     ledger.record(inspection("SN-2", measured=19.993))
     new = ledger.checkpoint(signer)
     assert _map_of(new)[2] == len(changed_heads(ledger.store, 0, ledger.count()))
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert report.ok and report.maps_checked == 1
     unchecked = audit_since(ledger, old, verifier_keys=[verifier])
     assert unchecked.ok and unchecked.maps_unchecked == 1
@@ -280,7 +293,7 @@ def test_a_stream_rolled_back_leaves_no_head_in_the_next_map(
     note = ledger.checkpoint(signer)
     size, root, _ = _map_of(note)
     assert root_of(changed_heads(ledger.store, 0, size)).hash == root
-    assert audit(ledger, verifier_keys=[verifier]).ok
+    assert _verified(ledger, verifier).ok
     other.close()
     ledger.close()
 
@@ -295,7 +308,7 @@ def test_a_map_row_slipped_in_between_checkpoints_is_named(
     raw_sql(ledger_url, "INSERT INTO ledger_map_nodes VALUES (?, 16, 7, ?, 1)",
             (size, bytes(32)))
     ledger = thread.open(ledger_url, clock=clock)
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert not report.ok
     assert any(f"stored at size {size}" in f.what for f in report.findings), report.findings
     ledger.close()
@@ -316,7 +329,26 @@ def test_a_deleted_bucket_subtree_stops_the_next_checkpoint(
     with pytest.raises(MapError, match="do not give them"):
         ledger.checkpoint(signer)
     assert ledger.checkpoints()[-1][1] == second
-    report = audit(ledger, verifier_keys=[verifier])
+    report = _verified(ledger, verifier)
     assert not report.ok
     assert any("subject map" in f.what for f in report.findings), report.findings
+    ledger.close()
+
+
+def test_a_failed_map_process_is_one_clear_error(
+        ledger_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the process deriving the maps dies, verify says so in one line naming its error,
+    instead of reporting the maps checked."""
+    _, verifier, _, _ = _plant(ledger_url, clock)
+
+    def broken(module: str, function: str, what: str) -> Elsewhere:
+        return Elsewhere(module, "serve_nothing" if function == "serve_maps" else function, what)
+
+    monkeypatch.setattr(audit_module, "Elsewhere", broken)
+    ledger = thread.open(ledger_url, clock=clock)
+    with pytest.raises(thread.LedgerError, match=(
+            "the process verifying the subject maps failed: ImportError: cannot import name "
+            "'serve_nothing'")):
+        audit(ledger, verifier_keys=[verifier], workers=2)
+    assert audit(ledger, verifier_keys=[verifier], workers=1).ok
     ledger.close()

@@ -55,7 +55,7 @@ class _Memory:
 
     def __init__(self, heads: Sequence[Head]) -> None:
         self.heads = {head.key: head for head in heads}
-        self.known: dict[tuple[int, int], Sub] = {}
+        self.known: dict[int, Sub] = {}
         self.expanded: set[tuple[int, int]] = set()
         self.complete = False
 

@@ -136,6 +136,49 @@ def chain_link(canonical: bytes) -> Link:
     return Link(ident, version, topic, prev_hash, source, record_id)
 
 
+class LinkReader:
+    """:func:`chain_link` for many events in a row, through one msgpack unpacker (making one
+    per event is a third of the cost of reading a link). An event it cannot read whole, as
+    a well-formed event, goes to :func:`chain_link`, which reads or refuses it exactly as
+    for one event; the unpacker starts afresh after it."""
+
+    def __init__(self) -> None:
+        self._fresh()
+
+    def _fresh(self) -> None:
+        self._unpacker = msgpack.Unpacker(raw=False, timestamp=0, strict_map_key=True)
+        self._end = 0  # where the unpacker's stream ends: every event fed was read whole
+
+    def __call__(self, canonical: bytes) -> Link:
+        if not canonical.startswith(PREFIX):
+            return chain_link(canonical)
+        unpacker = self._unpacker
+        end = self._end + len(canonical) - len(PREFIX)
+        unpacker.feed(memoryview(canonical)[len(PREFIX):])
+        try:
+            if unpacker.read_array_header() == FIELDS:
+                ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
+                unpacker.skip()  # class version
+                prev_hash = unpacker.unpack()
+                unpacker.skip()  # occurred time
+                unpacker.skip()  # recorded time
+                unpacker.skip()  # actor
+                source, record_id = unpacker.unpack(), unpacker.unpack()
+                unpacker.skip()  # payload
+                if (unpacker.tell() == end and type(ident) is bytes and len(ident) == ID_SIZE
+                        and type(version) is int and type(topic) is str
+                        and type(prev_hash) is bytes and len(prev_hash) == HASH_SIZE
+                        and type(source) is str
+                        and (record_id is None or type(record_id) is str)):
+                    self._end = end
+                    return Link(ident, version, topic, prev_hash, source, record_id)
+        except (ValueError, TypeError, OverflowError, msgpack.OutOfData, msgpack.FormatError,
+                msgpack.StackError):
+            pass
+        self._fresh()  # part of this event may still sit in the unpacker's stream
+        return chain_link(canonical)
+
+
 def open_envelope(canonical: bytes) -> Envelope:
     """Decode an event's canonical bytes; :class:`EnvelopeError` says what is wrong."""
     if not canonical.startswith(PREFIX):

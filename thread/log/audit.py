@@ -16,11 +16,7 @@ position, aggregate, subject, version and what is wrong.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
@@ -29,12 +25,13 @@ from eventsourcing.persistence import Notification
 
 from thread.bootstrap import Reader
 from thread.collector import paused
-from thread.domain.envelope import GENESIS, EnvelopeError, chain_link, open_envelope
+from thread.domain.envelope import GENESIS, EnvelopeError, LinkReader, open_envelope
 from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
-from thread.ledger import PAGE, Ledger, LedgerReader
+from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
-from thread.log.map_audit import MapAudit, start_map
+from thread.log.elsewhere import Elsewhere, answer, received
+from thread.log.map_audit import MapCheck, MapsElsewhere, start_map
 from thread.log.merkle import (
     CompactRange,
     ProofError,
@@ -146,7 +143,8 @@ def audit(
     checks the log (leaves, nodes, tree, checkpoints) without the per-subject chains and
     source records. With ``workers=2`` (the default from PARALLEL_FROM events on, where
     the ledger can be opened by another process) the chains and signatures are checked
-    by a second process while this one checks the log, each as of the same moment.
+    by a second process while this one checks the log, and the subject maps derived by a
+    third from the heads this one sends it, each as of the same moment.
     """
     report = AuditReport()
     # Every pass reads the ledger as of one moment: a writer committing meanwhile would
@@ -159,7 +157,7 @@ def audit(
         found = None
         try:
             checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
-            _log_pass(ledger, checkpoints, report, total, progress)
+            _log_pass(ledger, checkpoints, report, total, progress, workers=workers)
             if elsewhere is not None:
                 try:
                     found = elsewhere.result()
@@ -171,7 +169,7 @@ def audit(
         if found is not None:
             findings, report.aggregates, report.event_signatures = found
             for finding in findings:
-                _add(report, finding)
+                _add(report, Finding(**finding))
         elif chains:
             _chain_pass(ledger, report, total, progress)
             report.event_signatures = _signatures(ledger, report)
@@ -183,63 +181,28 @@ def audit(
 PARALLEL_FROM = 200_000
 
 
-class _Elsewhere:
-    """The chain and signature passes running in a second Python process."""
-
-    def __init__(self, reader: LedgerReader, until: int, sources: int) -> None:
-        # A fresh interpreter that imports only this module (not the caller's main, as
-        # multiprocessing's spawn would), told the job on stdin, answering on stdout.
-        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result() or stop()
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "from thread.log.audit import serve_chains; serve_chains()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors)
-        job = {"url": reader.url, "encryption_key": reader.encryption_key, "until": until,
-               "sources": sources}
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(job).encode())
-        self._process.stdin.close()
-
-    def stop(self) -> None:
-        """End the process if it still runs (the log pass failed), and let go of its files."""
-        if self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        for stream in (self._process.stdout, self._errors):
-            if stream is not None:
-                stream.close()
-
-    def result(self) -> tuple[list[Finding], int, int]:
-        """(findings, aggregates, signatures checked); LedgerError when the process failed."""
-        assert self._process.stdout is not None
-        with self._errors, self._process.stdout:
-            out = self._process.stdout.read()
-            if self._process.wait() != 0:
-                self._errors.seek(0)
-                err = self._errors.read().decode(errors="replace")
-                last = err.strip().splitlines()[-1:] or ["no message"]
-                raise LedgerError(f"the second verification process failed: {last[0]}")
-        found = json.loads(out)
-        return ([Finding(**finding) for finding in found["findings"]], found["aggregates"],
-                found["signatures"])
-
-
-def _chains_elsewhere(ledger: Ledger) -> _Elsewhere | None:
+def _chains_elsewhere(ledger: Ledger) -> Elsewhere | None:
     """The chain pass and the signature pass started in a second process, bounded to what
     this process's snapshot holds; None where the ledger cannot be opened there."""
-    if ledger.reader is None:
+    reader = ledger.reader
+    if reader is None:
         return None
     try:
-        return _Elsewhere(ledger.reader, ledger.store.max_notification_id() or 0,
-                          ledger.store.count_sources())
-    except OSError as error:
+        process = Elsewhere("thread.log.audit", "serve_chains", "the chains")
+        process.send({"url": reader.url, "encryption_key": reader.encryption_key,
+                      "until": ledger.store.max_notification_id() or 0,
+                      "sources": ledger.store.count_sources()})
+        process.done()
+    except (OSError, LedgerError) as error:
         _log.warning("verifying the chains in this process: %s", error)
         return None
+    return process
 
 
 def serve_chains() -> None:
-    """The second process's side: the job as JSON on stdin, what it found on stdout. It
-    checks the chains and signatures of the rows up to the job's last row id."""
-    job = json.loads(sys.stdin.buffer.read())
+    """The second process's side: it checks the chains and signatures of the rows up to the
+    job's last row id, and answers (findings, aggregates, signatures checked)."""
+    job = next(received())
     ledger = Reader(job["url"], job["encryption_key"]).open()
     try:
         report = AuditReport()
@@ -248,8 +211,41 @@ def serve_chains() -> None:
             signatures = _signatures(ledger, report, until=job["until"])
     finally:
         ledger.close()
-    sys.stdout.write(json.dumps({"findings": [asdict(f) for f in report.findings],
-                                 "aggregates": report.aggregates, "signatures": signatures}))
+    answer([[asdict(finding) for finding in report.findings], report.aggregates, signatures])
+
+
+def _maps_elsewhere(ledger: Ledger) -> MapsElsewhere | None:
+    """The subject maps derived in another process from the heads the log pass sends it;
+    None where the ledger cannot be opened there."""
+    reader = ledger.reader
+    if reader is None:
+        return None
+    try:
+        process = Elsewhere("thread.log.audit", "serve_maps", "the subject maps")
+        process.send({"url": reader.url, "encryption_key": reader.encryption_key})
+    except (OSError, LedgerError) as error:
+        _log.warning("deriving the subject maps in this process: %s", error)
+        return None
+    return MapsElsewhere(process)
+
+
+def serve_maps() -> None:
+    """The map process's side: the map derived from the empty one at each checkpoint the
+    log pass reaches, from the heads it saw move (see :class:`MapsElsewhere`)."""
+    messages = received()
+    job = next(messages)
+    ledger = Reader(job["url"], job["encryption_key"]).open()
+    try:
+        with ledger.store.snapshot(), paused():
+            maps = start_map(ledger.store, 0, None)
+            for moved, size, bodies in messages:
+                maps.moved({ident: (version, leaf) for ident, (version, leaf) in moved.items()})
+                maps.reached(size, [Checkpoint.parse(body) for body in bodies])
+            maps.finish()
+    finally:
+        ledger.close()
+    answer([[[problem.size, problem.what] for problem in maps.problems], maps.checked,
+            maps.unchecked])
 
 
 def _signatures(ledger: Ledger, report: AuditReport, until: int | None = None) -> int:
@@ -374,30 +370,41 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
 
 def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditReport,
               total: int, progress: Progress | None, *, start: int = 0,
-              tree: CompactRange | None = None, trusted: Checkpoint | None = None) -> None:
+              tree: CompactRange | None = None, trusted: Checkpoint | None = None,
+              workers: int = 1) -> None:
     """Recompute leaves and tree in commit order and compare them with the stored log.
 
     Rows and stored leaves are merged on the notification id, so a deleted or an
     inserted row is reported once, where it happened, and every row after it
-    still meets its own leaf.
+    still meets its own leaf. With ``workers`` above 1 (a whole verify), the subject
+    maps are derived by another process from the heads this one sees move.
     """
     mapper = ledger.mapper
     store = ledger.store
     tree = tree if tree is not None else CompactRange()
     mapped = any(_has_map(claim) for pending in claims.values() for claim in pending)
-    maps = start_map(store, start, trusted) if mapped else None
-    _check_claims(tree, claims, report, maps)
-    leaves = _StoredLeaves(store, start)
-    nodes = _StoredNodes(store, report)
-    for page in _pages(store, _LOWEST_ID if start == 0 else _first_row(store, start)):
-        if not _intact_page(page, mapper, leaves, tree, nodes, claims, report, maps):
-            for row in page:
-                _check_row(row, mapper, leaves, tree, nodes, claims, report, maps)
-        if progress is not None:
-            progress(tree.size, 2 * total)
-    nodes.flush()
+    maps: MapCheck | None = None
+    if mapped and start == 0 and workers > 1:
+        maps = _maps_elsewhere(ledger)
+    if mapped and maps is None:
+        maps = start_map(store, start, trusted)
+    try:
+        _check_claims(tree, claims, report, maps)
+        leaves = _StoredLeaves(store, start)
+        nodes = _StoredNodes(store, report)
+        for page in _pages(store, _LOWEST_ID if start == 0 else _first_row(store, start)):
+            if not _intact_page(page, mapper, leaves, tree, nodes, claims, report, maps):
+                for row in page:
+                    _check_row(row, mapper, leaves, tree, nodes, claims, report, maps)
+            if progress is not None:
+                progress(tree.size, 2 * total)
+        nodes.flush()
+        if maps is not None:
+            maps.finish()
+    finally:
+        if isinstance(maps, MapsElsewhere):
+            maps.stop()
     if maps is not None:
-        maps.finish()
         report.maps_checked, report.maps_unchecked = maps.checked, maps.unchecked
         for problem in maps.problems:
             _add(report, Finding(max(problem.size - 1, 0), problem.what, derived=True))
@@ -424,7 +431,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
 
 def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
                tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
-               report: AuditReport, maps: MapAudit | None = None) -> None:
+               report: AuditReport, maps: MapCheck | None = None) -> None:
     """One row against its stored leaf: the careful path that names what is wrong."""
     stored = leaves.peek()
     while stored is not None and stored[1] < row.id:
@@ -464,7 +471,7 @@ def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
 
 def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeaves,
                  tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
-                 report: AuditReport, maps: MapAudit | None = None) -> bool:
+                 report: AuditReport, maps: MapCheck | None = None) -> bool:
     """Verify a page in bulk when it is intact; False (nothing consumed) sends it row by row.
 
     An intact page is the common case: every row meets its own leaf at the next
@@ -609,7 +616,7 @@ def _has_map(claim: _Claim) -> bool:
 
 
 def _check_claims(tree: CompactRange, claims: dict[int, list[_Claim]], report: AuditReport,
-                  maps: MapAudit | None = None) -> None:
+                  maps: MapCheck | None = None) -> None:
     if maps is not None and tree.size in claims:
         maps.reached(tree.size, [claim.checkpoint for claim in claims[tree.size]])
     for claim in claims.get(tree.size, ()):
@@ -656,6 +663,7 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
     plaintext = mapper.plaintext
     topic_token = mapper.topic_token
     sha256 = hashlib.sha256
+    chain_link = LinkReader()
     current: UUID | str | None = None
     raw = b""  # the current aggregate's id, as its events' bytes give it
     labelled = False

@@ -19,15 +19,22 @@ before it from the same rows, which must give the previous checkpoint's root
 Memory holds the heads that moved between two checkpoints and the subtrees
 down to depth 16, whatever the ledger's size (the buckets below are read for
 each checkpoint's changes).
+
+On a large ledger the maps are derived by a process of their own
+(:class:`MapsElsewhere`): the log pass collects the heads that moved, and at each
+checkpoint sends them there, where a :class:`MapAudit` derives the map exactly
+as it would in the log pass's process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
 from thread.log.checkpoint import Checkpoint
+from thread.log.elsewhere import Elsewhere
 from thread.log.subject_map import (
     EMPTY_SUB,
     Head,
@@ -50,23 +57,33 @@ class MapProblem:
     what: str
 
 
-class MapAudit:
-    """Follows the log pass and checks each signed map as its checkpoint's size is reached."""
+#: A subject's latest version and leaf among the events since the last checkpoint, by its id
+#: as the store gives it.
+Moved = dict[UUID | str, tuple[int, bytes]]
 
-    def __init__(self, store: LedgerRecorder, start: int, base: Sub | None) -> None:
-        """``base`` is the map at ``start`` (the empty map at 0, a trusted checkpoint's, or
-        None when not known: then no later map can be derived)."""
-        self._store = store
-        self._start = start
-        self._size = start
-        self._root = base
-        self._prove_reads = start > 0  # what is read of the stored map must be proved
-        self._rows: dict[int, int] = {}
-        self._cache = MapCache()
-        self._moved: dict[UUID | str, tuple[int, bytes]] = {}
-        self.checked = 0
-        self.unchecked = 0
-        self.problems: list[MapProblem] = []
+
+class MapCheck(Protocol):
+    """What the log pass tells the map check, and what the check found."""
+
+    checked: int
+    unchecked: int
+    problems: list[MapProblem]
+
+    def seen(self, originator: UUID | str, version: int, leaf: bytes) -> None: ...
+
+    def seen_page(self, rows: Sequence[tuple[UUID | str, int]],
+                  leaves: Sequence[bytes]) -> None: ...
+
+    def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _Heads:
+    """The heads that moved since the last checkpoint reached, as the log pass sees events."""
+
+    def __init__(self) -> None:
+        self._moved: Moved = {}
 
     def seen(self, originator: UUID | str, version: int, leaf: bytes) -> None:
         """One event, in log order."""
@@ -78,6 +95,29 @@ class MapAudit:
         moved = self._moved
         for (originator, version), leaf in zip(rows, leaves, strict=True):
             moved[originator] = (version, leaf)
+
+
+class MapAudit(_Heads):
+    """Follows the log pass and checks each signed map as its checkpoint's size is reached."""
+
+    def __init__(self, store: LedgerRecorder, start: int, base: Sub | None) -> None:
+        """``base`` is the map at ``start`` (the empty map at 0, a trusted checkpoint's, or
+        None when not known: then no later map can be derived)."""
+        super().__init__()
+        self._store = store
+        self._start = start
+        self._size = start
+        self._root = base
+        self._prove_reads = start > 0  # what is read of the stored map must be proved
+        self._rows: dict[int, int] = {}
+        self._cache = MapCache()
+        self.checked = 0
+        self.unchecked = 0
+        self.problems: list[MapProblem] = []
+
+    def moved(self, moved: Moved) -> None:
+        """The heads that moved since the last checkpoint reached, seen elsewhere."""
+        self._moved.update(moved)
 
     def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None:
         """The log pass has derived the first ``size`` leaves; check the maps signed there."""
@@ -133,7 +173,6 @@ class MapAudit:
         self._size, self._root = size, update.root
         self._moved = {}
 
-
     def finish(self) -> None:
         """After the log pass: no map rows at a size where no map was derived."""
         if self._root is None:
@@ -147,6 +186,34 @@ class MapAudit:
                     f"derived from the log has {self._rows.get(size, 0)}: rows were added "
                     f"outside a checkpoint")))
                 break
+
+
+class MapsElsewhere(_Heads):
+    """The map check of a log pass from the empty map, run by another process: at each
+    checkpoint reached, the heads that moved since the one before are sent there; its
+    findings come back with :meth:`finish`."""
+
+    def __init__(self, process: Elsewhere) -> None:
+        super().__init__()
+        self._process = process
+        self.checked = 0
+        self.unchecked = 0
+        self.problems: list[MapProblem] = []
+
+    def reached(self, size: int, checkpoints: Sequence[Checkpoint]) -> None:
+        self._process.send([
+            {ident if isinstance(ident, str) else ident.hex: head
+             for ident, head in self._moved.items()},
+            size, [checkpoint.body() for checkpoint in checkpoints]])
+        self._moved = {}
+
+    def finish(self) -> None:
+        problems, self.checked, self.unchecked = self._process.result()
+        self.problems = [MapProblem(size, what) for size, what in problems]
+
+    def stop(self) -> None:
+        """Let the process go (after :meth:`finish`, or when the log pass failed)."""
+        self._process.stop()
 
 
 def start_map(store: LedgerRecorder, start: int, trusted: Checkpoint | None) -> MapAudit:

@@ -62,6 +62,8 @@ STORED_DEPTHS = tuple(range(0, BUCKET_DEPTH + 1, STRIDE))
 #: most). The groups below it (a bucket and its fifteen siblings) are read when needed.
 KEPT_DEPTH = BUCKET_DEPTH - STRIDE
 _PREFIX_BYTES = (BUCKET_DEPTH + 7) // 8
+_ROOT = 1  # the root's node number (see node())
+_KEPT = 1 << KEPT_DEPTH  # node(KEPT_DEPTH, index) is _KEPT | index
 
 _sha256 = hashlib.sha256
 
@@ -145,23 +147,37 @@ def root_of(heads: Iterable[Head]) -> Sub:
     return subtree(ordered, 0)
 
 
-def group(children: Sequence[Sub]) -> Sub:
-    """A stored subtree from its 2**STRIDE stored children, STRIDE levels down."""
-    occupied = [child for child in children if child[1]]
-    if not occupied:
+def group(children: Mapping[int, Sub]) -> Sub:
+    """A stored subtree from its stored children STRIDE levels down, by their offset among
+    the 2**STRIDE (absent ones are empty)."""
+    if len(children) == 1:
+        (only,) = children.values()
+        if only[1] < 2:
+            return only  # one subject, lifted whole, or none
+    level = {offset: child for offset, child in children.items() if child[1]}
+    if not level:
         return EMPTY_SUB
-    if len(occupied) == 1 and occupied[0][1] == 1:
-        return occupied[0]  # one subject: lifted whole
-    level = list(children)
-    while len(level) > 1:  # combine(), inlined: a hot loop of every update
-        up = []
-        for i in range(0, len(level), 2):
-            left, right = level[i], level[i + 1]
+    if len(level) == 1:
+        (only,) = level.values()
+        if only[1] == 1:
+            return only  # one subject: lifted whole
+    sha256 = _sha256
+    for _ in range(STRIDE):  # combine(), inlined: a hot loop of every update
+        up: dict[int, Sub] = {}
+        for parent in {offset >> 1 for offset in level}:
+            left = level.get(parent << 1, EMPTY_SUB)
+            right = level.get(parent << 1 | 1, EMPTY_SUB)
             count = left[1] + right[1]
-            up.append(_new_sub((_sha256(b"\x01" + left[0] + right[0]).digest(), count))
-                      if count > 1 else (left if left[1] else right))
+            up[parent] = _new_sub((sha256(b"\x01" + left[0] + right[0]).digest(), count)) \
+                if count > 1 else (left if left[1] else right)
         level = up
     return level[0]
+
+
+def node(depth: int, index: int) -> int:
+    """A subtree's number in memory: its index with a 1 bit above it at ``depth`` (the root
+    is 1, the children of ``n`` are ``2n`` and ``2n + 1``, its parent ``n >> 1``)."""
+    return (1 << depth) | index
 
 
 def index_at(key: bytes, depth: int) -> int:
@@ -324,7 +340,7 @@ class EmptyMap:
     of given heads in memory (:func:`proof_among`)."""
 
     def __init__(self) -> None:
-        self.known: dict[tuple[int, int], Sub] = {}
+        self.known: dict[int, Sub] = {}
         self.expanded: set[tuple[int, int]] = set()
         self.complete = True
 
@@ -350,9 +366,9 @@ class MapView(Protocol):
     """The stored map as of one tree size, with what is already known of it in memory."""
 
     #: Subtrees known at the view's size, down to KEPT_DEPTH (the buckets below are read
-    #: whole groups at a time when they change). Where a group (a stored subtree and the
-    #: STRIDE levels below it) is expanded, absent means empty.
-    known: dict[tuple[int, int], Sub]
+    #: whole groups at a time when they change), by :func:`node` number. Where a group (a
+    #: stored subtree and the STRIDE levels below it) is expanded, absent means empty.
+    known: dict[int, Sub]
     #: Stored subtrees (depth, index) whose group is in ``known``.
     expanded: set[tuple[int, int]]
     #: True when ``known`` holds every subtree of the map down to KEPT_DEPTH that is not
@@ -400,8 +416,8 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     for change in changes:
         by_bucket.setdefault(index_at(change.key, BUCKET_DEPTH), {})[change.key] = change
     if not by_bucket:
-        root = view.nodes(0, [0]).get(0, EMPTY_SUB) if (0, 0) not in view.known else \
-            view.known[(0, 0)]
+        root = view.nodes(0, [0]).get(0, EMPTY_SUB) if _ROOT not in view.known else \
+            view.known[_ROOT]
         return MapUpdate(root, (), {}, root if check else None)
     indexes = sorted(by_bucket)
     groups = sorted({index >> STRIDE for index in indexes})
@@ -412,7 +428,7 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     # tells it where nothing is: no bucket under an empty subtree at KEPT_DEPTH is read.
     derived = view.complete and not check
     occupied = [index for index in indexes
-                if not derived or known.get((KEPT_DEPTH, index >> STRIDE), EMPTY_SUB)[1]]
+                if not derived or known.get(_KEPT | index >> STRIDE, EMPTY_SUB)[1]]
     contents = view.buckets(occupied) if occupied else {}
     new: dict[int, Sub] = {}
     old: dict[int, Sub] = {}
@@ -438,27 +454,24 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
     for index in indexes:
         before_in[index >> STRIDE] = before_in.get(index >> STRIDE, 0) + old[index][1]
     skipped = {g for g in groups
-               if derived and known.get((KEPT_DEPTH, g), EMPTY_SUB)[1] == before_in[g]}
+               if derived and known.get(_KEPT | g, EMPTY_SUB)[1] == before_in[g]}
     children = dict(view.nodes(BUCKET_DEPTH, [(g << STRIDE) + n for g in groups
                                               if g not in skipped
                                               for n in range(1 << STRIDE)]))
     for index in indexes:
         if index >> STRIDE in skipped:
             children[index] = old[index]
-    kept_old: dict[int, Sub] = {}
-    kept_new: dict[int, Sub] = {}
-    get = children.get
-    for g in groups:
-        first = g << STRIDE
-        level = [get(first + n, EMPTY_SUB) for n in range(1 << STRIDE)]
-        if not derived:
-            kept_old[g] = group(level)
-        for index in range(first, first + (1 << STRIDE)):
-            if index in new:
-                level[index - first] = new[index]
-        kept_new[g] = group(level)
+    # Each group's buckets by their offset in it, before the change and after.
+    mask = (1 << STRIDE) - 1
+    levels: dict[int, dict[int, Sub]] = {g: {} for g in groups}
+    for index, sub in children.items():
+        levels[index >> STRIDE][index & mask] = sub
+    kept_old = {} if derived else {g: group(level) for g, level in levels.items()}
+    for index in indexes:
+        levels[index >> STRIDE][index & mask] = new[index]
+    kept_new = {g: group(level) for g, level in levels.items()}
     stray = [] if derived else [
-        g for g in groups if kept_old[g] != known.get((KEPT_DEPTH, g), EMPTY_SUB)]
+        g for g in groups if kept_old[g] != known.get(_KEPT | g, EMPTY_SUB)]
     if stray and not check:
         raise MapError(
             f"the stored subject map's subtrees at depth {BUCKET_DEPTH} under {len(stray)} "
@@ -470,11 +483,11 @@ def advance(view: MapView, changes: Iterable[Head], *, check: bool = False) -> M
         bad = [index for index in indexes
                if children.get(index, EMPTY_SUB) != old[index]]
         _lift(known, kept_old)
-        old_root = known.get((0, 0), EMPTY_SUB)
+        old_root = known.get(_ROOT, EMPTY_SUB)
     nodes = {(BUCKET_DEPTH, index): new[index] for index in indexes
              if new[index] != children.get(index, EMPTY_SUB)}
     nodes.update(_lift(known, kept_new))
-    return MapUpdate(known[(0, 0)], tuple(heads), dict(sorted(nodes.items())), old_root,
+    return MapUpdate(known[_ROOT], tuple(heads), dict(sorted(nodes.items())), old_root,
                      tuple(bad))
 
 
@@ -492,44 +505,41 @@ def _expand(view: MapView, groups: Sequence[int]) -> None:
         below = depth + STRIDE
         wanted = [(parent << STRIDE) + offset for _, parent in above
                   for offset in range(1 << STRIDE)]
-        unknown = [index for index in wanted if (below, index) not in known]
+        unknown = [index for index in wanted if node(below, index) not in known]
         if unknown:
             found = view.nodes(below, unknown)
             for index in unknown:
-                known[(below, index)] = found.get(index, EMPTY_SUB)
+                known[node(below, index)] = found.get(index, EMPTY_SUB)
         for _, parent in above:
-            level = [(parent << STRIDE) + offset for offset in range(1 << STRIDE)]
-            for up in range(below - 1, depth, -1):
-                level = sorted({index >> 1 for index in level})
-                for index in level:
-                    known[(up, index)] = combine(known[(up + 1, 2 * index)],
-                                                 known[(up + 1, 2 * index + 1)])
+            level = [node(below, (parent << STRIDE) + offset) for offset in range(1 << STRIDE)]
+            for _up in range(below - 1, depth, -1):
+                level = sorted({number >> 1 for number in level})
+                for number in level:
+                    known[number] = combine(known[2 * number], known[2 * number + 1])
             view.expanded.add((depth, parent))
 
 
-def _lift(known: dict[tuple[int, int], Sub], kept: Mapping[int, Sub]
-          ) -> dict[tuple[int, int], Sub]:
+def _lift(known: dict[int, Sub], kept: Mapping[int, Sub]) -> dict[tuple[int, int], Sub]:
     """Set the subtrees ``kept`` at KEPT_DEPTH and hash the paths above them again; the
-    stored subtrees (every STRIDE levels) that were set."""
+    stored subtrees (every STRIDE levels) that were set, by (depth, index)."""
     stored: dict[tuple[int, int], Sub] = {}
-    level: dict[int, Sub] = dict(kept)
+    level: dict[int, Sub] = {_KEPT | index: sub for index, sub in kept.items()}
     depth = KEPT_DEPTH
     get = known.get
+    sha256 = _sha256
     while True:
-        if depth % STRIDE:
-            known.update(((depth, index), sub) for index, sub in level.items())
-        else:
-            row = {(depth, index): sub for index, sub in level.items()}
-            known.update(row)
-            stored.update(row)
+        known.update(level)
+        if not depth % STRIDE:
+            first = 1 << depth
+            stored.update(((depth, number ^ first), sub) for number, sub in level.items())
         if depth == 0:
             return stored
         up: dict[int, Sub] = {}
-        for parent in {index >> 1 for index in level}:  # combine(), inlined: the hot loop
-            left = get((depth, 2 * parent), EMPTY_SUB)
-            right = get((depth, 2 * parent + 1), EMPTY_SUB)
+        for parent in {number >> 1 for number in level}:  # combine(), inlined: the hot loop
+            left = get(parent << 1, EMPTY_SUB)
+            right = get(parent << 1 | 1, EMPTY_SUB)
             count = left[1] + right[1]
-            up[parent] = _new_sub((_sha256(b"\x01" + left[0] + right[0]).digest(), count)) \
+            up[parent] = _new_sub((sha256(b"\x01" + left[0] + right[0]).digest(), count)) \
                 if count > 1 else (left if left[1] else right)
         level = up
         depth -= 1

@@ -31,7 +31,7 @@ class StoredMap:
     """The stored map as of checkpoint ``size``, with what is known of it in memory."""
 
     def __init__(self, store: LedgerRecorder, size: int,
-                 known: dict[tuple[int, int], Sub] | None = None,
+                 known: dict[int, Sub] | None = None,
                  expanded: set[tuple[int, int]] | None = None, *,
                  complete: bool = False) -> None:
         self._store = store
@@ -64,7 +64,7 @@ class MapCache:
 
     def __init__(self) -> None:
         self.size = -1
-        self._known: dict[tuple[int, int], Sub] = {}
+        self._known: dict[int, Sub] = {}
         self._expanded: set[tuple[int, int]] = set()
         self._complete = False  # followed the map from the empty one
 

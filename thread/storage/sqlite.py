@@ -326,13 +326,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         return found
 
     def select_leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT position, notification_id, hash FROM {LEAVES_TABLE} "
-                "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit),
-            )
-            return [(r[0], r[1], r[2] if type(r[2]) is bytes else _blob(r[2]))
-                    for r in cursor.fetchall()]
+        rows = self._tuples(f"SELECT position, notification_id, hash FROM {LEAVES_TABLE} "
+                            "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit))
+        if all(type(row[2]) is bytes for row in rows):
+            return rows
+        return [(r[0], r[1], r[2] if type(r[2]) is bytes else _blob(r[2])) for r in rows]
 
     def leaf_position(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as cursor:

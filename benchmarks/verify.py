@@ -21,6 +21,11 @@ the subject map, it measures:
 - the time from a commit to a signed checkpoint that covers it, with
   automatic checkpoints every 0.25 s.
 
+With ``--dir DIR`` the ledger is kept there with its verifier key
+(``ledger.vkey``); ``--verify-only --dir DIR`` then measures the floors and
+the verification again on it, without building (a 10M-event ledger takes a
+quarter of an hour to build).
+
 With ``--postgres URL`` the same ledger is built in a fresh schema of that
 PostgreSQL database and measured there instead: the build (and the map's share
 of it), reading the rows alone and hashing them alone (the floors), the
@@ -498,6 +503,26 @@ def verification(ledger: thread.Ledger, verifier: str) -> dict[str, Any]:
     return figures
 
 
+def verify_only(directory: Path, results: dict[str, Any]) -> int:
+    """The floors and the verification figures of the ledger kept in ``directory``."""
+    path = directory / "ledger.db"
+    verifier = (directory / "ledger.vkey").read_text().strip()
+    results["floors"] = floors(path)
+    at_rest = thread.open(str(path), create=False)
+    print(f"verifying {at_rest.count():,} events", flush=True)
+    results["verify"] = verification(at_rest, verifier)
+    at_rest.close()
+    verify, floor = results["verify"], results["floors"]
+    print(f"reading the rows alone {floor['read_rows_per_s']:,.0f} rows/s, hashlib alone "
+          f"{floor['hash_only_events_per_s']:,.0f} events/s; log pass (with maps) "
+          f"{verify['log_events_per_s']:,.0f} events/s (target {TARGET_LOG_PASS:,.0f}); "
+          f"thread verify {verify['whole_events_per_s']:,.0f} events/s in {verify['whole_s']} s "
+          f"(target {TARGET_WHOLE_VERIFY:,.0f}), in one process "
+          f"{verify['one_process_events_per_s']:,.0f}")
+    print(json.dumps(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement and print the figures, then one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -506,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map-subjects", type=int,
                         help="subjects of the in-memory map whose proofs are measured")
     parser.add_argument("--dir", type=Path, help="where to write the ledgers (kept)")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="measure the floors and verification of the ledger an earlier "
+                             "run kept in --dir")
     parser.add_argument("--postgres", metavar="URL",
                         help="build and verify the ledger in PostgreSQL at URL instead")
     args = parser.parse_args(argv)
@@ -515,6 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     subjects = args.map_subjects or (100_000 if args.quick else 1_000_000)
     results: dict[str, Any] = {"benchmark": "verify", "quick": args.quick,
                                "checkpoint_every": CHECKPOINT_EVERY}
+    if args.verify_only:
+        if args.dir is None:
+            parser.error("--verify-only needs --dir, where an earlier run kept its ledger")
+        return verify_only(args.dir, results)
     if args.postgres:
         results.update(backend="postgresql", **postgres(args.postgres, parts))
         verify, floor, built = results["verify"], results["floors"], results["build"]
@@ -539,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         results["map"] = map_cost(directory, 2 * cost_parts, cost_rounds)
         signer, verifier, results["build"] = build(str(directory / "ledger.db"), parts)
+        (directory / "ledger.vkey").write_text(verifier + "\n")
         print(f"  {json.dumps(results['build'])}", flush=True)
         print("floors", flush=True)
         results["floors"] = floors(directory / "ledger.db")

@@ -669,8 +669,17 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
     plain = mapper.cipher is None  # rows hold the canonical bytes themselves
     current: UUID | str | None = None
     raw = b""  # the current aggregate's id, as its events' bytes give it
-    labelled = False
-    subject = ""
+    named: bytes | None = None  # its first event naming it: its subject, for findings
+    labels: dict[bytes, str] = {}  # that subject's name, worked out once it is needed
+
+    def subject() -> str:
+        if named is None:
+            return ""
+        if named not in labels:
+            labels.clear()
+            labels[named] = _subject_in(named)
+        return labels[named]
+
     version = 0
     head = GENESIS
     committed = _LOWEST_ID  # notification id of the previous version
@@ -679,8 +688,8 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
             notification, originator, row_version = row.id, row.originator_id, \
                 row.originator_version
             if originator != current:
-                current, version, head, subject = originator, 0, GENESIS, ""
-                raw, labelled = originator_bytes(originator), False
+                current, version, head, named = originator, 0, GENESIS, None
+                raw = originator_bytes(originator)
                 committed = _LOWEST_ID
                 report.aggregates += 1
             try:
@@ -688,11 +697,11 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
                 raw_id, body_version, topic, prev_hash, source, record_id = chain_link(canonical)
             except (ValueError, EnvelopeError) as error:
                 _add(report, _placed(ledger, notification, f"event does not decode: {error}",
-                                     _uuid(originator), subject, row_version))
+                                     _uuid(originator), subject(), row_version))
                 version, head, committed = row_version, b"", notification
                 continue
-            if not labelled and raw_id == raw:  # the subject's name, for findings
-                subject, labelled = _subject_in(canonical), True
+            if named is None and raw_id == raw:
+                named = canonical
             problem = ""
             if raw_id != raw or body_version != row_version or topic_token(topic) != row.topic:
                 problem = _mislabelled(row, raw_id, body_version, topic, canonical)
@@ -706,14 +715,14 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
                 problem = (f"was committed before version {version}: rows were reordered, or "
                            f"this one inserted ahead of it")
             if problem:
-                _add(report, _placed(ledger, notification, problem, _uuid(originator), subject,
-                                     row_version))
+                _add(report, _placed(ledger, notification, problem, _uuid(originator),
+                                     subject(), row_version))
             version, committed = row_version, notification
             head = sha256(canonical).digest()
             if record_id is not None and raw_id == raw and body_version == row_version:
                 token = mapper.source_token(source, record_id)
                 recorded.met(Sourced(source, token, _uuid(originator), row_version,
-                                     notification, subject, head))
+                                     notification, subject(), head))
         for event, problem in recorded.check():
             _add(report, _placed(ledger, event.notification, problem, event.originator,
                                  event.subject, event.version))

@@ -46,7 +46,7 @@ from thread.log.subject_map import MapError, find_map_line
 from thread.log.verify import verify_consistency
 from thread.storage.log import NODE_FLOOR, originator_bytes, stored_as_node
 from thread.storage.mapper import FactMapper
-from thread.storage.recorder import LedgerRecorder, LogRow
+from thread.storage.recorder import LedgerRecorder, LogRow, LogTuple
 
 _log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def audit_since(ledger: Ledger, trusted: str, *, verifier_keys: Sequence[str] = 
         claims = {size: found for size, found in claims.items() if size > old.size}
         _log_pass(ledger, claims, report, total, progress, start=old.size, tree=base,
                   trusted=old)
-        touched = {_uuid(row.originator_id) for page in _pages(
+        touched = {_uuid(row[1]) for page in _pages(
             store, _first_row(store, old.size)) for row in page} if total > old.size else set()
         versions = store.select_versions(sorted(touched))
         # Each touched chain whole, with its source records, as the whole verify checks
@@ -394,7 +394,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
         nodes = _StoredNodes(store, report)
         for page in _pages(store, _LOWEST_ID if start == 0 else _first_row(store, start)):
             if not _intact_page(page, mapper, leaves, tree, nodes, claims, report, maps):
-                for row in page:
+                for row in map(LogRow._make, page):
                     _check_row(row, mapper, leaves, tree, nodes, claims, report, maps)
             if progress is not None:
                 progress(tree.size, 2 * total)
@@ -469,7 +469,7 @@ def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,
     _check_claims(tree, claims, report, maps)
 
 
-def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeaves,
+def _intact_page(page: Sequence[LogTuple], mapper: FactMapper, leaves: _StoredLeaves,
                  tree: CompactRange, nodes: _StoredNodes, claims: dict[int, list[_Claim]],
                  report: AuditReport, maps: MapCheck | None = None) -> bool:
     """Verify a page in bulk when it is intact; False (nothing consumed) sends it row by row.
@@ -483,8 +483,8 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     if len(stored) != count:
         return False
     try:
-        states = [row.state for row in page] if mapper.cipher is None else \
-            [mapper.plaintext(row) for row in page]
+        states = [row[4] for row in page] if mapper.cipher is None else \
+            [mapper.opened(row[4]) for row in page]
     except ValueError:
         return False
     sha256 = hashlib.sha256
@@ -492,7 +492,7 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     base = tree.size
     # Each row meets its own leaf at the next position (compared a column at a time).
     if ([leaf[2] for leaf in stored] != hashes or [leaf[1] for leaf in stored] !=
-            [row.id for row in page] or [leaf[0] for leaf in stored] !=
+            [row[0] for row in page] or [leaf[0] for leaf in stored] !=
             list(range(base, base + count))):
         return False
     leaves.skip(count)
@@ -500,14 +500,14 @@ def _intact_page(page: Sequence[LogRow], mapper: FactMapper, leaves: _StoredLeav
     for size in [*sorted(size for size in claims if base < size < base + count), base + count]:
         nodes.check(tree.extend(hashes[done:size - base], from_level=NODE_FLOOR))
         if maps is not None:
-            maps.seen_page([(row.originator_id, row.originator_version)
-                            for row in page[done:size - base]], hashes[done:size - base])
+            maps.seen_page([(row[1], row[2]) for row in page[done:size - base]],
+                           hashes[done:size - base])
         done = size - base
         _check_claims(tree, claims, report, maps)
     return True
 
 
-def _pages(store: LedgerRecorder, start: int = _LOWEST_ID) -> Iterator[Sequence[LogRow]]:
+def _pages(store: LedgerRecorder, start: int = _LOWEST_ID) -> Iterator[Sequence[LogTuple]]:
     """Every stored row in commit order from row id ``start``, a page at a time."""
     while True:
         page = store.select_log(start, PAGE)
@@ -515,7 +515,7 @@ def _pages(store: LedgerRecorder, start: int = _LOWEST_ID) -> Iterator[Sequence[
             yield page
         if len(page) < PAGE:
             return
-        start = page[-1].id + 1
+        start = page[-1][0] + 1
 
 
 class _StoredNodes:
@@ -637,32 +637,32 @@ def _chain_pass(ledger: Ledger, report: AuditReport, total: int,
     store = ledger.store
     recorded = SourcedEvents(store, ledger.mapper)
 
-    def pages() -> Iterator[Sequence[LogRow]]:
+    def pages() -> Iterator[Sequence[LogTuple]]:
         after: tuple[UUID | str, int] | None = None
         seen = 0
         while True:
             page = store.select_chains(after, PAGE)
-            yield page if until is None else [row for row in page if row.id <= until]
+            yield page if until is None else [row for row in page if row[0] <= until]
             seen += len(page)
             if progress is not None:
                 progress(total + seen, 2 * total)
             if len(page) < PAGE:
                 return
-            after = (page[-1].originator_id, page[-1].originator_version)
+            after = (page[-1][1], page[-1][2])
 
     _check_chains(ledger, report, pages(), recorded)
     if recorded.verified != (store.count_sources() if sources is None else sources):
         _sources_pass(ledger, report)  # some row names no event of its own: find which
 
 
-def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[LogRow]],
+def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[LogTuple]],
                   recorded: SourcedEvents) -> None:
     """The chain check: rows in (aggregate, version) order, each aggregate's from version 1.
     Each event's bytes name its row's aggregate, version and topic, follow the version
     before, link to its hash and were committed after it; each that carries a source
     record has the record's row (checked a page at a time)."""
     mapper = ledger.mapper
-    plaintext = mapper.plaintext
+    opened = mapper.opened
     topic_token = mapper.topic_token
     sha256 = hashlib.sha256
     chain_link = LinkReader()
@@ -684,16 +684,14 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
     head = GENESIS
     committed = _LOWEST_ID  # notification id of the previous version
     for page in pages:
-        for row in page:
-            notification, originator, row_version = row.id, row.originator_id, \
-                row.originator_version
+        for notification, originator, row_version, row_topic, state in page:
             if originator != current:
                 current, version, head, named = originator, 0, GENESIS, None
                 raw = originator_bytes(originator)
                 committed = _LOWEST_ID
                 report.aggregates += 1
             try:
-                canonical = row.state if plain else plaintext(row)
+                canonical = state if plain else opened(state)
                 raw_id, body_version, topic, prev_hash, source, record_id = chain_link(canonical)
             except (ValueError, EnvelopeError) as error:
                 _add(report, _placed(ledger, notification, f"event does not decode: {error}",
@@ -703,8 +701,9 @@ def _check_chains(ledger: Ledger, report: AuditReport, pages: Iterable[Sequence[
             if named is None and raw_id == raw:
                 named = canonical
             problem = ""
-            if raw_id != raw or body_version != row_version or topic_token(topic) != row.topic:
-                problem = _mislabelled(row, raw_id, body_version, topic, canonical)
+            if raw_id != raw or body_version != row_version or topic_token(topic) != row_topic:
+                problem = _mislabelled(LogRow(notification, originator, row_version, row_topic,
+                                              state), raw_id, body_version, topic, canonical)
             elif row_version != version + 1:
                 problem = (f"follows version {version}: the chain has a gap (an event was "
                            f"deleted) or a repeat")

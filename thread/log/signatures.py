@@ -21,6 +21,7 @@ from thread.domain.signature import verify_signature
 from thread.domain.signers import SignerAccount, signing_refusal
 from thread.errors import IntegrityFailure, SignatureInvalid
 from thread.ledger import Ledger
+from thread.storage.recorder import LogRow
 
 #: Facts that change what the registry allows.
 REGISTRY_TOPICS = tuple(cls.topic for cls in (
@@ -62,7 +63,7 @@ def check_signatures_since(ledger: Ledger, problem: Problem, *, start: int,
         idents = {ledger.mapper.subject_id("signer", name): name for name in sorted(signers)}
         versions = store.select_versions(sorted(idents))
         for ident, count in sorted(versions.items()):
-            for row in store.select_chains((ident, 0), count):
+            for row in map(LogRow._make, store.select_chains((ident, 0), count)):
                 if row.topic in wanted and row.id not in stream and (
                         until is None or row.id <= until):
                     stream[row.id] = ledger.mapper.decode(row)  # type: ignore[arg-type]

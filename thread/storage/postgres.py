@@ -52,6 +52,7 @@ from thread.storage.recorder import (
     HeldConnection,
     LedgerRecorder,
     LogRow,
+    LogTuple,
     SourceLink,
     SourceRecord,
 )
@@ -387,7 +388,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, LedgerRecorder):
             ]
 
     def select_chains(self, after: tuple[UUID | str, int] | None, limit: int
-                      ) -> Sequence[LogRow]:
+                      ) -> Sequence[LogTuple]:
         where, params = SQL(""), list[object]([limit])
         if after is not None:
             where = SQL("WHERE (originator_id, originator_version) > (%s, %s) ")

@@ -61,6 +61,7 @@ from thread.storage.recorder import (
     HeldConnection,
     LedgerRecorder,
     LogRow,
+    LogTuple,
     SourceLink,
     SourceRecord,
 )
@@ -285,7 +286,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             raw.execute(sql, params)
             return raw.fetchall()
 
-    def select_log(self, start: int, limit: int) -> Sequence[LogRow]:
+    def select_log(self, start: int, limit: int) -> Sequence[LogTuple]:
         return _log_rows(self._tuples(
             f"SELECT rowid, originator_id, originator_version, topic, state FROM "
             f"{self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?", (start, limit)))
@@ -362,7 +363,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             ]
 
     def select_chains(self, after: tuple[UUID | str, int] | None, limit: int
-                      ) -> Sequence[LogRow]:
+                      ) -> Sequence[LogTuple]:
         where, params = "", list[object]([limit])
         if after is not None:
             ident = after[0].hex if isinstance(after[0], UUID) else after[0]
@@ -711,10 +712,12 @@ def _source_link(row: Sequence[Any]) -> SourceLink:
     return SourceLink(record, LogRow(rowid, event[0], event[1], event[2], _blob(event[3])))
 
 
-def _log_rows(rows: list[Any]) -> list[LogRow]:
-    """Rows (rowid, originator id, version, topic, state) as verification reads them."""
-    return [LogRow._make(row) if type(row[4]) is bytes else
-            LogRow(row[0], row[1], row[2], row[3], _blob(row[4])) for row in rows]
+def _log_rows(rows: list[Any]) -> list[LogTuple]:
+    """Rows (rowid, originator id, version, topic, state) as verification reads them: as
+    SQLite gives them, unless someone rewrote a state as text."""
+    if all(type(row[4]) is bytes for row in rows):
+        return rows
+    return [row if type(row[4]) is bytes else (*row[:4], _blob(row[4])) for row in rows]
 
 
 def _blob(value: bytes | str) -> bytes:

@@ -101,6 +101,31 @@ class Link(NamedTuple):
     source_record_id: str | None
 
 
+#: What msgpack raises for bytes that are not a well-formed value.
+_MSGPACK_ERRORS = (ValueError, TypeError, OverflowError, msgpack.OutOfData,
+                   msgpack.FormatError, msgpack.StackError)
+
+
+def _unpack_link(unpacker: msgpack.Unpacker) -> tuple[Link, bool] | None:
+    """The link fields of the event next in ``unpacker`` (the others skipped over), as
+    msgpack gives them, and whether each has its type; None when it is not an array of
+    FIELDS. msgpack's errors pass through."""
+    if unpacker.read_array_header() != FIELDS:
+        return None
+    ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
+    unpacker.skip()  # class version
+    prev_hash = unpacker.unpack()
+    unpacker.skip()  # occurred time
+    unpacker.skip()  # recorded time
+    unpacker.skip()  # actor
+    source, record_id = unpacker.unpack(), unpacker.unpack()
+    unpacker.skip()  # payload
+    return Link(ident, version, topic, prev_hash, source, record_id), (
+        type(ident) is bytes and len(ident) == ID_SIZE and type(version) is int
+        and type(topic) is str and type(prev_hash) is bytes and len(prev_hash) == HASH_SIZE
+        and type(source) is str and (record_id is None or type(record_id) is str))
+
+
 def chain_link(canonical: bytes) -> Link:
     """The fields of an event's envelope that place it in its chain, read without decoding
     its times or payload (which are only skipped over); :class:`EnvelopeError` as
@@ -111,29 +136,19 @@ def chain_link(canonical: bytes) -> Link:
     unpacker = msgpack.Unpacker(raw=False, timestamp=0, strict_map_key=True)
     unpacker.feed(memoryview(canonical)[len(PREFIX):])
     try:
-        if unpacker.read_array_header() != FIELDS:
-            raise EnvelopeError(f"does not have the ledger's event layout of {FIELDS} fields")
-        ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
-        unpacker.skip()  # class version
-        prev_hash = unpacker.unpack()
-        unpacker.skip()  # occurred time
-        unpacker.skip()  # recorded time
-        unpacker.skip()  # actor
-        source, record_id = unpacker.unpack(), unpacker.unpack()
-        unpacker.skip()  # payload
-    except (ValueError, TypeError, OverflowError, msgpack.OutOfData, msgpack.FormatError,
-            msgpack.StackError) as error:
+        read = _unpack_link(unpacker)
+    except _MSGPACK_ERRORS as error:
         raise EnvelopeError(f"is not valid msgpack: {error}") from None
+    if read is None:
+        raise EnvelopeError(f"does not have the ledger's event layout of {FIELDS} fields")
     if unpacker.tell() != len(canonical) - len(PREFIX):
         raise EnvelopeError("has bytes after its event")
-    if (type(ident) is not bytes or len(ident) != ID_SIZE or type(version) is not int
-            or type(topic) is not str or type(prev_hash) is not bytes
-            or len(prev_hash) != HASH_SIZE or type(source) is not str
-            or not (record_id is None or type(record_id) is str)):
+    link, typed = read
+    if not typed:
         envelope = open_envelope(canonical)  # names the field that is wrong
         return Link(envelope.aggregate_id, envelope.version, envelope.topic,
                     envelope.prev_hash, envelope.source, envelope.source_record_id)
-    return Link(ident, version, topic, prev_hash, source, record_id)
+    return link
 
 
 class LinkReader:
@@ -156,24 +171,11 @@ class LinkReader:
         end = self._end + len(canonical) - len(PREFIX)
         unpacker.feed(memoryview(canonical)[len(PREFIX):])
         try:
-            if unpacker.read_array_header() == FIELDS:
-                ident, version, topic = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
-                unpacker.skip()  # class version
-                prev_hash = unpacker.unpack()
-                unpacker.skip()  # occurred time
-                unpacker.skip()  # recorded time
-                unpacker.skip()  # actor
-                source, record_id = unpacker.unpack(), unpacker.unpack()
-                unpacker.skip()  # payload
-                if (unpacker.tell() == end and type(ident) is bytes and len(ident) == ID_SIZE
-                        and type(version) is int and type(topic) is str
-                        and type(prev_hash) is bytes and len(prev_hash) == HASH_SIZE
-                        and type(source) is str
-                        and (record_id is None or type(record_id) is str)):
-                    self._end = end
-                    return Link(ident, version, topic, prev_hash, source, record_id)
-        except (ValueError, TypeError, OverflowError, msgpack.OutOfData, msgpack.FormatError,
-                msgpack.StackError):
+            read = _unpack_link(unpacker)
+            if read is not None and read[1] and unpacker.tell() == end:
+                self._end = end
+                return read[0]
+        except _MSGPACK_ERRORS:
             pass
         self._fresh()  # part of this event may still sit in the unpacker's stream
         return chain_link(canonical)

@@ -335,20 +335,29 @@ def test_a_deleted_bucket_subtree_stops_the_next_checkpoint(
     ledger.close()
 
 
-def test_a_failed_map_process_is_one_clear_error(
-        ledger_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the process deriving the maps dies, verify says so in one line naming its error,
-    instead of reporting the maps checked."""
-    _, verifier, _, _ = _plant(ledger_url, clock)
+def test_a_failed_map_process_leaves_the_maps_to_this_one(
+        ledger_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """When the process deriving the maps dies, verify says why in a warning and derives them
+    itself from the start: the same report, a changed map row still named."""
+    _, verifier, _, second = _plant(ledger_url, clock)
 
     def broken(module: str, function: str, what: str) -> Elsewhere:
         return Elsewhere(module, "serve_nothing" if function == "serve_maps" else function, what)
 
     monkeypatch.setattr(audit_module, "Elsewhere", broken)
     ledger = thread.open(ledger_url, clock=clock)
-    with pytest.raises(thread.LedgerError, match=(
-            "the process verifying the subject maps failed: ImportError: cannot import name "
-            "'serve_nothing'")):
-        audit(ledger, verifier_keys=[verifier], workers=2)
-    assert audit(ledger, verifier_keys=[verifier], workers=1).ok
+    report = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert report.ok and report.maps_checked == 2
+    assert ("the process verifying the subject maps failed: ImportError: cannot import name "
+            "'serve_nothing'") in caplog.text
+    ledger.close()
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "UPDATE ledger_map_heads SET version = version + 1 WHERE size = ?",
+            (_map_of(second)[0],))
+    ledger = thread.open(ledger_url, clock=clock)
+    report = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert [f.describe() for f in report.findings] == [
+        f.describe() for f in audit(ledger, verifier_keys=[verifier], workers=1).findings]
+    assert any("subject map rows stored for the checkpoint" in f.what for f in report.findings)
     ledger.close()

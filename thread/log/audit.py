@@ -30,7 +30,7 @@ from thread.domain.topics import subject_label
 from thread.errors import IntegrityFailure, LedgerError
 from thread.ledger import PAGE, Ledger
 from thread.log.checkpoint import Checkpoint, CheckpointError, open_note
-from thread.log.elsewhere import Elsewhere, answer, received
+from thread.log.elsewhere import Elsewhere, ElsewhereError, answer, received
 from thread.log.map_audit import MapCheck, MapsElsewhere, start_map
 from thread.log.merkle import (
     CompactRange,
@@ -157,11 +157,22 @@ def audit(
         found = None
         try:
             checkpoints = _checkpoints(ledger, verifier_keys, trusted_checkpoints, report)
-            _log_pass(ledger, checkpoints, report, total, progress, workers=workers)
+            try:
+                logged = _log_pass(ledger, checkpoints, AuditReport(), total, progress,
+                                   workers=workers)
+            except ElsewhereError as error:  # the maps derived here instead, from the start
+                _log.warning("deriving the subject maps in this process: %s", error)
+                logged = _log_pass(ledger, checkpoints, AuditReport(), total, progress)
+            for finding in logged.findings:
+                _add(report, finding)
+            report.events, report.tree_size, report.root = (logged.events, logged.tree_size,
+                                                             logged.root)
+            report.maps_checked, report.maps_unchecked = (logged.maps_checked,
+                                                          logged.maps_unchecked)
             if elsewhere is not None:
                 try:
                     found = elsewhere.result()
-                except LedgerError as error:  # checked here instead
+                except ElsewhereError as error:  # checked here instead
                     _log.warning("verifying the chains in this process: %s", error)
         finally:
             if elsewhere is not None:
@@ -371,8 +382,9 @@ def _checkpoints(ledger: Ledger, verifier_keys: Sequence[str],
 def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditReport,
               total: int, progress: Progress | None, *, start: int = 0,
               tree: CompactRange | None = None, trusted: Checkpoint | None = None,
-              workers: int = 1) -> None:
-    """Recompute leaves and tree in commit order and compare them with the stored log.
+              workers: int = 1) -> AuditReport:
+    """Recompute leaves and tree in commit order and compare them with the stored log
+    (``report``, returned).
 
     Rows and stored leaves are merged on the notification id, so a deleted or an
     inserted row is reported once, where it happened, and every row after it
@@ -427,6 +439,7 @@ def _log_pass(ledger: Ledger, claims: dict[int, list[_Claim]], report: AuditRepo
                 _add(report, Finding(position, f"{claim.source} covers {size} events but only "
                                                f"{position} remain: events were removed, the "
                                                f"tail cut off, or an older copy restored"))
+    return report
 
 
 def _check_row(row: LogRow, mapper: FactMapper, leaves: _StoredLeaves,

@@ -23,6 +23,10 @@ import msgpack
 from thread.errors import LedgerError
 
 
+class ElsewhereError(LedgerError):
+    """The process died or could not be started: its pass is to be run here instead."""
+
+
 class Elsewhere:
     """The parent's side: a process running ``function`` of ``module`` (see :func:`received`
     and :func:`answer` for its side)."""
@@ -36,7 +40,7 @@ class Elsewhere:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors)
 
     def send(self, message: object) -> None:
-        """One message, in order; LedgerError when the process has failed."""
+        """One message, in order; :class:`ElsewhereError` when the process has failed."""
         assert self._process.stdin is not None
         try:
             self._process.stdin.write(msgpack.packb(message, use_bin_type=True))
@@ -51,7 +55,8 @@ class Elsewhere:
             self._process.stdin.close()
 
     def result(self) -> Any:
-        """Its answer, once it has read every message; LedgerError when it failed."""
+        """Its answer, once it has read every message; :class:`ElsewhereError` when it
+        failed."""
         assert self._process.stdout is not None
         self.done()
         with self._process.stdout:
@@ -77,7 +82,7 @@ class Elsewhere:
         err = self._errors.read().decode(errors="replace")
         last = err.strip().splitlines()[-1:] or ["no message"]
         self.stop()
-        raise LedgerError(f"the process verifying {self._what} failed: {last[0]}")
+        raise ElsewhereError(f"the process verifying {self._what} failed: {last[0]}")
 
 
 def received() -> Iterator[Any]:

@@ -505,8 +505,13 @@ def verification(ledger: thread.Ledger, verifier: str) -> dict[str, Any]:
 
 def verify_only(directory: Path, results: dict[str, Any]) -> int:
     """The floors and the verification figures of the ledger kept in ``directory``."""
-    path = directory / "ledger.db"
-    verifier = (directory / "ledger.vkey").read_text().strip()
+    path, key = directory / "ledger.db", directory / "ledger.vkey"
+    for needed in (path, key):
+        if not needed.is_file():
+            print(f"--verify-only: {needed} is missing; expected a ledger and its key kept by "
+                  f"an earlier run with --dir {directory}", file=sys.stderr)
+            return 2
+    verifier = key.read_text().strip()
     results["floors"] = floors(path)
     at_rest = thread.open(str(path), create=False)
     print(f"verifying {at_rest.count():,} events", flush=True)

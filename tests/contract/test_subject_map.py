@@ -6,7 +6,10 @@ key holder signed that leaves out a part's last event; on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +24,7 @@ from thread.log.audit import AuditReport, audit, audit_since
 from thread.log.checkpoint import Checkpoint, generate_signer, sign_note
 from thread.log.dossier import dossier_of
 from thread.log.elsewhere import Elsewhere
+from thread.log.map_audit import MapsElsewhere
 from thread.log.merkle import leaf_hash
 from thread.log.offline import DossierError, verify_dossier
 from thread.log.subject_map import (
@@ -359,5 +363,32 @@ def test_a_failed_map_process_leaves_the_maps_to_this_one(
     report = audit(ledger, verifier_keys=[verifier], workers=2)
     assert [f.describe() for f in report.findings] == [
         f.describe() for f in audit(ledger, verifier_keys=[verifier], workers=1).findings]
+    assert any("subject map rows stored for the checkpoint" in f.what for f in report.findings)
+    ledger.close()
+
+
+def test_a_map_process_killed_mid_verify_leaves_the_maps_to_this_one(
+        ledger_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The map process SIGKILLed after the first checkpoint was sent to it: verify derives
+    the maps in its own process from the start, with a warning, and still names a changed
+    map row at the second checkpoint."""
+    _, verifier, _, second = _plant(ledger_url, clock)
+    drop_append_only_triggers(ledger_url)
+    raw_sql(ledger_url, "UPDATE ledger_map_heads SET version = version + 1 WHERE size = ?",
+            (_map_of(second)[0],))
+    sent = MapsElsewhere.reached
+
+    def reached_then_killed(self: MapsElsewhere, size: int, checkpoints: Any) -> None:
+        sent(self, size, checkpoints)
+        process = self._process._process
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+
+    monkeypatch.setattr(MapsElsewhere, "reached", reached_then_killed)
+    ledger = thread.open(ledger_url, clock=clock)
+    report = audit(ledger, verifier_keys=[verifier], workers=2)
+    assert "the process verifying the subject maps failed" in caplog.text
+    assert report.maps_checked == 2
     assert any("subject map rows stored for the checkpoint" in f.what for f in report.findings)
     ledger.close()

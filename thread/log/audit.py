@@ -19,6 +19,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -192,22 +193,31 @@ def audit(
 PARALLEL_FROM = 200_000
 
 
-def _chains_elsewhere(ledger: Ledger) -> Elsewhere | None:
-    """The chain pass and the signature pass started in a second process, bounded to what
-    this process's snapshot holds; None where the ledger cannot be opened there."""
+def _elsewhere(ledger: Ledger, function: str, what: str, job: dict[str, Any],
+               *, more: bool) -> Elsewhere | None:
+    """``function`` of this module started in another process and sent ``job`` (with how to
+    open the ledger); ``more`` when messages will follow. None where the ledger cannot be
+    opened there or the process cannot start (the pass then runs here)."""
     reader = ledger.reader
     if reader is None:
         return None
     try:
-        process = Elsewhere("thread.log.audit", "serve_chains", "the chains")
-        process.send({"url": reader.url, "encryption_key": reader.encryption_key,
-                      "until": ledger.store.max_notification_id() or 0,
-                      "sources": ledger.store.count_sources()})
-        process.done()
+        process = Elsewhere("thread.log.audit", function, what)
+        process.send({"url": reader.url, "encryption_key": reader.encryption_key, **job})
+        if not more:
+            process.done()
     except (OSError, LedgerError) as error:
-        _log.warning("verifying the chains in this process: %s", error)
+        _log.warning("verifying %s in this process: %s", what, error)
         return None
     return process
+
+
+def _chains_elsewhere(ledger: Ledger) -> Elsewhere | None:
+    """The chain pass and the signature pass started in a second process, bounded to what
+    this process's snapshot holds."""
+    return _elsewhere(ledger, "serve_chains", "the chains",
+                      {"until": ledger.store.max_notification_id() or 0,
+                       "sources": ledger.store.count_sources()}, more=False)
 
 
 def serve_chains() -> None:
@@ -226,18 +236,9 @@ def serve_chains() -> None:
 
 
 def _maps_elsewhere(ledger: Ledger) -> MapsElsewhere | None:
-    """The subject maps derived in another process from the heads the log pass sends it;
-    None where the ledger cannot be opened there."""
-    reader = ledger.reader
-    if reader is None:
-        return None
-    try:
-        process = Elsewhere("thread.log.audit", "serve_maps", "the subject maps")
-        process.send({"url": reader.url, "encryption_key": reader.encryption_key})
-    except (OSError, LedgerError) as error:
-        _log.warning("deriving the subject maps in this process: %s", error)
-        return None
-    return MapsElsewhere(process)
+    """The subject maps derived in another process from the heads the log pass sends it."""
+    process = _elsewhere(ledger, "serve_maps", "the subject maps", {}, more=True)
+    return None if process is None else MapsElsewhere(process)
 
 
 def serve_maps() -> None:

@@ -61,7 +61,7 @@ from thread.log.merkle import (
 )
 from thread.log.subject_map import advance, last_mapped, map_line
 from thread.log.verify import verify_consistency
-from thread.storage.log import missing_subtree
+from thread.storage.log import with_subtrees
 from thread.storage.map_store import MapCache, changed_heads
 from thread.storage.mapper import FactMapper
 from thread.storage.recorder import LedgerRecorder, SourceLink, SourceRecord, new_origin
@@ -912,27 +912,8 @@ class Ledger:
         ))
 
     def _from_subtrees(self, compute: Callable[[SubtreeHash], T]) -> T:
-        """Run a proof computation with every stored subtree it needs read in one go.
-
-        Which subtrees a proof needs depends only on positions and sizes, so a
-        dry run lists them; one bulk read then serves the real run.
-        """
-        wanted: list[tuple[int, int]] = []
-
-        def note(level: int, index: int) -> bytes:
-            wanted.append((level, index))
-            return bytes(32)
-
-        compute(note)
-        known = self.store.select_subtrees(wanted)
-
-        def stored(level: int, index: int) -> bytes:
-            try:
-                return known[(level, index)]
-            except KeyError:
-                raise missing_subtree(level, index) from None
-
-        return compute(stored)
+        """Run a proof computation on the stored subtrees (read in one go)."""
+        return with_subtrees(compute, self.store.select_subtrees)
 
     @property
     def origin(self) -> str:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Clock, bearing, inspection, raw_sql
+from conftest import Clock, bearing, inspection, raw_sql, stored_bytes
 from test_site_mirror import HUB_KEY, HUB_VKEY, Site, _mirror
 
 import thread
@@ -23,6 +23,7 @@ from thread.errors import ConfigurationError, IntegrityFailure
 from thread.log.checkpoint import Checkpoint, generate_signer, verify_checkpoint
 from thread.log.cosignature import cosignatures, generate_cosigner
 from thread.log.merkle import leaf_hash
+from thread.log.subject_map import subject_key
 from thread.log.tlog_proof import TlogProof
 from thread.log.trust_policy import TrustPolicy
 from thread.sites.hub_dossier import HubDossierError, hub_dossier_of, verify_hub_dossier
@@ -295,16 +296,111 @@ def test_a_hub_dossier_proves_each_site_complete_and_a_cut_tail_is_found(
 def test_the_hub_writes_no_dossier_its_mirror_cannot_prove_complete(
         ledger_url: str, clock: Clock, tmp_path: Path) -> None:
     """An insider deletes the part's last mirrored entry at a site (raw SQL below the
-    mirror): the site's map the hub builds from its entries no longer gives the signed
-    root, and the hub refuses to write a dossier without that event."""
+    mirror): the site's map the hub stored when it cosigned still says the part had one
+    more event, and the hub refuses to write a dossier without it."""
     plants, ledger, mirror, _ = _made_at_a_and_b(ledger_url, clock, tmp_path)
     [(index,)] = raw_sql(ledger_url, "SELECT MAX(idx) FROM hub_site_entries WHERE origin = ? "
                          "AND subject = ?", (PLANT_2, aggregate_id("part", "C-1").bytes))
     raw_sql(ledger_url, "DELETE FROM hub_site_entries WHERE origin = ? AND idx = ?",
             (PLANT_2, index))
     with pytest.raises(IntegrityFailure, match=re.escape(
-            f"{PLANT_2} at {plants[1].ledger.count()} entries: the subject map of its "
-            f"mirrored entries")):
+            f"{PLANT_2} at {plants[1].ledger.count()} entries: the mirrored log holds versions "
+            f"1-1 of part C-1 but the checkpoint's subject map says it was at version 2")):
         hub_dossier_of(ledger, mirror, "C-1")
     ledger.close()
     mirror.close()
+
+
+def _made_late_at_a_long_site(ledger_url: str, clock: Clock, tmp_path: Path
+                              ) -> tuple[list[Site], thread.Ledger, Mirror, bytes]:
+    """Plant 1 writes 61 entries before C-1 (two more), so that the proofs of C-1 there
+    lean on stored subtrees; plant 2 as in :func:`_made_at_a_and_b`. Mirrored and logged."""
+    plants = _plants(tmp_path, clock)
+    ledger, mirror, log = _hub(ledger_url, *plants)
+    plants[0].write(30)
+    plants[0].ledger.record(bearing("C-1"))
+    plants[0].ledger.record(inspection("C-1"))
+    plants[1].write(1)
+    plants[1].ledger.record(bearing("C-1"))
+    _forward_all(mirror, plants)
+    log.catch_up()
+    return plants, ledger, mirror, hub_dossier_of(ledger, mirror, "C-1")
+
+
+def test_a_hub_dossier_reads_the_parts_entries_and_stored_rows_not_the_site_log(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """Every mirrored entry of plant 1 deleted by raw SQL except the 16-entry blocks the
+    part's events lie in: the hub writes the same dossier, byte for byte, from the stored
+    subtrees and the site's stored map (and it verifies)."""
+    plants, ledger, mirror, data = _made_late_at_a_long_site(ledger_url, clock, tmp_path)
+    indexes = [int(str(i)) for i, in raw_sql(
+        ledger_url, "SELECT idx FROM hub_site_entries WHERE origin = ? AND subject = ?",
+        (PLANT_1, aggregate_id("part", "C-1").bytes))]
+    assert indexes == [61, 62]
+    raw_sql(ledger_url, "DELETE FROM hub_site_entries WHERE origin = ? AND idx < ?",
+            (PLANT_1, 48))
+    assert hub_dossier_of(ledger, mirror, "C-1") == data
+    assert [s.complete for s in verify_hub_dossier(data, _policy(*plants)).sites] == [
+        True, True]
+    ledger.close()
+    mirror.close()
+
+
+def test_the_hub_serves_no_proof_from_a_changed_subtree_or_map_row(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """Raw SQL on the rows the hub serves proofs from: a stored subtree of plant 1's tree
+    changed, then (restored) the part's head in plant 1's stored map changed. Each time the
+    hub refuses to write the dossier, and the auditor's mirror check names the subtree."""
+    plants, ledger, mirror, _ = _made_late_at_a_long_site(ledger_url, clock, tmp_path)
+    [(digest,)] = raw_sql(ledger_url, "SELECT hash FROM hub_site_nodes WHERE origin = ? AND "
+                          "level = 5 AND idx = 0", (PLANT_1,))
+    raw_sql(ledger_url, "UPDATE hub_site_nodes SET hash = ? WHERE origin = ? AND level = 5 "
+            "AND idx = 0", (bytes(32), PLANT_1))
+    with pytest.raises(IntegrityFailure, match=re.escape(
+            f"{PLANT_1}: the entries and subtrees the hub holds do not prove its entries "
+            f"under the root of 63 it cosigned")):
+        hub_dossier_of(ledger, mirror, "C-1")
+    found = {c.origin: c.problems for c in check_mirrors(mirror, _policy(*plants), ledger)}
+    assert found == {PLANT_1: ("its stored subtree at level 5, index 0 is not the one its "
+                               "entries make: proofs served from it would not verify",),
+                     PLANT_2: ()}
+    raw_sql(ledger_url, "UPDATE hub_site_nodes SET hash = ? WHERE origin = ? AND level = 5 "
+            "AND idx = 0", (stored_bytes(digest), PLANT_1))
+    key = subject_key(aggregate_id("part", "C-1").bytes)
+    raw_sql(ledger_url, "UPDATE hub_site_map_heads SET version = 1 WHERE origin = ? AND "
+            "key = ?", (PLANT_1, key))
+    with pytest.raises(IntegrityFailure, match=re.escape(f"{PLANT_1} at 63 entries: ")):
+        hub_dossier_of(ledger, mirror, "C-1")
+    assert all(c.ok for c in check_mirrors(mirror, _policy(*plants), ledger))
+    ledger.close()
+    mirror.close()
+
+
+def test_a_hub_database_from_before_stored_subtrees_and_maps_still_proves_and_catches_up(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """The hub's subtree and map tables dropped by raw SQL, as a hub database written by an
+    earlier version has none: reopened, the hub stores the subtrees again, writes the same
+    dossier (the map built from the entries this once), and stores the map from the next
+    checkpoint it cosigns on."""
+    plants, ledger, mirror, data = _made_late_at_a_long_site(ledger_url, clock, tmp_path)
+    mirror.close()
+    stored = raw_sql(ledger_url, "SELECT level, idx, hash FROM hub_site_nodes WHERE origin = ? "
+                     "ORDER BY level, idx", (PLANT_1,))
+    assert [row[:2] for row in stored] == [(4, 0), (4, 1), (4, 2), (5, 0)]  # of 63 entries
+    for table in ("hub_site_nodes", "hub_site_maps", "hub_site_map_heads",
+                  "hub_site_map_nodes"):
+        raw_sql(ledger_url, f"DROP TABLE {table}")
+    reopened = Mirror(ledger_url, cosigner_key=HUB_KEY,
+                      sites={plant.ledger.origin: plant.verifier for plant in plants})
+    assert raw_sql(ledger_url, "SELECT level, idx, hash FROM hub_site_nodes WHERE origin = ? "
+                   "ORDER BY level, idx", (PLANT_1,)) == stored
+    assert hub_dossier_of(ledger, reopened, "C-1") == data
+    assert raw_sql(ledger_url, "SELECT size FROM hub_site_maps") == []
+    plants[0].ledger.record(f.Quarantined(serial="C-1", reason="field return"))
+    _forward_all(reopened, plants[:1])
+    HubLog(ledger, reopened, signer_key=HUB_LOG_KEY).catch_up()
+    assert raw_sql(ledger_url, "SELECT origin, size FROM hub_site_maps") == [(PLANT_1, 64)]
+    later = verify_hub_dossier(hub_dossier_of(ledger, reopened, "C-1"), _policy(*plants))
+    assert [(s.versions, s.complete) for s in later.sites] == [(3, True), (1, True)]
+    ledger.close()
+    reopened.close()

@@ -34,8 +34,9 @@ part's published subject id; sites whose identifiers are keyed (encrypted ledger
 found by serial at the hub. ``map`` is the part's head in the subject map the site
 checkpoint commits to on its ``dtl-map/v1`` line, as a part's own dossier carries it
 (:mod:`thread.log.offline`): it proves that the site's events in the dossier are all of
-the part's events in that site's log up to the checkpoint. The hub builds the site's map
-from the entries it mirrored and checks it against the signed root before it writes one.
+the part's events in that site's log up to the checkpoint. The hub derives the site's map
+from the entries it mirrored as it cosigns them, and checks each proof it serves against
+the signed root before it writes one.
 A site whose checkpoint carries no map line (signed before site ledgers kept maps) has no
 ``map``; ``thread-hub-dossier/v1`` files, written before hub dossiers carried maps, are
 still read, and prove no site complete.
@@ -125,10 +126,11 @@ def hub_dossier_of(ledger: Ledger, mirror: Mirror, serial: str) -> bytes:
         events = mirror.subject_entries(origin, subject, size)
         if not events:
             continue
-        committed = find_map_line(_site_checkpoint(note).extensions)
+        checkpoint = _site_checkpoint(note)
+        committed = find_map_line(checkpoint.extensions)
         head = (None if committed is None
                 else _site_head(mirror, origin, size, serial, events, committed))
-        proofs = mirror.inclusion_proofs(origin, [index for index, _ in events], size)
+        proofs = mirror.inclusion_proofs(origin, events, size, checkpoint.root)
         hub_proof = ledger.inclusion_proof("site", origin, version, size=hub_size)
         site: dict[str, Any] = {
             "origin": origin,
@@ -151,11 +153,13 @@ def hub_dossier_of(ledger: Ledger, mirror: Mirror, serial: str) -> bytes:
 
 def _site_head(mirror: Mirror, origin: str, size: int, serial: str,
                events: list[tuple[int, bytes]], committed: Sub) -> MapProof:
-    """The part's head in the site's map at ``size``, built from the mirrored entries and
-    checked against the map the site signed and against the part's events there."""
+    """The part's head in the site's map at ``size``, from the map the hub stored when it
+    cosigned that size (else built from every mirrored entry up to it), checked against the
+    map the site signed and against the part's events there."""
     subject = aggregate_id("part", serial).bytes
     key = subject_key(subject)
-    root, proof = proof_among(mirror.heads(origin, size), key)
+    stored = mirror.map_proof(origin, size, subject)
+    root, proof = stored if stored is not None else proof_among(mirror.heads(origin, size), key)
     problem = None if root == committed else (
         f"the subject map of its mirrored entries (root {root.hash.hex()[:16]}, "
         f"{root.subjects} subjects) is not the one the site signed")

@@ -33,23 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Connection, delete, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from thread.domain.envelope import heading
@@ -58,52 +42,36 @@ from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify
 from thread.log.cosignature import cosign
 from thread.log.merkle import (
     CompactRange,
-    MemoryTree,
     ProofError,
+    Subtree,
+    SubtreeHash,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    tree_root,
 )
-from thread.log.subject_map import Head, subject_key
-from thread.log.verify import verify_consistency
+from thread.log.subject_map import Head, MapProof, Sub, subject_key
+from thread.log.verify import verify_consistency, verify_inclusion
 from thread.read.models import engine_for
 from thread.read.urls import read_url
+from thread.sites.mirror_index import (
+    SiteRows,
+    advance_map,
+    backfill_subtrees,
+    drop_subtrees_after,
+    has_subtrees,
+    store_subtrees,
+    stored_map_proof,
+)
+from thread.sites.mirror_tables import SITE_ENTRIES, SITE_LOGS, SITE_REFUSALS, metadata
+from thread.storage.log import NODE_FLOOR, T, with_subtrees
 
 if TYPE_CHECKING:
     from thread.ledger import Ledger
 
 _log = logging.getLogger(__name__)
-metadata = MetaData()
-SITE_LOGS = Table(
-    "hub_site_logs", metadata,
-    Column("origin", String(255), primary_key=True),
-    Column("mirror_size", BigInteger, nullable=False),
-    Column("mirror_note", Text, nullable=True),
-    Column("mirror_range", LargeBinary, nullable=False),
-    Column("pending_note", Text, nullable=True),
-    Column("next_range", LargeBinary, nullable=False),
-)
-SITE_ENTRIES = Table(
-    "hub_site_entries", metadata,
-    Column("origin", String(255), primary_key=True),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
-    Column("leaf", LargeBinary, nullable=False),
-    Column("canonical", LargeBinary, nullable=False),
-    # What the hub's queries find entries by (empty for bytes that are not an event).
-    Column("subject", LargeBinary, nullable=False),
-    Column("version", BigInteger, nullable=False),
-    Column("topic", String(128), nullable=False),
-    Index("hub_site_entries_subject", "origin", "subject", "version"),
-)
-SITE_REFUSALS = Table(
-    "hub_site_refusals", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("origin", String(255), nullable=False),
-    Column("at", String(40), nullable=False),
-    Column("what", String(40), nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("note", Text, nullable=True),
-)
+
+__all__ = ["SITE_ENTRIES", "Mirror", "Refusal", "SiteRefused", "SiteState"]
 
 
 class SiteRefused(LedgerError):  # noqa: N818 - the words an operator reads
@@ -152,6 +120,7 @@ class Mirror:
                 metadata.create_all(self.engine)
             except (OperationalError, ProgrammingError, IntegrityError):
                 metadata.create_all(self.engine)  # another process made them meanwhile
+            self._backfill()
         self._cosigner = cosigner_key
         self._sites = dict(sites)  # origin -> the site's checkpoint verifier key
         self._clock = clock
@@ -252,6 +221,7 @@ class Mirror:
                 .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx >= start,
                        SITE_ENTRIES.c.idx < min(following.size, start + len(entries))))}
             rows = []
+            completed: list[Subtree] = []
             for idx, canonical in enumerate(entries, start=start):
                 leaf = leaf_hash(canonical)
                 if idx < following.size:
@@ -262,13 +232,14 @@ class Mirror:
                     continue
                 if pending is None or idx >= pending.size:
                     break  # nothing signed covers it yet
-                following.append(leaf)
+                completed += following.append(leaf)
                 subject, version, topic = heading(canonical) or (b"", 0, "")
                 rows.append({"origin": origin, "idx": idx, "leaf": leaf,
                              "canonical": canonical, "subject": subject, "version": version,
                              "topic": topic})
             if rows:
                 _insert_entries(conn, rows)
+                store_subtrees(conn, origin, completed)
                 conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
                              .values(next_range=following.to_bytes()))
             self._commit_if_complete(conn, origin)
@@ -286,6 +257,7 @@ class Mirror:
             mirror_size = CompactRange.from_bytes(row.mirror_range).size
             conn.execute(delete(SITE_ENTRIES).where(SITE_ENTRIES.c.origin == origin,
                                                     SITE_ENTRIES.c.idx >= mirror_size))
+            drop_subtrees_after(conn, origin, mirror_size)
             conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
                          .values(next_range=row.mirror_range, pending_note=None))
             self._record(conn, origin, "forged entries", row.pending_note,
@@ -299,6 +271,7 @@ class Mirror:
         conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin).values(
             mirror_size=pending.size, mirror_note=cosigned, mirror_range=row.next_range,
             pending_note=None))
+        advance_map(conn, origin, pending.size)
 
     def _witness(self, state: SiteState) -> SiteState:
         """Ask each witness to cosign the checkpoint just mirrored and add its lines to the
@@ -333,12 +306,8 @@ class Mirror:
         hub holds (none from 0 or to the same size)."""
         if held in (0, state.mirror_size):
             return []
-        with self.engine.connect() as conn:
-            tree = MemoryTree(bytes(leaf) for leaf, in conn.execute(
-                select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == state.origin,
-                                                  SITE_ENTRIES.c.idx < state.mirror_size)
-                .order_by(SITE_ENTRIES.c.idx)))
-        return consistency_proof(held, state.mirror_size, tree.subtree)
+        return self.from_subtrees(state.origin, lambda subtree: consistency_proof(
+            held, state.mirror_size, subtree))
 
     # Reading
 
@@ -410,19 +379,35 @@ class Mirror:
         return [Head(subject_key(subject), version, leaf)
                 for subject, (version, leaf) in latest.items()]
 
-    def inclusion_proofs(self, origin: str, indexes: Sequence[int], size: int
-                         ) -> list[list[bytes]]:
-        """The audit paths of entries ``indexes`` of ``origin`` in its tree of ``size``."""
+    def inclusion_proofs(self, origin: str, entries: Sequence[tuple[int, bytes]], size: int,
+                         root: bytes) -> list[list[bytes]]:
+        """The audit paths of ``entries`` (index, bytes) of ``origin`` in its tree of
+        ``size``, each checked against ``root`` (the site's signed one) before it is
+        given: read from the stored subtrees, a few dozen rows whatever the log's size."""
+        try:
+            paths = self.from_subtrees(origin, lambda subtree: [
+                inclusion_proof(index, size, subtree) for index, _ in entries])
+            for (index, entry), path in zip(entries, paths, strict=True):
+                verify_inclusion(leaf_hash(entry), index, size, path, root)
+        except (IntegrityFailure, ProofError) as error:
+            raise IntegrityFailure(f"{origin}: the entries and subtrees the hub holds do not "
+                                   f"prove its entries under the root of {size} it "
+                                   f"cosigned ({error}); check the mirror (thread verify "
+                                   f"--policy POLICY)") from None
+        return paths
+
+    def from_subtrees(self, origin: str, compute: Callable[[SubtreeHash], T]) -> T:
+        """Run a proof computation over ``origin``'s tree, on the subtrees the hub stored
+        (read in one go; a missing one raises)."""
         with self.engine.connect() as conn:
-            tree = MemoryTree(bytes(leaf) for leaf, in conn.execute(
-                select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin,
-                                                  SITE_ENTRIES.c.idx < size)
-                .order_by(SITE_ENTRIES.c.idx)))
-        if tree.size != size:
-            raise IntegrityFailure(f"{origin}: the hub holds {tree.size} of the {size} "
-                                   f"entries it cosigned; check the mirror (thread verify "
-                                   f"--policy POLICY)")
-        return [inclusion_proof(index, size, tree.subtree) for index in indexes]
+            return with_subtrees(compute, SiteRows(conn, origin).select_subtrees)
+
+    def map_proof(self, origin: str, size: int, aggregate_id: bytes
+                  ) -> tuple[Sub, MapProof] | None:
+        """The root of ``origin``'s subject map at ``size`` and a subject's proof in it, from
+        the map the hub stored when it cosigned that size (None if it did not)."""
+        with self.engine.connect() as conn:
+            return stored_map_proof(conn, origin, size, aggregate_id)
 
     @property
     def origins(self) -> list[str]:
@@ -475,12 +460,21 @@ class Mirror:
                          pending.size if pending is not None else 0, row.mirror_note)
 
     def _root_at(self, conn: Connection, origin: str, size: int) -> bytes:
-        tree = CompactRange()
-        tree.extend(bytes(leaf) for leaf, in conn.execute(
-            select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin,
-                                              SITE_ENTRIES.c.idx < size)
-            .order_by(SITE_ENTRIES.c.idx)))
-        return tree.root()
+        try:
+            return with_subtrees(lambda subtree: tree_root(size, subtree),
+                                 SiteRows(conn, origin).select_subtrees)
+        except IntegrityFailure:
+            return b""  # the hub's own rows are damaged: not the site's root either
+
+    def _backfill(self) -> None:
+        """Store the subtrees of sites mirrored before the hub kept them (once)."""
+        with self.engine.begin() as conn:
+            for origin, following in conn.execute(select(SITE_LOGS.c.origin,
+                                                         SITE_LOGS.c.next_range)):
+                size = CompactRange.from_bytes(following).size
+                if size >> NODE_FLOOR and not has_subtrees(conn, origin):
+                    _log.info("storing the subtrees of %s's %d mirrored entries", origin, size)
+                    backfill_subtrees(conn, origin, size)
 
     def _refuse(self, conn: Connection, origin: str, what: str, note: str | None,
                 detail: str) -> None:

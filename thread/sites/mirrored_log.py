@@ -4,12 +4,12 @@ entries the hub cosigned, so the library's own read models and queries (trace, g
 recall scope) answer over a site's events at the hub, each site in read models of its own.
 
 Only the cosigned entries are read (up to the mirror's size), never entries pending a
-checkpoint. The tree is kept in memory and extended with each new entry.
+checkpoint. Proofs are served from the subtrees the hub stored as the entries arrived
+(:mod:`thread.sites.mirror_index`), a few dozen rows whatever the site log's size.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from thread.domain.envelope import aggregate_id
 from thread.errors import UnknownSubject
-from thread.log.merkle import MemoryTree, consistency_proof, inclusion_proof
+from thread.log.merkle import consistency_proof, inclusion_proof, tree_root
 from thread.sites.mirror import SITE_ENTRIES, Mirror
 
 
@@ -38,8 +38,6 @@ class MirroredLog:
     def __init__(self, mirror: Mirror, origin: str) -> None:
         self.mirror = mirror
         self._origin = origin
-        self._tree = MemoryTree()
-        self._lock = threading.Lock()
 
     # EventLog
 
@@ -80,35 +78,22 @@ class MirroredLog:
     # LogTree
 
     def tree_head(self) -> tuple[int, bytes]:
-        tree = self._grown()
-        return tree.size, tree.root()
+        size = self.size()
+        return size, self.mirror.from_subtrees(self._origin,
+                                               lambda subtree: tree_root(size, subtree))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
-        return consistency_proof(size1, size2, self._grown().subtree)
+        return self.mirror.from_subtrees(self._origin, lambda subtree: consistency_proof(
+            size1, size2, subtree))
 
     def inclusion_proof(self, kind: str, key: str, version: int,
                         size: int | None = None) -> MirroredInclusion:
-        tree = self._grown()
-        size = tree.size if size is None else size
+        size = self.size() if size is None else size
         found = self.mirror.subject_entries(self._origin, aggregate_id(kind, key).bytes, size)
         if version > len(found):
             raise UnknownSubject(f"{kind} {key} has no version {version} in {self._origin}'s "
                                  f"log of {size} entries at the hub")
         index, _ = found[version - 1]
-        return MirroredInclusion(index, size, tree.subtree(0, index),
-                                 inclusion_proof(index, size, tree.subtree), tree.root(size))
-
-    def _grown(self) -> MemoryTree:
-        """The tree of the cosigned entries, extended with those mirrored since."""
-        with self._lock:
-            end = self.size()
-            if self._tree.size < end:
-                with self.mirror.engine.connect() as conn:
-                    for leaf, in conn.execute(
-                            select(SITE_ENTRIES.c.leaf)
-                            .where(SITE_ENTRIES.c.origin == self._origin,
-                                   SITE_ENTRIES.c.idx >= self._tree.size,
-                                   SITE_ENTRIES.c.idx < end)
-                            .order_by(SITE_ENTRIES.c.idx)):
-                        self._tree.append(bytes(leaf))
-            return self._tree
+        return self.mirror.from_subtrees(self._origin, lambda subtree: MirroredInclusion(
+            index, size, subtree(0, index), inclusion_proof(index, size, subtree),
+            tree_root(size, subtree)))

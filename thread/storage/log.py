@@ -9,7 +9,8 @@ perfect subtree lets any inclusion or consistency proof be served with about
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 from uuid import UUID
 
 from thread.errors import IntegrityFailure
@@ -19,6 +20,8 @@ from thread.log.merkle import CompactRange, Subtree, SubtreeHash, root
 #: leaves when a proof needs them: it cuts the rows an append writes from two per event
 #: to about one, for a few more leaf reads per proof.
 NODE_FLOOR = 4
+
+T = TypeVar("T")
 
 LEAVES_TABLE = "ledger_leaves"
 NODES_TABLE = "ledger_nodes"
@@ -130,3 +133,29 @@ def missing_subtree(level: int, index: int) -> IntegrityFailure:
         f"the Merkle log has no stored subtree at level {level}, index {index}; "
         f"its tables were changed"
     )
+
+
+def with_subtrees(compute: Callable[[SubtreeHash], T],
+                  select: Callable[[list[tuple[int, int]]], Mapping[tuple[int, int], bytes]]
+                  ) -> T:
+    """Run a proof computation with every stored subtree it needs read in one go.
+
+    Which subtrees a proof needs depends only on positions and sizes, so a dry run
+    lists them; one bulk read (``select``) then serves the real run.
+    """
+    wanted: list[tuple[int, int]] = []
+
+    def note(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return bytes(32)
+
+    compute(note)
+    known = select(wanted)
+
+    def stored(level: int, index: int) -> bytes:
+        try:
+            return known[(level, index)]
+        except KeyError:
+            raise missing_subtree(level, index) from None
+
+    return compute(stored)

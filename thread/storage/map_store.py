@@ -10,6 +10,7 @@ updated in place, like every other table of the ledger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from thread.log.subject_map import (
     BUCKET_DEPTH,
@@ -27,10 +28,25 @@ from thread.storage.recorder import LedgerRecorder
 _CHANGES_PAGE = 50_000
 
 
+class MapRows(Protocol):
+    """Where a stored map is read from: the ledger's store, or a site's map at the hub."""
+
+    def select_map_bucket(self, index: int, size: int) -> list[Head]: ...
+
+    def select_map_buckets(self, indexes: Sequence[int], size: int
+                           ) -> dict[int, list[Head]]: ...
+
+    def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
+                         ) -> dict[tuple[int, int], Sub]: ...
+
+    def select_map_groups(self, depth: int, groups: Sequence[int], size: int
+                          ) -> dict[int, Sub]: ...
+
+
 class StoredMap:
     """The stored map as of checkpoint ``size``, with what is known of it in memory."""
 
-    def __init__(self, store: LedgerRecorder, size: int,
+    def __init__(self, store: MapRows, size: int,
                  known: dict[int, Sub] | None = None,
                  expanded: set[tuple[int, int]] | None = None, *,
                  complete: bool = False) -> None:
@@ -102,7 +118,7 @@ def changed_heads(store: LedgerRecorder, start: int, end: int) -> list[Head]:
     return list(latest.values())
 
 
-def stored_proof(store: LedgerRecorder, size: int, aggregate_id: bytes) -> MapProof:
+def stored_proof(store: MapRows, size: int, aggregate_id: bytes) -> MapProof:
     """The map proof of a subject at the checkpoint of ``size``, from the stored map."""
     key = subject_key(aggregate_id)
     wanted = [(depth, first + offset)

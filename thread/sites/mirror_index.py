@@ -1,0 +1,225 @@
+"""What lets the hub prove a site's entries without reading the site's whole log.
+
+The hub keeps, beside each site's mirrored entries, what the ledger keeps beside
+its own log: every perfect subtree of the site's tree from level 4 up
+(:mod:`thread.storage.log`), written as entries arrive, and the site's subject map
+at each size it cosigns, advanced from the map at the size before by the heads the
+new entries moved (:func:`~thread.log.subject_map.advance`, rows as
+:mod:`thread.storage.map_store` keeps them). An inclusion or consistency proof then
+reads about 2 log2 n rows, and a part's map proof a bucket and the subtrees above it,
+however long the site's log. Nothing here is trusted: a proof served from these rows
+is checked against the root the site signed before a dossier carries it, and
+``thread verify --policy`` derives the subtrees again from the entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+
+from thread.log.merkle import CompactRange, Subtree
+from thread.log.subject_map import (
+    BUCKET_DEPTH,
+    EMPTY_SUB,
+    STRIDE,
+    Head,
+    MapProof,
+    Sub,
+    advance,
+    bucket_bounds,
+    index_at,
+    subject_key,
+)
+from thread.sites.mirror_tables import (
+    SITE_ENTRIES,
+    SITE_MAP_HEADS,
+    SITE_MAP_NODES,
+    SITE_MAPS,
+    SITE_NODES,
+)
+from thread.storage.log import NODE_FLOOR, from_leaves, node_rows, stored_as_node
+from thread.storage.map_store import StoredMap, stored_proof
+
+#: Keys or ranges asked for in one statement.
+_CHUNK = 200
+#: Entries read at a time when subtrees or heads are derived from many entries.
+_PAGE = 20_000
+
+
+class SiteRows:
+    """One site's stored subtrees and subject map in the hub's database, read on ``conn``."""
+
+    def __init__(self, conn: Connection, origin: str) -> None:
+        self._conn = conn
+        self._origin = origin
+
+    # The tree
+
+    def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Hashes of the subtrees ``(level, index)``: stored from level 4 up, hashed from the
+        entries' leaves below (missing ones left out)."""
+        found: dict[tuple[int, int], bytes] = {}
+        levels: dict[int, list[int]] = {}
+        for level, index in keys:
+            if stored_as_node(level):
+                levels.setdefault(level, []).append(index)
+        nodes = SITE_NODES.c
+        for level, indexes in levels.items():
+            for start in range(0, len(indexes), _CHUNK):
+                chunk = indexes[start:start + _CHUNK]
+                found.update(((level, int(idx)), bytes(digest)) for idx, digest in
+                             self._conn.execute(select(nodes.idx, nodes.hash).where(
+                                 nodes.origin == self._origin, nodes.level == level,
+                                 nodes.idx.in_(chunk))))
+        entries = SITE_ENTRIES.c
+        for level, index in keys:
+            if stored_as_node(level):
+                continue
+            low, count = index << level, 1 << level
+            leaves = [bytes(leaf) for leaf, in self._conn.execute(
+                select(entries.leaf).where(entries.origin == self._origin, entries.idx >= low,
+                                           entries.idx < low + count).order_by(entries.idx))]
+            if len(leaves) == count:
+                found[(level, index)] = leaves[0] if level == 0 else from_leaves(
+                    level, index, leaves)
+        return found
+
+    # The subject map (thread.storage.map_store.MapRows)
+
+    def mapped_at_or_before(self, size: int) -> int | None:
+        """The largest size at or below ``size`` at which the map is stored."""
+        found = self._conn.execute(select(func.max(SITE_MAPS.c.size)).where(
+            SITE_MAPS.c.origin == self._origin, SITE_MAPS.c.size <= size)).scalar()
+        return None if found is None else int(found)
+
+    def select_map_bucket(self, index: int, size: int) -> list[Head]:
+        return self.select_map_buckets([index], size).get(index, [])
+
+    def select_map_buckets(self, indexes: Sequence[int], size: int) -> dict[int, list[Head]]:
+        heads = SITE_MAP_HEADS.c
+        found: dict[int, dict[bytes, Head]] = {}
+        for start in range(0, len(indexes), _CHUNK):
+            ranges = [bucket_bounds(index) for index in indexes[start:start + _CHUNK]]
+            for key, version, head in self._conn.execute(
+                    select(heads.key, heads.version, heads.head)
+                    .where(heads.origin == self._origin, heads.size <= size,
+                           or_(*(and_(heads.key >= low, heads.key < high)
+                                 for low, high in ranges)))
+                    .order_by(heads.key, heads.size)):
+                key = bytes(key)
+                found.setdefault(index_at(key, BUCKET_DEPTH), {})[key] = Head(
+                    key, int(version), bytes(head))
+        return {index: sorted(heads.values()) for index, heads in found.items()}
+
+    def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
+                         ) -> dict[tuple[int, int], Sub]:
+        by_depth: dict[int, list[int]] = {}
+        for depth, index in keys:
+            by_depth.setdefault(depth, []).append(index)
+        found: dict[tuple[int, int], Sub] = {}
+        nodes = SITE_MAP_NODES.c
+        for depth, indexes in by_depth.items():
+            for start in range(0, len(indexes), _CHUNK):
+                for index, digest, subjects in self._conn.execute(
+                        select(nodes.idx, nodes.hash, nodes.subjects)
+                        .where(nodes.origin == self._origin, nodes.depth == depth,
+                               nodes.idx.in_(indexes[start:start + _CHUNK]),
+                               nodes.size <= size)
+                        .order_by(nodes.idx, nodes.size)):
+                    found[(depth, int(index))] = Sub(bytes(digest), int(subjects))
+        return {key: sub for key, sub in found.items() if sub.subjects}
+
+    def select_map_groups(self, depth: int, groups: Sequence[int], size: int
+                          ) -> dict[int, Sub]:
+        wanted = [(group << STRIDE) + offset for group in groups
+                  for offset in range(1 << STRIDE)]
+        return {index: sub for (_, index), sub in
+                self.select_map_nodes([(depth, index) for index in wanted], size).items()}
+
+    def changed_heads(self, start: int, end: int) -> list[Head]:
+        """Each subject's latest head among the entries from ``start`` to ``end``."""
+        entries = SITE_ENTRIES.c
+        latest: dict[bytes, tuple[int, bytes]] = {}
+        for low in range(start, end, _PAGE):
+            for subject, version, leaf in self._conn.execute(
+                    select(entries.subject, entries.version, entries.leaf)
+                    .where(entries.origin == self._origin, entries.idx >= low,
+                           entries.idx < min(end, low + _PAGE), entries.subject != b"")
+                    .order_by(entries.idx)):
+                latest[bytes(subject)] = (int(version), bytes(leaf))
+        return [Head(subject_key(subject), version, leaf)
+                for subject, (version, leaf) in latest.items()]
+
+
+def store_subtrees(conn: Connection, origin: str, completed: Iterable[Subtree]) -> None:
+    """Store the perfect subtrees (from level 4 up) that entries just added complete."""
+    rows = [{"origin": origin, "level": level, "idx": index, "hash": digest}
+            for level, index, digest in node_rows(list(completed))]
+    if rows:
+        conn.execute(insert(SITE_NODES), rows)
+
+
+def drop_subtrees_after(conn: Connection, origin: str, size: int) -> None:
+    """Forget the stored subtrees that reach past the first ``size`` entries (entries that
+    were dropped)."""
+    nodes = SITE_NODES.c
+    conn.execute(delete(SITE_NODES).where(nodes.origin == origin, or_(*(
+        and_(nodes.level == level, nodes.idx >= size >> level)
+        for level in range(NODE_FLOOR, 64)))))
+
+
+def backfill_subtrees(conn: Connection, origin: str, size: int) -> None:
+    """Store the subtrees of a site's first ``size`` entries, for a hub database written
+    before the hub kept them (read once, a page at a time)."""
+    tree = CompactRange()
+    entries = SITE_ENTRIES.c
+    for low in range(0, size, _PAGE):
+        leaves = [bytes(leaf) for leaf, in conn.execute(
+            select(entries.leaf).where(entries.origin == origin, entries.idx >= low,
+                                       entries.idx < min(size, low + _PAGE))
+            .order_by(entries.idx))]
+        if len(leaves) != min(size, low + _PAGE) - low:
+            return  # entries missing: the mirror check names it; proofs will fail to verify
+        store_subtrees(conn, origin, tree.extend(leaves, from_level=NODE_FLOOR))
+
+
+def has_subtrees(conn: Connection, origin: str) -> bool:
+    """Whether any subtree of the site is stored."""
+    return conn.execute(select(SITE_NODES.c.idx).where(SITE_NODES.c.origin == origin)
+                        .limit(1)).first() is not None
+
+
+def advance_map(conn: Connection, origin: str, size: int) -> Sub:
+    """Derive and store the site's subject map at ``size`` (its first ``size`` entries, all
+    held): from the map at the latest size stored below it and the heads the entries in
+    between moved, or from the empty map and every entry when none is stored (a hub
+    database written before the hub kept maps). Returns its root."""
+    rows = SiteRows(conn, origin)
+    base = rows.mapped_at_or_before(size) or 0
+    view = StoredMap(rows, base)
+    if base == size:
+        return view.nodes(0, [0]).get(0, EMPTY_SUB)
+    update = advance(view, rows.changed_heads(base, size))
+    if update.heads:
+        conn.execute(insert(SITE_MAP_HEADS), [
+            {"origin": origin, "key": head.key, "size": size, "version": head.version,
+             "head": head.head} for head in update.heads])
+    if update.nodes:
+        conn.execute(insert(SITE_MAP_NODES), [
+            {"origin": origin, "depth": depth, "idx": index, "size": size, "hash": sub.hash,
+             "subjects": sub.subjects} for (depth, index), sub in update.nodes.items()])
+    conn.execute(insert(SITE_MAPS).values(origin=origin, size=size))
+    return update.root
+
+
+def stored_map_proof(conn: Connection, origin: str, size: int, aggregate_id: bytes
+                     ) -> tuple[Sub, MapProof] | None:
+    """The site's map root at ``size`` and the proof of a subject in it, from the stored map
+    (None if the hub did not store the map at exactly that size)."""
+    rows = SiteRows(conn, origin)
+    if rows.mapped_at_or_before(size) != size:
+        return None
+    root = rows.select_map_nodes([(0, 0)], size).get((0, 0), EMPTY_SUB)
+    return root, stored_proof(rows, size, aggregate_id)
+

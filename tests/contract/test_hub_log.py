@@ -23,7 +23,7 @@ from thread.errors import ConfigurationError, IntegrityFailure
 from thread.log.checkpoint import Checkpoint, generate_signer, verify_checkpoint
 from thread.log.cosignature import cosignatures, generate_cosigner
 from thread.log.merkle import leaf_hash
-from thread.log.subject_map import subject_key
+from thread.log.subject_map import find_map_line, subject_key
 from thread.log.tlog_proof import TlogProof
 from thread.log.trust_policy import TrustPolicy
 from thread.sites.hub_dossier import HubDossierError, hub_dossier_of, verify_hub_dossier
@@ -404,3 +404,36 @@ def test_a_hub_database_from_before_stored_subtrees_and_maps_still_proves_and_ca
     assert [(s.versions, s.complete) for s in later.sites] == [(3, True), (1, True)]
     ledger.close()
     reopened.close()
+
+
+def test_the_site_map_the_hub_stores_at_each_cosigned_size_is_the_one_the_site_signed(
+        ledger_url: str, clock: Clock, tmp_path: Path) -> None:
+    """A site mirrored in five rounds, the hub reopened (what it knew of the map forgotten)
+    after the second, and in the fourth a forged batch of entries dropped (with the subtrees
+    stored for them) before the real ones: at every size it cosigned, the root of the map
+    it stored is the one on the site checkpoint's map line, and the mirror check holds."""
+    plant = Site(tmp_path / "plant.db", clock, origin=PLANT_1)
+    mirror = Mirror(ledger_url, cosigner_key=HUB_KEY, sites={PLANT_1: plant.verifier})
+    for round_ in range(5):
+        plant.write(3 + round_)
+        plant.ledger.record(f.Quarantined(serial="SN-1", reason=f"round {round_}"))
+        size, note = plant.ledger.count(), plant.ledger.checkpoint(plant.signer)
+        if round_ == 2:
+            mirror.close()
+            mirror = Mirror(ledger_url, cosigner_key=HUB_KEY, sites={PLANT_1: plant.verifier})
+        if round_ == 3:
+            held = mirror.state(PLANT_1).mirror_size
+            mirror.add_checkpoint(note, plant.ledger.consistency_proof(held, size))
+            forged = [b"DTL\x01forged %d" % n for n in range(size - held)]
+            assert mirror.add_entries(PLANT_1, held, forged).mirror_size == held
+            assert [r.what for r in mirror.refusals(PLANT_1)] == ["forged entries"]
+        _mirror(mirror, plant)
+        assert mirror.state(PLANT_1).mirror_size == size
+        signed = find_map_line(Checkpoint.parse(note[:note.rfind("\n\n") + 1]).extensions)
+        stored = mirror.map_proof(PLANT_1, size, aggregate_id("part", "SN-1").bytes)
+        assert stored is not None and signed is not None
+        assert stored[0] == signed
+    policy = TrustPolicy.parse(f"log {plant.verifier}\nwitness hub {HUB_VKEY}\nquorum hub\n"
+                               .encode())
+    assert [c.problems for c in check_mirrors(mirror, policy)] == [()]
+    mirror.close()

@@ -60,11 +60,13 @@ from thread.sites.mirror_index import (
     backfill_subtrees,
     drop_subtrees_after,
     has_subtrees,
+    insert_rows,
     store_subtrees,
     stored_map_proof,
 )
 from thread.sites.mirror_tables import SITE_ENTRIES, SITE_LOGS, SITE_REFUSALS, metadata
-from thread.storage.log import NODE_FLOOR, T, with_subtrees
+from thread.storage.log import NODE_FLOOR, T, TreeLog, with_subtrees
+from thread.storage.map_store import MapCache
 
 if TYPE_CHECKING:
     from thread.ledger import Ledger
@@ -129,6 +131,12 @@ class Mirror:
         #: checkpoint, their lines added to the hub's mirror note.
         self.witnesses = tuple(witnesses)
         self._witnessed: dict[tuple[str, str], int] = {}
+        #: What is known of each site's subject map between checkpoints, the heads its
+        #: entries moved since (as they were stored), and the maps the stage in progress
+        #: advanced (known from the commit on).
+        self._maps: dict[str, MapCache] = {}
+        self._moved: dict[str, TreeLog] = {}
+        self._advancing: list[tuple[str, MapCache, int]] = []
 
     @classmethod
     def beside(cls, ledger: Ledger, *, cosigner_key: str = "",
@@ -220,7 +228,9 @@ class Mirror:
                 select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.leaf)
                 .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.idx >= start,
                        SITE_ENTRIES.c.idx < min(following.size, start + len(entries))))}
-            rows = []
+            rows: list[tuple[object, ...]] = []
+            heads: list[tuple[bytes, int]] = []  # each entry's subject and version
+            leaves: list[bytes] = []
             completed: list[Subtree] = []
             for idx, canonical in enumerate(entries, start=start):
                 leaf = leaf_hash(canonical)
@@ -234,12 +244,17 @@ class Mirror:
                     break  # nothing signed covers it yet
                 completed += following.append(leaf)
                 subject, version, topic = heading(canonical) or (b"", 0, "")
-                rows.append({"origin": origin, "idx": idx, "leaf": leaf,
-                             "canonical": canonical, "subject": subject, "version": version,
-                             "topic": topic})
+                rows.append((origin, idx, leaf, canonical, subject, version, topic))
+                heads.append((subject, version))
+                leaves.append(leaf)
             if rows:
-                _insert_entries(conn, rows)
+                insert_rows(conn, SITE_ENTRIES, rows)
                 store_subtrees(conn, origin, completed)
+                moved = self._moved.setdefault(origin, TreeLog())
+                if all(subject for subject, _ in heads):  # every entry an event
+                    moved.appended(following.size - len(leaves), heads, leaves)
+                else:
+                    moved.forget()
                 conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
                              .values(next_range=following.to_bytes()))
             self._commit_if_complete(conn, origin)
@@ -258,6 +273,7 @@ class Mirror:
             conn.execute(delete(SITE_ENTRIES).where(SITE_ENTRIES.c.origin == origin,
                                                     SITE_ENTRIES.c.idx >= mirror_size))
             drop_subtrees_after(conn, origin, mirror_size)
+            self._moved.pop(origin, None)
             conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin)
                          .values(next_range=row.mirror_range, pending_note=None))
             self._record(conn, origin, "forged entries", row.pending_note,
@@ -271,7 +287,9 @@ class Mirror:
         conn.execute(update(SITE_LOGS).where(SITE_LOGS.c.origin == origin).values(
             mirror_size=pending.size, mirror_note=cosigned, mirror_range=row.next_range,
             pending_note=None))
-        advance_map(conn, origin, pending.size)
+        cache = self._maps.setdefault(origin, MapCache())
+        advance_map(conn, origin, pending.size, cache, self._moved.get(origin))
+        self._advancing.append((origin, cache, pending.size))
 
     def _witness(self, state: SiteState) -> SiteState:
         """Ask each witness to cosign the checkpoint just mirrored and add its lines to the
@@ -359,12 +377,13 @@ class Mirror:
                         ) -> list[tuple[int, bytes]]:
         """The mirrored entries of ``origin`` below ``size`` that are events of
         ``subject`` (an aggregate id), with their indexes, in version order."""
+        # By the subject's index alone: with a bound on idx in the query too, SQLite reads
+        # the site's entries up to the bound by the primary key instead.
         with self.engine.connect() as conn:
             return [(int(idx), bytes(canonical)) for idx, canonical in conn.execute(
                 select(SITE_ENTRIES.c.idx, SITE_ENTRIES.c.canonical)
-                .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.subject == subject,
-                       SITE_ENTRIES.c.idx < size)
-                .order_by(SITE_ENTRIES.c.version))]
+                .where(SITE_ENTRIES.c.origin == origin, SITE_ENTRIES.c.subject == subject)
+                .order_by(SITE_ENTRIES.c.version)) if idx < size]
 
     def heads(self, origin: str, size: int) -> list[Head]:
         """Every subject's head in the first ``size`` mirrored entries of ``origin`` (its
@@ -485,16 +504,28 @@ class Mirror:
     def _stage(self) -> Iterator[Connection]:
         """One stage's transaction; a refusal in it rolls it back, is recorded in a
         transaction of its own, and raised as :class:`SiteRefused`."""
+        advancing: list[tuple[str, MapCache, int]] = []
+        self._advancing = advancing
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except _Refusing as refusing:
+        except BaseException as error:
+            for _, cache, _ in advancing:
+                cache.forget()
+            for moved in self._moved.values():
+                moved.forget()
+            if not isinstance(error, _Refusing):
+                raise
+            refusing = error
             with self.engine.begin() as conn:
                 self._row(conn, refusing.origin)
                 self._record(conn, refusing.origin, refusing.what, refusing.note,
                              refusing.detail)
             raise SiteRefused(f"{refusing.origin}: {refusing.detail}",
                               what=refusing.what) from None
+        for origin, cache, size in advancing:
+            cache.advanced(size)
+            self._moved.setdefault(origin, TreeLog()).mapped(size)
 
     def _record(self, conn: Connection, origin: str, what: str, note: str | None,
                 detail: str) -> None:
@@ -503,19 +534,6 @@ class Mirror:
                                                   detail=detail, note=note))
         if self._alert is not None:
             self._alert(Refusal(origin, at, what, detail))
-
-
-def _insert_entries(conn: Connection, rows: list[dict[str, object]]) -> None:
-    """Store mirrored entries in the stage's transaction: with COPY on PostgreSQL (several
-    times faster than an INSERT per row), else one executemany INSERT."""
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(SITE_ENTRIES), rows)
-        return
-    columns = [column.name for column in SITE_ENTRIES.columns]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {SITE_ENTRIES.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
 
 
 @dataclass(frozen=True)

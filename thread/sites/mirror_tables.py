@@ -66,6 +66,8 @@ SITE_MAPS = Table(
 SITE_MAP_HEADS = Table(
     "hub_site_map_heads", metadata,
     Column("origin", String(255), primary_key=True),
+    # The key's first 20 bits (its bucket in the map): a bucket's heads are read together.
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
     Column("key", LargeBinary, primary_key=True),
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),

@@ -84,7 +84,7 @@ class MapCache:
         self._expanded: set[tuple[int, int]] = set()
         self._complete = False  # followed the map from the empty one
 
-    def view(self, store: LedgerRecorder, size: int) -> StoredMap:
+    def view(self, store: MapRows, size: int) -> StoredMap:
         """The stored map at ``size``; what is known is dropped if the map moved elsewhere."""
         if size != self.size:
             self.forget()

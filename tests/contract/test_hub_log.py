@@ -10,10 +10,12 @@ import base64
 import json
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import Clock, bearing, inspection, raw_sql, stored_bytes
+from sqlalchemy import event
 from test_site_mirror import HUB_KEY, HUB_VKEY, Site, _mirror
 
 import thread
@@ -436,4 +438,38 @@ def test_the_site_map_the_hub_stores_at_each_cosigned_size_is_the_one_the_site_s
     policy = TrustPolicy.parse(f"log {plant.verifier}\nwitness hub {HUB_VKEY}\nquorum hub\n"
                                .encode())
     assert [c.problems for c in check_mirrors(mirror, policy)] == [()]
+    mirror.close()
+
+
+def test_a_hub_dossier_finds_every_row_by_key_on_sqlite(clock: Clock, tmp_path: Path) -> None:
+    """Every statement the hub's mirror runs on the tables that grow with a site's log, for a
+    dossier and while it mirrors a checkpoint, is planned by SQLite to find its rows by a
+    key (no scan, no search on the site alone): what keeps a dossier's cost from growing
+    with the site's log."""
+    url = str(tmp_path / "hub.db")
+    plants, ledger, mirror, _ = _made_late_at_a_long_site(url, clock, tmp_path)
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: object,
+             context: object, executemany: bool) -> None:
+        if not executemany and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append((statement, parameters))
+
+    event.listen(mirror.engine, "before_cursor_execute", seen)
+    hub_dossier_of(ledger, mirror, "C-1")
+    plants[0].ledger.record(f.Quarantined(serial="C-1", reason="field return"))
+    _forward_all(mirror, plants[:1])
+    event.remove(mirror.engine, "before_cursor_execute", seen)
+    plans = []
+    with sqlite3.connect(url) as database:
+        for statement, parameters in statements:
+            plan = " / ".join(row[3] for row in database.execute(
+                "EXPLAIN QUERY PLAN " + statement, parameters))  # type: ignore[arg-type]
+            if any(f"hub_site_{table}" in plan for table in ("entries", "nodes", "map_")):
+                plans.append(plan)  # the tables that grow with a site's log
+    assert len(plans) > 10
+    for plan in plans:
+        # Not the site alone, nor the site from its first row up to a bound.
+        assert "SCAN " not in plan and not re.search(r"\(origin=\?( AND \w+<\?)?\)", plan), plan
+    ledger.close()
     mirror.close()

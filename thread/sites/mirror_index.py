@@ -14,9 +14,21 @@ is checked against the root the site signed before a dossier carries it, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    union_all,
+)
 
 from thread.log.merkle import CompactRange, Subtree
 from thread.log.subject_map import (
@@ -46,6 +58,13 @@ _CHUNK = 200
 _PAGE = 20_000
 
 
+_NODE = SITE_MAP_NODES.c
+_LATEST_NODE = (select(_NODE.hash, _NODE.subjects)
+                .where(_NODE.origin == bindparam("origin"), _NODE.depth == bindparam("depth"),
+                       _NODE.idx == bindparam("idx"), _NODE.size <= bindparam("size"))
+                .order_by(_NODE.size.desc()).limit(1))
+
+
 class SiteRows:
     """One site's stored subtrees and subject map in the hub's database, read on ``conn``."""
 
@@ -58,19 +77,13 @@ class SiteRows:
     def select_subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Hashes of the subtrees ``(level, index)``: stored from level 4 up, hashed from the
         entries' leaves below (missing ones left out)."""
-        found: dict[tuple[int, int], bytes] = {}
-        levels: dict[int, list[int]] = {}
-        for level, index in keys:
-            if stored_as_node(level):
-                levels.setdefault(level, []).append(index)
         nodes = SITE_NODES.c
-        for level, indexes in levels.items():
-            for start in range(0, len(indexes), _CHUNK):
-                chunk = indexes[start:start + _CHUNK]
-                found.update(((level, int(idx)), bytes(digest)) for idx, digest in
-                             self._conn.execute(select(nodes.idx, nodes.hash).where(
-                                 nodes.origin == self._origin, nodes.level == level,
-                                 nodes.idx.in_(chunk))))
+        found: dict[tuple[int, int], bytes] = {
+            (int(level), int(idx)): bytes(digest) for level, idx, digest in _by_level(
+                self._conn, lambda level, indexes: select(nodes.level, nodes.idx, nodes.hash)
+                .where(nodes.origin == self._origin, nodes.level == level,
+                       nodes.idx.in_(indexes)),
+                [key for key in keys if stored_as_node(key[0])], ())}
         below = [(level, index) for level, index in keys if not stored_as_node(level)]
         positions = sorted({position for level, index in below
                             for position in range(index << level, (index + 1) << level)})
@@ -113,20 +126,25 @@ class SiteRows:
 
     def select_map_nodes(self, keys: Sequence[tuple[int, int]], size: int
                          ) -> dict[tuple[int, int], Sub]:
-        by_depth: dict[int, list[int]] = {}
-        for depth, index in keys:
-            by_depth.setdefault(depth, []).append(index)
-        found: dict[tuple[int, int], Sub] = {}
+        # The subtrees at the buckets' depth change seldom: each one's rows are read and the
+        # last at or before ``size`` kept. Those above change at nearly every checkpoint:
+        # each one's latest row is asked for alone.
         nodes = SITE_MAP_NODES.c
-        for depth, indexes in by_depth.items():
-            for start in range(0, len(indexes), _CHUNK):
-                for index, digest, subjects in self._conn.execute(
-                        select(nodes.idx, nodes.hash, nodes.subjects)
-                        .where(nodes.origin == self._origin, nodes.depth == depth,
-                               nodes.idx.in_(indexes[start:start + _CHUNK]),
-                               nodes.size <= size)
-                        .order_by(nodes.idx, nodes.size)):
-                    found[(depth, int(index))] = Sub(bytes(digest), int(subjects))
+        found: dict[tuple[int, int], Sub] = {}
+        deep = [key for key in keys if key[0] == BUCKET_DEPTH]
+        for depth, index, digest, subjects, _ in _by_level(
+                self._conn, lambda depth, indexes: select(
+                    nodes.depth, nodes.idx, nodes.hash, nodes.subjects, nodes.size)
+                .where(nodes.origin == self._origin, nodes.depth == depth,
+                       nodes.idx.in_(indexes), nodes.size <= size),
+                deep, ("depth", "idx", "size")):
+            found[(int(depth), int(index))] = Sub(bytes(digest), int(subjects))
+        for depth, index in keys:
+            if depth != BUCKET_DEPTH:
+                row = self._conn.execute(_LATEST_NODE, {"origin": self._origin, "depth": depth,
+                                                        "idx": index, "size": size}).first()
+                if row is not None:
+                    found[(depth, index)] = Sub(bytes(row[0]), int(row[1]))
         return {key: sub for key, sub in found.items() if sub.subjects}
 
     def select_map_groups(self, depth: int, groups: Sequence[int], size: int
@@ -149,6 +167,21 @@ class SiteRows:
                 latest[bytes(subject)] = (int(version), bytes(leaf))
         return [Head(subject_key(subject), version, leaf)
                 for subject, (version, leaf) in latest.items()]
+
+
+def _by_level(conn: Connection, rows_at: Callable[[int, list[int]], Select[Any]],
+              keys: Sequence[tuple[int, int]], order: Sequence[str]) -> Iterator[Any]:
+    """The rows at the (level, index) ``keys``, ``rows_at`` giving the query of one level's
+    indexes: one statement for several levels (a UNION ALL, so that each part is found by
+    the primary key: SQLite scans the site's rows for an OR or a row-value IN)."""
+    by_level: dict[int, list[int]] = {}
+    for key_level, key_index in keys:
+        by_level.setdefault(key_level, []).append(key_index)
+    parts = [rows_at(key_level, indexes[start:start + _CHUNK])
+             for key_level, indexes in sorted(by_level.items())
+             for start in range(0, len(indexes), _CHUNK)]
+    for start in range(0, len(parts), 8):
+        yield from conn.execute(union_all(*parts[start:start + 8]).order_by(*order))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[object, ...]]) -> None:

@@ -373,9 +373,10 @@ def test_the_hub_serves_no_proof_from_a_changed_subtree_or_map_row(
 def test_a_hub_database_from_before_stored_subtrees_and_maps_still_proves_and_catches_up(
         ledger_url: str, clock: Clock, tmp_path: Path) -> None:
     """The hub's subtree and map tables dropped by raw SQL, as a hub database written by an
-    earlier version has none: reopened, the hub stores the subtrees again, writes the same
-    dossier (the map built from the entries this once), and stores the map from the next
-    checkpoint it cosigns on."""
+    earlier version has none: read as it is, the same dossier comes from the entries alone;
+    reopened to mirror, the hub stores the subtrees again, writes the same dossier (the map
+    built from the entries this once), and stores the map from the next checkpoint it
+    cosigns on."""
     plants, ledger, mirror, data = _made_late_at_a_long_site(ledger_url, clock, tmp_path)
     mirror.close()
     stored = raw_sql(ledger_url, "SELECT level, idx, hash FROM hub_site_nodes WHERE origin = ? "
@@ -384,6 +385,9 @@ def test_a_hub_database_from_before_stored_subtrees_and_maps_still_proves_and_ca
     for table in ("hub_site_nodes", "hub_site_maps", "hub_site_map_heads",
                   "hub_site_map_nodes"):
         raw_sql(ledger_url, f"DROP TABLE {table}")
+    reader = Mirror(ledger_url, cosigner_key="", sites={}, create=False)
+    assert hub_dossier_of(ledger, reader, "C-1") == data  # read as it was: from the entries
+    reader.close()
     reopened = Mirror(ledger_url, cosigner_key=HUB_KEY,
                       sites={plant.ledger.origin: plant.verifier for plant in plants})
     assert raw_sql(ledger_url, "SELECT level, idx, hash FROM hub_site_nodes WHERE origin = ? "

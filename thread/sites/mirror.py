@@ -42,6 +42,7 @@ from thread.log.checkpoint import Checkpoint, CheckpointError, open_note, verify
 from thread.log.cosignature import cosign
 from thread.log.merkle import (
     CompactRange,
+    MemoryTree,
     ProofError,
     Subtree,
     SubtreeHash,
@@ -64,7 +65,13 @@ from thread.sites.mirror_index import (
     store_subtrees,
     stored_map_proof,
 )
-from thread.sites.mirror_tables import SITE_ENTRIES, SITE_LOGS, SITE_REFUSALS, metadata
+from thread.sites.mirror_tables import (
+    SITE_ENTRIES,
+    SITE_LOGS,
+    SITE_NODES,
+    SITE_REFUSALS,
+    metadata,
+)
 from thread.storage.log import NODE_FLOOR, T, TreeLog, with_subtrees
 from thread.storage.map_store import MapCache
 
@@ -117,6 +124,10 @@ class Mirror:
         #: Whether the database holds a hub's tables; a reader (``create=False``) of a
         #: database that is no hub's sees no site and writes nothing.
         self.held = create or inspect(self.engine).has_table(SITE_LOGS.name)
+        #: Whether it keeps the sites' subtrees and maps (a hub database an earlier version
+        #: wrote has none until the hub opens it to mirror again; read, it is proved from
+        #: the entries alone, as that version did).
+        self.indexed = create or (self.held and inspect(self.engine).has_table(SITE_NODES.name))
         if create:
             try:
                 metadata.create_all(self.engine)
@@ -419,12 +430,18 @@ class Mirror:
         """Run a proof computation over ``origin``'s tree, on the subtrees the hub stored
         (read in one go; a missing one raises)."""
         with self.engine.connect() as conn:
+            if not self.indexed:
+                return compute(MemoryTree(bytes(leaf) for leaf, in conn.execute(
+                    select(SITE_ENTRIES.c.leaf).where(SITE_ENTRIES.c.origin == origin)
+                    .order_by(SITE_ENTRIES.c.idx))).subtree)
             return with_subtrees(compute, SiteRows(conn, origin).select_subtrees)
 
     def map_proof(self, origin: str, size: int, aggregate_id: bytes
                   ) -> tuple[Sub, MapProof] | None:
         """The root of ``origin``'s subject map at ``size`` and a subject's proof in it, from
         the map the hub stored when it cosigned that size (None if it did not)."""
+        if not self.indexed:
+            return None
         with self.engine.connect() as conn:
             return stored_map_proof(conn, origin, size, aggregate_id)
 

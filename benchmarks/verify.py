@@ -124,7 +124,7 @@ def without_map() -> Iterator[None]:
     baseline for the map's cost."""
     saved = (ledger_module.advance, ledger_module.changed_heads)
     ledger_module.advance = lambda view, changes, **_: MapUpdate(EMPTY_SUB, (), {})
-    ledger_module.changed_heads = lambda store, start, end: []
+    ledger_module.changed_heads = lambda store, start, end, **_: []
     try:
         yield
     finally:

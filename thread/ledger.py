@@ -59,7 +59,7 @@ from thread.log.merkle import (
     leaf_hash,
     tree_root,
 )
-from thread.log.subject_map import advance, last_mapped, map_line
+from thread.log.subject_map import MapUpdate, advance, last_mapped, map_line
 from thread.log.verify import verify_consistency
 from thread.storage.log import with_subtrees
 from thread.storage.map_store import MapCache, changed_heads
@@ -109,6 +109,22 @@ TimeAxis = Literal["recorded", "occurred"]
 MAX_ATTEMPTS = 12
 #: After a batch lost to another writer, batches take the write lock first for this long.
 CONTENDED_SECONDS = 1.0
+#: A checkpoint whose subject map lags the log by at least this many leaves (a ledger
+#: signed before maps, or signed seldom) first derives the map of the log as it stands
+#: without the write lock, so that writers wait only for the leaves appended meanwhile.
+MAP_AHEAD = 50_000
+
+
+@dataclass
+class _MapAhead:
+    """The subject map derived outside the write lock: from the map at ``base`` to the log
+    of ``size`` leaves (tree root ``root``), and what is known of it."""
+
+    base: int
+    size: int
+    root: bytes
+    update: MapUpdate
+    cache: MapCache
 
 
 def _nfc(key: str) -> str:
@@ -949,33 +965,36 @@ class Ledger:
         """Sign the current tree head as a C2SP checkpoint note, store it and return it.
 
         The ledger never signs a head that is not consistent with its latest
-        checkpoint, so a rollback or a rewrite cannot be blessed afterwards.
+        checkpoint, so a rollback or a rewrite cannot be blessed afterwards. When the
+        subject map lags far behind the log, it is first derived for the log as it stands,
+        without the write lock, and that size signed too (see :data:`MAP_AHEAD`).
         """
         origin = self._fix_origin()
+        ahead = self._map_ahead()
         try:
             with self._lock, self.store.locked():  # no one appends or signs meanwhile
                 size, head = self.tree_head()
                 stored = self.store.select_checkpoints()
                 if stored:
                     last_size, last_note = stored[-1]
-                    last = Checkpoint.from_note(last_note)
-                    if last_size == size and last.root == head:
+                    if last_size == size and Checkpoint.from_note(last_note).root == head:
                         return last_note
-                    try:
-                        verify_consistency(last.size, size, last.root, head,
-                                           self.consistency_proof(last.size, size)
-                                           if last.size <= size else [])
-                    except IntegrityFailure as error:
-                        raise IntegrityFailure(
-                            f"refusing to sign tree size {size}: it is not an extension of the "
-                            f"checkpoint at size {last.size} ({error})"
-                        ) from None
                 mapped = last_mapped(stored)
-                update = advance(self._map.view(self.store, mapped), changed_heads(
-                    self.store, mapped, size))
-                note = sign_note(Checkpoint(origin, size, head, (map_line(update.root),)).body(),
-                                 signer_key)
-                self.store.insert_checkpoint(size, note, update.heads, update.nodes)
+                if ahead is not None and ahead.base == mapped and ahead.size <= size:
+                    self._map = ahead.cache  # no one mapped meanwhile: what it derived holds
+                    if ahead.size == size:
+                        update = ahead.update
+                    else:
+                        stored.append((ahead.size, self._sign(
+                            origin, ahead.size, ahead.root, ahead.update, stored, signer_key)))
+                        self._map.advanced(ahead.size)
+                        mapped = ahead.size
+                        update = advance(self._map.view(self.store, mapped), changed_heads(
+                            self.store, mapped, size))
+                else:
+                    update = advance(self._map.view(self.store, mapped), changed_heads(
+                        self.store, mapped, size))
+                note = self._sign(origin, size, head, update, stored, signer_key)
         except IntegrityError:  # another process signed this size first
             self._map.forget()
             return dict(self.store.select_checkpoints())[size]
@@ -986,6 +1005,40 @@ class Ledger:
         self.store.log.mapped(size)
         self._checkpointed = (size, time.monotonic())
         return note
+
+    def _sign(self, origin: str, size: int, head: bytes, update: MapUpdate,
+              stored: list[tuple[int, str]], signer_key: str) -> str:
+        """Sign and store the checkpoint of ``size`` leaves with its map ``update``, after
+        checking that it extends the latest one ``stored`` (holding the write lock)."""
+        if stored:
+            last = Checkpoint.from_note(stored[-1][1])
+            try:
+                verify_consistency(last.size, size, last.root, head,
+                                   self.consistency_proof(last.size, size)
+                                   if last.size <= size else [])
+            except IntegrityFailure as error:
+                raise IntegrityFailure(
+                    f"refusing to sign tree size {size}: it is not an extension of the "
+                    f"checkpoint at size {last.size} ({error})"
+                ) from None
+        note = sign_note(Checkpoint(origin, size, head, (map_line(update.root),)).body(),
+                         signer_key)
+        self.store.insert_checkpoint(size, note, update.heads, update.nodes)
+        return note
+
+    def _map_ahead(self) -> _MapAhead | None:
+        """The subject map of the log as it stands, derived without any lock, if the map
+        lags it by MAP_AHEAD leaves or more (the leaves and the map rows it reads are never
+        changed once written, so a writer appending meanwhile does not disturb it)."""
+        base = last_mapped(self.store.select_checkpoints())
+        size = self.store.tree_size()
+        if size - base < MAP_AHEAD:
+            return None
+        cache = MapCache()
+        update = advance(cache.view(self.store, base),
+                         changed_heads(self.store, base, size, kept=False))
+        root = self._from_subtrees(lambda subtree: tree_root(size, subtree))
+        return _MapAhead(base, size, root, update, cache)
 
     def _maybe_checkpoint(self) -> None:
         """Take an automatic checkpoint when enough events or time have passed."""

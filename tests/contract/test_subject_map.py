@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from conftest import Clock, bearing, drop_append_only_triggers, inspection, raw_
 from web_server import small_plant
 
 import thread
+import thread.ledger as ledger_module
 import thread.log.audit as audit_module
 from thread.cli import main
 from thread.domain.envelope import aggregate_id
@@ -256,6 +258,52 @@ def test_a_ledger_signed_before_maps_gets_one_at_its_next_checkpoint(
     assert verify_dossier(dossier_of(ledger, "SN-2").dossier.to_bytes(), verifier).complete
     proof = stored_proof(ledger.store, _map_of(new)[0], aggregate_id("part", "SN-2").bytes)
     assert proof.root(subject_key(aggregate_id("part", "SN-2").bytes)) == _map_of(new)[1]
+    ledger.close()
+
+
+def test_a_map_far_behind_the_log_is_derived_while_others_write(
+        ledger_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger signed before maps, its map far behind the log: the checkpoint derives the
+    map of the log as it stands without the write lock (a second ledger on the same store
+    commits a fact meanwhile, which would wait for the lock otherwise), signs that size and
+    then the head with the other writer's fact; verify derives both maps and the part's
+    dossier is complete."""
+    small_plant(ledger_url, clock)
+    ledger = thread.open(ledger_url, clock=clock)
+    signer, verifier = generate_signer(ledger.origin)
+    size, root = ledger.tree_head()
+    ledger.store.insert_checkpoint(size, sign_note(Checkpoint(ledger.origin, size, root).body(),
+                                                   signer))
+    ledger.record(inspection("SN-2", measured=19.993))
+    before = ledger.count()
+    monkeypatch.setattr(ledger_module, "MAP_AHEAD", before - 1)
+    other = thread.open(ledger_url, clock=clock)
+    written = threading.Event()
+
+    def writer() -> None:
+        other.record(inspection("SN-1", measured=19.994))
+        written.set()
+
+    derive = ledger_module.advance
+
+    def derive_while_another_writes(view: Any, changes: Any, **kwargs: Any) -> Any:
+        if not written.is_set():
+            thread_ = threading.Thread(target=writer)
+            thread_.start()
+            thread_.join(timeout=20)
+            assert written.is_set(), "the other writer waited for the lock"
+        return derive(view, changes, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "advance", derive_while_another_writes)
+    note = ledger.checkpoint(signer)
+    assert Checkpoint.from_note(note).size == before + 1 == ledger.count()
+    assert [size for size, _ in ledger.checkpoints()] == [size, before, before + 1]
+    assert all(find_map_line(Checkpoint.from_note(n).extensions) is not None
+               for _, n in ledger.checkpoints()[1:])
+    report = _verified(ledger, verifier)
+    assert report.ok and report.maps_checked == 2
+    assert verify_dossier(dossier_of(ledger, "SN-1").dossier.to_bytes(), verifier).complete
+    other.close()
     ledger.close()
 
 

@@ -104,10 +104,11 @@ class MapCache:
         self._complete = False
 
 
-def changed_heads(store: LedgerRecorder, start: int, end: int) -> list[Head]:
+def changed_heads(store: LedgerRecorder, start: int, end: int, *, kept: bool = True
+                  ) -> list[Head]:
     """Each subject's latest head among the leaves from ``start`` to ``end``: as this writer
-    appended them, or read from the log."""
-    moved = store.log.moved(start, end)
+    appended them (if ``kept``: only while holding the write lock), or read from the log."""
+    moved = store.log.moved(start, end) if kept else None
     if moved is not None:
         return [Head(subject_key(raw), version, leaf) for raw, (version, leaf) in moved.items()]
     latest: dict[bytes, Head] = {}

@@ -20,6 +20,7 @@ from web_server import small_plant
 import thread
 import thread.ledger as ledger_module
 import thread.log.audit as audit_module
+import thread.log.subject_map as subject_map_module
 from thread.cli import main
 from thread.domain.envelope import aggregate_id
 from thread.log.audit import AuditReport, audit, audit_since
@@ -284,7 +285,7 @@ def test_a_map_far_behind_the_log_is_derived_while_others_write(
         other.record(inspection("SN-1", measured=19.994))
         written.set()
 
-    derive = ledger_module.advance
+    derive = subject_map_module.advance
 
     def derive_while_another_writes(view: Any, changes: Any, **kwargs: Any) -> Any:
         if not written.is_set():

@@ -469,3 +469,31 @@ def test_a_hub_dossier_finds_every_row_by_key_on_sqlite(clock: Clock, tmp_path: 
         assert "SCAN " not in plan and not re.search(r"\(origin=\?( AND \w+<\?)?\)", plan), plan
     ledger.close()
     mirror.close()
+
+
+def test_a_hub_dossier_takes_the_latest_mirrored_checkpoint_without_the_sites_history(
+        ledger_url: str, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plant 1 mirrored in three rounds, then a refusal of it in the hub's log: the dossier
+    proves the part against the third mirrored checkpoint, found without reading the site's
+    history in the hub's log (which grows by one event at each catch-up)."""
+    plants = _plants(tmp_path, clock)
+    ledger, mirror, log = _hub(ledger_url, *plants)
+    plants[0].write(1)
+    plants[0].ledger.record(bearing("C-1"))
+    for _ in range(3):
+        plants[0].write(1)
+        _forward_all(mirror, plants[:1])
+        log.catch_up()
+    ledger.record(f.SiteRefused(site=PLANT_1, what="fork", detail="a test refusal",
+                                checkpoint=None))
+    ledger.checkpoint(HUB_LOG_KEY)  # the refusal inside the hub's signed tree
+    assert [type(e.fact).__name__ for e in ledger.history_of("site", PLANT_1)] == [
+        "SiteCheckpointMirrored"] * 3 + ["SiteRefused"]
+    monkeypatch.setattr(ledger, "history_of", None)  # not read: calling it would fail
+    verified = verify_hub_dossier(hub_dossier_of(ledger, mirror, "C-1"), _policy(*plants))
+    [site] = verified.sites
+    assert (site.origin, site.size, site.versions, site.complete) == (
+        PLANT_1, plants[0].ledger.count(), 1, True)
+    ledger.close()
+    mirror.close()

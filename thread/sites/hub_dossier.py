@@ -180,20 +180,30 @@ def _site_checkpoint(note: str) -> Checkpoint:
 def _mirrored_in(ledger: Ledger, origin: str, hub_size: int
                  ) -> tuple[int, bytes, int, str] | None:
     """The hub log's latest SiteCheckpointMirrored of ``origin`` within ``hub_size``
-    leaves: its version, canonical bytes, the site size and the cosigned note."""
-    from thread.errors import UnknownSubject
+    leaves: its version, canonical bytes, the site size and the cosigned note.
 
-    try:
-        events = ledger.history_of("site", origin)
-    except UnknownSubject:
-        return None
+    The site's events in the hub's log grow by one at each catch-up that moved it, so the
+    last version inside the tree is found by bisection on the versions' leaf positions
+    (they rise with the versions) and only the events from there back are read (a
+    refusal's, at most, before the mirrored checkpoint's); the dossier proves the one it
+    takes in the hub's log, so its chain need not be read here."""
     ident = ledger.mapper.subject_id("site", origin)
-    for event in reversed(events):
-        position = ledger.store.leaf_position(ident, event.originator_version)
-        if event.topic == MIRRORED and position is not None and position < hub_size:
-            fact = event.fact
-            return (event.originator_version, event.canonical, int(fact.size),  # type: ignore[attr-defined]
-                    str(fact.checkpoint))  # type: ignore[attr-defined]
+    low, high = 0, ledger.store.select_versions([ident]).get(ident, 0)
+    while low < high:  # the last version whose leaf is inside the tree
+        middle = (low + high + 1) // 2
+        position = ledger.store.leaf_position(ident, middle)
+        if position is not None and position < hub_size:
+            low = middle
+        else:
+            high = middle - 1
+    plaintext = ledger.mapper.plaintext
+    for version in range(low, 0, -1):
+        [row] = ledger.store.select_events(ident, gt=version - 1, lte=version)
+        canonical = plaintext(row)
+        envelope = open_envelope(canonical)
+        if envelope.topic == MIRRORED:
+            payload = envelope.payload
+            return version, canonical, int(payload["size"]), str(payload["checkpoint"])
     return None
 
 

@@ -129,6 +129,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def unreachable(url: str) -> str | None:
+    """Why the PostgreSQL server at ``url`` cannot be used, in one line (None: it can)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url.split("?")[0], connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return str(error).splitlines()[0]
+
+
 def hub_url(directory: Path, postgres: str | None) -> tuple[str, Callable[[], None]]:
     """The hub's database: a SQLite file, or a fresh schema (dropped afterwards)."""
     if postgres is None:
@@ -155,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL", default=None,
                         help="the hub in a fresh schema of this PostgreSQL database")
     args = parser.parse_args(argv)
+    if args.events is not None and args.events < EVENTS_PER_PART:
+        parser.error(f"--events must be at least {EVENTS_PER_PART} (one part), not {args.events}")
+    if args.samples < 1:
+        parser.error(f"--samples must be at least 1, not {args.samples}")
+    if args.postgres is not None:
+        problem = unreachable(args.postgres)
+        if problem is not None:
+            print(f"hub_dossier: --postgres {args.postgres}: not reachable ({problem}); "
+                  f"nothing was built", file=sys.stderr)
+            return 2
     events = args.events or (20_000 if args.quick else 1_000_000)
     parts = max(1, events // EVENTS_PER_PART)
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as name:

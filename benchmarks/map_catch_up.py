@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=None,
                         help="events in the ledger (default 1,000,000)")
     args = parser.parse_args(argv)
+    if args.events is not None and args.events < EVENTS_PER_PART:
+        parser.error(f"--events must be at least {EVENTS_PER_PART} (one part), not {args.events}")
     events = args.events or (100_000 if args.quick else 1_000_000)
     parts = max(1, events // EVENTS_PER_PART)
     default_ahead = ledger_module.MAP_AHEAD

@@ -496,6 +496,9 @@ class Ledger:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpointed: tuple[int, float] = (0, time.monotonic())
+        #: The size of the last checkpoint this ledger signed (each carries a map): the map
+        #: lags the log by no more than the leaves since (a lower bound before the first).
+        self._mapped_here = -MAP_AHEAD
         self._contended_until = 0.0  # monotonic time until which batches start locked
         self._origin: str | None = None  # once known to be stored
         self._registry = False  # once a signer is known to be registered
@@ -1004,6 +1007,7 @@ class Ledger:
         self._map.advanced(size)
         self.store.log.mapped(size)
         self._checkpointed = (size, time.monotonic())
+        self._mapped_here = size
         return note
 
     def _sign(self, origin: str, size: int, head: bytes, update: MapUpdate,
@@ -1030,8 +1034,10 @@ class Ledger:
         """The subject map of the log as it stands, derived without any lock, if the map
         lags it by MAP_AHEAD leaves or more (the leaves and the map rows it reads are never
         changed once written, so a writer appending meanwhile does not disturb it)."""
-        base = last_mapped(self.store.select_checkpoints())
         size = self.store.tree_size()
+        if size - self._mapped_here < MAP_AHEAD:  # no need to read the checkpoints
+            return None
+        base = last_mapped(self.store.select_checkpoints())
         if size - base < MAP_AHEAD:
             return None
         cache = MapCache()

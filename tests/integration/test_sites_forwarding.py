@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats_servers import NatsServer
@@ -235,3 +236,86 @@ def test_a_link_down_past_the_de_duplication_window_loses_and_duplicates_nothing
         _same(mirror, site)
         assert mirror.refusals() == []
     _run(tmp_path, scenario, sites=1)
+
+
+def test_the_hub_and_forwarders_making_the_stream_at_once_all_go_on(tmp_path: Path) -> None:
+    """Six clients (a hub's and forwarders') each find no stream and bucket on a new server
+    and make them at the same moment, three times over on fresh servers: every one gets the
+    bucket, and one stream and one bucket are there."""
+    import nats
+
+    from thread.sites.wire import BUCKET, STREAM
+
+    async def at_once(url: str) -> None:
+        clients = [await nats.connect(url) for _ in range(6)]
+        try:
+            buckets = await asyncio.gather(*(prepare(client.jetstream())
+                                             for client in clients))
+            assert all(bucket is not None for bucket in buckets)
+            streams = await clients[0].jetstream().streams_info()
+            assert sorted(str(info.config.name) for info in streams) == sorted(
+                [STREAM, f"KV_{BUCKET}"])
+        finally:
+            for client in clients:
+                await client.close()
+
+    for round_ in range(3):
+        server = NatsServer(tmp_path / f"round-{round_}").start()
+        try:
+            asyncio.run(at_once(server.url))
+        finally:
+            server.stop()
+
+
+def test_a_client_refused_because_another_just_made_the_stream_goes_on(
+        tmp_path: Path) -> None:
+    """The race seen once in CI, its timing forced: a client finds no stream and no bucket,
+    another makes them, and the server refuses the first client's own making (as it did:
+    "subjects overlap with an existing stream"); the first client goes on with them."""
+    import nats
+    from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+
+    class Late:
+        """A client's JetStream that looked just before another client made everything."""
+
+        def __init__(self, js: Any) -> None:
+            self._js = js
+            self.refused: list[str] = []
+            self._looked: set[str] = set()
+
+        async def stream_info(self, name: str) -> Any:
+            if name not in self._looked:
+                self._looked.add(name)
+                raise NotFoundError
+            return await self._js.stream_info(name)
+
+        async def add_stream(self, config: Any) -> Any:
+            self.refused.append(config.name)
+            raise BadRequestError(description="subjects overlap with an existing stream")
+
+        async def key_value(self, bucket: str) -> Any:
+            if bucket not in self._looked:
+                self._looked.add(bucket)
+                raise BucketNotFoundError
+            return await self._js.key_value(bucket)
+
+        async def create_key_value(self, bucket: str) -> Any:
+            self.refused.append(bucket)
+            raise BadRequestError(description="subjects overlap with an existing stream")
+
+    async def late(url: str) -> None:
+        first, second = await nats.connect(url), await nats.connect(url)
+        try:
+            await prepare(first.jetstream())  # the other client made them
+            js = Late(second.jetstream())
+            assert await prepare(js) is not None
+            assert len(js.refused) == 2
+        finally:
+            await first.close()
+            await second.close()
+
+    server = NatsServer(tmp_path).start()
+    try:
+        asyncio.run(late(server.url))
+    finally:
+        server.stop()

@@ -53,19 +53,29 @@ def still_wanted() -> None:
 
 
 async def prepare(js: Any) -> Any:
-    """The stream and the key-value bucket (made if missing); returns the bucket."""
+    """The stream and the key-value bucket (made if missing); returns the bucket.
+
+    The hub and each forwarder make them if missing, so two may make them at once: the
+    server then refuses the second (its subjects overlap the stream just made), which
+    finds them made."""
     from nats.js.api import StreamConfig
-    from nats.js.errors import BucketNotFoundError, NotFoundError
+    from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
     try:
         await js.stream_info(STREAM)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS],
-                                         duplicate_window=120.0))
+        try:
+            await js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS],
+                                             duplicate_window=120.0))
+        except BadRequestError:
+            await js.stream_info(STREAM)  # made meanwhile, or the refusal stands
     try:
         return await js.key_value(BUCKET)
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=BUCKET)
+        try:
+            return await js.create_key_value(bucket=BUCKET)
+        except BadRequestError:
+            return await js.key_value(BUCKET)
 
 
 class Hub:
